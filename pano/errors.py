@@ -1,0 +1,53 @@
+"""The pano exception hierarchy.
+
+Every error a user can cause derives from :class:`PanoError` *and* the matching
+built-in, so ``except FileNotFoundError`` keeps working for callers who do not
+know pano. Messages are meant to be printed as one line by the CLI: they name
+the file, the field and what to change.
+"""
+
+from __future__ import annotations
+
+
+class PanoError(Exception):
+    """Base class of all errors pano raises on purpose (bad input, bad config, ...)."""
+
+
+class ConfigError(PanoError, ValueError):
+    """A configuration file, environment override or ``--set`` value is invalid."""
+
+
+class InputDataError(PanoError, ValueError):
+    """An input data file (``.mat``, gaze trace, CSV, ...) has the wrong shape or values."""
+
+
+class InputFileNotFoundError(PanoError, FileNotFoundError):
+    """An input file or folder named by the user does not exist."""
+
+
+class VideoError(PanoError, OSError):
+    """A video cannot be opened or decoded, or is shorter than its data."""
+
+
+class StoreNotFoundError(PanoError, FileNotFoundError):
+    """No pano store exists at the given path or URL."""
+
+
+class StoreError(PanoError, ValueError):
+    """A store exists but does not have the expected layout, group or schema version."""
+
+
+class StoreExistsError(PanoError, FileExistsError):
+    """A store or group already exists and ``--overwrite`` was not given."""
+
+
+class ShapeError(PanoError, ValueError):
+    """A tensor or array argument has the wrong shape, dtype or device."""
+
+
+class DeviceError(PanoError, RuntimeError):
+    """A requested compute device (e.g. CUDA) is not available here."""
+
+
+class CheckpointError(PanoError, RuntimeError):
+    """A checkpoint is missing, incomplete or does not match the model/config."""

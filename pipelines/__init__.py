@@ -1,0 +1,1 @@
+"""Pipelines (ingest, train-hm, eval, demo) that run on Dask / torch; the CLI calls these."""

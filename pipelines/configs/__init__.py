@@ -1,0 +1,1 @@
+"""Checked-in example configuration files (YAML), shipped with the package."""
