@@ -21,7 +21,7 @@ demo: setup
 	$(BIN)/pano demo --out $(DEMO_OUT)
 
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/pytest
 
 lint: setup
 	$(BIN)/ruff check pano stores pipelines cli tests benchmarks

@@ -62,14 +62,16 @@ def parse_overrides(items: Iterable[str], source: str = "--set") -> dict[str, An
     return tree
 
 
-def env_overrides(prefix: str = "PANO_", environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+def env_overrides(
+    prefix: str = "PANO_", environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """Collect ``PANO_A__B=value`` variables as ``{"a": {"b": value}}`` (keys lower-cased)."""
     environ = os.environ if environ is None else environ
     tree: dict[str, Any] = {}
     for name, raw in environ.items():
-        if not name.startswith(prefix) or "__" not in name[len(prefix):]:
+        if not name.startswith(prefix) or "__" not in name[len(prefix) :]:
             continue
-        dotted = name[len(prefix):].lower().replace("__", ".")
+        dotted = name[len(prefix) :].lower().replace("__", ".")
         _set_path(tree, dotted, _parse_scalar(raw), f"environment variable {name}")
     return tree
 
@@ -95,7 +97,9 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}:{where} is not valid YAML ({getattr(err, 'problem', err)})") from err
+        raise ConfigError(
+            f"{path}:{where} is not valid YAML ({getattr(err, 'problem', err)})"
+        ) from err
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -112,7 +116,11 @@ def format_validation_error(err: ValidationError, source: str) -> str:
         if e["type"] == "extra_forbidden":
             msg = "unknown field (check the spelling; see the example configs)"
         given = e.get("input")
-        shown = "" if e["type"] in ("missing", "extra_forbidden") or isinstance(given, dict) else f" (got {given!r})"
+        shown = (
+            ""
+            if e["type"] in ("missing", "extra_forbidden") or isinstance(given, dict)
+            else f" (got {given!r})"
+        )
         parts.append(f"field '{field}': {msg}{shown}")
     return f"{source}: " + "; ".join(parts)
 
@@ -138,6 +146,7 @@ def load_config(
 
     Raises:
         ConfigError: unreadable file, bad YAML, unknown field or invalid value.
+
     """
     data: dict[str, Any] = read_yaml(path) if path is not None else {}
     env = env_overrides(env_prefix, environ)

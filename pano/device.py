@@ -16,6 +16,7 @@ def resolve_device(spec: str | torch.device = "auto") -> torch.device:
 
     Raises:
         DeviceError: CUDA was requested but is not available, or the index is out of range.
+
     """
     if isinstance(spec, torch.device):
         spec = str(spec)
@@ -25,9 +26,7 @@ def resolve_device(spec: str | torch.device = "auto") -> torch.device:
     try:
         dev = torch.device(spec)
     except RuntimeError as err:
-        raise DeviceError(
-            f"unknown device {spec!r}: use auto, cpu, cuda or cuda:N"
-        ) from err
+        raise DeviceError(f"unknown device {spec!r}: use auto, cpu, cuda or cuda:N") from err
     if dev.type == "cuda":
         if not torch.cuda.is_available():
             raise DeviceError(
@@ -36,7 +35,8 @@ def resolve_device(spec: str | torch.device = "auto") -> torch.device:
             )
         if dev.index is not None and dev.index >= torch.cuda.device_count():
             raise DeviceError(
-                f"device {spec!r} requested but only {torch.cuda.device_count()} CUDA device(s) exist"
+                f"device {spec!r} requested but only "
+                f"{torch.cuda.device_count()} CUDA device(s) exist"
             )
     elif dev.type != "cpu":
         raise DeviceError(f"device {spec!r} is not supported: use auto, cpu, cuda or cuda:N")

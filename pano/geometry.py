@@ -30,11 +30,12 @@ broadcast. Use float64 where precision matters (distances of a few arc-seconds).
 from __future__ import annotations
 
 import math
-from typing import Any, TypeVar
+from typing import Any, TypeAlias
 
 import numpy as np
 
-ArrayT = TypeVar("ArrayT")  # numpy.ndarray or torch.Tensor
+#: numpy.ndarray or torch.Tensor (functions return the type they are given).
+ArrayT: TypeAlias = Any
 
 #: Human-readable statement of the canonical frame, written into every store.
 CANONICAL_FRAME = {
@@ -73,7 +74,9 @@ def _broadcast_like(first: Any, *others: Any) -> tuple[Any, ...]:
     if type(first).__module__.startswith("torch"):
         import torch
 
-        parts = [first] + [torch.as_tensor(o, dtype=first.dtype, device=first.device) for o in others]
+        parts = [first] + [
+            torch.as_tensor(o, dtype=first.dtype, device=first.device) for o in others
+        ]
         return tuple(torch.broadcast_tensors(*parts))
     return tuple(np.broadcast_arrays(*[np.asarray(p, dtype=np.float64) for p in (first, *others)]))
 
@@ -93,12 +96,14 @@ def lonlat_to_vec(lon: ArrayT, lat: ArrayT) -> ArrayT:
     Returns:
         Unit vectors ``(..., 3)`` in the canonical frame (x front, y left, z up).
         NaN angles give NaN vectors.
+
     """
     lon, lat = _asarray(lon), _asarray(lat)
     xp = _xp(lon)
     lo, la = xp.deg2rad(lon), xp.deg2rad(lat)
     cl = xp.cos(la)
-    return _stack(xp, [cl * xp.cos(lo), cl * xp.sin(lo), xp.sin(la)])
+    # ``0 * lo`` makes z NaN too when only lon is NaN: a half-missing sample is missing.
+    return _stack(xp, [cl * xp.cos(lo), cl * xp.sin(lo), xp.sin(la) + 0.0 * lo])
 
 
 def vec_to_lonlat(vec: ArrayT) -> tuple[ArrayT, ArrayT]:
@@ -108,6 +113,7 @@ def vec_to_lonlat(vec: ArrayT) -> tuple[ArrayT, ArrayT]:
         ``lon`` in ``[-180, 180]`` positive LEFT and ``lat`` in ``[-90, 90]`` positive UP,
         each of shape ``(...)``. At the poles ``lon`` is ``atan2(y, x)`` of the tiny
         horizontal residue (0 for an exact pole).
+
     """
     vec = _asarray(vec)
     xp = _xp(vec)
@@ -122,13 +128,13 @@ def normalize(vec: ArrayT, eps: float = 1e-12) -> ArrayT:
     vec = _asarray(vec)
     xp = _xp(vec)
     n = xp.sqrt((vec * vec).sum(-1))[..., None]
-    return vec / xp.clip(n, eps, None) if xp is np else vec / n.clamp_min(eps)  # type: ignore[operator]
+    return vec / xp.clip(n, eps, None) if xp is np else vec / n.clamp_min(eps)
 
 
 def wrap_lon(lon: ArrayT) -> ArrayT:
     """Wrap longitudes in degrees to ``[-180, 180)``."""
     lon = _asarray(lon)
-    return (lon + 180.0) % 360.0 - 180.0  # type: ignore[operator]
+    return (lon + 180.0) % 360.0 - 180.0
 
 
 # ---------------------------------------------------------------------------
@@ -148,9 +154,10 @@ def erp_to_lonlat(x: ArrayT, y: ArrayT, width: int, height: int) -> tuple[ArrayT
     Returns:
         ``lon = 180 - 360 x / W`` (positive LEFT: the left half of the image has lon > 0)
         and ``lat = 90 - 180 y / H``.
+
     """
     x, y = _asarray(x), _asarray(y)
-    return 180.0 - 360.0 * x / width, 90.0 - 180.0 * y / height  # type: ignore[return-value,operator]
+    return 180.0 - 360.0 * x / width, 90.0 - 180.0 * y / height
 
 
 def lonlat_to_erp(lon: ArrayT, lat: ArrayT, width: int, height: int) -> tuple[ArrayT, ArrayT]:
@@ -159,8 +166,8 @@ def lonlat_to_erp(lon: ArrayT, lat: ArrayT, width: int, height: int) -> tuple[Ar
     Inverse of :func:`erp_to_lonlat`; ``x`` is wrapped into ``[0, W)``.
     """
     lon, lat = _asarray(lon), _asarray(lat)
-    x = ((180.0 - lon) / 360.0 * width) % width  # type: ignore[operator]
-    y = (90.0 - lat) / 180.0 * height  # type: ignore[operator]
+    x = ((180.0 - lon) / 360.0 * width) % width
+    y = (90.0 - lat) / 180.0 * height
     return x, y
 
 
@@ -181,6 +188,7 @@ def erp_grid_lonlat(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
         ``lon`` of shape ``(W,)`` (from ``180 - 180/W`` at column 0 down to ``-180 + 180/W``,
         i.e. decreasing to the right) and ``lat`` of shape ``(H,)`` (from ``90 - 90/H`` at
         row 0 down to ``-90 + 90/H``).
+
     """
     lon, _ = erp_to_lonlat(np.arange(width) + 0.5, np.zeros(width), width, height)
     _, lat = erp_to_lonlat(np.zeros(height), np.arange(height) + 0.5, width, height)
@@ -212,13 +220,13 @@ def orthodromic_distance(u: ArrayT, v: ArrayT) -> ArrayT:
     u, v = _asarray(u), _asarray(v)
     xp = _xp(u)
     cross = xp.linalg.cross(u, v) if xp is not np else np.cross(u, v)
-    return xp.arctan2(xp.sqrt((cross * cross).sum(-1)), (u * v).sum(-1))  # type: ignore[no-any-return]
+    return xp.arctan2(xp.sqrt((cross * cross).sum(-1)), (u * v).sum(-1))
 
 
 def orthodromic_distance_deg(lon1: ArrayT, lat1: ArrayT, lon2: ArrayT, lat2: ArrayT) -> ArrayT:
     """Great-circle angle in **degrees** between pano ``(lon, lat)`` points (degrees)."""
     xp = _xp(_asarray(lon1))
-    return xp.rad2deg(orthodromic_distance(lonlat_to_vec(lon1, lat1), lonlat_to_vec(lon2, lat2)))  # type: ignore[no-any-return]
+    return xp.rad2deg(orthodromic_distance(lonlat_to_vec(lon1, lat1), lonlat_to_vec(lon2, lat2)))
 
 
 # ---------------------------------------------------------------------------
@@ -250,7 +258,7 @@ def rotation_matrix(yaw: ArrayT, pitch: ArrayT, roll: ArrayT | float = 0.0) -> A
     col1 = [-sa * cc - ca * sb * sc, ca * cc - sa * sb * sc, cb * sc]
     col2 = [sa * sc - ca * sb * cc, -ca * sc - sa * sb * cc, cb * cc]
     rows = [_stack(xp, [col0[i], col1[i], col2[i]]) for i in range(3)]
-    return xp.stack(rows, -2)  # type: ignore[no-any-return]
+    return xp.stack(rows, -2)
 
 
 def rotation_to_yaw_pitch_roll(rot: ArrayT) -> tuple[ArrayT, ArrayT, ArrayT]:
@@ -278,7 +286,7 @@ def head_to_camera_axes(yaw: ArrayT, pitch: ArrayT, roll: ArrayT | float = 0.0) 
     rot = rotation_matrix(yaw, pitch, roll)
     fwd, left, up = rot[..., :, 0], rot[..., :, 1], rot[..., :, 2]
     xp = _xp(rot)
-    return xp.stack([-left, -up, fwd], -2)  # type: ignore[no-any-return]
+    return xp.stack([-left, -up, fwd], -2)
 
 
 # ---------------------------------------------------------------------------
@@ -298,6 +306,7 @@ def slerp(u: np.ndarray, v: np.ndarray, t: np.ndarray) -> np.ndarray:
         (so an arc across the ±180° seam goes across it, never the long way round).
         Antipodal pairs have no unique arc; they are interpolated through the
         direction perpendicular to ``u`` in the ``u``-``z`` plane (or ``u``-``x``).
+
     """
     u = np.asarray(u, dtype=np.float64)
     v = np.asarray(v, dtype=np.float64)
@@ -320,9 +329,7 @@ def slerp(u: np.ndarray, v: np.ndarray, t: np.ndarray) -> np.ndarray:
     return normalize(out)
 
 
-def resample_directions(
-    times: np.ndarray, vecs: np.ndarray, new_times: np.ndarray
-) -> np.ndarray:
+def resample_directions(times: np.ndarray, vecs: np.ndarray, new_times: np.ndarray) -> np.ndarray:
     """Resample a timestamped direction series by slerp (e.g. to a fixed 5 Hz grid).
 
     Args:
@@ -335,13 +342,15 @@ def resample_directions(
         whose bracketing samples include a NaN gives NaN (never extrapolated or bridged).
         Interpolation follows the shorter great-circle arc, so it never wraps the wrong
         way at ±180° longitude.
+
     """
     times = np.asarray(times, dtype=np.float64)
     vecs = np.asarray(vecs, dtype=np.float64)
     new_times = np.asarray(new_times, dtype=np.float64)
     if times.ndim != 1 or vecs.shape[-2] != times.shape[0] or vecs.shape[-1] != 3:
         raise ValueError(
-            f"resample_directions: times {times.shape} and vecs {vecs.shape} must be (T,) and (..., T, 3)"
+            f"resample_directions: times {times.shape} and vecs {vecs.shape} "
+            "must be (T,) and (..., T, 3)"
         )
     if times.size < 2 or np.any(np.diff(times) <= 0):
         raise ValueError("resample_directions: times must hold >= 2 strictly increasing values")
@@ -375,7 +384,7 @@ def track_to_vec(track_xyz: ArrayT) -> ArrayT:
     """
     t = _asarray(track_xyz)
     xp = _xp(t)
-    return _stack(xp, [-t[..., 0], -t[..., 1], t[..., 2]])  # type: ignore[no-any-return]
+    return _stack(xp, [-t[..., 0], -t[..., 1], t[..., 2]])
 
 
 def vec_to_track(vec: ArrayT) -> ArrayT:
@@ -412,13 +421,13 @@ def bottomleft_to_vec(fx: ArrayT, fy: ArrayT) -> ArrayT:
     (south pole), so ``v = 1 - fy`` in image (top-origin) terms.
     """
     fy = _asarray(fy)
-    return erp_to_vec(fx, 1.0 - fy, 1, 1)  # type: ignore[operator]
+    return erp_to_vec(fx, 1.0 - fy, 1, 1)
 
 
 def vec_to_bottomleft(vec: ArrayT) -> tuple[ArrayT, ArrayT]:
     """Pano unit vectors -> VR-EyeTracking bottom-left fractions ``(fx, fy)``."""
     fx, v = vec_to_erp(vec, 1, 1)
-    return fx, 1.0 - v  # type: ignore[return-value,operator]
+    return fx, 1.0 - v
 
 
 def gazehub_to_camvec(yaw: ArrayT, pitch: ArrayT) -> ArrayT:
@@ -431,7 +440,7 @@ def gazehub_to_camvec(yaw: ArrayT, pitch: ArrayT) -> ArrayT:
     yaw, pitch = _asarray(yaw), _asarray(pitch)
     xp = _xp(yaw)
     cp = xp.cos(pitch)
-    return _stack(xp, [-cp * xp.sin(yaw), -xp.sin(pitch), -cp * xp.cos(yaw)])  # type: ignore[no-any-return]
+    return _stack(xp, [-cp * xp.sin(yaw), -xp.sin(pitch), -cp * xp.cos(yaw)])
 
 
 def camvec_to_gazehub(g: ArrayT) -> tuple[ArrayT, ArrayT]:
@@ -445,7 +454,7 @@ def camvec_to_gazehub(g: ArrayT) -> tuple[ArrayT, ArrayT]:
 
 
 def gazehub_camvec_to_pano_camera(g: ArrayT) -> ArrayT:
-    """GazeHub camera axes (x right, y down, z forward) -> pano camera axes (x fwd, y left, z up)."""
+    """GazeHub camera axes (x right, y down, z fwd) -> pano camera axes (x fwd, y left, z up)."""
     g = _asarray(g)
     xp = _xp(g)
-    return _stack(xp, [g[..., 2], -g[..., 0], -g[..., 1]])  # type: ignore[no-any-return]
+    return _stack(xp, [g[..., 2], -g[..., 0], -g[..., 1]])

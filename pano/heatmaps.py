@@ -23,7 +23,10 @@ PixelGrid = Literal["centre", "dhp"]
 
 
 def grid_vectors(
-    width: int, height: int, pixel: PixelGrid = "centre", dtype: torch.dtype = torch.float64,
+    width: int,
+    height: int,
+    pixel: PixelGrid = "centre",
+    dtype: torch.dtype = torch.float64,
     device: torch.device | str = "cpu",
 ) -> torch.Tensor:
     """Unit vectors of the ERP grid's sample points, shape ``(H, W, 3)``.
@@ -32,6 +35,7 @@ def grid_vectors(
         pixel: ``"centre"`` samples pixel centres (pano's grid: lon 179.5 ... -179.5 on
             360x180); ``"dhp"`` samples DHP's integer positions ``lon = 180 - x * 360/W``,
             ``lat = 90 - y * 180/H`` for integer ``x, y`` (half a pixel off the centres).
+
     """
     if pixel == "centre":
         lon, lat = erp_grid_lonlat(width, height)
@@ -70,13 +74,16 @@ def sphere_heatmaps(
     Returns:
         ``(S, H, W)`` maps in ``points.dtype`` (use float64 for DHP parity to 1e-5),
         on ``points.device``.
+
     """
     if points.ndim != 3 or points.shape[-1] != 3:
         raise ShapeError(f"points must have shape (S, N, 3), got {tuple(points.shape)}")
     if not points.is_floating_point():
         raise ShapeError(f"points must be a float tensor, got {points.dtype}")
-    s, n, _ = points.shape
-    grid = grid_vectors(width, height, pixel, dtype=points.dtype, device=points.device).reshape(-1, 3)
+    s = points.shape[0]
+    grid = grid_vectors(width, height, pixel, dtype=points.dtype, device=points.device).reshape(
+        -1, 3
+    )
     valid = ~torch.isnan(points).any(-1)  # (S, N)
     pts = torch.where(valid[..., None], points, torch.zeros_like(points))
     w = valid.to(points.dtype) if weights is None else weights.to(points.dtype) * valid
@@ -88,7 +95,9 @@ def sphere_heatmaps(
         # where the Gaussian is flat (value error ~ d * err(d) / sigma**2, < 1e-9 in float64).
         dot = torch.einsum("cnk,pk->cnp", p, grid).clamp_(-1.0, 1.0)
         d = torch.rad2deg(torch.arccos(dot))
-        out[i : i + chunk] = torch.einsum("cn,cnp->cp", w[i : i + chunk], torch.exp(-(d * d) * inv2s2))
+        out[i : i + chunk] = torch.einsum(
+            "cn,cnp->cp", w[i : i + chunk], torch.exp(-(d * d) * inv2s2)
+        )
     out = out.reshape(s, height, width)
     if normalize == "max":
         m = out.amax(dim=(1, 2), keepdim=True)

@@ -21,6 +21,7 @@ def setup_logging(verbosity: int = 0) -> None:
 
     Args:
         verbosity: 0 = INFO, >= 1 = DEBUG, -1 = WARNING, <= -2 = ERROR.
+
     """
     level = {-1: logging.WARNING, 0: logging.INFO}.get(
         verbosity, logging.DEBUG if verbosity > 0 else logging.ERROR
