@@ -1,0 +1,234 @@
+"""Rendering synthetic equirectangular frames and writing them as H.264 mp4 files.
+
+Frames are ``(H, W, 3)`` uint8 RGB arrays in pano's ERP convention (column 0 at the left
+edge, +lon to the LEFT, row 0 at the top; see :mod:`pano.geometry`). Everything drawn on
+the sphere is computed per pixel from great-circle distances, so a disc stays a disc near
+the poles and wraps across the ±180° seam.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from fractions import Fraction
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from pano.errors import ShapeError, VideoError
+from pano.geometry import erp_grid_lonlat
+from pano.testing.barcode import encode_barcode
+
+#: x264 presets accepted by :func:`make_video`.
+X264_PRESETS = (
+    "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
+)  # fmt: skip
+
+
+@lru_cache(maxsize=8)
+def _grid_trig(width: int, height: int) -> tuple[np.ndarray, ...]:
+    """cos/sin of the pixel-centre lon ``(W,)`` and lat ``(H,)`` of a ``W x H`` ERP grid."""
+    lon, lat = erp_grid_lonlat(width, height)
+    lo, la = np.deg2rad(lon), np.deg2rad(lat)
+    return (
+        np.cos(lo).astype(np.float32), np.sin(lo).astype(np.float32),
+        np.cos(la).astype(np.float32), np.sin(la).astype(np.float32),
+    )  # fmt: skip
+
+
+def erp_unit_vectors(width: int, height: int, dtype: type = np.float32) -> np.ndarray:
+    """Unit vectors of the pixel centres of a ``W x H`` ERP grid, shape ``(H, W, 3)``."""
+    clo, slo, cla, sla = _grid_trig(width, height)
+    v = np.empty((height, width, 3), dtype=dtype)
+    v[..., 0] = cla[:, None] * clo[None, :]
+    v[..., 1] = cla[:, None] * slo[None, :]
+    v[..., 2] = sla[:, None]
+    return v
+
+
+def paint_marker(
+    frame: np.ndarray,
+    lon: float,
+    lat: float,
+    radius_deg: float,
+    color: float | Sequence[float] = 255,
+) -> np.ndarray:
+    """Paint a disc of angular radius ``radius_deg`` centred at pano ``(lon, lat)`` (in place).
+
+    Every pixel whose centre lies within ``radius_deg`` (great-circle distance) of the
+    point is set to ``color``; pixels on the rim are blended over about one pixel so the
+    edge is anti-aliased. Near a pole the disc covers whole rows (it looks right on the
+    sphere); a disc on the ±180° seam appears on both edges of the image.
+
+    Args:
+        frame: ``(H, W, C)`` or ``(H, W)`` uint8 or float ERP image, any ``W x H``.
+        lon, lat: centre in degrees, pano convention (lon positive LEFT, lat positive UP).
+        radius_deg: angular radius in degrees (> 0).
+        color: a grey level or one value per channel.
+
+    Returns:
+        ``frame``.
+    """
+    if not isinstance(frame, np.ndarray) or frame.ndim not in (2, 3):
+        raise ShapeError("paint_marker: frame must be a (H, W[, C]) numpy array")
+    if not radius_deg > 0:
+        raise ValueError(f"paint_marker: radius_deg must be > 0, got {radius_deg}")
+    h, w = frame.shape[:2]
+    pix = 180.0 / h
+    lat_hi = min(90.0, lat + radius_deg + pix)
+    lat_lo = max(-90.0, lat - radius_deg - pix)
+    r0 = max(0, math.floor((90.0 - lat_hi) / pix))
+    r1 = min(h, math.ceil((90.0 - lat_lo) / pix))
+    if r1 <= r0:
+        return frame
+    clo, slo, cla, sla = _grid_trig(w, h)
+    lo, la = math.radians(lon), math.radians(lat)
+    # cos of the great-circle distance from every pixel of the band to the centre.
+    cos_dlon = clo * np.float32(math.cos(lo)) + slo * np.float32(math.sin(lo))  # (W,)
+    dot = cla[r0:r1, None] * np.float32(math.cos(la)) * cos_dlon[None, :] + (
+        sla[r0:r1, None] * np.float32(math.sin(la))
+    )
+    dist = np.rad2deg(np.arccos(np.clip(dot, -1.0, 1.0)))
+    alpha = np.clip((radius_deg - dist) / pix + 0.5, 0.0, 1.0)
+    rows, cols = np.nonzero(alpha)
+    if rows.size == 0:
+        return frame
+    a = alpha[rows, cols]
+    rows = rows + r0
+    col = np.asarray(color, dtype=np.float32)
+    old = frame[rows, cols].astype(np.float32)
+    if frame.ndim == 3:
+        a = a[:, None]
+        col = np.broadcast_to(col, (frame.shape[2],))
+    new = old * (1.0 - a) + col * a
+    if frame.dtype == np.uint8:
+        new = np.clip(np.rint(new), 0, 255)
+    frame[rows, cols] = new.astype(frame.dtype)
+    return frame
+
+
+def make_background(width: int, height: int, rng: np.random.Generator) -> np.ndarray:
+    """A textured, seamless ERP background ``(H, W, 3)`` uint8, muted so targets stand out.
+
+    A sky-to-ground colour gradient, a dozen soft coloured blobs (von Mises bumps) and a
+    few plane waves on the sphere: smooth everywhere, continuous across the seam and at
+    the poles, never flat. Levels stay in ``[16, 190]`` (targets are bright and saturated).
+    """
+    v = erp_unit_vectors(width, height)
+    z = v[..., 2]
+    top = rng.uniform(60, 150, 3).astype(np.float32)
+    bottom = rng.uniform(40, 120, 3).astype(np.float32)
+    t = np.clip((z + 1.0) / 2.0, 0.0, 1.0)[..., None]
+    img = bottom * (1.0 - t) + top * t
+    for _ in range(12):
+        m = rng.normal(size=3)
+        m /= np.linalg.norm(m)
+        kappa = np.float32(rng.uniform(3.0, 25.0))
+        bump = np.exp(kappa * ((v @ m.astype(np.float32)) - 1.0))
+        img += bump[..., None] * rng.uniform(-45, 45, 3).astype(np.float32)
+    for _ in range(6):
+        d = rng.normal(size=3)
+        d /= np.linalg.norm(d)
+        f = np.float32(rng.uniform(4.0, 18.0))
+        wave = np.sin(f * (v @ d.astype(np.float32)) + np.float32(rng.uniform(0, 2 * np.pi)))
+        img += wave[..., None] * np.float32(rng.uniform(6, 16))
+    return np.clip(np.rint(img), 16, 190).astype(np.uint8)
+
+
+def render_frame(
+    background: np.ndarray,
+    targets_lonlat: np.ndarray | Sequence[tuple[float, float]],
+    radii_deg: Sequence[float],
+    colors: Sequence[Sequence[float]],
+    index: int | None = None,
+) -> np.ndarray:
+    """One frame: a copy of ``background`` with the targets' discs and the barcode.
+
+    Args:
+        background: ``(H, W, 3)`` uint8 ERP image (not modified).
+        targets_lonlat: ``(T, 2)`` pano ``(lon, lat)`` degrees of each target.
+        radii_deg: ``(T,)`` angular radii.
+        colors: ``(T, 3)`` RGB colours.
+        index: frame index to write as a barcode (see :mod:`pano.testing.barcode`);
+            ``None`` writes none.
+    """
+    frame = background.copy()
+    for (lon, lat), r, c in zip(np.asarray(targets_lonlat, dtype=np.float64), radii_deg, colors, strict=True):
+        paint_marker(frame, float(lon), float(lat), float(r), c)
+    if index is not None:
+        encode_barcode(frame, index)
+    return frame
+
+
+def _rate(fps: float) -> Fraction:
+    """Frame rate as a fraction; NTSC-style rates (29.97, 59.94, 23.976) become n*1000/1001."""
+    ntsc = round(fps * 1.001)
+    if abs(fps * 1.001 - ntsc) < 1e-3 and abs(fps - ntsc) > 1e-3:
+        return Fraction(ntsc * 1000, 1001)
+    return Fraction(fps).limit_denominator(1000)
+
+
+def make_video(
+    path: str | Path,
+    frames: Iterable[np.ndarray] | Callable[[int], np.ndarray],
+    fps: float = 30.0,
+    *,
+    n_frames: int | None = None,
+    crf: int = 18,
+    preset: str = "veryfast",
+    gop: int | None = None,
+) -> int:
+    """Write frames as an H.264 (libx264, yuv420p) mp4 with PyAV.
+
+    Args:
+        path: output ``.mp4`` path (overwritten).
+        frames: an iterable of ``(H, W, 3)`` uint8 RGB frames, or a function
+            ``index -> frame`` (then ``n_frames`` is required). ``W`` and ``H`` must be even.
+        fps: frame rate (29.97-style rates are written as 30000/1001).
+        crf: x264 constant rate factor (0 = lossless, 18 = visually lossless, 51 = worst).
+        preset: x264 speed preset (see :data:`X264_PRESETS`).
+        gop: key-frame interval in frames (default: about one per second).
+
+    Returns:
+        The number of frames written.
+    """
+    import av
+
+    if preset not in X264_PRESETS:
+        raise ValueError(f"make_video: unknown x264 preset {preset!r}; use one of {X264_PRESETS}")
+    if callable(frames):
+        if n_frames is None:
+            raise ValueError("make_video: n_frames is required when frames is a function")
+        fn = frames
+        source: Iterable[np.ndarray] = (fn(i) for i in range(n_frames))
+    else:
+        source = frames
+    rate = _rate(fps)
+    count = 0
+    with av.open(str(path), mode="w") as container:
+        stream = None
+        for frame in source:
+            if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+                raise ShapeError(f"make_video: frames must be (H, W, 3) uint8, got {frame.shape} {frame.dtype}")
+            if stream is None:
+                h, w = frame.shape[:2]
+                if h % 2 or w % 2:
+                    raise ShapeError(f"make_video: width and height must be even for yuv420p, got {w}x{h}")
+                stream = container.add_stream("libx264", rate=rate)
+                stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+                stream.options = {
+                    "crf": str(crf), "preset": preset,
+                    "g": str(gop if gop is not None else max(1, round(fps))),
+                }  # fmt: skip
+            elif frame.shape[:2] != (stream.height, stream.width):
+                raise ShapeError(f"make_video: frame {count} is {frame.shape[:2]}, expected {(stream.height, stream.width)}")
+            vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            for packet in stream.encode(vf):
+                container.mux(packet)
+            count += 1
+        if stream is None:
+            raise VideoError(f"make_video: no frames given for {path}")
+        for packet in stream.encode():
+            container.mux(packet)
+    return count
