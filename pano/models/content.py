@@ -1,0 +1,147 @@
+"""Content-aware forecaster (TRACK-like): a viewport encoder beside the position LSTM.
+
+Inputs are the history (as for :class:`Seq2SeqForecaster`) and ``K`` viewports, all centred
+on the *origin* direction (no roll), showing the video frames at horizon steps
+``content_steps`` (0 = the origin's frame, 25 = 5 s later). The video is known in advance,
+so looking at future frames is fair (TRACK does the same with saliency maps).
+
+The encoder is a small CNN ending in ``keypoints`` spatial-softmax maps: each map yields
+the expected image position of what it detects, converted through the gnomonic camera to
+head-frame tangent angles (the same frame the position decoder works in), plus how peaked
+the map is. Per-view features are interpolated to every horizon step and fed to the
+decoder at that step, so "the target will be there at step h" is one linear map away.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from pano.errors import ShapeError
+from pano.models.seq2seq import Seq2SeqForecaster
+from pano.models.sphere import front_log, unit
+
+
+def interpolation_matrix(content_steps: tuple[int, ...], horizon: int) -> torch.Tensor:
+    """``(horizon, K)`` weights that linearly interpolate per-view features to steps 1..H."""
+    steps = torch.tensor(content_steps, dtype=torch.float64)
+    w = torch.zeros(horizon, len(content_steps), dtype=torch.float64)
+    for i, h in enumerate(range(1, horizon + 1)):
+        if h <= steps[0]:
+            w[i, 0] = 1.0
+        elif h >= steps[-1]:
+            w[i, -1] = 1.0
+        else:
+            j = int(torch.searchsorted(steps, torch.tensor(float(h)), right=True)) - 1
+            f = (h - steps[j]) / (steps[j + 1] - steps[j])
+            w[i, j], w[i, j + 1] = 1.0 - f, f
+    return w.float()
+
+
+class ViewportKeypoints(nn.Module):
+    """CNN + spatial softmax: ``(N, C, h, w)`` viewports -> ``(N, 3 * keypoints)`` features.
+
+    Features per keypoint: head-frame tangent offsets (left, up) in radians times ``scale``
+    and the map's peak log-probability relative to uniform (how sure it is).
+    """
+
+    def __init__(
+        self, channels: int, keypoints: int, fov_deg: tuple[float, float], scale: float
+    ) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(channels, 16, 5, stride=2, padding=2),
+            nn.ELU(),
+            nn.Conv2d(16, 32, 3, padding=1),
+            nn.ELU(),
+            nn.Conv2d(32, keypoints, 1),
+        )
+        self.log_temp = nn.Parameter(torch.zeros(()))
+        self.tan_half = (
+            math.tan(math.radians(fov_deg[0]) / 2),
+            math.tan(math.radians(fov_deg[1]) / 2),
+        )
+        self.scale = scale
+        self.keypoints = keypoints
+
+    def forward(self, views: torch.Tensor) -> torch.Tensor:
+        """Encode ``(N, C, h, w)`` views (values in [0, 1])."""
+        logits = self.net(views * 2.0 - 1.0) * torch.exp(self.log_temp)
+        n, k, hh, ww = logits.shape
+        flat = logits.reshape(n, k, hh * ww)
+        prob = torch.softmax(flat, -1).reshape(n, k, hh, ww)
+        # Pixel-centre coordinates in [-1, 1]: u to the right, v down.
+        u = (torch.arange(ww, dtype=views.dtype, device=views.device) + 0.5) / ww * 2 - 1
+        v = (torch.arange(hh, dtype=views.dtype, device=views.device) + 0.5) / hh * 2 - 1
+        eu = (prob.sum(2) * u).sum(-1)  # (N, k)
+        ev = (prob.sum(3) * v).sum(-1)
+        a, b = eu * self.tan_half[0], ev * self.tan_half[1]
+        # Gnomonic ray forward + a * right + b * down, in the head frame (x fwd, y left, z up).
+        ray = unit(torch.stack([torch.ones_like(a), -a, -b], -1))
+        off = front_log(ray) * self.scale  # (N, k, 2)
+        peak = torch.log(prob.reshape(n, k, -1).amax(-1) * (hh * ww)).unsqueeze(-1) / 4.0
+        return torch.cat([off, peak], -1).reshape(n, -1)
+
+
+class ContentForecaster(Seq2SeqForecaster):
+    """Position LSTM + viewport keypoint encoder (see the module docstring).
+
+    Args:
+        history, horizon, hidden, layers, scale, dropout: as :class:`Seq2SeqForecaster`.
+        content_steps: horizon steps whose frames the viewports show (0 = origin frame).
+        fov_deg: ``(horizontal, vertical)`` field of view of the viewports, degrees.
+        size: ``(h, w)`` viewport size in pixels.
+        channels: 1 (luma) or 3 (RGB).
+        keypoints: spatial-softmax maps.
+
+    """
+
+    needs_viewports = True
+
+    def __init__(
+        self,
+        history: int = 5,
+        horizon: int = 25,
+        hidden: int = 64,
+        layers: int = 1,
+        scale: float = 10.0,
+        dropout: float = 0.0,
+        content_steps: tuple[int, ...] | list[int] = (0, 5, 10, 15, 20, 25),
+        fov_deg: tuple[float, float] | list[float] = (120.0, 120.0),
+        size: tuple[int, int] | list[int] = (48, 48),
+        channels: int = 1,
+        keypoints: int = 4,
+    ) -> None:
+        steps = tuple(int(s) for s in content_steps)
+        if not steps or list(steps) != sorted(set(steps)) or steps[0] < 0:
+            raise ValueError(f"content_steps must be increasing non-negative ints, got {steps}")
+        super().__init__(
+            history, horizon, hidden, layers, scale, dropout, context_dim=3 * keypoints * 2
+        )
+        self.content_steps = steps
+        self.fov_deg = (float(fov_deg[0]), float(fov_deg[1]))
+        self.size = (int(size[0]), int(size[1]))
+        self.channels = int(channels)
+        self.encoder_views = ViewportKeypoints(channels, keypoints, self.fov_deg, self.scale)
+        self.register_buffer("interp", interpolation_matrix(steps, horizon), persistent=False)
+
+    def forecast(
+        self, history_xyz: torch.Tensor, viewports: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``(B, T_h, 3)`` + viewports ``(B, K, C, h, w)`` -> ``(B, H, 3)``."""
+        k = len(self.content_steps)
+        if viewports is None:
+            raise ShapeError("ContentForecaster.forecast needs viewports (B, K, C, h, w)")
+        if viewports.ndim != 5 or viewports.shape[1] != k or viewports.shape[2] != self.channels:
+            raise ShapeError(
+                f"viewports must have shape (B, {k}, {self.channels}, h, w), "
+                f"got {tuple(viewports.shape)}"
+            )
+        b = viewports.shape[0]
+        feats = self.encoder_views(viewports.flatten(0, 1).to(history_xyz.dtype)).reshape(b, k, -1)
+        per_step = torch.einsum("hk,bkd->bhd", self.interp.to(feats.dtype), feats)
+        # Also give each step the view-to-view change (where the content is heading).
+        delta = torch.diff(per_step, dim=1, prepend=per_step[:, :1])
+        return self._decode(history_xyz, torch.cat([per_step, delta], -1))

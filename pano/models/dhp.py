@@ -1,0 +1,193 @@
+"""Offline-DHP (Xu et al., TPAMI 2018): the agent network, its action geometry and reward.
+
+Agent: 42x42 luma viewport -> 4 conv (32 filters, 3x3, stride 2, ELU) -> 288 features ->
+LSTM(288) -> policy logits over 8 directions, state value, step size (softplus).
+
+**Direction convention** (one definition, used by both movement and reward - the original
+code mirrors longitude between the two): action ``k`` moves along the tangent direction at
+angle ``k * 45°`` measured *clockwise as the viewer sees the viewport*, starting from up:
+0 = up, 2 = right (longitude decreasing, since pano's +lon is LEFT), 4 = down, 6 = left.
+A subject's movement direction is measured the same way, in the tangent plane at the
+subject's position, so "moving in direction k" means the same thing for agent and subject.
+Angles between directions wrap with ``360 - d`` (the original used ``d - 180``).
+
+Reward (per env step, agent at ``a`` after its move, subjects ``s`` from step t to t+1):
+``mean_s exp(-d_s**2 / (2 sp**2)) * exp(-dtheta_s**2 / (2 st**2))`` with ``d_s`` the
+great-circle distance (degrees) from the agent to subject ``s`` at t+1 and ``dtheta_s`` the
+angle between the agent's action direction and the subject's direction; ``sp = st = 41.9``
+degrees by default. Subjects with a missing sample (NaN) are left out of the mean.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pano.errors import ShapeError
+from pano.models.sphere import angle_between, exp_map, tangent_basis
+
+N_ACTIONS = 8
+SIGMA_DEG = 41.9
+
+
+def action_angles_deg(
+    device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
+    """The 8 action angles ``(8,)`` in degrees, clockwise from up as the viewer sees it."""
+    return torch.arange(N_ACTIONS, device=device, dtype=dtype) * (360.0 / N_ACTIONS)
+
+
+def direction_vector(p: torch.Tensor, angle_deg: torch.Tensor) -> torch.Tensor:
+    """Unit tangent vectors at ``p (..., 3)`` for screen angles ``(...)`` (0 up, 90 right)."""
+    up, left = tangent_basis(p)
+    a = torch.deg2rad(angle_deg)[..., None]
+    return torch.cos(a) * up - torch.sin(a) * left
+
+
+def movement_angle_deg(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """Screen angle (degrees in [0, 360), 0 up, 90 right) of the move from ``p`` to ``q``.
+
+    Measured in the tangent plane at ``p``; NaN when ``p`` or ``q`` is NaN. A zero move
+    gives angle 0 (up).
+    """
+    up, left = tangent_basis(p)
+    d = q - p
+    ang = torch.rad2deg(torch.atan2(-(d * left).sum(-1), (d * up).sum(-1)))
+    return torch.remainder(ang, 360.0)
+
+
+def wrap_angle_diff_deg(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Absolute difference of angles in degrees wrapped to ``[0, 180]`` (``360 - d`` rule)."""
+    d = torch.remainder(a - b, 360.0)
+    return torch.where(d > 180.0, 360.0 - d, d)
+
+
+def move(p: torch.Tensor, action: torch.Tensor, step_deg: torch.Tensor) -> torch.Tensor:
+    """Move unit vectors ``p (N, 3)`` by ``step_deg (N,)`` degrees in direction ``action (N,)``."""
+    ang = action.to(p.dtype) * (360.0 / N_ACTIONS)
+    t = direction_vector(p, ang)
+    return exp_map(p, t * torch.deg2rad(step_deg.to(p.dtype))[..., None])
+
+
+def dhp_reward(
+    agent_next: torch.Tensor,
+    action: torch.Tensor,
+    subj_now: torch.Tensor,
+    subj_next: torch.Tensor,
+    sigma_pos_deg: float = SIGMA_DEG,
+    sigma_dir_deg: float = SIGMA_DEG,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """DHP reward of a batch of agents against their videos' subjects.
+
+    Args:
+        agent_next: ``(N, 3)`` agent positions after the move.
+        action: ``(N,)`` long, the direction taken.
+        subj_now, subj_next: ``(N, S, 3)`` subjects at steps t and t+1 (NaN = missing).
+        sigma_pos_deg, sigma_dir_deg: the Gaussians' sigmas in degrees.
+
+    Returns:
+        ``(reward (N,), weights (N, S))``: the mean reward, and each subject's term (0 for
+        missing subjects), which also weights the step-size target.
+
+    """
+    if agent_next.ndim != 2 or subj_now.ndim != 3 or subj_now.shape != subj_next.shape:
+        raise ShapeError(
+            f"dhp_reward: agent (N, 3) and subjects (N, S, 3) expected, got "
+            f"{tuple(agent_next.shape)}, {tuple(subj_now.shape)}, {tuple(subj_next.shape)}"
+        )
+    valid = ~(torch.isnan(subj_now).any(-1) | torch.isnan(subj_next).any(-1))  # (N, S)
+    now = torch.where(valid[..., None], subj_now, torch.zeros_like(subj_now) + agent_next[:, None])
+    nxt = torch.where(valid[..., None], subj_next, now)
+    d = torch.rad2deg(angle_between(agent_next[:, None, :].expand_as(nxt), nxt, eps=0.0))
+    subj_dir = movement_angle_deg(now, nxt)
+    act_dir = action.to(d.dtype)[:, None] * (360.0 / N_ACTIONS)
+    dth = wrap_angle_diff_deg(act_dir, subj_dir)
+    terms = torch.exp(-(d**2) / (2 * sigma_pos_deg**2)) * torch.exp(
+        -(dth**2) / (2 * sigma_dir_deg**2)
+    )
+    terms = terms * valid
+    n = valid.sum(-1).clamp_min(1)
+    return terms.sum(-1) / n, terms
+
+
+def subject_speed_target(
+    subj_now: torch.Tensor, subj_next: torch.Tensor, weights: torch.Tensor
+) -> torch.Tensor:
+    """Reward-weighted mean subject speed ``(N,)`` in degrees per step (step-size target)."""
+    valid = ~(torch.isnan(subj_now).any(-1) | torch.isnan(subj_next).any(-1))
+    sp = torch.rad2deg(
+        angle_between(torch.nan_to_num(subj_now), torch.nan_to_num(subj_next), eps=0.0)
+    )
+    w = weights * valid
+    plain = (sp * valid).sum(-1) / valid.sum(-1).clamp_min(1)
+    ws = w.sum(-1)
+    return torch.where(ws > 1e-12, (w * sp).sum(-1) / ws.clamp_min(1e-12), plain)
+
+
+class DHPAgent(nn.Module):
+    """The offline-DHP actor-critic network.
+
+    Args:
+        channels: input channels (1 = luma, as DHP).
+        size: input viewport size (DHP: 42).
+        hidden: LSTM width (DHP: 288 = the conv output of a 42x42 input).
+        speed_scale: the speed head outputs ``speed_scale * softplus(x)`` degrees per step.
+
+    """
+
+    def __init__(
+        self, channels: int = 1, size: int = 42, hidden: int = 288, speed_scale: float = 1.0
+    ) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        c = channels
+        for _ in range(4):
+            layers += [nn.Conv2d(c, 32, 3, stride=2, padding=1), nn.ELU()]
+            c = 32
+        self.conv = nn.Sequential(*layers)
+        s = size
+        for _ in range(4):
+            s = (s + 1) // 2
+        self.features = 32 * s * s
+        self.size = int(size)
+        self.channels = int(channels)
+        self.hidden = int(hidden)
+        self.speed_scale = float(speed_scale)
+        self.lstm = nn.LSTMCell(self.features, hidden)
+        self.policy = nn.Linear(hidden, N_ACTIONS)
+        self.value = nn.Linear(hidden, 1)
+        self.speed = nn.Linear(hidden, 1)
+        # Small initial policy logits: start close to uniform (as A3C's normalized init).
+        nn.init.normal_(self.policy.weight, std=0.01)
+        nn.init.zeros_(self.policy.bias)
+
+    def initial_state(
+        self, n: int, device: torch.device | str = "cpu"
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Zero LSTM state ``(h, c)`` for ``n`` environments."""
+        z = torch.zeros(n, self.hidden, device=device)
+        return z, z.clone()
+
+    def forward(
+        self, views: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """One step for a batch of environments.
+
+        Args:
+            views: ``(N, C, size, size)`` float in ``[0, 1]``.
+            state: ``(h, c)`` each ``(N, hidden)``.
+
+        Returns:
+            ``(logits (N, 8), value (N,), speed_deg (N,), new_state)``.
+
+        """
+        if views.ndim != 4 or views.shape[1] != self.channels:
+            raise ShapeError(
+                f"views must have shape (N, {self.channels}, h, w), got {tuple(views.shape)}"
+            )
+        x = self.conv(views).flatten(1)
+        h, c = self.lstm(x, state)
+        speed = F.softplus(self.speed(h)).squeeze(-1) * self.speed_scale
+        return self.policy(h), self.value(h).squeeze(-1), speed, (h, c)
+
