@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pano.geometry import normalize, orthodromic_distance, rotation_matrix, slerp, vec_to_lonlat
+from pano.geometry import normalize, rotation_matrix, slerp, vec_to_lonlat
+from pano.testing.heads import chord_angle
 
 #: Largest angle in degrees between gaze and head direction.
 MAX_OFFSET_DEG = 30.0
@@ -32,7 +33,7 @@ def _min_jerk(tau: np.ndarray) -> np.ndarray:
 
 def _towards(h: np.ndarray, g: np.ndarray, max_deg: float) -> np.ndarray:
     """Pull ``g`` (``(..., 3)``) onto the cap of radius ``max_deg`` around ``h``."""
-    ang = np.rad2deg(orthodromic_distance(h, g))
+    ang = np.rad2deg(chord_angle(h, g))
     frac = np.where(ang > max_deg, max_deg / np.maximum(ang, 1e-12), 1.0)
     return slerp(h, g, frac)
 
@@ -81,7 +82,7 @@ def simulate_gaze(
                 fix = targets[on_target, seg]
             else:
                 fix = np.broadcast_to(g, (seg.stop - seg.start, 3))
-            off = np.rad2deg(orthodromic_distance(hs[seg], fix))
+            off = np.rad2deg(chord_angle(hs[seg], fix))
             over = np.nonzero(off > MAX_OFFSET_DEG)[0]
             stop = seg.start + (int(over[0]) if over.size else seg.stop - seg.start)
             gs[seg.start : stop] = fix[: stop - seg.start]
@@ -96,14 +97,14 @@ def simulate_gaze(
             end = min(n - 1, i + max(1, round((0.021 + 0.0022 * amp_guess) / dt)))
             if k >= 0 and rng.random() < 0.65:
                 goal = targets[k, end]
-                if np.rad2deg(orthodromic_distance(hs[end], goal)) <= 25.0:
+                if np.rad2deg(chord_angle(hs[end], goal)) <= 25.0:
                     on_target = k
                 else:
                     goal = _towards(hs[end], goal, 20.0)
             else:
                 goal = _head_offset(hs[end], rng.normal(0, 10), rng.normal(0, 7))
                 goal = _towards(hs[end], goal, 25.0)
-            amp = float(np.rad2deg(orthodromic_distance(g0, goal)))
+            amp = float(np.rad2deg(chord_angle(g0, goal)))
             d = max(1, round((0.021 + 0.0022 * amp) / dt))
             stop = min(n, i + d)
             tau = (np.arange(i, stop) - i + 1) / d

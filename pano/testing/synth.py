@@ -93,7 +93,7 @@ class SynthConfig(PanoConfig):
     @classmethod
     def _width_multiple_of_4(cls, v: int) -> int:
         if v % 4:
-            raise ValueError(f"must be a multiple of 4 so that width and height = width/2 are even (got {v})")
+            raise ValueError(f"must be a multiple of 4 so that width and height = width/2 are even")
         return v
 
     @model_validator(mode="after")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pano.geometry import lonlat_to_vec, normalize
+from pano.geometry import lonlat_to_vec
 
 #: Bright, saturated target colours (RGB), distinct from the muted backgrounds.
 TARGET_COLORS: tuple[tuple[int, int, int], ...] = (
@@ -75,37 +75,51 @@ def simulate_targets(
     Returns:
         ``(T, n_steps, 3)`` float64 unit vectors.
     """
-    n_t = len(specs)
-    out = np.empty((n_t, n_steps, 3))
+    out = np.empty((len(specs), n_steps, 3))
+    tau = 1.5  # s, correlation time of the speed factor and the turn rate
+    a = math.exp(-dt / tau)
+    b = math.sqrt(1.0 - a * a)
     for k, s in enumerate(specs):
         p = lonlat_to_vec(s.lon, s.lat)
         east, north = local_basis(p)
         h = math.radians(s.heading_deg)
         u = math.cos(h) * north + math.sin(h) * east
+        noise = rng.normal(size=(n_steps, 2))
+        # Plain floats in the loop: ~20x faster than numpy on 3-vectors.
+        px, py, pz = (float(c) for c in p)
+        ux, uy, uz = (float(c) for c in u)
         speed_f = 0.0  # OU state of the speed factor
         turn = 0.0  # OU state of the turn rate, deg/s
-        tau = 1.5  # s, correlation time of both
-        a = math.exp(-dt / tau)
-        b = math.sqrt(1.0 - a * a)
-        noise = rng.normal(size=(n_steps, 2))
         for i in range(n_steps):
-            out[k, i] = p
+            out[k, i] = (px, py, pz)
             speed_f = a * speed_f + b * 0.25 * noise[i, 0]
             turn = a * turn + b * s.turn_std_deg_s * noise[i, 1]
-            speed = float(np.clip(s.speed_deg_s * (1.0 + speed_f), 10.0, 40.0))
+            speed = min(40.0, max(10.0, s.speed_deg_s * (1.0 + speed_f)))
             rate = turn
             if i * dt >= s.equator_pull_after_s:
-                lat = math.degrees(math.asin(max(-1.0, min(1.0, p[2]))))
-                e, _ = local_basis(p)
-                rate -= 60.0 * float(np.clip(lat / 60.0, -1.5, 1.5)) ** 3 * float(u @ e)
+                rho = math.hypot(px, py)
+                lat = math.degrees(math.atan2(pz, rho))
+                u_east = (-py * ux + px * uy) / rho if rho > 1e-12 else 0.0
+                rate -= 60.0 * min(1.5, max(-1.5, lat / 60.0)) ** 3 * u_east
             # Move along the great circle through p with direction u.
             ang = math.radians(speed) * dt
-            p, u = math.cos(ang) * p + math.sin(ang) * u, -math.sin(ang) * p + math.cos(ang) * u
-            # Turn the heading about p (positive = from east towards north).
+            c, sn = math.cos(ang), math.sin(ang)
+            px, py, pz, ux, uy, uz = (
+                c * px + sn * ux, c * py + sn * uy, c * pz + sn * uz,
+                -sn * px + c * ux, -sn * py + c * uy, -sn * pz + c * uz,
+            )  # fmt: skip
+            # Turn the heading about p (positive = from east towards north): u -> c u + s p x u.
             th = math.radians(rate) * dt
-            u = math.cos(th) * u + math.sin(th) * np.cross(p, u)
-            p = normalize(p)
-            u = normalize(u - (u @ p) * p)
+            c, sn = math.cos(th), math.sin(th)
+            cx, cy, cz = py * uz - pz * uy, pz * ux - px * uz, px * uy - py * ux
+            ux, uy, uz = c * ux + sn * cx, c * uy + sn * cy, c * uz + sn * cz
+            # Re-orthonormalise.
+            n = math.sqrt(px * px + py * py + pz * pz)
+            px, py, pz = px / n, py / n, pz / n
+            d = ux * px + uy * py + uz * pz
+            ux, uy, uz = ux - d * px, uy - d * py, uz - d * pz
+            n = math.sqrt(ux * ux + uy * uy + uz * uz)
+            ux, uy, uz = ux / n, uy / n, uz / n
     return out
 
 

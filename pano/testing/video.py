@@ -83,18 +83,30 @@ def paint_marker(
     if r1 <= r0:
         return frame
     clo, slo, cla, sla = _grid_trig(w, h)
+    # Columns: all of them when the disc reaches a pole, else the disc's lon extent
+    # (taken modulo W, so a disc on the seam covers both image edges).
+    reach = radius_deg + pix
+    if abs(lat) + reach >= 89.0:
+        cols = np.arange(w)
+    else:
+        half = math.degrees(math.asin(min(1.0, math.sin(math.radians(reach)) / math.cos(math.radians(lat)))))
+        x_c = (180.0 - lon) / 360.0 * w
+        c0 = math.floor(x_c - half / 360.0 * w) - 1
+        n_cols = min(w, math.ceil(2.0 * half / 360.0 * w) + 3)
+        cols = (c0 + np.arange(n_cols)) % w
     lo, la = math.radians(lon), math.radians(lat)
-    # cos of the great-circle distance from every pixel of the band to the centre.
-    cos_dlon = clo * np.float32(math.cos(lo)) + slo * np.float32(math.sin(lo))  # (W,)
+    # cos of the great-circle distance from every pixel of the box to the centre.
+    cos_dlon = clo[cols] * np.float32(math.cos(lo)) + slo[cols] * np.float32(math.sin(lo))
     dot = cla[r0:r1, None] * np.float32(math.cos(la)) * cos_dlon[None, :] + (
         sla[r0:r1, None] * np.float32(math.sin(la))
     )
     dist = np.rad2deg(np.arccos(np.clip(dot, -1.0, 1.0)))
     alpha = np.clip((radius_deg - dist) / pix + 0.5, 0.0, 1.0)
-    rows, cols = np.nonzero(alpha)
+    rows, ci = np.nonzero(alpha)
     if rows.size == 0:
         return frame
-    a = alpha[rows, cols]
+    cols = cols[ci]
+    a = alpha[rows, ci]
     rows = rows + r0
     col = np.asarray(color, dtype=np.float32)
     old = frame[rows, cols].astype(np.float32)
