@@ -10,18 +10,32 @@ import typer
 
 
 def synth(
-    out_dir: Annotated[Path, typer.Argument(metavar="OUT_DIR", help="Folder to write (created if missing).")],
+    out_dir: Annotated[
+        Path, typer.Argument(metavar="OUT_DIR", help="Folder to write (created if missing).")
+    ],
     videos: Annotated[int, typer.Option(help="Number of videos (PVS-HM names; at most 76).")] = 6,
     subjects: Annotated[int, typer.Option(help="Subjects per video (PVS-HM has 58).")] = 12,
     seconds: Annotated[float, typer.Option(help="Length of each video in seconds.")] = 10.0,
-    width: Annotated[int, typer.Option(help="Frame width, a multiple of 4, >= 128; height = width/2.")] = 640,
+    width: Annotated[
+        int, typer.Option(help="Frame width, a multiple of 4, >= 128; height = width/2.")
+    ] = 640,
     fps: Annotated[float, typer.Option(help="Frames per second.")] = 30.0,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same data.")] = 0,
-    samples_per_frame: Annotated[int, typer.Option(help="HM/EM samples per frame (PVS-HM: 2).")] = 2,
-    em: Annotated[bool, typer.Option("--em/--no-em", help="Also write the eye-movement file.")] = True,
-    nan_fraction: Annotated[float, typer.Option(help="Fraction of (sample, subject) entries set to NaN.")] = 0.002,
-    crf: Annotated[int, typer.Option(help="x264 quality (constant rate factor, 0-51; lower is better).")] = 18,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace a data set already in OUT_DIR.")] = False,
+    samples_per_frame: Annotated[
+        int, typer.Option(help="HM/EM samples per frame (PVS-HM: 2).")
+    ] = 2,
+    em: Annotated[
+        bool, typer.Option("--em/--no-em", help="Also write the eye-movement file.")
+    ] = True,
+    nan_fraction: Annotated[
+        float, typer.Option(help="Fraction of (sample, subject) entries set to NaN.")
+    ] = 0.002,
+    crf: Annotated[
+        int, typer.Option(help="x264 quality (constant rate factor, 0-51; lower is better).")
+    ] = 18,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace a data set already in OUT_DIR.")
+    ] = False,
 ) -> None:
     """Write synthetic videos, head (HM) and eye (EM) movement .mat files and manifest.json.
 

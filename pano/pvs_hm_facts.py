@@ -47,7 +47,7 @@ Split = Literal["train", "test"]
 
 
 def video_file_stem(name: str) -> str:
-    """The mp4 file stem of a PVS-HM video (``"NotBeAloneTonight"`` -> ``"Let'sNotBeAloneTonight"``).
+    """The mp4 file stem of a PVS-HM video: ``NotBeAloneTonight`` -> ``Let'sNotBeAloneTonight``.
 
     Names without a special case (and names unknown to PVS-HM) map to themselves.
     """
@@ -62,4 +62,3 @@ def video_name_from_stem(stem: str) -> str:
 def dhp_split(name: str) -> Split:
     """``"test"`` for DHP's 15 test videos, ``"train"`` for every other video."""
     return "test" if name in DHP_TEST_VIDEOS else "train"
-

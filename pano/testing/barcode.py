@@ -63,6 +63,7 @@ def encode_barcode(frame: np.ndarray, index: int) -> np.ndarray:
 
     Returns:
         ``frame`` (modified in place).
+
     """
     if not isinstance(frame, np.ndarray) or frame.ndim not in (2, 3) or frame.dtype != np.uint8:
         raise ShapeError("encode_barcode: frame must be a (H, W[, C]) uint8 numpy array")
@@ -72,7 +73,9 @@ def encode_barcode(frame: np.ndarray, index: int) -> np.ndarray:
     b = barcode_block(w)
     bh, bw = ROWS * b, COLS * b
     if bh > h or bw > w:
-        raise ShapeError(f"encode_barcode: a {w}x{h} frame is too small for the {bw}x{bh} px barcode")
+        raise ShapeError(
+            f"encode_barcode: a {w}x{h} frame is too small for the {bw}x{bh} px barcode"
+        )
     blocks = np.kron(_bits(int(index)), np.ones((b, b), dtype=np.uint8)) * np.uint8(255)
     if frame.ndim == 3:
         frame[:bh, :bw, :] = blocks[:, :, None]
@@ -88,7 +91,9 @@ def _to_luma(frame: Any) -> np.ndarray:
         if t.ndim == 3:  # (C, H, W)
             t = t.float().mean(0)
         elif t.ndim != 2:
-            raise ShapeError(f"decode_barcode: tensor must be (C, H, W) or (H, W), got {tuple(t.shape)}")
+            raise ShapeError(
+                f"decode_barcode: tensor must be (C, H, W) or (H, W), got {tuple(t.shape)}"
+            )
         arr = t.double().numpy()
         is_float = frame.is_floating_point()
     else:
@@ -118,6 +123,7 @@ def decode_barcode(frame: Any) -> int:
 
     Raises:
         VideoError: no valid barcode (guard or parity check failed).
+
     """
     luma = _to_luma(frame)
     h, w = luma.shape

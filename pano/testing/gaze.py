@@ -65,6 +65,7 @@ def simulate_gaze(
 
     Returns:
         ``(S, N, 3)`` float64 unit gaze directions in world coordinates.
+
     """
     heads = np.asarray(heads, dtype=np.float64)
     s_n, n, _ = heads.shape
@@ -109,7 +110,9 @@ def simulate_gaze(
             stop = min(n, i + d)
             tau = (np.arange(i, stop) - i + 1) / d
             gs[i:stop] = slerp(
-                np.broadcast_to(g0, (stop - i, 3)), np.broadcast_to(goal, (stop - i, 3)), _min_jerk(tau)
+                np.broadcast_to(g0, (stop - i, 3)),
+                np.broadcast_to(goal, (stop - i, 3)),
+                _min_jerk(tau),
             )
             g = goal
             i = stop

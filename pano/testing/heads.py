@@ -10,9 +10,9 @@ Each subject (vectorised over subjects, stepped in time at the HM sample rate):
   (natural frequency 5-9 rad/s, adding 0.2-0.4 s of lag), so the total lag is 0.3-0.75 s;
 * pitches less than the target (equator bias: the aimed latitude is scaled by 0.75-0.95);
 * aims with a small personal offset plus slowly wandering noise (a few degrees);
-* turns no faster than its own peak speed (55-95 deg/s) and accelerates at most
-  400-900 deg/s²;
-* switches attention stochastically, on average every 2-5 s (its own mean dwell time).
+* turns no faster than its own peak speed (45-85 deg/s) and accelerates at most
+  300-700 deg/s²;
+* switches attention stochastically, on average every 3-6 s (its own mean dwell time).
 
 Heads move along great circles (exponential map on the sphere), so nothing jumps at the
 ±180° seam or at the poles. All randomness comes from the ``rng`` argument.
@@ -74,6 +74,7 @@ def simulate_heads(
         ``heads`` ``(S, N, 3)`` float64 unit vectors and ``attention`` ``(S, N)`` int:
         the index of the target each subject attends to at each sample, or
         :data:`FREE` (-1) while holding still at the start or viewing freely.
+
     """
     targets = np.asarray(targets, dtype=np.float64)
     n_t, n, _ = targets.shape
@@ -81,10 +82,10 @@ def simulate_heads(
     # Per-subject traits.
     delay = np.rint(rng.uniform(0.10, 0.35, s) / dt).astype(np.int64)
     w0 = rng.uniform(5.0, 9.0, s)[:, None]
-    vmax = np.deg2rad(rng.uniform(55.0, 95.0, s))[:, None]
-    amax = np.deg2rad(rng.uniform(400.0, 900.0, s))[:, None]
+    vmax = np.deg2rad(rng.uniform(45.0, 85.0, s))[:, None]
+    amax = np.deg2rad(rng.uniform(300.0, 700.0, s))[:, None]
     lat_gain = rng.uniform(0.75, 0.95, s)
-    dwell = rng.uniform(2.0, 5.0, s)
+    dwell = rng.uniform(3.0, 6.0, s)
     p_free = rng.uniform(0.05, 0.2, s)
     bias = rng.normal(0.0, 2.5, (s, 2))  # personal aim offset (lon, lat) degrees
     # Start near the front centre, hold for 0.2-1 s.
@@ -110,12 +111,12 @@ def simulate_heads(
             if n_t == 0 or rng.random() < p_free[j]:
                 att[j] = FREE
                 lon_h, _ = vec_to_lonlat(h[j])
-                free_pt[j] = lonlat_to_vec(lon_h + rng.uniform(-60, 60), rng.normal(0, 10))
+                free_pt[j] = lonlat_to_vec(lon_h + rng.uniform(-45, 45), rng.normal(0, 10))
             else:
                 cand = targets[:, i]
                 dist = np.rad2deg(chord_angle(h[j], cand))
                 _, tlat = vec_to_lonlat(cand)
-                wgt = np.exp(-dist / 50.0) * np.exp(-((tlat / 45.0) ** 2)) + 1e-6
+                wgt = np.exp(-dist / 35.0) * np.exp(-((tlat / 45.0) ** 2)) + 1e-6
                 if att[j] >= 0 and n_t > 1:
                     wgt[att[j]] *= 0.1  # prefer a change
                 att[j] = int(rng.choice(n_t, p=wgt / wgt.sum()))
@@ -129,7 +130,8 @@ def simulate_heads(
         ou = a_ou * ou + b_ou * noise[i]
         alon, alat = vec_to_lonlat(aim)
         aim = lonlat_to_vec(
-            alon + bias[:, 0] + ou[:, 0], np.clip(alat * lat_gain + bias[:, 1] + ou[:, 1], -89.0, 89.0)
+            alon + bias[:, 0] + ou[:, 0],
+            np.clip(alat * lat_gain + bias[:, 1] + ou[:, 1], -89.0, 89.0),
         )
         aim[~started] = free_pt[~started]
         # Critically damped pursuit with speed and acceleration limits.

@@ -58,14 +58,21 @@ from pano.testing.barcode import MAX_INDEX, barcode_size
 from pano.testing.gaze import simulate_gaze
 from pano.testing.heads import simulate_heads
 from pano.testing.targets import default_target_specs, simulate_targets
-from pano.testing.video import X264_PRESETS, make_background, make_video, render_frame
+from pano.testing.video import X264Preset, make_background, make_video, render_frame
 
 HM_FILE = "FULLdata_per_video_frame.mat"
 EM_FILE = "EMdata_per_video_frame.mat"
 MANIFEST_FILE = "manifest.json"
 
 #: The first six synthetic videos: four DHP training videos, then two test videos.
-DEFAULT_VIDEOS: tuple[str, ...] = ("A380", "Camping", "NotBeAloneTonight", "Surfing", "KingKong", "Dancing")
+DEFAULT_VIDEOS: tuple[str, ...] = (
+    "A380",
+    "Camping",
+    "NotBeAloneTonight",
+    "Surfing",
+    "KingKong",
+    "Dancing",
+)
 
 
 def synthetic_video_names(n: int) -> list[str]:
@@ -77,23 +84,31 @@ def synthetic_video_names(n: int) -> list[str]:
 class SynthConfig(PanoConfig):
     """Size and randomness of a synthetic PVS-HM-format data set (defaults: small and fast)."""
 
-    videos: int = Field(6, ge=1, le=len(PVS_HM_VIDEOS), description="number of videos (PVS-HM names)")
-    subjects: int = Field(12, ge=1, le=1000, description="subjects per video (PVS-HM: 58)")
-    seconds: float = Field(10.0, gt=0, le=3600, description="length of each video in seconds")
-    width: int = Field(640, ge=128, le=8192, description="frame width; height = width // 2")
-    fps: float = Field(30.0, gt=0, le=240, description="frames per second")
-    seed: int = Field(0, ge=0, description="random seed (same seed -> same data)")
-    samples_per_frame: int = Field(2, ge=1, le=16, description="HM/EM samples per video frame (PVS-HM: 2)")
-    em: bool = Field(True, description="also write the eye-movement file")
-    nan_fraction: float = Field(0.002, ge=0, le=0.5, description="fraction of (sample, subject) entries set to NaN")
-    crf: int = Field(18, ge=0, le=51, description="x264 constant rate factor (quality; lower is better)")
-    preset: Literal[X264_PRESETS] = Field("veryfast", description="x264 speed preset")  # type: ignore[valid-type]
+    videos: int = Field(
+        default=6, ge=1, le=len(PVS_HM_VIDEOS), description="number of videos (PVS-HM names)"
+    )
+    subjects: int = Field(default=12, ge=1, le=1000, description="subjects per video (PVS-HM: 58)")
+    seconds: float = Field(default=10.0, gt=0, le=3600, description="video length in seconds")
+    width: int = Field(default=640, ge=128, le=8192, description="frame width; height = width // 2")
+    fps: float = Field(default=30.0, gt=0, le=240, description="frames per second")
+    seed: int = Field(default=0, ge=0, description="random seed (same seed -> same data)")
+    samples_per_frame: int = Field(
+        default=2, ge=1, le=16, description="HM/EM samples per video frame (PVS-HM: 2)"
+    )
+    em: bool = Field(default=True, description="also write the eye-movement file")
+    nan_fraction: float = Field(
+        default=0.002, ge=0, le=0.5, description="fraction of (sample, subject) entries set to NaN"
+    )
+    crf: int = Field(
+        default=18, ge=0, le=51, description="x264 constant rate factor (quality; lower is better)"
+    )
+    preset: X264Preset = Field(default="veryfast", description="x264 speed preset")
 
     @field_validator("width")
     @classmethod
     def _width_multiple_of_4(cls, v: int) -> int:
         if v % 4:
-            raise ValueError(f"must be a multiple of 4 so that width and height = width/2 are even")
+            raise ValueError("must be a multiple of 4 so that width and height = width/2 are even")
         return v
 
     @model_validator(mode="after")
@@ -102,7 +117,9 @@ class SynthConfig(PanoConfig):
         if n < 2:
             raise ValueError(f"seconds * fps gives {n} frame(s); at least 2 are needed")
         if n > MAX_INDEX + 1:
-            raise ValueError(f"seconds * fps gives {n} frames; the barcode holds at most {MAX_INDEX + 1}")
+            raise ValueError(
+                f"seconds * fps gives {n} frames; the barcode holds at most {MAX_INDEX + 1}"
+            )
         return self
 
     @property
@@ -215,7 +232,10 @@ def _segments(att: np.ndarray) -> list[AttentionSegment]:
     change = np.nonzero(np.diff(att))[0] + 1
     starts = np.concatenate([[0], change])
     ends = np.concatenate([change, [att.size]])
-    return [AttentionSegment(start=int(a), end=int(b), target=int(att[a])) for a, b in zip(starts, ends, strict=True)]
+    return [
+        AttentionSegment(start=int(a), end=int(b), target=int(att[a]))
+        for a, b in zip(starts, ends, strict=True)
+    ]
 
 
 def _to_mat_columns(vecs: np.ndarray) -> np.ndarray:
@@ -278,7 +298,9 @@ def _simulate_video(index: int, name: str, cfg: SynthConfig) -> dict[str, Any]:
     return {"video": video, "hm": hm, "em": em, "rng_bg": rng["background"]}
 
 
-def _render_video(path: Path, video: SynthVideo, cfg: SynthConfig, rng_bg: np.random.Generator) -> None:
+def _render_video(
+    path: Path, video: SynthVideo, cfg: SynthConfig, rng_bg: np.random.Generator
+) -> None:
     background = make_background(cfg.width, cfg.height, rng_bg)
     lonlat = np.stack([video.target_lonlat(k) for k in range(len(video.targets))], 0)  # (T, F, 2)
     radii = [t.radius_deg for t in video.targets]
@@ -312,6 +334,7 @@ def write_synthetic_dataset(
 
     Returns:
         The :class:`SynthManifest`, also written to ``out_dir/manifest.json``.
+
     """
     import scipy.io
 
@@ -364,4 +387,3 @@ def _remove_previous(out: Path) -> None:
         p = out / Path(f).name
         if p.is_file():
             p.unlink()
-

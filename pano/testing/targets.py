@@ -2,6 +2,9 @@
 
 A target moves along its current great circle at an angular speed of 10-40 deg/s; its
 heading turns slowly (a mean-reverting random turn rate), so paths are gently curved.
+Like people and vehicles in real videos it moves in bursts: moving phases of 1.5-5 s
+alternate with pauses of 0.5-3 s in which it slows to a near stop (speed changes are
+smooth, with a 0.3 s time constant).
 Targets that are not scripted to pass a pole are steered back towards the equator when
 they stray above ~45° latitude. Positions are unit vectors in pano's world frame.
 """
@@ -9,7 +12,7 @@ they stray above ~45° latitude. Positions are unit vectors in pano's world fram
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -29,13 +32,18 @@ class TargetSpec:
         lon, lat: start position, pano degrees (lon positive LEFT, lat positive UP).
         heading_deg: initial direction of travel: 0 = north (up), 90 = towards +lon
             (left in the image), 180 = south, -90 = towards -lon (right).
-        speed_deg_s: mean angular speed; the actual speed wanders within
-            ``[0.6, 1.4] x`` this, clipped to ``[10, 40]`` deg/s.
+        speed_deg_s: mean angular speed while moving; the actual speed wanders around
+            it (a slow random factor, sd 25 %), clipped to ``[10, 40]`` deg/s; during
+            pauses the target slows to about 1 deg/s.
         turn_std_deg_s: spread of the random turn rate.
         radius_deg: angular radius of the rendered disc.
         color: RGB colour.
         equator_pull_after_s: from this time on, the target is steered back towards the
             equator above ~45° latitude (``inf`` = never).
+        first_pause_after_s: the target keeps moving at least this long before its first
+            pause.
+        role: a label written to the manifest (``front``, ``seam``, ``pole``, ``random``).
+
     """
 
     lon: float
@@ -46,7 +54,8 @@ class TargetSpec:
     radius_deg: float = 8.0
     color: tuple[int, int, int] = TARGET_COLORS[0]
     equator_pull_after_s: float = 0.0
-    role: str = field(default="random")
+    first_pause_after_s: float = 0.0
+    role: str = "random"
 
 
 def local_basis(vec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -74,11 +83,13 @@ def simulate_targets(
 
     Returns:
         ``(T, n_steps, 3)`` float64 unit vectors.
+
     """
     out = np.empty((len(specs), n_steps, 3))
     tau = 1.5  # s, correlation time of the speed factor and the turn rate
     a = math.exp(-dt / tau)
     b = math.sqrt(1.0 - a * a)
+    a_speed = math.exp(-dt / 0.3)
     for k, s in enumerate(specs):
         p = lonlat_to_vec(s.lon, s.lat)
         east, north = local_basis(p)
@@ -90,11 +101,20 @@ def simulate_targets(
         ux, uy, uz = (float(c) for c in u)
         speed_f = 0.0  # OU state of the speed factor
         turn = 0.0  # OU state of the turn rate, deg/s
+        moving = True
+        phase_end = max(s.first_pause_after_s, float(rng.uniform(1.5, 5.0)))
+        speed = s.speed_deg_s
         for i in range(n_steps):
             out[k, i] = (px, py, pz)
+            if i * dt >= phase_end:
+                moving = not moving
+                phase_end = i * dt + float(
+                    rng.uniform(1.5, 5.0) if moving else rng.uniform(0.5, 3.0)
+                )
             speed_f = a * speed_f + b * 0.25 * noise[i, 0]
             turn = a * turn + b * s.turn_std_deg_s * noise[i, 1]
-            speed = min(40.0, max(10.0, s.speed_deg_s * (1.0 + speed_f)))
+            goal = min(40.0, max(10.0, s.speed_deg_s * (1.0 + speed_f))) if moving else 1.0
+            speed += (goal - speed) * (1.0 - a_speed)
             rate = turn
             if i * dt >= s.equator_pull_after_s:
                 rho = math.hypot(px, py)
@@ -148,13 +168,14 @@ def default_target_specs(
         specs.append(
             TargetSpec(
                 lon=165.0, lat=5.0, heading_deg=90.0, speed_deg_s=28.0, turn_std_deg_s=4.0,
-                radius_deg=8.0, role="seam",
+                radius_deg=8.0, first_pause_after_s=3.0, role="seam",
             )
         )  # fmt: skip
         specs.append(
             TargetSpec(
                 lon=float(rng.uniform(-100, -60)), lat=55.0, heading_deg=0.0, speed_deg_s=30.0,
-                turn_std_deg_s=2.0, radius_deg=7.0, equator_pull_after_s=4.0, role="pole",
+                turn_std_deg_s=2.0, radius_deg=7.0, equator_pull_after_s=4.0,
+                first_pause_after_s=3.0, role="pole",
             )
         )  # fmt: skip
     else:

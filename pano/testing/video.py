@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -20,10 +21,11 @@ from pano.errors import ShapeError, VideoError
 from pano.geometry import erp_grid_lonlat
 from pano.testing.barcode import encode_barcode
 
-#: x264 presets accepted by :func:`make_video`.
-X264_PRESETS = (
-    "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
-)  # fmt: skip
+#: x264 speed presets accepted by :func:`make_video` (fastest first).
+X264Preset = Literal[
+    "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"
+]
+X264_PRESETS: tuple[str, ...] = get_args(X264Preset)
 
 
 @lru_cache(maxsize=8)
@@ -40,7 +42,7 @@ def _grid_trig(width: int, height: int) -> tuple[np.ndarray, ...]:
 def erp_unit_vectors(width: int, height: int, dtype: type = np.float32) -> np.ndarray:
     """Unit vectors of the pixel centres of a ``W x H`` ERP grid, shape ``(H, W, 3)``."""
     clo, slo, cla, sla = _grid_trig(width, height)
-    v = np.empty((height, width, 3), dtype=dtype)
+    v: np.ndarray = np.empty((height, width, 3), dtype=dtype)
     v[..., 0] = cla[:, None] * clo[None, :]
     v[..., 1] = cla[:, None] * slo[None, :]
     v[..., 2] = sla[:, None]
@@ -69,6 +71,7 @@ def paint_marker(
 
     Returns:
         ``frame``.
+
     """
     if not isinstance(frame, np.ndarray) or frame.ndim not in (2, 3):
         raise ShapeError("paint_marker: frame must be a (H, W[, C]) numpy array")
@@ -89,7 +92,9 @@ def paint_marker(
     if abs(lat) + reach >= 89.0:
         cols = np.arange(w)
     else:
-        half = math.degrees(math.asin(min(1.0, math.sin(math.radians(reach)) / math.cos(math.radians(lat)))))
+        half = math.degrees(
+            math.asin(min(1.0, math.sin(math.radians(reach)) / math.cos(math.radians(lat))))
+        )
         x_c = (180.0 - lon) / 360.0 * w
         c0 = math.floor(x_c - half / 360.0 * w) - 1
         n_cols = min(w, math.ceil(2.0 * half / 360.0 * w) + 3)
@@ -164,9 +169,12 @@ def render_frame(
         colors: ``(T, 3)`` RGB colours.
         index: frame index to write as a barcode (see :mod:`pano.testing.barcode`);
             ``None`` writes none.
+
     """
     frame = background.copy()
-    for (lon, lat), r, c in zip(np.asarray(targets_lonlat, dtype=np.float64), radii_deg, colors, strict=True):
+    for (lon, lat), r, c in zip(
+        np.asarray(targets_lonlat, dtype=np.float64), radii_deg, colors, strict=True
+    ):
         paint_marker(frame, float(lon), float(lat), float(r), c)
     if index is not None:
         encode_barcode(frame, index)
@@ -204,6 +212,7 @@ def make_video(
 
     Returns:
         The number of frames written.
+
     """
     import av
 
@@ -222,11 +231,15 @@ def make_video(
         stream = None
         for frame in source:
             if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-                raise ShapeError(f"make_video: frames must be (H, W, 3) uint8, got {frame.shape} {frame.dtype}")
+                raise ShapeError(
+                    f"make_video: frames must be (H, W, 3) uint8, got {frame.shape} {frame.dtype}"
+                )
             if stream is None:
                 h, w = frame.shape[:2]
                 if h % 2 or w % 2:
-                    raise ShapeError(f"make_video: width and height must be even for yuv420p, got {w}x{h}")
+                    raise ShapeError(
+                        f"make_video: width and height must be even for yuv420p, got {w}x{h}"
+                    )
                 stream = container.add_stream("libx264", rate=rate)
                 stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
                 stream.options = {
@@ -234,7 +247,8 @@ def make_video(
                     "g": str(gop if gop is not None else max(1, round(fps))),
                 }  # fmt: skip
             elif frame.shape[:2] != (stream.height, stream.width):
-                raise ShapeError(f"make_video: frame {count} is {frame.shape[:2]}, expected {(stream.height, stream.width)}")
+                want = (stream.height, stream.width)
+                raise ShapeError(f"make_video: frame {count} is {frame.shape[:2]}, expected {want}")
             vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
             for packet in stream.encode(vf):
                 container.mux(packet)
