@@ -1,0 +1,1 @@
+"""Metrics: saliency maps (under named profiles), head-movement forecasts and scanpaths."""

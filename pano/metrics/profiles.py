@@ -1,0 +1,171 @@
+"""Named metric profiles: the conventions that differ between saliency toolboxes.
+
+The same metric name hides different choices in every toolbox (see
+``docs/eval.md``). pano evaluates under one named :class:`Profile` and writes
+:meth:`Profile.to_attrs` into the result's attributes, so every number can be traced
+to the exact conventions that produced it.
+
+========================  ===========  ========  ========  ===========  ============
+choice                    sphere       dhp       mit       tuebingen    salient360
+========================  ===========  ========  ========  ===========  ============
+pixel weights             solid angle  none      none      none         sin(row)
+CC of a constant map      0            0         NaN       0            0
+NSS std ddof              0 (weighted) 1         1         0            1
+duplicate fixations       count        once      once      count        once
+SIM min-max first         no           yes       yes       no           yes
+AUC-Borji negatives       area-uniform uniform   uniform   exact, all   uniform
+                          (seeded)     (seeded)  (seeded)  pixels       (seeded)
+shuffled AUC              exact        random    random    exact        random
+                                       splits    splits                 splits
+========================  ===========  ========  ========  ===========  ============
+
+Weights: ``sphere`` uses the exact pixel solid angle of each ERP row
+(:func:`pano.geometry.erp_row_solid_angle`); ``salient360`` uses the Salient360!
+toolbox's ``sin(linspace(0, pi, H))`` per row (pole rows weigh 0). The weights enter CC
+(weighted Pearson), KLD and SIM (maps become probability masses ``P w / sum(P w)``),
+NSS (weighted mean/std, ``sphere`` only), exact AUC, AUC-Judd and AUC-Borji (negatives
+weighted / sampled by area, ``sphere`` only) and information gain. ``salient360`` leaves
+NSS and the AUCs unweighted, like its toolbox.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from typing import Literal
+
+import numpy as np
+
+from pano.errors import ConfigError
+from pano.geometry import erp_row_solid_angle
+
+#: MATLAB's ``eps`` as the MIT benchmark code writes it (also pysaliency's).
+MIT_EPS = 2.2204e-16
+
+Weighting = Literal["solid_angle", "sin_row", "none"]
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One toolbox's conventions for the saliency metrics (see the module table)."""
+
+    name: str
+    weights: Weighting
+    eps: float = MIT_EPS
+    cc_constant: float = 0.0
+    nss_ddof: int = 0
+    nss_weighted: bool = False
+    fixation_duplicates: Literal["count", "once"] = "count"
+    sim_minmax: bool = False
+    auc_weighted: bool = False
+    borji: Literal["sampled", "exact"] = "sampled"
+    sauc: Literal["sampled", "exact"] = "exact"
+    borji_splits: int = 100
+    borji_step: float = 0.1
+    sauc_splits: int = 100
+    sauc_step: float = 0.1
+    judd_jitter: float = 1e-7
+    description: str = ""
+
+    def row_weights(self, height: int, width: int) -> np.ndarray:
+        """Per-row pixel weights ``(H,)`` for CC/KLD/SIM/IG (float64, not normalised)."""
+        return _row_weights(self.weights, height, width)
+
+    def auc_row_weights(self, height: int, width: int) -> np.ndarray:
+        """Per-row weights of negatives in the AUCs and NSS statistics (ones if unweighted)."""
+        if self.auc_weighted:
+            return _row_weights(self.weights, height, width)
+        return np.ones(height)
+
+    def to_attrs(self) -> dict[str, object]:
+        """All conventions as a JSON-friendly dict (written into every result)."""
+        out = asdict(self)
+        out["cc_constant"] = None if math.isnan(self.cc_constant) else self.cc_constant
+        return out
+
+
+@lru_cache(maxsize=64)
+def _row_weights(kind: str, height: int, width: int) -> np.ndarray:
+    if kind == "solid_angle":
+        w = erp_row_solid_angle(width, height)
+    elif kind == "sin_row":
+        w = np.sin(np.linspace(0.0, math.pi, height))
+    else:
+        w = np.ones(height)
+    w = np.asarray(w, dtype=np.float64)
+    w.setflags(write=False)
+    return w
+
+
+PROFILES: dict[str, Profile] = {
+    "sphere": Profile(
+        name="sphere",
+        weights="solid_angle",
+        nss_weighted=True,
+        auc_weighted=True,
+        borji="sampled",
+        sauc="exact",
+        description="pano's default: every pixel weighs its exact solid angle; AUC negatives are "
+        "area-weighted; shuffled AUC is exact over other frames' fixations",
+    ),
+    "dhp": Profile(
+        name="dhp",
+        weights="none",
+        nss_ddof=1,
+        fixation_duplicates="once",
+        sim_minmax=True,
+        sauc="sampled",
+        description="DHP (Xu et al. TPAMI 2018): plain Pearson CC on the 360x180 grid, no "
+        "weighting; other metrics as the MIT code",
+    ),
+    "mit": Profile(
+        name="mit",
+        weights="none",
+        cc_constant=float("nan"),
+        nss_ddof=1,
+        fixation_duplicates="once",
+        sim_minmax=True,
+        sauc="sampled",
+        description="MIT saliency benchmark MATLAB code (cvzoya/saliency), random AUC variants "
+        "seeded deterministically",
+    ),
+    "tuebingen": Profile(
+        name="tuebingen",
+        weights="none",
+        nss_ddof=0,
+        fixation_duplicates="count",
+        sim_minmax=False,
+        borji="exact",
+        sauc="exact",
+        description="Tuebingen / pysaliency 0.2.22: exact AUCs, NSS per fixation with np.std, "
+        "SIM without min-max",
+    ),
+    "salient360": Profile(
+        name="salient360",
+        weights="sin_row",
+        nss_ddof=1,
+        fixation_duplicates="once",
+        sim_minmax=True,
+        sauc="sampled",
+        description="Salient360! toolbox (2018+): sin(linspace(0, pi, H)) row weights in CC, "
+        "SIM, KLD; NSS and AUCs unweighted",
+    ),
+}
+
+
+def get_profile(profile: str | Profile) -> Profile:
+    """Return the named profile (or pass a :class:`Profile` through).
+
+    Raises:
+        ConfigError: unknown profile name (the message lists the known ones).
+
+    """
+    if isinstance(profile, Profile):
+        return profile
+    try:
+        return PROFILES[profile]
+    except KeyError:
+        raise ConfigError(
+            f"unknown metric profile {profile!r}: use one of {', '.join(PROFILES)}"
+        ) from None
