@@ -18,6 +18,9 @@ from pano.testing import (
     make_background,
     make_video,
     render_frame,
+    render_frame_yuv420p,
+    rgb_to_yuv420p,
+    yuv420p_planes,
 )
 
 
@@ -119,3 +122,49 @@ def test_round_trip_large_indices_and_seek(tmp_path: Path) -> None:
         got = decode_barcode(first.to_ndarray(format="rgb24")) - start
         expect = round(float(first.pts * s.time_base) * float(s.average_rate))
         assert got == expect and got <= 25
+
+
+def test_rgb_to_yuv420p_matches_ffmpeg() -> None:
+    rgb = make_background(128, 64, np.random.default_rng(2))
+    ref = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p").to_ndarray()
+    mine = rgb_to_yuv420p(rgb)
+    assert mine.shape == (96, 128) and np.abs(mine.astype(int) - ref).max() <= 1
+    y, u, v = yuv420p_planes(mine)
+    assert y.shape == (64, 128) and u.shape == v.shape == (32, 64)
+    with pytest.raises(ShapeError):
+        rgb_to_yuv420p(np.zeros((63, 128, 3), np.uint8))
+
+
+def test_yuv_rendering_matches_rgb_rendering(tmp_path: Path) -> None:
+    """The yuv420p fast path draws what render_frame draws (up to chroma subsampling)."""
+    rgb_bg = make_background(256, 128, np.random.default_rng(3))
+    targets, radii, colors = (
+        [(175.0, 5.0), (10.0, -30.0)],
+        [12.0, 9.0],
+        [(255, 40, 40), (40, 255, 60)],
+    )
+    rgb = render_frame(rgb_bg, targets, radii, colors, 9)
+    yuv = render_frame_yuv420p(rgb_to_yuv420p(rgb_bg), targets, radii, colors, 9)
+    back = av.VideoFrame.from_ndarray(yuv, format="yuv420p").to_ndarray(format="rgb24")
+    diff = np.abs(back.astype(int) - rgb)
+    assert np.median(diff) <= 2 and np.percentile(diff, 99) < 40
+    assert decode_barcode(back) == 9
+    path = tmp_path / "yuv.mp4"
+    make_video(path, [yuv] * 3, 25.0, pix_fmt="yuv420p")
+    assert _decode_all(path) == [9, 9, 9]
+
+
+def test_make_video_rejects_bad_input(tmp_path: Path) -> None:
+    frame = np.zeros((64, 128, 3), np.uint8)
+    with pytest.raises(ValueError, match="n_frames"):
+        make_video(tmp_path / "a.mp4", lambda i: frame)
+    with pytest.raises(ValueError, match="preset"):
+        make_video(tmp_path / "a.mp4", [frame], preset="warp")
+    with pytest.raises(ShapeError, match="even"):
+        make_video(tmp_path / "a.mp4", [np.zeros((63, 128, 3), np.uint8)])
+    with pytest.raises(ShapeError, match="expected"):
+        make_video(tmp_path / "a.mp4", [frame, np.zeros((32, 64, 3), np.uint8)])
+    with pytest.raises(ShapeError):
+        make_video(tmp_path / "a.mp4", [frame], pix_fmt="yuv420p")
+    with pytest.raises(VideoError, match="no frames"):
+        make_video(tmp_path / "a.mp4", [])

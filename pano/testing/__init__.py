@@ -30,6 +30,9 @@ from pano.testing.video import (
     make_video,
     paint_marker,
     render_frame,
+    render_frame_yuv420p,
+    rgb_to_yuv420p,
+    yuv420p_planes,
 )
 
 __all__ = [
@@ -56,9 +59,12 @@ __all__ = [
     "make_video",
     "paint_marker",
     "render_frame",
+    "render_frame_yuv420p",
+    "rgb_to_yuv420p",
     "simulate_gaze",
     "simulate_heads",
     "simulate_targets",
     "synthetic_video_names",
     "write_synthetic_dataset",
+    "yuv420p_planes",
 ]

@@ -58,7 +58,13 @@ from pano.testing.barcode import MAX_INDEX, barcode_size
 from pano.testing.gaze import simulate_gaze
 from pano.testing.heads import simulate_heads
 from pano.testing.targets import default_target_specs, simulate_targets
-from pano.testing.video import X264Preset, make_background, make_video, render_frame
+from pano.testing.video import (
+    X264Preset,
+    make_background,
+    make_video,
+    render_frame_yuv420p,
+    rgb_to_yuv420p,
+)
 
 HM_FILE = "FULLdata_per_video_frame.mat"
 EM_FILE = "EMdata_per_video_frame.mat"
@@ -301,17 +307,18 @@ def _simulate_video(index: int, name: str, cfg: SynthConfig) -> dict[str, Any]:
 def _render_video(
     path: Path, video: SynthVideo, cfg: SynthConfig, rng_bg: np.random.Generator
 ) -> None:
-    background = make_background(cfg.width, cfg.height, rng_bg)
+    background = rgb_to_yuv420p(make_background(cfg.width, cfg.height, rng_bg))
     lonlat = np.stack([video.target_lonlat(k) for k in range(len(video.targets))], 0)  # (T, F, 2)
     radii = [t.radius_deg for t in video.targets]
     colors = [t.color for t in video.targets]
     make_video(
         path,
-        lambda f: render_frame(background, lonlat[:, f], radii, colors, index=f),
+        lambda f: render_frame_yuv420p(background, lonlat[:, f], radii, colors, index=f),
         cfg.fps,
         n_frames=cfg.n_frames,
         crf=cfg.crf,
         preset=cfg.preset,
+        pix_fmt="yuv420p",
     )
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from pano.errors import ShapeError, VideoError
 from pano.geometry import erp_grid_lonlat
-from pano.testing.barcode import encode_barcode
+from pano.testing.barcode import barcode_size, encode_barcode
 
 #: x264 speed presets accepted by :func:`make_video` (fastest first).
 X264Preset = Literal[
@@ -181,6 +181,87 @@ def render_frame(
     return frame
 
 
+# BT.601 limited-range RGB -> YCbCr, FFmpeg's default for untagged SD/HD H.264.
+_YUV = np.array(
+    [
+        [0.256788, 0.504129, 0.097906],
+        [-0.148223, -0.290993, 0.439216],
+        [0.439216, -0.367788, -0.071427],
+    ],
+    dtype=np.float32,
+)
+_YUV_OFFSET = np.array([16.0, 128.0, 128.0], dtype=np.float32)
+
+
+def rgb_to_yuv(color: Sequence[float]) -> tuple[float, float, float]:
+    """One RGB colour (0-255) -> ``(Y, U, V)`` (BT.601, limited range)."""
+    y, u, v = _YUV @ np.asarray(color, dtype=np.float32) + _YUV_OFFSET
+    return float(y), float(u), float(v)
+
+
+def rgb_to_yuv420p(rgb: np.ndarray) -> np.ndarray:
+    """``(H, W, 3)`` uint8 RGB -> ``(3H/2, W)`` uint8 planar yuv420p (PyAV's array layout).
+
+    BT.601 limited range (FFmpeg's default), chroma = mean of each 2x2 block. ``H`` and
+    ``W`` must be even. Rows ``[0, H)`` hold Y, then U (``H/2 x W/2`` flattened into
+    ``H/4`` rows of ``W``), then V.
+    """
+    h, w = rgb.shape[:2]
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or h % 2 or w % 2:
+        raise ShapeError(f"rgb_to_yuv420p: need (H, W, 3) with even H, W; got {rgb.shape}")
+    x = rgb.astype(np.float32)
+    out = np.empty((h * 3 // 2, w), dtype=np.uint8)
+    out[:h] = np.clip(np.rint(x @ _YUV[0] + _YUV_OFFSET[0]), 0, 255)
+    mean = x.reshape(h // 2, 2, w // 2, 2, 3).mean(axis=(1, 3))
+    for k, rows in ((1, slice(h, h + h // 4)), (2, slice(h + h // 4, None))):
+        plane = np.clip(np.rint(mean @ _YUV[k] + _YUV_OFFSET[k]), 0, 255)
+        out[rows] = plane.reshape(h // 4, w)
+    return out
+
+
+def yuv420p_planes(yuv: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Views ``(Y (H, W), U (H/2, W/2), V (H/2, W/2))`` of a ``(3H/2, W)`` yuv420p array."""
+    h, w = yuv.shape[0] * 2 // 3, yuv.shape[1]
+    q = h + h // 4
+    return yuv[:h], yuv[h:q].reshape(h // 2, w // 2), yuv[q:].reshape(h // 2, w // 2)
+
+
+def render_frame_yuv420p(
+    background_yuv: np.ndarray,
+    targets_lonlat: np.ndarray | Sequence[tuple[float, float]],
+    radii_deg: Sequence[float],
+    colors: Sequence[Sequence[float]],
+    index: int | None = None,
+) -> np.ndarray:
+    """:func:`render_frame` drawn straight into yuv420p planes (no per-frame RGB conversion).
+
+    Args:
+        background_yuv: ``(3H/2, W)`` uint8 yuv420p background (see :func:`rgb_to_yuv420p`).
+        targets_lonlat, radii_deg, colors, index: as for :func:`render_frame` (RGB colours).
+
+    Returns:
+        A new ``(3H/2, W)`` uint8 yuv420p frame for ``make_video(..., pix_fmt="yuv420p")``.
+        Discs are painted on the full-resolution luma plane and the half-resolution chroma
+        planes; the barcode area is neutral grey in chroma.
+
+    """
+    frame = background_yuv.copy()
+    y, u, v = yuv420p_planes(frame)
+    for (lon, lat), r, c in zip(
+        np.asarray(targets_lonlat, dtype=np.float64), radii_deg, colors, strict=True
+    ):
+        cy, cu, cv = rgb_to_yuv(c)
+        paint_marker(y, float(lon), float(lat), float(r), cy)
+        paint_marker(u, float(lon), float(lat), float(r), cu)
+        paint_marker(v, float(lon), float(lat), float(r), cv)
+    if index is not None:
+        encode_barcode(y, index)
+        bh, bw = barcode_size(y.shape[1])
+        u[: bh // 2, : bw // 2] = 128
+        v[: bh // 2, : bw // 2] = 128
+    return frame
+
+
 def _rate(fps: float) -> Fraction:
     """Frame rate as a fraction; NTSC-style rates (29.97, 59.94, 23.976) become n*1000/1001."""
     ntsc = round(fps * 1.001)
@@ -198,6 +279,7 @@ def make_video(
     crf: int = 18,
     preset: str = "veryfast",
     gop: int | None = None,
+    pix_fmt: Literal["rgb24", "yuv420p"] = "rgb24",
 ) -> int:
     """Write frames as an H.264 (libx264, yuv420p) mp4 with PyAV.
 
@@ -209,6 +291,9 @@ def make_video(
         crf: x264 constant rate factor (0 = lossless, 18 = visually lossless, 51 = worst).
         preset: x264 speed preset (see :data:`X264_PRESETS`).
         gop: key-frame interval in frames (default: about one per second).
+        pix_fmt: ``"rgb24"``: frames are ``(H, W, 3)`` RGB; ``"yuv420p"``: frames are
+            ``(3H/2, W)`` planar arrays (see :func:`rgb_to_yuv420p`), passed to the
+            encoder without conversion (faster).
 
     Returns:
         The number of frames written.
@@ -230,12 +315,18 @@ def make_video(
     with av.open(str(path), mode="w") as container:
         stream = None
         for frame in source:
-            if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+            if pix_fmt == "rgb24":
+                ok = frame.ndim == 3 and frame.shape[2] == 3
+                h, w = frame.shape[:2]
+            else:
+                ok = frame.ndim == 2 and frame.shape[0] % 3 == 0
+                h, w = frame.shape[0] * 2 // 3, frame.shape[1]
+            if not ok or frame.dtype != np.uint8:
+                want = "(H, W, 3)" if pix_fmt == "rgb24" else "(3H/2, W)"
                 raise ShapeError(
-                    f"make_video: frames must be (H, W, 3) uint8, got {frame.shape} {frame.dtype}"
+                    f"make_video: {pix_fmt} frames must be {want} uint8, got {frame.shape}"
                 )
             if stream is None:
-                h, w = frame.shape[:2]
                 if h % 2 or w % 2:
                     raise ShapeError(
                         f"make_video: width and height must be even for yuv420p, got {w}x{h}"
@@ -246,10 +337,10 @@ def make_video(
                     "crf": str(crf), "preset": preset,
                     "g": str(gop if gop is not None else max(1, round(fps))),
                 }  # fmt: skip
-            elif frame.shape[:2] != (stream.height, stream.width):
-                want = (stream.height, stream.width)
-                raise ShapeError(f"make_video: frame {count} is {frame.shape[:2]}, expected {want}")
-            vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            elif (h, w) != (stream.height, stream.width):
+                size = (stream.height, stream.width)
+                raise ShapeError(f"make_video: frame {count} is {(h, w)}, expected {size}")
+            vf = av.VideoFrame.from_ndarray(frame, format=pix_fmt)
             for packet in stream.encode(vf):
                 container.mux(packet)
             count += 1
