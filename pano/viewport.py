@@ -1,0 +1,508 @@
+"""Viewports: the gnomonic (pinhole) views a head orientation sees in an equirectangular frame.
+
+Conventions (see ``docs/viewports.md`` and :mod:`pano.geometry`):
+
+* head orientation in degrees, pano convention: ``yaw`` = longitude of the viewing
+  direction, positive to the LEFT; ``pitch`` = latitude, positive UP; ``roll`` as in
+  :func:`pano.geometry.rotation_matrix` (rotation about the viewing axis);
+* the viewport camera has the rows of :func:`pano.geometry.head_to_camera_axes`
+  (image right, image down, forward); ``fx = (w/2) / tan(fov_x/2)``,
+  ``fy = (h/2) / tan(fov_y/2)``; output pixel ``(u, v)`` looks along
+  ``forward + ((u + .5) - w/2)/fx * right + ((v + .5) - h/2)/fy * down`` (pixel centres);
+* ERP frames: column 0 at the left edge, ``lon = 180 - 360 x / W`` (pixel centres at
+  ``i + .5``), so the LEFT half of the image holds ``lon > 0``.
+
+How sampling is done: the camera rays are cached per ``(fov, size, device, dtype)`` in
+separable form (one vector per column, one per row); a call only rotates them (the
+rotation is applied as a rank-structured batched product, cheaper than a full matmul),
+converts to ``(lon, lat)`` and calls :func:`torch.nn.functional.grid_sample` once per
+frame (per chunk of viewports on CPU, to stay in cache) with the frame *expanded*, never
+copied per viewport. The frame is prepared once per frame: an optional pre-filtered level
+(anti-aliasing, see below), then 2 columns are wrapped circularly on each side (exact
+longitude wrap at ±180°) and 2 rows are added above the north and below the south pole
+holding the rows across the pole (rolled by ``W/2``), so a view through a pole samples the
+other side instead of clamping or folding.
+
+Anti-aliasing (``antialias=True``): a 224-px view of 90° from a 3840-px frame skips ~4
+source pixels per output pixel. The sampler picks the power-of-two box-filtered level whose
+pixel pitch is 1-2x finer than the output pitch at the viewport centre (mip-mapping) and
+samples that; the level is computed once per frame and reused for all its viewports (and
+for repeated calls with the same, unmodified frame tensor).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from pano.errors import ShapeError
+from pano.geometry import head_to_camera_axes, vec_to_lonlat
+
+__all__ = [
+    "DHP_FOV_DEG",
+    "DHP_SIZE",
+    "ViewportSampler",
+    "extract_viewports",
+    "viewport_outline",
+]
+
+#: Field of view (horizontal, vertical) in degrees of DHP's agent observation.
+DHP_FOV_DEG = (110.0, 113.0)
+#: Size (height, width) of DHP's agent observation.
+DHP_SIZE = (42, 42)
+
+_MODES = ("nearest", "bilinear", "bicubic")
+_PAD = 2  # wrapped columns / pole rows on each side (bicubic needs 2, the others 1)
+_CPU_CHUNK_ELEMS = 1 << 19  # output pixels per grid_sample call on CPU (keeps grids in cache)
+_LUMA = (0.299, 0.587, 0.114)  # BT.601 luma weights (RGB -> Y, full range)
+
+
+def _pair(value: Any, name: str, cast: type) -> tuple[Any, Any]:
+    if isinstance(value, (int, float)):
+        value = (value, value)
+    try:
+        a, b = value
+        out = (cast(a), cast(b))
+    except (TypeError, ValueError) as err:
+        raise ShapeError(f"{name} must be a number or a pair of numbers, got {value!r}") from err
+    return out
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A frame batch ready for sampling: padded level ``(B, C, Hl + 4, Wl + 4)``."""
+
+    padded: torch.Tensor
+    height: int  # Hl, rows of the level without padding
+    width: int  # Wl
+
+
+class ViewportSampler:
+    """Render gnomonic viewports from equirectangular frames, batched, on any device.
+
+    Args:
+        fov_deg: field of view ``(horizontal, vertical)`` in degrees (one number = both),
+            each in ``(0, 180)``.
+        size: output ``(height, width)`` in pixels (one number = square).
+        mode: ``"nearest"``, ``"bilinear"`` or ``"bicubic"`` (bicubic output of uint8
+            frames is clamped to ``[0, 1]``).
+        antialias: sample a pre-filtered (box, power-of-two) level of the frame whose pixel
+            pitch is 1-2x finer than the output pitch at the viewport centre. Turn off to
+            sample the full-resolution frame (aliases when strongly downscaling).
+        remap_compat: DHP parity mode: replaces ``fov_deg``/``size``/``mode`` by DHP's
+            110x113 degrees, 42x42 pixels, bicubic, and returns **luma only**
+            (``(N, 1, 42, 42)``; RGB frames are converted with BT.601 weights, 1-channel
+            frames are used as they are). Differences from the ``remap`` binary: pano
+            WRAPS the ±180° seam and samples across the poles, ``remap`` CLAMPS the seam;
+            pano's pre-filter is a box level, ``remap`` blurs the full frame with a 9-tap
+            filter. Passing a non-default ``fov_deg``/``size``/``mode`` that differs from
+            DHP's raises :class:`~pano.errors.ShapeError`.
+        truncate_degrees: truncate yaw/pitch/roll toward zero to whole degrees before
+            rendering, as ``remap`` parses its centre as integer degrees (12.7 -> 12).
+            Meant for ``remap_compat`` but allowed in any mode.
+
+    Call ``sampler(frames, yaw, pitch, roll=None, frame_index=None)`` (see
+    :meth:`__call__`). A sampler caches its camera rays per device/dtype and the prepared
+    level of the last frame tensor it saw; it is cheap to keep one per configuration.
+
+    """
+
+    def __init__(
+        self,
+        fov_deg: float | Sequence[float] = (90.0, 90.0),
+        size: int | Sequence[int] = (224, 224),
+        mode: str = "bilinear",
+        antialias: bool = True,
+        remap_compat: bool = False,
+        truncate_degrees: bool = False,
+    ) -> None:
+        fov = _pair(fov_deg, "fov_deg", float)
+        hw = _pair(size, "size", int)
+        if remap_compat:
+            for given, default, dhp, name in (
+                (fov, (90.0, 90.0), DHP_FOV_DEG, "fov_deg"),
+                (hw, (224, 224), DHP_SIZE, "size"),
+                (mode, "bilinear", "bicubic", "mode"),
+            ):
+                if given != default and given != dhp:
+                    raise ShapeError(
+                        f"remap_compat=True fixes {name} to DHP's {dhp!r}; got {given!r} "
+                        "(drop the argument or use remap_compat=False)"
+                    )
+            fov, hw, mode = DHP_FOV_DEG, DHP_SIZE, "bicubic"
+        if not all(0.0 < f < 180.0 for f in fov):
+            raise ShapeError(f"fov_deg must be in (0, 180) degrees, got {fov!r}")
+        if not all(n >= 1 for n in hw):
+            raise ShapeError(f"size must be positive (height, width), got {hw!r}")
+        if mode not in _MODES:
+            raise ShapeError(f"mode must be one of {', '.join(_MODES)}; got {mode!r}")
+        self.fov_deg: tuple[float, float] = fov
+        self.size: tuple[int, int] = hw
+        self.mode = mode
+        self.antialias = bool(antialias)
+        self.remap_compat = bool(remap_compat)
+        self.truncate_degrees = bool(truncate_degrees)
+        h, w = hw
+        self.fx = (w / 2.0) / math.tan(math.radians(fov[0]) / 2.0)
+        self.fy = (h / 2.0) / math.tan(math.radians(fov[1]) / 2.0)
+        self._rays: dict[tuple[torch.device, torch.dtype], tuple[torch.Tensor, torch.Tensor]] = {}
+        self._last: tuple[torch.Tensor, int, tuple[Any, ...], _Prepared] | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"ViewportSampler(fov_deg={self.fov_deg}, size={self.size}, mode={self.mode!r}, "
+            f"antialias={self.antialias}, remap_compat={self.remap_compat})"
+        )
+
+    # ------------------------------------------------------------------ geometry
+
+    def _camera(
+        self, device: torch.device, dtype: torch.dtype
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Cached normalised image coordinates: ``a (w,)`` along right, ``b (h,)`` along down."""
+        key = (device, dtype)
+        if key not in self._rays:
+            h, w = self.size
+            a = (torch.arange(w, dtype=torch.float64) + 0.5 - w / 2.0) / self.fx
+            b = (torch.arange(h, dtype=torch.float64) + 0.5 - h / 2.0) / self.fy
+            self._rays[key] = (a.to(device, dtype), b.to(device, dtype))
+        return self._rays[key]
+
+    def _axes(
+        self, yaw: Any, pitch: Any, roll: Any, device: torch.device, dtype: torch.dtype
+    ) -> torch.Tensor:
+        """Camera axes ``(N, 3, 3)`` (rows right, down, forward) from degree angles."""
+        y, p, r = (_angles(v, n) for v, n in ((yaw, "yaw"), (pitch, "pitch"), (roll, "roll")))
+        try:
+            y, p, r = torch.broadcast_tensors(y, p, r)
+        except RuntimeError as err:
+            raise ShapeError(
+                f"yaw {tuple(y.shape)}, pitch {tuple(p.shape)} and roll {tuple(r.shape)} "
+                "must have the same length N (or be scalars)"
+            ) from err
+        if self.truncate_degrees:
+            y, p, r = torch.trunc(y), torch.trunc(p), torch.trunc(r)
+        return head_to_camera_axes(y, p, r).to(device=device, dtype=dtype, non_blocking=True)
+
+    def pixel_directions(self, yaw: Any, pitch: Any, roll: Any = None) -> torch.Tensor:
+        """World unit vectors ``(N, h, w, 3)`` (float64, CPU) each output pixel looks along.
+
+        Useful to find where a viewport pixel lands on the sphere (tests, plots).
+        """
+        roll = 0.0 if roll is None else roll
+        axes = self._axes(yaw, pitch, roll, torch.device("cpu"), torch.float64)
+        a, b = self._camera(torch.device("cpu"), torch.float64)
+        rays = (
+            a[None, None, :, None] * axes[:, None, None, 0, :]
+            + b[None, :, None, None] * axes[:, None, None, 1, :]
+            + axes[:, None, None, 2, :]
+        )
+        return rays / rays.norm(dim=-1, keepdim=True)
+
+    def _grid(self, axes: torch.Tensor, prep: _Prepared) -> torch.Tensor:
+        """Sampling grid ``(n, h, w, 2)`` for ``grid_sample(align_corners=False)``."""
+        a, b = self._camera(axes.device, axes.dtype)
+        right, down, fwd = axes[:, 0], axes[:, 1], axes[:, 2]  # (n, 3) each
+        # World ray components as contiguous planes: c[n, v, u] = a[u] r + b[v] d + f.
+        planes = [
+            torch.addcmul(
+                torch.addcmul(fwd[:, c, None, None], b[None, :, None], down[:, c, None, None]),
+                a[None, None, :],
+                right[:, c, None, None],
+            )
+            for c in range(3)
+        ]
+        x, y, z = planes
+        # Continuous ERP pixel x = (0.5 - lon/2pi) W; in the padded frame (width W + 2p,
+        # align_corners=False) the normalised coordinate reduces to -lon W / (pi (W + 2p)).
+        hp, wp = prep.padded.shape[-2:]
+        gx = torch.atan2(y, x).mul_(-prep.width / (math.pi * wp))
+        gy = torch.atan2(z, torch.hypot(x, y)).mul_(-2.0 * prep.height / (math.pi * hp))
+        return torch.stack((gx, gy), dim=-1)
+
+    # ------------------------------------------------------------------ frames
+
+    def level_for(self, height: int, width: int) -> int:
+        """Pyramid level ``k`` (frame downscaled by ``2**k``) used for an ``H x W`` frame.
+
+        ``k = floor(log2(r))`` with ``r`` the ratio of the output pixel pitch at the
+        viewport centre to the ERP pixel pitch (the smaller of the two axes), so the level's
+        pitch is 1-2x finer than the output's; 0 without anti-aliasing.
+        """
+        if not self.antialias:
+            return 0
+        out_x = math.degrees(2.0 * math.atan(0.5 / self.fx))
+        out_y = math.degrees(2.0 * math.atan(0.5 / self.fy))
+        ratio = min(out_x / (360.0 / width), out_y / (180.0 / height))
+        k = math.floor(math.log2(ratio)) if ratio >= 2.0 else 0
+        while k > 0 and min(height, width) >> k < 4:
+            k -= 1
+        return k
+
+    def prepare(self, frames: torch.Tensor) -> _Prepared:
+        """Normalise, pre-filter and pad a frame batch once; reuse it for many calls.
+
+        ``frames`` as for :meth:`__call__`. Returns an opaque object that
+        :meth:`__call__` also accepts in place of ``frames``. The sampler keeps the last
+        prepared frame tensor and reuses it while the tensor is not modified in place.
+        """
+        x = _as_bchw(frames)
+        key = (x.shape, x.dtype, x.device, x.stride())
+        last = self._last
+        if last is not None and last[0] is frames and last[1] == frames._version and last[2] == key:
+            return last[3]
+        if x.is_floating_point():
+            work = x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32
+            xf = x.to(work)
+        else:
+            xf = x.to(torch.float32).mul_(1.0 / 255.0)
+        _, _, height, width = xf.shape
+        k = self.level_for(height, width)
+        if k > 0:
+            f = 1 << k
+            if height % f == 0 and width % f == 0:
+                xf = F.avg_pool2d(xf, kernel_size=f, stride=f)
+            else:
+                xf = F.interpolate(
+                    xf, size=(max(1, round(height / f)), max(1, round(width / f))), mode="area"
+                )
+        if self.remap_compat and xf.shape[1] != 1:
+            if xf.shape[1] != 3:
+                raise ShapeError(
+                    f"remap_compat needs RGB (3 channels) or luma (1 channel) frames, "
+                    f"got {xf.shape[1]} channels"
+                )
+            w = torch.tensor(_LUMA, dtype=xf.dtype, device=xf.device)
+            xf = torch.einsum("bchw,c->bhw", xf, w)[:, None]
+        prep = _Prepared(_pad_sphere(xf), int(xf.shape[-2]), int(xf.shape[-1]))
+        self._last = (frames, frames._version, key, prep)
+        return prep
+
+    # ------------------------------------------------------------------ sampling
+
+    def __call__(
+        self,
+        frames: torch.Tensor | _Prepared,
+        yaw: Any,
+        pitch: Any,
+        roll: Any = None,
+        frame_index: Any = None,
+    ) -> torch.Tensor:
+        """Render ``N`` viewports.
+
+        Args:
+            frames: ERP frames ``(C, H, W)``, ``(B, C, H, W)`` or luma ``(H, W)``; uint8 or
+                floating point; any device (or the result of :meth:`prepare`).
+            yaw, pitch: degrees, shape ``(N,)`` (or scalars / broadcastable): yaw = lon of
+                the viewing direction (positive LEFT), pitch = lat (positive UP).
+            roll: degrees ``(N,)`` or ``None`` (0), see :func:`pano.geometry.rotation_matrix`.
+            frame_index: long ``(N,)`` choosing each viewport's frame in the batch; default
+                every viewport from frame 0.
+
+        Returns:
+            ``(N, C, h, w)`` on the frames' device (``C = 1`` in ``remap_compat``); dtype
+            float32 for uint8 frames (values in ``[0, 1]``), otherwise the frames' dtype
+            (float16/bfloat16 frames are sampled in float32 and cast back).
+
+        Raises:
+            ShapeError: wrong frame rank/dtype, angle shapes, or frame indices out of range.
+
+        """
+        if isinstance(frames, _Prepared):
+            prep, out_dtype = frames, frames.padded.dtype
+        else:
+            if not isinstance(frames, torch.Tensor):
+                raise ShapeError(f"frames must be a torch.Tensor, got {type(frames).__name__}")
+            prep = self.prepare(frames)
+            out_dtype = frames.dtype if frames.is_floating_point() else torch.float32
+        uint8_in = not isinstance(frames, _Prepared) and frames.dtype == torch.uint8
+        padded = prep.padded
+        device, dtype = padded.device, padded.dtype
+        axes = self._axes(yaw, pitch, 0.0 if roll is None else roll, device, dtype)
+        n = axes.shape[0]
+        nb = padded.shape[0]
+        h, w = self.size
+        out = torch.empty((n, padded.shape[1], h, w), dtype=dtype, device=device)
+        if n == 0:
+            return out.to(out_dtype)
+        if frame_index is None:
+            groups: list[tuple[int, torch.Tensor | None]] = [(0, None)]
+        else:
+            idx = _frame_index(frame_index, n, nb)
+            if bool((idx == idx[0]).all()):
+                groups = [(int(idx[0]), None)]
+            else:
+                groups = [
+                    (int(b), (idx == b).nonzero().flatten()) for b in torch.unique(idx).tolist()
+                ]
+        chunk = n if device.type != "cpu" else max(1, _CPU_CHUNK_ELEMS // (h * w))
+        for b, sel in groups:
+            src = padded[b : b + 1]
+            ax = axes if sel is None else axes[sel.to(axes.device)]
+            res = (
+                out
+                if sel is None
+                else torch.empty((ax.shape[0], *out.shape[1:]), dtype=dtype, device=device)
+            )
+            for i in range(0, ax.shape[0], chunk):
+                grid = self._grid(ax[i : i + chunk], prep)
+                res[i : i + chunk] = F.grid_sample(
+                    src.expand(grid.shape[0], -1, -1, -1),
+                    grid,
+                    mode=self.mode,
+                    padding_mode="border",
+                    align_corners=False,
+                )
+            if sel is not None:
+                out[sel.to(device)] = res
+        if uint8_in and self.mode == "bicubic":
+            out.clamp_(0.0, 1.0)
+        return out if out.dtype == out_dtype else out.to(out_dtype)
+
+
+def _angles(value: Any, name: str) -> torch.Tensor:
+    """Degrees as a 1-D float64 tensor (scalars become length 1) on the value's device."""
+    if isinstance(value, torch.Tensor):
+        t = value.detach().to(torch.float64)
+    else:
+        try:
+            t = torch.as_tensor(np.asarray(value, dtype=np.float64))
+        except (TypeError, ValueError) as err:
+            raise ShapeError(f"{name} must be numbers in degrees, got {value!r}") from err
+    if t.ndim > 1:
+        raise ShapeError(
+            f"{name} must be a scalar or 1-D (N,) in degrees, got shape {tuple(t.shape)}"
+        )
+    return t.reshape(-1)
+
+
+def _frame_index(value: Any, n: int, nb: int) -> torch.Tensor:
+    idx = torch.as_tensor(value)
+    if idx.is_floating_point() or idx.dtype == torch.bool or idx.is_complex():
+        raise ShapeError(f"frame_index must be an integer (long) tensor, got dtype {idx.dtype}")
+    idx = idx.reshape(-1).to("cpu", torch.long)
+    if idx.numel() == 1 and n != 1:
+        idx = idx.expand(n)
+    if idx.numel() != n:
+        raise ShapeError(f"frame_index has {idx.numel()} entries but there are {n} viewports")
+    if bool(((idx < 0) | (idx >= nb)).any()):
+        raise ShapeError(
+            f"frame_index values must be in [0, {nb}) for a batch of {nb} frame(s); "
+            f"got min {int(idx.min())}, max {int(idx.max())}"
+        )
+    return idx
+
+
+def _as_bchw(frames: torch.Tensor) -> torch.Tensor:
+    if not isinstance(frames, torch.Tensor):
+        raise ShapeError(f"frames must be a torch.Tensor, got {type(frames).__name__}")
+    if frames.dtype != torch.uint8 and not frames.is_floating_point():
+        raise ShapeError(f"frames must be uint8 or floating point, got dtype {frames.dtype}")
+    if frames.ndim == 2:
+        x = frames[None, None]
+    elif frames.ndim == 3:
+        x = frames[None]
+    elif frames.ndim == 4:
+        x = frames
+    else:
+        raise ShapeError(
+            "frames must be (H, W) luma, (C, H, W) or (B, C, H, W); "
+            f"got shape {tuple(frames.shape)}"
+        )
+    if x.shape[0] < 1 or x.shape[1] < 1 or x.shape[2] < 2 or x.shape[3] < 2:
+        raise ShapeError(f"frames have an empty or degenerate shape {tuple(frames.shape)}")
+    if x.shape[1] > 4 and x.shape[-1] in (1, 3, 4):
+        raise ShapeError(
+            f"frames look channels-last {tuple(frames.shape)}: pass (C, H, W) / (B, C, H, W) "
+            "(e.g. frame.permute(2, 0, 1))"
+        )
+    return x
+
+
+def _pad_sphere(x: torch.Tensor, p: int = _PAD) -> torch.Tensor:
+    """Pad an ERP batch ``(B, C, H, W)`` by ``p`` rows across each pole and ``p`` wrapped columns.
+
+    The row above row 0 at column ``i`` is row 0 at column ``i + W/2`` (the meridian on the
+    other side of the pole), so rows are flipped and rolled by ``W // 2``; columns wrap
+    circularly. Result ``(B, C, H + 2p, W + 2p)``.
+    """
+    _, _, height, width = x.shape
+    p_rows = min(p, height)
+    top = torch.roll(x[..., :p_rows, :].flip(-2), width // 2, dims=-1)
+    bottom = torch.roll(x[..., height - p_rows :, :].flip(-2), width // 2, dims=-1)
+    x = torch.cat((top, x, bottom), dim=-2)
+    reps = -(-p // width)  # frames narrower than p (tiny tests) wrap more than once
+    xr = x.repeat(1, 1, 1, reps) if reps > 1 else x
+    return torch.cat((xr[..., xr.shape[-1] - p :], x, xr[..., :p]), dim=-1)
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_sampler(
+    fov: tuple[float, float],
+    size: tuple[int, int],
+    mode: str,
+    antialias: bool,
+    remap_compat: bool,
+    trunc: bool,
+) -> ViewportSampler:
+    return ViewportSampler(fov, size, mode, antialias, remap_compat, trunc)
+
+
+def extract_viewports(
+    frame: torch.Tensor,
+    yaw: Any,
+    pitch: Any,
+    roll: Any = None,
+    *,
+    fov_deg: float | Sequence[float] = (90.0, 90.0),
+    size: int | Sequence[int] = (224, 224),
+    mode: str = "bilinear",
+    antialias: bool = True,
+    remap_compat: bool = False,
+    truncate_degrees: bool = False,
+    frame_index: Any = None,
+) -> torch.Tensor:
+    """Functional form of :class:`ViewportSampler` (samplers are cached per configuration).
+
+    Returns ``(N, C, h, w)`` viewports of ``frame`` (see :meth:`ViewportSampler.__call__`).
+    """
+    sampler = _cached_sampler(
+        _pair(fov_deg, "fov_deg", float),
+        _pair(size, "size", int),
+        mode,
+        antialias,
+        remap_compat,
+        truncate_degrees,
+    )
+    return sampler(frame, yaw, pitch, roll, frame_index=frame_index)
+
+
+def viewport_outline(
+    yaw: float,
+    pitch: float,
+    roll: float = 0.0,
+    fov_deg: float | Sequence[float] = (90.0, 90.0),
+    n: int = 32,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The border of a viewport on the sphere as pano ``(lon, lat)`` degrees, ``(4n + 1,)`` each.
+
+    Walks the image border (top edge left to right, right edge, bottom, left) and closes
+    the loop; handy for drawing viewports on an ERP frame (break the line where ``lon``
+    jumps by more than 180°).
+    """
+    fx_deg, fy_deg = _pair(fov_deg, "fov_deg", float)
+    tx, ty = math.tan(math.radians(fx_deg) / 2.0), math.tan(math.radians(fy_deg) / 2.0)
+    s = np.linspace(-1.0, 1.0, n, endpoint=False)
+    a = np.concatenate([s, np.ones(n), -s, -np.ones(n), [-1.0]]) * tx
+    b = np.concatenate([-np.ones(n), s, np.ones(n), -s, [-1.0]]) * ty
+    axes = head_to_camera_axes(np.float64(yaw), np.float64(pitch), np.float64(roll))
+    rays = a[:, None] * axes[0] + b[:, None] * axes[1] + axes[2]
+    lon, lat = vec_to_lonlat(rays)
+    return np.asarray(lon), np.asarray(lat)
