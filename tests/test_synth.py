@@ -290,7 +290,7 @@ def test_head_behaviour_statistics(longer: tuple[Path, SynthManifest]) -> None:
         data = hm[v.name]
         heads = _vectors(data)
         start = orthodromic_distance_deg(data[0, 1::2], data[0, 0::2], 0.0, 0.0)
-        assert (start <= 25).all(), "subjects start near the front centre"
+        assert (start <= 20).all(), "subjects start near the front centre"
         speed = np.rad2deg(orthodromic_distance(heads[1:], heads[:-1])) * rate
         assert 3 < np.nanmedian(speed) < 40
         assert np.nanpercentile(speed, 99) < 100 and np.nanmax(speed) < 130
@@ -329,7 +329,7 @@ def test_gaze_is_head_plus_bounded_eye_offset(longer: tuple[Path, SynthManifest]
 def test_deterministic(tiny: tuple[Path, SynthManifest], tmp_path: Path) -> None:
     out, _ = tiny
     again = tmp_path / "again"
-    write_synthetic_dataset(again, SynthConfig(**TINY))
+    write_synthetic_dataset(again, SynthConfig(**TINY), workers=1)  # threads do not matter
     for fname in (HM_FILE, EM_FILE):
         a, b = _load(out / fname), _load(again / fname)
         assert a.keys() == b.keys()

@@ -89,8 +89,8 @@ def simulate_heads(
     p_free = rng.uniform(0.05, 0.2, s)
     bias = rng.normal(0.0, 2.5, (s, 2))  # personal aim offset (lon, lat) degrees
     # Start near the front centre, hold for 0.2-1 s.
-    lon0 = np.clip(rng.normal(0.0, 8.0, s), -20.0, 20.0)
-    lat0 = np.clip(rng.normal(0.0, 5.0, s), -15.0, 15.0)
+    lon0 = np.clip(rng.normal(0.0, 8.0, s), -16.0, 16.0)
+    lat0 = np.clip(rng.normal(0.0, 5.0, s), -12.0, 12.0)  # so within 20° of the front centre
     h = lonlat_to_vec(lon0, lat0)
     v = np.zeros((s, 3))
     att = np.full(s, FREE, dtype=np.int64)
