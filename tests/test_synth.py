@@ -360,6 +360,8 @@ def test_refuses_to_overwrite(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("mine")
     man = write_synthetic_dataset(tmp_path, cfg.model_copy(update={"videos": 1}), overwrite=True)
     assert len(man.videos) == 1
+    with pytest.raises(StoreExistsError, match="not a folder"):
+        write_synthetic_dataset(tmp_path / "notes.txt", cfg)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         ["A380.mp4", HM_FILE, MANIFEST_FILE, "notes.txt"]
     )

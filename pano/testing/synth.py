@@ -54,7 +54,7 @@ from pano.config import PanoConfig
 from pano.errors import StoreExistsError
 from pano.geometry import vec_to_lonlat
 from pano.pvs_hm_facts import PVS_HM_VIDEOS, dhp_split, video_file_stem
-from pano.testing.barcode import MAX_INDEX, barcode_size
+from pano.testing.barcode import MAX_INDEX
 from pano.testing.gaze import simulate_gaze
 from pano.testing.heads import simulate_heads
 from pano.testing.targets import default_target_specs, simulate_targets
@@ -340,7 +340,8 @@ def write_synthetic_dataset(
             most 4); does not change the output.
 
     Returns:
-        The :class:`SynthManifest`, also written to ``out_dir/manifest.json``.
+        The :class:`SynthManifest`, also written to ``out_dir/manifest.json`` - last, so
+        a folder without it holds an incomplete data set.
 
     """
     import scipy.io
@@ -355,9 +356,8 @@ def write_synthetic_dataset(
                 "pass --overwrite (overwrite=True) or choose another folder"
             )
         _remove_previous(out)
-    bh, bw = barcode_size(cfg.width)
-    if bh > cfg.height:  # cannot happen for width >= 128; guards future barcode changes
-        raise ValueError(f"width {cfg.width} too small for the {bw}x{bh} px barcode")
+    if out.exists() and not out.is_dir():
+        raise StoreExistsError(f"{out}: exists and is not a folder; choose another output folder")
     out.mkdir(parents=True, exist_ok=True)
     names = synthetic_video_names(cfg.videos)
     n_workers = workers if workers is not None else min(4, os.cpu_count() or 1)
