@@ -48,15 +48,22 @@ class ViewportKeypoints(nn.Module):
     """
 
     def __init__(
-        self, channels: int, keypoints: int, fov_deg: tuple[float, float], scale: float
+        self,
+        channels: int,
+        keypoints: int,
+        fov_deg: tuple[float, float],
+        scale: float,
+        width: int = 8,
     ) -> None:
         super().__init__()
+        # Deliberately small (local colour/contrast detectors): it must generalise from a
+        # few training videos to unseen backgrounds.
         self.net = nn.Sequential(
-            nn.Conv2d(channels, 16, 5, stride=2, padding=2),
+            nn.Conv2d(channels, width, 3, padding=1),
             nn.ELU(),
-            nn.Conv2d(16, 32, 3, padding=1),
+            nn.Conv2d(width, width, 3, padding=1),
             nn.ELU(),
-            nn.Conv2d(32, keypoints, 1),
+            nn.Conv2d(width, keypoints, 1),
         )
         self.log_temp = nn.Parameter(torch.zeros(()))
         self.tan_half = (
@@ -95,6 +102,7 @@ class ContentForecaster(Seq2SeqForecaster):
         size: ``(h, w)`` viewport size in pixels.
         channels: 1 (luma) or 3 (RGB).
         keypoints: spatial-softmax maps.
+        encoder_width: channels of the viewport CNN's hidden layers.
 
     """
 
@@ -110,9 +118,10 @@ class ContentForecaster(Seq2SeqForecaster):
         dropout: float = 0.0,
         content_steps: tuple[int, ...] | list[int] = (0, 5, 10, 15, 20, 25),
         fov_deg: tuple[float, float] | list[float] = (120.0, 120.0),
-        size: tuple[int, int] | list[int] = (48, 48),
-        channels: int = 1,
+        size: tuple[int, int] | list[int] = (32, 32),
+        channels: int = 3,
         keypoints: int = 4,
+        encoder_width: int = 8,
     ) -> None:
         steps = tuple(int(s) for s in content_steps)
         if not steps or list(steps) != sorted(set(steps)) or steps[0] < 0:
@@ -124,7 +133,9 @@ class ContentForecaster(Seq2SeqForecaster):
         self.fov_deg = (float(fov_deg[0]), float(fov_deg[1]))
         self.size = (int(size[0]), int(size[1]))
         self.channels = int(channels)
-        self.encoder_views = ViewportKeypoints(channels, keypoints, self.fov_deg, self.scale)
+        self.encoder_views = ViewportKeypoints(
+            channels, keypoints, self.fov_deg, self.scale, encoder_width
+        )
         self.register_buffer("interp", interpolation_matrix(steps, horizon), persistent=False)
 
     def forecast(

@@ -190,4 +190,3 @@ class DHPAgent(nn.Module):
         h, c = self.lstm(x, state)
         speed = F.softplus(self.speed(h)).squeeze(-1) * self.speed_scale
         return self.policy(h), self.value(h).squeeze(-1), speed, (h, c)
-

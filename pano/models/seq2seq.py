@@ -75,9 +75,7 @@ class Seq2SeqForecaster(HMForecaster):
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
-    def _decode(
-        self, history_xyz: torch.Tensor, context: torch.Tensor | None
-    ) -> torch.Tensor:
+    def _decode(self, history_xyz: torch.Tensor, context: torch.Tensor | None) -> torch.Tensor:
         """Run encoder + decoder; ``context`` is ``(B, H, context_dim)`` per-step features."""
         self.check_history(history_xyz)
         b = history_xyz.shape[0]

@@ -1,0 +1,90 @@
+"""``pano train-hm`` and ``pano predict-hm``: train head-movement models, write predictions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def train_hm_cmd(
+    store: Annotated[
+        str, typer.Argument(metavar="STORE", help="Store path or URL (from `pano ingest`).")
+    ],
+    config: Annotated[
+        Path,
+        typer.Option("--config", "-c", help="YAML config, e.g. pipelines/configs/pos_only.yaml."),
+    ],
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a config value: key.sub=value (repeatable)."),
+    ] = None,
+    run: Annotated[
+        str | None, typer.Option(help="Run name (default: the config file's stem).")
+    ] = None,
+    runs_dir: Annotated[Path, typer.Option(help="Folder holding runs (checkpoints, logs).")] = Path(
+        "runs"
+    ),
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue the run from its latest complete checkpoint.")
+    ] = False,
+    device: Annotated[
+        str | None, typer.Option(help="auto, cpu, cuda or cuda:N (overrides the config).")
+    ] = None,
+    predict: Annotated[
+        bool, typer.Option("--predict", help="Afterwards write predictions for the test split.")
+    ] = False,
+    videos: Annotated[
+        Path | None, typer.Option(help="Folder of the videos, if the store's paths do not resolve.")
+    ] = None,
+) -> None:
+    """Train a head-movement model (seq2seq, content-aware or the DHP agent) on a store.
+
+    Under `torchrun --nproc_per_node N` it trains with DDP (gloo on CPU, NCCL on CUDA);
+    rank 0 writes checkpoints, TensorBoard logs and predictions.
+    """
+    from pano.config import load_config
+    from pano.device import resolve_device
+    from pano.pipelines.train import TrainConfig, train_hm
+
+    overrides = list(set_ or [])
+    if device is not None:
+        overrides.append(f"device={device}")
+    if videos is not None:
+        overrides.append(f"data.videos_dir={videos}")
+    cfg = load_config(TrainConfig, config, overrides, section="train")
+    resolve_device(cfg.device)  # fail fast with one line on a CUDA request without CUDA
+    res = train_hm(
+        store, cfg, run or config.stem, runs_dir=runs_dir, resume=resume, predict=predict
+    )
+    best = "n/a" if res.best_val is None else f"{res.best_val:.4g}"
+    typer.echo(
+        f"trained {cfg.model.kind} for {res.steps} steps in {res.seconds:.1f} s; "
+        f"best validation {best} ({res.best_checkpoint}); run folder {res.run_dir}"
+    )
+    if res.predicted:
+        typer.echo(f"wrote predictions/{res.run_dir.name} for {len(res.predicted)} video(s)")
+
+
+def predict_hm_cmd(
+    store: Annotated[str, typer.Argument(metavar="STORE", help="Store path or URL.")],
+    run: Annotated[str, typer.Option(help="Name of a trained run.")],
+    runs_dir: Annotated[Path, typer.Option(help="Folder holding runs.")] = Path("runs"),
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    checkpoint: Annotated[
+        str | None,
+        typer.Option(help="best, latest or a checkpoint file name (default: config's log.select)."),
+    ] = None,
+) -> None:
+    """Write a trained run's predictions for the test split into the store."""
+    from pano.pipelines.train import predict_hm
+
+    names = predict_hm(store, run, runs_dir=runs_dir, device=device, which=checkpoint)
+    typer.echo(f"wrote predictions/{run} for {len(names)} video(s): {', '.join(names)}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``pano train-hm`` and ``pano predict-hm`` to the app."""
+    app.command("train-hm")(train_hm_cmd)
+    app.command("predict-hm")(predict_hm_cmd)

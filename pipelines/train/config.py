@@ -1,0 +1,184 @@
+"""The typed configuration of ``pano train-hm`` (one YAML file, ``--set key=value`` overrides).
+
+See ``docs/training.md`` for every field; the example files are
+``pipelines/configs/{pos_only,content,dhp}.yaml``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from pano.config import PanoConfig
+
+
+class NoMotionModel(PanoConfig):
+    """No-motion baseline (nothing to train; useful to write baseline predictions)."""
+
+    kind: Literal["no_motion"] = "no_motion"
+
+
+class ConstVelocityModel(PanoConfig):
+    """Constant angular velocity baseline."""
+
+    kind: Literal["const_velocity"] = "const_velocity"
+    window: int = Field(1, ge=1, description="steps used to estimate the velocity")
+    damping: float = Field(0.0, ge=0.0, lt=1.0, description="per-step decay of the speed")
+
+
+class Seq2SeqModel(PanoConfig):
+    """Position-only seq2seq LSTM."""
+
+    kind: Literal["seq2seq"] = "seq2seq"
+    hidden: int = Field(64, ge=1, le=4096)
+    layers: int = Field(1, ge=1, le=8)
+    scale: float = Field(10.0, gt=0)
+    dropout: float = Field(0.0, ge=0, lt=1)
+
+
+class ContentModel(Seq2SeqModel):
+    """Content-aware (TRACK-like) forecaster: viewport keypoint encoder + position LSTM."""
+
+    kind: Literal["content"] = "content"  # type: ignore[assignment]
+    content_steps: list[int] = Field(
+        default_factory=lambda: [0, 5, 10, 15, 20, 25],
+        description="horizon steps whose frames the viewports show (0 = origin)",
+    )
+    fov_deg: tuple[float, float] = Field((120.0, 120.0), description="viewport FoV (h, v) degrees")
+    size: tuple[int, int] = Field((32, 32), description="viewport (height, width) pixels")
+    channels: Literal[1, 3] = Field(3, description="1 = luma, 3 = RGB")
+    keypoints: int = Field(
+        4, ge=1, le=64, description="spatial-softmax maps of the viewport encoder"
+    )
+    encoder_width: int = Field(8, ge=1, le=512, description="hidden channels of the viewport CNN")
+
+    @model_validator(mode="after")
+    def _steps(self) -> ContentModel:
+        s = self.content_steps
+        if not s or s != sorted(set(s)) or s[0] < 0:
+            raise ValueError(f"content_steps must be increasing, non-negative and unique, got {s}")
+        if not all(0 < f < 180 for f in self.fov_deg):
+            raise ValueError(f"fov_deg must be in (0, 180), got {self.fov_deg}")
+        return self
+
+
+class DHPModel(PanoConfig):
+    """The offline-DHP agent (42x42 luma viewports, 8 directions + step size)."""
+
+    kind: Literal["dhp"] = "dhp"
+    size: int = Field(42, ge=8, le=256, description="square viewport size (DHP: 42)")
+    fov_deg: tuple[float, float] = Field(
+        (110.0, 113.0), description="viewport FoV (DHP: 110 x 113)"
+    )
+    hidden: int = Field(288, ge=1, le=4096, description="LSTM width (DHP: 288)")
+    speed_scale: float = Field(1.0, gt=0, description="degrees per step of softplus(x) = 1")
+
+
+ModelConfig = Annotated[
+    NoMotionModel | ConstVelocityModel | Seq2SeqModel | ContentModel | DHPModel,
+    Field(discriminator="kind"),
+]
+
+
+class DataConfig(PanoConfig):
+    """What is read from the store and how the training split is divided."""
+
+    history: int = Field(5, ge=1, le=100, description="observed samples (5 = 1 s at 5 Hz)")
+    horizon: int = Field(25, ge=1, le=250, description="predicted steps (25 = 5 s at 5 Hz)")
+    val_videos: int = Field(
+        1, ge=0, description="train-split videos held out for validation (the last by name)"
+    )
+    val_subject_fraction: float = Field(
+        0.0,
+        ge=0.0,
+        lt=1.0,
+        description="subjects held out in each train video (fraction; with or without val_videos)",
+    )
+    frame_width: int = Field(
+        320,
+        ge=32,
+        le=8192,
+        description="decoded frames are resized to this width (height = width/2)",
+    )
+    decode_backend: str = Field("auto", description="pano.video backend (auto, pyav, decord, ...)")
+    videos_dir: str | None = Field(
+        None,
+        description="folder of the videos when the store's relative video paths do not resolve",
+    )
+    max_videos: int | None = Field(None, ge=1, description="use at most this many train videos")
+
+
+class OptimConfig(PanoConfig):
+    """Optimiser and schedule (supervised models and the DHP agent alike)."""
+
+    steps: int = Field(2000, ge=0, description="parameter updates")
+    batch_size: int = Field(64, ge=1, description="windows per update (supervised)")
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    grad_clip: float = Field(1.0, gt=0, description="max gradient norm (DHP: 40)")
+    scheduler: Literal["constant", "cosine"] = "cosine"
+    warmup: int = Field(0, ge=0, description="linear warm-up updates")
+    mirror: bool = Field(
+        True,
+        description="augment supervised windows by mirroring left/right (lon -> -lon) at random",
+    )
+
+
+class RLConfig(PanoConfig):
+    """Actor-critic settings of the DHP agent (A3C's, run as one batch of environments)."""
+
+    envs: int = Field(32, ge=1, description="environments stepped as one batch (all ranks)")
+    rollout: int = Field(20, ge=1, description="env steps per update (DHP: 40)")
+    gamma: float = Field(0.99, gt=0, le=1)
+    gae_lambda: float = Field(1.0, ge=0, le=1)
+    value_coef: float = Field(0.5, ge=0)
+    speed_coef: float = Field(0.5, ge=0)
+    entropy_coef: float = Field(0.01, ge=0)
+    sigma_deg: float = Field(
+        41.9, gt=0, description="reward Gaussians' sigma (position, direction)"
+    )
+    val_rollouts: int = Field(16, ge=1, description="stochastic rollouts per validation video")
+
+
+class LogConfig(PanoConfig):
+    """Validation, checkpoint and logging cadence."""
+
+    val_every: int = Field(200, ge=1, description="updates between validations")
+    checkpoint_every: int = Field(200, ge=1, description="updates between checkpoints")
+    keep: int = Field(3, ge=1, description="checkpoints kept besides the best")
+    select: Literal["best", "last"] = Field(
+        "best", description="checkpoint used for predictions: best validation score or last"
+    )
+
+
+class PredictConfig(PanoConfig):
+    """What ``--predict`` / ``pano predict-hm`` writes for the test split."""
+
+    split: str = Field("test", description="store split to predict")
+    rollouts: int = Field(58, ge=1, description="DHP stochastic rollouts per video")
+    sigma_deg: float = Field(7.0, gt=0, description="heatmap Gaussian sigma (DHP: 7)")
+    batch_size: int = Field(512, ge=1)
+
+
+class TrainConfig(PanoConfig):
+    """Everything ``pano train-hm`` needs besides the store path and run name."""
+
+    model: ModelConfig = Field(default_factory=lambda: Seq2SeqModel.model_validate({}))
+    data: DataConfig = Field(default_factory=lambda: DataConfig.model_validate({}))
+    optim: OptimConfig = Field(default_factory=lambda: OptimConfig.model_validate({}))
+    rl: RLConfig = Field(default_factory=lambda: RLConfig.model_validate({}))
+    log: LogConfig = Field(default_factory=lambda: LogConfig.model_validate({}))
+    predict: PredictConfig = Field(default_factory=lambda: PredictConfig.model_validate({}))
+    seed: int = Field(0, ge=0)
+    device: str = Field("auto", description="auto, cpu, cuda or cuda:N")
+    threads: int = Field(0, ge=0, description="torch CPU threads per process (0 = torch's default)")
+
+    @model_validator(mode="after")
+    def _content_fits_horizon(self) -> TrainConfig:
+        m = self.model
+        if isinstance(m, ContentModel) and m.content_steps[-1] > self.data.horizon:
+            raise ValueError(
+                f"model.content_steps {m.content_steps} go beyond data.horizon {self.data.horizon}"
+            )
+        return self

@@ -1,0 +1,241 @@
+"""Writing a trained model's predictions for the test split into the store.
+
+``predictions/<run>/<video>/`` holds (see ``docs/store.md``):
+
+* trajectory models: ``forecast (subject, origin, horizon, xyz)`` float64 unit vectors;
+  ``origin`` indexes ``rs_time`` of the last observed sample, ``horizon`` = 1..H means
+  ``rs_time[origin + h]``; origins run from ``history - 1`` to ``T - 1 - H`` (every
+  window with a full horizon); a window whose history has a gap is NaN.
+* the DHP agent: ``scanpath (step, rollout, lonlat)`` (``predict.rollouts`` stochastic
+  rollouts, DHP: 58) and ``heatmap (step, lat, lon)`` - the rollouts summed into maps with
+  :func:`pano.heatmaps.sphere_heatmaps` (sigma 7°) using the store's heatmap parameters,
+  on the same ``step``/``lat``/``lon`` coordinates as the ground truth.
+
+Each video group is written with ``pano_complete = false`` and marked complete last;
+``predictions/<run>`` carries the model, config, checkpoint and pano version.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+
+from pano._version import __version__
+from pano.geometry import vec_to_lonlat
+from pano.pipelines.train.config import ContentModel, DHPModel, TrainConfig
+from pano.pipelines.train.data import FrameBank, VideoData, load_split_videos
+
+log = logging.getLogger("pano.train")
+
+PREDICTIONS_GROUP = "predictions"
+
+
+def _write_group(
+    location: str, path: str, arrays: Mapping[str, Any], attrs: dict[str, Any]
+) -> None:
+    """Write ``path`` (replacing it) with ``arrays`` name -> ArraySpec; complete flag last."""
+    from pano.stores.reader import open_root
+    from pano.stores.schema import COMPLETE_ATTR
+    from pano.stores.writer import compressor, default_chunks
+
+    root = open_root(location, mode="a")
+    parent_path, _, name = path.rpartition("/")
+    parent = root.require_group(parent_path) if parent_path else root
+    if name in parent.group_keys():
+        del parent[name]
+    group = parent.create_group(name, attributes={**attrs, COMPLETE_ATTR: False})
+    for key, spec in arrays.items():
+        data = np.ascontiguousarray(spec.data)
+        chunks, shards = default_chunks(spec.dims, data.shape)
+        fill = np.nan if data.dtype.kind == "f" else 0
+        arr = group.create_array(
+            key,
+            shape=data.shape,
+            dtype=data.dtype,
+            chunks=chunks,
+            shards=shards,
+            compressors=compressor(),
+            fill_value=fill,
+            dimension_names=list(spec.dims),
+            attributes=spec.attrs,
+        )
+        if data.size:
+            arr[...] = data
+    group.attrs.put({**attrs, COMPLETE_ATTR: True})
+
+
+def _forecast_video(
+    model: Any, video: VideoData, cfg: TrainConfig, renderer: Any, device: torch.device
+) -> tuple[np.ndarray, np.ndarray]:
+    h, hz = cfg.data.history, cfg.data.horizon
+    s_n, t_n, _ = video.rs_xyz.shape
+    origins = np.arange(h - 1, t_n - hz)
+    out = np.full((s_n, len(origins), hz, 3), np.nan)
+    if len(origins) == 0:
+        return out, origins
+    idx = np.array([(0, s, o) for s in range(s_n) for o in origins], dtype=np.int64)
+    hist = np.stack([video.rs_xyz[s, o - h + 1 : o + 1] for _, s, o in idx])
+    ok = ~np.isnan(hist).any((1, 2))
+    sel = np.nonzero(ok)[0]
+    bs = cfg.predict.batch_size
+    with torch.no_grad():
+        for i in range(0, len(sel), bs):
+            part = sel[i : i + bs]
+            x = torch.from_numpy(hist[part]).float().to(device)
+            views = renderer([video], idx[part]) if renderer is not None else None
+            pred = model.forecast(x, views).double().cpu().numpy()
+            so = idx[part]
+            out[so[:, 1], so[:, 2] - (h - 1)] = pred
+    return out, origins
+
+
+def write_predictions(
+    location: str,
+    run: str,
+    cfg: TrainConfig,
+    model: Any,
+    checkpoint: str | None,
+    device: torch.device,
+) -> list[str]:
+    """Predict every complete video of ``cfg.predict.split`` and write it under ``run``.
+
+    Returns:
+        The names of the videos written.
+
+    Raises:
+        StoreError: the store has no such split.
+
+    """
+    from pano.stores.writer import ArraySpec
+
+    is_dhp = isinstance(cfg.model, DHPModel)
+    needs_frames = is_dhp or isinstance(cfg.model, ContentModel)
+    videos = load_split_videos(location, cfg, cfg.predict.split, need_video=needs_frames)
+    model.eval()
+    run_attrs = {
+        "model": cfg.model.kind,
+        "config": cfg.model_dump(mode="json"),
+        "checkpoint": checkpoint,
+        "pano_version": __version__,
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "split": cfg.predict.split,
+    }
+    from pano.stores.reader import open_root
+
+    root = open_root(location, mode="a")
+    preds = root.require_group(PREDICTIONS_GROUP)
+    if run in preds.group_keys():
+        del preds[run]
+    preds.create_group(run, attributes=run_attrs)
+    written = []
+    if is_dhp:
+        from pano.heatmaps import sphere_heatmaps
+        from pano.pipelines.train.rl import make_sampler, rollout_video
+        from pano.stores import open_video, read_root_attrs
+
+        hp = read_root_attrs(location).heatmap
+        bank = FrameBank(
+            videos,
+            [v.step_frame for v in videos],
+            cfg.data.frame_width,
+            True,
+            device,
+            cfg.data.decode_backend,
+        )
+        sampler = make_sampler(cfg)
+        gen = torch.Generator().manual_seed(cfg.seed + 15485863)
+        for v in videos:
+            pos = rollout_video(model, sampler, bank, v, cfg.predict.rollouts, gen, device)
+            maps = sphere_heatmaps(
+                pos, hp.width, hp.height, cfg.predict.sigma_deg, hp.normalize, hp.pixel
+            )
+            gt = open_video(location, v.name)
+            lon, lat = vec_to_lonlat(pos.numpy())
+            arrays = {
+                "step": ArraySpec(("step",), np.arange(pos.shape[0], dtype=np.int32)),
+                "lat": ArraySpec(("lat",), np.asarray(gt["lat"].values)),
+                "lon": ArraySpec(("lon",), np.asarray(gt["lon"].values)),
+                "rollout": ArraySpec(("rollout",), np.arange(pos.shape[1], dtype=np.int32)),
+                "heatmap": ArraySpec(
+                    ("step", "lat", "lon"),
+                    maps.numpy().astype(np.float32),
+                    {"sigma_deg": cfg.predict.sigma_deg, "normalize": hp.normalize},
+                ),
+                "scanpath": ArraySpec(
+                    ("step", "rollout", "lonlat"),
+                    np.stack([lon, lat], -1),
+                    {
+                        "units": "degrees",
+                        "components": "lon lat",
+                        "long_name": "DHP rollouts (pano: lon +LEFT, lat +UP)",
+                    },
+                ),
+            }
+            _write_group(
+                location,
+                f"{PREDICTIONS_GROUP}/{run}/{v.name}",
+                arrays,
+                {"video": v.name, "model": "dhp", "rollouts": cfg.predict.rollouts},
+            )
+            written.append(v.name)
+        return written
+    renderer = None
+    if isinstance(cfg.model, ContentModel):
+        from pano.pipelines.train.supervised import ViewRenderer, frames_for_windows
+
+        bank = FrameBank(
+            videos,
+            frames_for_windows(videos),
+            cfg.data.frame_width,
+            cfg.model.channels == 1,
+            device,
+            cfg.data.decode_backend,
+        )
+        renderer = ViewRenderer(cfg.model, bank)
+    rate = float(read_rate(location))
+    for v in videos:
+        fc, origins = _forecast_video(model, v, cfg, renderer, device)
+        hz = np.arange(1, cfg.data.horizon + 1, dtype=np.int32)
+        arrays = {
+            "subject": ArraySpec(("subject",), np.arange(fc.shape[0], dtype=np.int32)),
+            "origin": ArraySpec(("origin",), origins.astype(np.int32)),
+            "origin_time": ArraySpec(
+                ("origin",), v.rs_time[origins] if len(origins) else np.zeros(0)
+            ),
+            "horizon": ArraySpec(("horizon",), hz),
+            "horizon_s": ArraySpec(("horizon",), hz / rate),
+            "forecast": ArraySpec(
+                ("subject", "origin", "horizon", "xyz"),
+                fc,
+                {
+                    "components": "x y z",
+                    "long_name": "forecast unit vectors (x front, y left, z up)",
+                },
+            ),
+        }
+        _write_group(
+            location,
+            f"{PREDICTIONS_GROUP}/{run}/{v.name}",
+            arrays,
+            {
+                "video": v.name,
+                "model": cfg.model.kind,
+                "history": cfg.data.history,
+                "horizon": cfg.data.horizon,
+                "rate_hz": rate,
+            },
+        )
+        written.append(v.name)
+    return written
+
+
+def read_rate(location: str) -> float:
+    """The store's resampling rate (Hz)."""
+    from pano.stores import read_root_attrs
+
+    return float(read_root_attrs(location).resample.rate_hz)

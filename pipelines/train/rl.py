@@ -1,0 +1,334 @@
+"""Offline-DHP training: an actor-critic over many environments stepped as ONE batch.
+
+DHP ran one A3C worker process per training video, each spawning the ``remap`` binary once
+per step to cut a single 42x42 viewport from a raw YUV file. Here all environments of a
+rank live in tensors: every env step renders all agents' viewports with one
+:class:`pano.viewport.ViewportSampler` call on the in-memory :class:`FrameBank`
+(``frame_index`` picks each agent's frame), runs the agent once on the batch, samples the
+8-way action, moves every agent on the sphere and scores every agent against all subjects
+of its video at once (:func:`pano.models.dhp.dhp_reward`).
+
+An update collects ``rl.rollout`` steps from every environment (truncated BPTT: the LSTM
+state is carried over and detached between updates, as A3C does), estimates advantages
+with generalized advantage estimation from TorchRL
+(:func:`torchrl.objectives.value.functional.generalized_advantage_estimate`) and applies
+``loss = policy + value_coef * value + speed_coef * speed - entropy_coef * entropy``
+(DHP: 0.5, 0.5, 0.01). Under DDP each rank runs ``rl.envs / world`` environments and
+gradients are averaged.
+
+An episode is one pass over a video's ground-truth steps (``step_frame``), starting at a
+random subject's first sample; the agent is reset (LSTM state zero) at each new episode.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pano.errors import StoreError
+from pano.geometry import vec_to_lonlat
+from pano.models.dhp import DHPAgent, dhp_reward, move, subject_speed_target
+from pano.pipelines.train.config import DHPModel, TrainConfig
+from pano.pipelines.train.data import FrameBank, StoreData, VideoData
+from pano.pipelines.train.dist import DistInfo
+
+
+def make_agent(cfg: TrainConfig) -> DHPAgent:
+    """Build the DHP agent from ``cfg.model``."""
+    m = cfg.model
+    assert isinstance(m, DHPModel)
+    return DHPAgent(channels=1, size=m.size, hidden=m.hidden, speed_scale=m.speed_scale)
+
+
+def make_sampler(cfg: TrainConfig) -> Any:
+    """The agent's viewport sampler (luma, ``size`` x ``size``, DHP's FoV by default)."""
+    from pano.viewport import ViewportSampler
+
+    m = cfg.model
+    assert isinstance(m, DHPModel)
+    return ViewportSampler(
+        fov_deg=tuple(m.fov_deg), size=(m.size, m.size), mode="bilinear", antialias=True
+    )
+
+
+class EnvTables:
+    """Per-video ground truth as padded tensors, so envs index them in one gather.
+
+    ``subj[v, t]`` are the subjects' unit vectors ``(S_max, 3)`` at step ``t`` of video
+    ``v`` (NaN = missing or padding); ``rows[v, t]`` is the bank row of that step's frame;
+    ``n_steps[v]`` the number of steps.
+    """
+
+    def __init__(self, videos: list[VideoData], bank: FrameBank, device: torch.device) -> None:
+        n_v = len(videos)
+        t_max = max(len(v.step_frame) for v in videos)
+        s_max = max(v.scan_xyz.shape[1] for v in videos)
+        subj = np.full((n_v, t_max, s_max, 3), np.nan, dtype=np.float32)
+        rows = np.zeros((n_v, t_max), dtype=np.int64)
+        for i, v in enumerate(videos):
+            t, s = v.scan_xyz.shape[:2]
+            subj[i, :t, :s] = v.scan_xyz
+            rows[i, :t] = bank.rows(v, v.step_frame)
+        self.subj = torch.from_numpy(subj).to(device)
+        self.rows = torch.from_numpy(rows).to(device)
+        self.n_steps = torch.tensor([len(v.step_frame) for v in videos], device=device)
+        if int(self.n_steps.min()) < 2:
+            raise StoreError("a DHP video needs at least 2 ground-truth steps")
+
+    def start_positions(self, video: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        """A random valid subject's step-0 direction for each env ``(N, 3)``."""
+        first = self.subj[video, 0]  # (N, S, 3)
+        ok = ~torch.isnan(first).any(-1)
+        w = ok.float().cpu() + 1e-12
+        pick = torch.multinomial(w, 1, generator=gen).squeeze(1).to(video.device)
+        pos = first[torch.arange(len(video), device=video.device), pick]
+        front = torch.tensor([1.0, 0.0, 0.0], device=pos.device).expand_as(pos)
+        return torch.where(torch.isnan(pos), front, pos)
+
+
+def render(sampler: Any, bank: FrameBank, pos: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """Viewports ``(N, 1, s, s)`` centred on ``pos (N, 3)`` from bank rows ``rows (N,)``."""
+    lon, lat = vec_to_lonlat(pos.double())
+    return sampler(bank.frames, lon, lat, frame_index=rows)
+
+
+class DHPTask:
+    """Actor-critic training of :class:`DHPAgent` (see the module docstring)."""
+
+    higher_is_better = True
+
+    def __init__(self, cfg: TrainConfig, data: StoreData, info: DistInfo) -> None:
+        self.cfg = cfg
+        self.data = data
+        self.info = info
+        self.model = make_agent(cfg).to(info.device)
+        self.videos = data.train
+        self.val_videos = data.val
+        every = self.videos + self.val_videos
+        self.bank = FrameBank(
+            every,
+            [v.step_frame for v in every],
+            cfg.data.frame_width,
+            gray=True,
+            device=info.device,
+            backend=cfg.data.decode_backend,
+        )
+        self.tables = EnvTables(self.videos, self.bank, info.device)
+        self.sampler = make_sampler(cfg)
+        self.n_envs = max(1, cfg.rl.envs // info.world)
+        self._val_heatmaps: dict[str, torch.Tensor] = {}
+        self.env: dict[str, torch.Tensor] | None = None
+
+    # ------------------------------------------------------------------ environments
+
+    def _reset(self, mask: torch.Tensor, gen: torch.Generator) -> None:
+        env = self.env
+        assert env is not None
+        n = int(mask.sum())
+        if n == 0:
+            return
+        dev = self.info.device
+        vid = torch.randint(len(self.videos), (n,), generator=gen).to(dev)
+        env["video"][mask] = vid
+        env["t"][mask] = 0
+        env["pos"][mask] = self.tables.start_positions(vid, gen)
+        env["h"][mask] = 0.0
+        env["c"][mask] = 0.0
+
+    def _ensure_env(self, gen: torch.Generator) -> None:
+        if self.env is not None:
+            return
+        n, dev, hid = self.n_envs, self.info.device, self.model.hidden
+        self.env = {
+            "video": torch.zeros(n, dtype=torch.long, device=dev),
+            "t": torch.zeros(n, dtype=torch.long, device=dev),
+            "pos": torch.zeros(n, 3, device=dev),
+            "h": torch.zeros(n, hid, device=dev),
+            "c": torch.zeros(n, hid, device=dev),
+        }
+        self._reset(torch.ones(n, dtype=torch.bool, device=dev), gen)
+
+    # ------------------------------------------------------------------ one update
+
+    def loss(
+        self, module: nn.Module, update: int, gen: torch.Generator
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """Collect ``rl.rollout`` steps from every env and return the actor-critic loss."""
+        from torchrl.objectives.value.functional import generalized_advantage_estimate
+
+        rl = self.cfg.rl
+        self._ensure_env(gen)
+        env = self.env
+        assert env is not None
+        tab = self.tables
+        state = (env["h"].detach(), env["c"].detach())
+        logps, ents, values, speeds, speed_tgt, rewards, dones = [], [], [], [], [], [], []
+        for _ in range(rl.rollout):
+            rows = tab.rows[env["video"], env["t"]]
+            views = render(self.sampler, self.bank, env["pos"], rows)
+            logits, value, speed, state = module(views, state)
+            dist = torch.distributions.Categorical(logits=logits)
+            u = torch.rand(logits.shape[0], generator=gen).to(logits.device)
+            action = torch.searchsorted(torch.cumsum(dist.probs.detach(), -1), u[:, None]).squeeze(
+                1
+            )
+            action = action.clamp_max(logits.shape[1] - 1)
+            with torch.no_grad():
+                new_pos = move(env["pos"], action, speed.detach())
+                now = tab.subj[env["video"], env["t"]]
+                nxt = tab.subj[env["video"], env["t"] + 1]
+                r, w = dhp_reward(new_pos, action, now, nxt, rl.sigma_deg, rl.sigma_deg)
+                target = subject_speed_target(now, nxt, w)
+            logps.append(dist.log_prob(action))
+            ents.append(dist.entropy())
+            values.append(value)
+            speeds.append(speed)
+            speed_tgt.append(target)
+            rewards.append(r)
+            env["pos"] = new_pos
+            env["t"] = env["t"] + 1
+            done = env["t"] >= tab.n_steps[env["video"]] - 1
+            dones.append(done)
+            if bool(done.any()):
+                keep = (~done).to(state[0].dtype)[:, None]
+                state = (state[0] * keep, state[1] * keep)  # new episodes start from zero
+                self._reset(done, gen)
+        with torch.no_grad():
+            rows = tab.rows[env["video"], env["t"]]
+            views = render(self.sampler, self.bank, env["pos"], rows)
+            _, boot, _, _ = module(views, state)
+        env["h"], env["c"] = state[0].detach(), state[1].detach()
+        v = torch.stack(values, 1)  # (N, T)
+        rew = torch.stack(rewards, 1)
+        don = torch.stack(dones, 1)
+        next_v = torch.cat([v[:, 1:].detach(), boot[:, None]], 1)
+        adv, ret = generalized_advantage_estimate(
+            rl.gamma,
+            rl.gae_lambda,
+            state_value=v.detach()[..., None],
+            next_state_value=next_v[..., None],
+            reward=rew[..., None],
+            done=don[..., None],
+            terminated=don[..., None],
+        )
+        adv, ret = adv.squeeze(-1), ret.squeeze(-1)
+        logp = torch.stack(logps, 1)
+        ent = torch.stack(ents, 1)
+        pol_loss = -(logp * adv.detach()).mean()
+        val_loss = 0.5 * F.mse_loss(v, ret.detach())
+        spd = torch.stack(speeds, 1)
+        spd_loss = 0.5 * F.mse_loss(spd, torch.stack(speed_tgt, 1))
+        loss = (
+            pol_loss
+            + rl.value_coef * val_loss
+            + rl.speed_coef * spd_loss
+            - rl.entropy_coef * ent.mean()
+        )
+        return loss, {
+            "train/reward": float(rew.mean()),
+            "train/policy_loss": float(pol_loss.detach()),
+            "train/value_loss": float(val_loss.detach()),
+            "train/speed_loss": float(spd_loss.detach()),
+            "train/entropy": float(ent.mean().detach()),
+            "train/speed_deg": float(spd.mean().detach()),
+        }
+
+    # ------------------------------------------------------------------ rollouts / validation
+
+    @torch.no_grad()
+    def rollouts(
+        self, model: DHPAgent, video: VideoData, n: int, gen: torch.Generator
+    ) -> torch.Tensor:
+        """``n`` stochastic rollouts over ``video``: positions ``(steps, n, 3)`` (float64)."""
+        return rollout_video(model, self.sampler, self.bank, video, n, gen, self.info.device)
+
+    def validate(self, model: nn.Module) -> tuple[float | None, dict[str, float]]:
+        """Mean heatmap CC of stochastic rollouts on the validation videos (higher is better)."""
+        if not self.val_videos:
+            return None, {}
+        from pano.heatmaps import sphere_heatmaps
+
+        assert isinstance(model, DHPAgent)
+        hp = self.data.root_attrs.heatmap
+        gen = torch.Generator().manual_seed(self.cfg.seed + 104729)
+        ccs = []
+        for v in self.val_videos:
+            if v.name not in self._val_heatmaps:
+                from pano.stores import open_video
+
+                gt = open_video(self.data.location, v.name)["heatmap"].values
+                self._val_heatmaps[v.name] = torch.from_numpy(np.asarray(gt, dtype=np.float64))
+            pos = self.rollouts(model, v, self.cfg.rl.val_rollouts, gen)
+            pred = sphere_heatmaps(
+                pos, hp.width, hp.height, self.cfg.predict.sigma_deg, hp.normalize, hp.pixel
+            )
+            ccs.append(float(pearson_cc(pred, self._val_heatmaps[v.name]).mean()))
+        cc = float(np.mean(ccs))
+        return cc, {"val/heatmap_cc": cc}
+
+    def extra_state(self) -> dict[str, Any]:
+        """The environments' state (gathered from every rank by the trainer)."""
+        if self.env is None:
+            return {}
+        return {k: t.detach().cpu().clone() for k, t in self.env.items()}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`extra_state` (this rank's slice)."""
+        if state:
+            self.env = {k: t.to(self.info.device) for k, t in state.items()}
+
+
+def pearson_cc(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
+    """Plain (unweighted, DHP) Pearson CC per map of ``(S, H, W)`` stacks ``(S,)``."""
+    p = pred.flatten(1).double()
+    g = gt.flatten(1).double()
+    p = p - p.mean(1, keepdim=True)
+    g = g - g.mean(1, keepdim=True)
+    den = (p.norm(dim=1) * g.norm(dim=1)).clamp_min(1e-300)
+    return (p * g).sum(1) / den
+
+
+@torch.no_grad()
+def rollout_video(
+    model: DHPAgent,
+    sampler: Any,
+    bank: FrameBank,
+    video: VideoData,
+    n: int,
+    gen: torch.Generator,
+    device: torch.device,
+) -> torch.Tensor:
+    """``n`` stochastic rollouts of ``model`` over ``video`` as one batch: ``(steps, n, 3)``.
+
+    Each rollout starts at a random subject's first sample (DHP's test protocol), samples
+    its direction from the policy and moves by the predicted step size.
+    """
+    was = model.training
+    model.eval()
+    steps = len(video.step_frame)
+    scan = torch.from_numpy(video.scan_xyz).float().to(device)  # (T, S, 3)
+    first = scan[0]
+    ok = ~torch.isnan(first).any(-1)
+    if not bool(ok.any()):
+        first = torch.tensor([[1.0, 0.0, 0.0]], device=device)
+        ok = torch.ones(1, dtype=torch.bool, device=device)
+    pick = torch.multinomial(ok.float().cpu(), n, replacement=True, generator=gen).to(device)
+    pos = first[pick]
+    rows = torch.from_numpy(bank.rows(video, video.step_frame)).to(device)
+    state = model.initial_state(n, device)
+    out = torch.empty(steps, n, 3, dtype=torch.float64)
+    out[0] = pos.double().cpu()
+    for t in range(steps - 1):
+        views = render(sampler, bank, pos, rows[t].expand(n))
+        logits, _, speed, state = model(views, state)
+        probs = torch.softmax(logits, -1)
+        u = torch.rand(n, generator=gen).to(device)
+        action = torch.searchsorted(torch.cumsum(probs, -1), u[:, None]).squeeze(1).clamp_max(7)
+        pos = move(pos, action, speed)
+        out[t + 1] = pos.double().cpu()
+    model.train(was)
+    return out

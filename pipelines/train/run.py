@@ -1,0 +1,350 @@
+"""``train_hm`` and ``predict_hm``: the functions behind ``pano train-hm`` / ``pano predict-hm``.
+
+A run lives in ``<runs_dir>/<run>/``::
+
+    config.yaml            the resolved configuration
+    checkpoints/           atomic checkpoints + manifest.json (see checkpoint.py)
+    tb/                    TensorBoard scalars (losses, reward, validation error)
+    summary.json           what the last training reached (steps, best validation, times)
+
+Reproducibility: every update ``u`` draws its minibatch / environment randomness from
+generators seeded by ``(seed, u, rank)``, and a checkpoint holds the model, optimiser,
+scheduler, torch RNG state, step, best score and (DHP) the environments, so ``--resume``
+continues exactly where the last complete checkpoint left off: the final weights equal an
+uninterrupted run's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from torch import nn
+
+from pano.errors import CheckpointError, ConfigError
+from pano.pipelines.train.checkpoint import CheckpointManager, atomic_write_bytes
+from pano.pipelines.train.config import DHPModel, TrainConfig
+from pano.pipelines.train.dist import DistInfo, all_gather_cat, barrier, init_distributed, shutdown
+
+log = logging.getLogger("pano.train")
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train_hm` did."""
+
+    run_dir: Path
+    steps: int
+    best_val: float | None
+    best_checkpoint: str | None
+    last_checkpoint: str | None
+    predicted: list[str]
+    seconds: float
+
+
+def _seed(seed: int, update: int, rank: int) -> int:
+    """A 63-bit seed derived from ``(seed, update, rank)`` (splitmix-style mixing)."""
+    x = (seed * 0x9E3779B97F4A7C15 + update * 0xBF58476D1CE4E5B9 + rank * 0x94D049BB133111EB) & (
+        2**64 - 1
+    )
+    x ^= x >> 31
+    x = (x * 0xD6E8FEEB86659FD9) & (2**64 - 1)
+    return x & (2**63 - 1)
+
+
+def _lr_lambda(cfg: TrainConfig) -> Any:
+    steps, warm, kind = cfg.optim.steps, cfg.optim.warmup, cfg.optim.scheduler
+
+    def f(u: int) -> float:
+        if warm and u < warm:
+            return (u + 1) / warm
+        if kind == "cosine" and steps > warm:
+            p = min(1.0, (u - warm) / max(1, steps - warm))
+            return 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * p))
+        return 1.0
+
+    return f
+
+
+def run_dir_for(runs_dir: str | Path, run: str) -> Path:
+    """``<runs_dir>/<run>`` after checking the run name is a plain folder name."""
+    if not run or "/" in run or run in (".", "..") or run.strip() != run:
+        raise ConfigError(f"--run {run!r}: use a plain name (letters, digits, - _ .), no slashes")
+    return Path(runs_dir) / run
+
+
+def _make_task(cfg: TrainConfig, location: str, info: DistInfo) -> Any:
+    from pano.pipelines.train.data import load_store_data
+
+    is_dhp = isinstance(cfg.model, DHPModel)
+    needs_video = is_dhp or cfg.model.kind == "content"
+    data = load_store_data(location, cfg, need_video=needs_video)
+    if is_dhp:
+        from pano.pipelines.train.rl import DHPTask
+
+        return DHPTask(cfg, data, info)
+    from pano.pipelines.train.supervised import SupervisedTask
+
+    return SupervisedTask(cfg, data, info)
+
+
+def _improved(task: Any, val: float, best: float | None) -> bool:
+    if best is None:
+        return True
+    return val > best if task.higher_is_better else val < best
+
+
+def train_hm(
+    store: str,
+    cfg: TrainConfig,
+    run: str,
+    runs_dir: str | Path = "runs",
+    resume: bool = False,
+    predict: bool = False,
+) -> TrainResult:
+    """Train a head-movement model on a store's train split (optionally predict the test split).
+
+    Args:
+        store: store path or URL.
+        cfg: the configuration.
+        run: run name (folder under ``runs_dir`` and ``predictions/<run>`` in the store).
+        runs_dir: where runs live.
+        resume: continue from the run's latest complete checkpoint.
+        predict: afterwards write predictions for ``cfg.predict.split``.
+
+    Raises:
+        ConfigError, StoreError, DeviceError, CheckpointError: bad input (one-line messages).
+
+    """
+    t0 = time.perf_counter()
+    info = init_distributed(cfg.device)
+    try:
+        return _train(store, cfg, run, Path(runs_dir), resume, predict, info, t0)
+    finally:
+        shutdown(info)
+
+
+def _train(
+    store: str,
+    cfg: TrainConfig,
+    run: str,
+    runs_dir: Path,
+    resume: bool,
+    predict: bool,
+    info: DistInfo,
+    t0: float,
+) -> TrainResult:
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    out = run_dir_for(runs_dir, run)
+    ckpt = CheckpointManager(out / "checkpoints", keep=cfg.log.keep)
+    if not resume and ckpt.has_checkpoint():
+        raise CheckpointError(
+            f"{out}: run {run!r} already has checkpoints; pass --resume to continue it "
+            "or choose another --run name"
+        )
+    torch.manual_seed(_seed(cfg.seed, 0, info.rank))
+    task = _make_task(cfg, store, info)
+    model: nn.Module = task.model
+    trainable = any(p.requires_grad for p in model.parameters())
+    steps = cfg.optim.steps if trainable else 0
+    module: nn.Module = model
+    if info.initialized and trainable:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        module = DDP(model, device_ids=[info.device.index] if info.device.type == "cuda" else None)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = (
+        torch.optim.Adam(params, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
+        if params
+        else None
+    )
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg)) if opt is not None else None
+    start, best, best_name = 0, None, None
+    if resume:
+        state, entry = ckpt.load("latest")
+        saved_model = state.get("config", {}).get("model")
+        if saved_model != json.loads(json.dumps(cfg.model.model_dump(mode="json"))):
+            raise CheckpointError(
+                f"{out}: the checkpoint was trained with model {saved_model}, not "
+                f"{cfg.model.model_dump(mode='json')}; resume with the run's own config.yaml"
+            )
+        model.load_state_dict(state["model"])
+        if opt is not None and "optimizer" in state:
+            opt.load_state_dict(state["optimizer"])
+        if sched is not None and "scheduler" in state:
+            sched.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng"])
+        start = int(state["step"])
+        best = state.get("best_val")
+        best_name = ckpt.manifest().get("best")
+        extra = state.get("extra") or {}
+        if extra:
+            n = task.n_envs if hasattr(task, "n_envs") else 0
+            task.load_extra_state(
+                {k: v[info.rank * n : (info.rank + 1) * n] for k, v in extra.items()}
+            )
+        log.info("resuming run %s from %s (step %d)", run, entry["file"], start)
+    writer = None
+    if info.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(
+            out / "config.yaml",
+            yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False).encode(),
+        )
+        if steps:
+            from torch.utils.tensorboard import SummaryWriter
+
+            writer = SummaryWriter(str(out / "tb"), purge_step=start if resume else None)
+    last_name = None
+
+    def save(update: int, val: float | None, is_best: bool) -> str:
+        extra = task.extra_state()
+        if info.initialized and extra:
+            extra = {k: all_gather_cat(info, v.to(info.device)).cpu() for k, v in extra.items()}
+        name = f"ckpt-{update:08d}.pt"
+        if info.is_main:
+            state = {
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict() if opt is not None else {},
+                "scheduler": sched.state_dict() if sched is not None else {},
+                "rng": torch.get_rng_state(),
+                "step": update,
+                "best_val": best,
+                "config": cfg.model_dump(mode="json"),
+                "extra": extra,
+            }
+            ckpt.save(update, state, val=val, best=is_best)
+        barrier(info)
+        return name
+
+    from pano.progress import track
+
+    val_every, ck_every = cfg.log.val_every, cfg.log.checkpoint_every
+    gen = torch.Generator()
+    for u in track(range(start, steps), total=steps - start, description=f"train {run}"):
+        gen.manual_seed(_seed(cfg.seed, u + 1, info.rank))
+        torch.manual_seed(_seed(cfg.seed + 1, u + 1, info.rank))
+        assert opt is not None and sched is not None
+        loss, scalars = task.loss(module, u, gen)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        gnorm = torch.nn.utils.clip_grad_norm_(params, cfg.optim.grad_clip)
+        opt.step()
+        sched.step()
+        done = u + 1
+        if writer is not None:
+            for k, v in scalars.items():
+                writer.add_scalar(k, v, done)
+            writer.add_scalar("train/loss", float(loss.detach()), done)
+            writer.add_scalar("train/grad_norm", float(gnorm), done)
+            writer.add_scalar("train/lr", sched.get_last_lr()[0], done)
+        val = None
+        is_best = False
+        if done % val_every == 0 or done == steps:
+            if info.is_main:
+                val, vs = task.validate(model)
+                if writer is not None:
+                    for k, v in vs.items():
+                        writer.add_scalar(k, v, done)
+                if val is not None and _improved(task, val, best):
+                    best, is_best = val, True
+                log.info(
+                    "step %d: %s",
+                    done,
+                    ", ".join(f"{k}={v:.4g}" for k, v in {**scalars, **vs}.items()),
+                )
+            barrier(info)
+        if done % ck_every == 0 or done == steps or is_best:
+            last_name = save(done, val, is_best)
+            if is_best:
+                best_name = last_name
+    if writer is not None:
+        writer.close()
+    if steps == 0 and info.is_main:
+        last_name = save(0, None, True)
+        best_name = last_name
+    elif start >= steps and info.is_main:
+        last_name = ckpt.manifest().get("latest")
+    predicted: list[str] = []
+    if predict and info.is_main:
+        which = "best" if cfg.log.select == "best" and best_name else "latest"
+        state, entry = ckpt.load(which)
+        model.load_state_dict(state["model"])
+        from pano.pipelines.train.predict import write_predictions
+
+        predicted = write_predictions(store, run, cfg, model, entry["file"], info.device)
+    barrier(info)
+    secs = time.perf_counter() - t0
+    if info.is_main:
+        summary = {
+            "run": run,
+            "store": str(store),
+            "steps": steps,
+            "best_val": best,
+            "best_checkpoint": best_name,
+            "last_checkpoint": last_name,
+            "predicted": predicted,
+            "seconds": secs,
+            "world_size": info.world,
+        }
+        atomic_write_bytes(out / "summary.json", json.dumps(summary, indent=1).encode())
+    return TrainResult(out, steps, best, best_name, last_name, predicted, secs)
+
+
+def predict_hm(
+    store: str,
+    run: str,
+    runs_dir: str | Path = "runs",
+    device: str = "auto",
+    which: str | None = None,
+) -> list[str]:
+    """Write predictions of a trained run (its ``config.yaml`` and best/last checkpoint).
+
+    Raises:
+        CheckpointError: the run has no complete checkpoint.
+        ConfigError: the run has no readable config.
+
+    """
+    from pano.config import load_config
+    from pano.device import resolve_device
+    from pano.pipelines.train.predict import write_predictions
+
+    out = run_dir_for(runs_dir, run)
+    cfg_path = out / "config.yaml"
+    if not cfg_path.is_file():
+        raise CheckpointError(
+            f"{out}: no trained run here (no config.yaml); run `pano train-hm` first"
+        )
+    cfg = load_config(TrainConfig, cfg_path)
+    dev = resolve_device(device)
+    ckpt = CheckpointManager(out / "checkpoints")
+    which = which or ("best" if cfg.log.select == "best" else "latest")
+    state, entry = ckpt.load(which)
+    model = build_for_config(cfg).to(dev)
+    model.load_state_dict(state["model"])
+    return write_predictions(store, run, cfg, model, entry["file"], dev)
+
+
+def build_for_config(cfg: TrainConfig) -> nn.Module:
+    """The (untrained) model a config describes."""
+    if isinstance(cfg.model, DHPModel):
+        from pano.pipelines.train.rl import make_agent
+
+        return make_agent(cfg)
+    from pano.pipelines.train.supervised import make_forecaster
+
+    return make_forecaster(cfg)
+
+
+def env_threads() -> int:
+    """Threads torch would use by default here (for logs and benchmarks)."""
+    return int(os.environ.get("OMP_NUM_THREADS", torch.get_num_threads()))
