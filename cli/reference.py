@@ -6,7 +6,8 @@ checked-in file equals the rendering, so the reference never goes stale.
 
 from __future__ import annotations
 
-import click
+from typing import Any
+
 import typer.main
 
 from pano.cli.app import app
@@ -18,12 +19,15 @@ _HEADER = (
 )
 
 
-def _walk(cmd: click.Command, path: list[str], parent: click.Context | None) -> list[str]:
-    ctx = click.Context(cmd, info_name=path[-1], parent=parent, terminal_width=100, max_content_width=100)
+def _walk(cmd: Any, path: list[str], parent: Any) -> list[str]:
+    ctx = cmd.context_class(
+        cmd, info_name=path[-1], parent=parent, terminal_width=100, max_content_width=100
+    )
     out = [f"\n## `{' '.join(path)}`\n\n```text\n{cmd.get_help(ctx).rstrip()}\n```\n"]
-    if isinstance(cmd, click.Group):
+    # typer may bundle its own click: test for the group interface, not the class.
+    if hasattr(cmd, "list_commands"):
         for name in sorted(cmd.list_commands(ctx)):
-            sub = cmd.get_command(ctx, name)
+            sub = cmd.get_command(ctx, name)  # type: ignore[attr-defined]
             if sub is not None and not sub.hidden:
                 out += _walk(sub, [*path, name], ctx)
     return out
