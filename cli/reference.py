@@ -27,7 +27,7 @@ def _walk(cmd: Any, path: list[str], parent: Any) -> list[str]:
     # typer may bundle its own click: test for the group interface, not the class.
     if hasattr(cmd, "list_commands"):
         for name in sorted(cmd.list_commands(ctx)):
-            sub = cmd.get_command(ctx, name)  # type: ignore[attr-defined]
+            sub = cmd.get_command(ctx, name)
             if sub is not None and not sub.hidden:
                 out += _walk(sub, [*path, name], ctx)
     return out
