@@ -10,6 +10,7 @@ No cos(lat) weighting is applied (as in DHP); metrics decide their own weighting
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import numpy as np
@@ -20,6 +21,10 @@ from pano.geometry import erp_grid_lonlat, lonlat_to_vec
 
 Normalize = Literal["max", "sum", "none"]
 PixelGrid = Literal["centre", "dhp"]
+
+#: Elements per temporary block (maps x points x pixels) on CPU and on CUDA.
+_BLOCK_CPU = 1 << 18
+_BLOCK_CUDA = 1 << 25
 
 
 def grid_vectors(
@@ -69,7 +74,8 @@ def sphere_heatmaps(
             valid point is all zeros.
         pixel: sample positions, see :func:`grid_vectors`.
         weights: optional ``(S, N)`` non-negative weights per point.
-        chunk: maps computed at once (bounds memory to ``chunk * N * H * W`` values).
+        chunk: at most this many maps are computed at once; temporaries are further
+            bounded to about 2**18 values on CPU (cache-sized blocks) and 2**25 on CUDA.
 
     Returns:
         ``(S, H, W)`` maps in ``points.dtype`` (use float64 for DHP parity to 1e-5),
@@ -80,24 +86,34 @@ def sphere_heatmaps(
         raise ShapeError(f"points must have shape (S, N, 3), got {tuple(points.shape)}")
     if not points.is_floating_point():
         raise ShapeError(f"points must be a float tensor, got {points.dtype}")
-    s = points.shape[0]
-    grid = grid_vectors(width, height, pixel, dtype=points.dtype, device=points.device).reshape(
-        -1, 3
-    )
+    s, n, _ = points.shape
+    if chunk < 1:
+        raise ValueError(f"chunk must be >= 1, got {chunk}")
+    grid_t = grid_vectors(width, height, pixel, dtype=points.dtype, device=points.device)
+    grid_t = grid_t.reshape(-1, 3).T.contiguous()  # (3, P)
+    n_pix = grid_t.shape[1]
     valid = ~torch.isnan(points).any(-1)  # (S, N)
     pts = torch.where(valid[..., None], points, torch.zeros_like(points))
     w = valid.to(points.dtype) if weights is None else weights.to(points.dtype) * valid
-    inv2s2 = 1.0 / (2.0 * float(sigma_deg) ** 2)
-    out = torch.empty((s, height * width), dtype=points.dtype, device=points.device)
-    for i in range(0, s, chunk):
-        p = pts[i : i + chunk]  # (c, N, 3)
-        # arccos of the dot product is exact enough here: its error is largest near d = 0,
-        # where the Gaussian is flat (value error ~ d * err(d) / sigma**2, < 1e-9 in float64).
-        dot = torch.einsum("cnk,pk->cnp", p, grid).clamp_(-1.0, 1.0)
-        d = torch.rad2deg(torch.arccos(dot))
-        out[i : i + chunk] = torch.einsum(
-            "cn,cnp->cp", w[i : i + chunk], torch.exp(-(d * d) * inv2s2)
-        )
+    # exp(-d_deg**2 / (2 sigma**2)) with d_deg = deg(arccos(dot)): deg() folded into the factor.
+    factor = -((180.0 / math.pi) ** 2) / (2.0 * float(sigma_deg) ** 2)
+    # Blocks of maps x pixels keep the temporaries small: on CPU a block stays in the cache
+    # (~20x faster than whole maps at 360x180 x 58 points); on CUDA blocks are large.
+    budget = _BLOCK_CUDA if points.device.type == "cuda" else _BLOCK_CPU
+    c_max = max(1, min(chunk, budget // max(1, n * min(n_pix, 4096))))
+    out = torch.empty((s, n_pix), dtype=points.dtype, device=points.device)
+    for i in range(0, s, c_max):
+        p = pts[i : i + c_max]  # (c, N, 3)
+        wi = w[i : i + c_max, None, :]  # (c, 1, N)
+        pb = max(64, min(n_pix, budget // max(1, p.shape[0] * n)))
+        for j in range(0, n_pix, pb):
+            e = min(n_pix, j + pb)
+            # arccos of the dot product is exact enough here: its error is largest near
+            # d = 0, where the Gaussian is flat (value error ~ d * err(d) / sigma**2,
+            # < 1e-9 in float64).
+            d = torch.matmul(p, grid_t[:, j:e])  # (c, N, pb)
+            d.clamp_(-1.0, 1.0).arccos_().square_().mul_(factor).exp_()
+            out[i : i + p.shape[0], j:e] = torch.bmm(wi, d)[:, 0]
     out = out.reshape(s, height, width)
     if normalize == "max":
         m = out.amax(dim=(1, 2), keepdim=True)

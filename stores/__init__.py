@@ -1,1 +1,69 @@
-"""The pano dataset store: chunked, compressed Zarr v3 opened as a labelled xarray tree."""
+"""The pano dataset store: chunked, compressed Zarr v3 opened as a labelled xarray tree.
+
+Layout and rules: ``docs/store.md``. Reading::
+
+    from pano.stores import open_store, list_videos, read_video_attrs
+    tree = open_store("pvs.zarr")            # xarray.DataTree (also memory://, file://, ...)
+    list_videos("pvs.zarr")                  # complete video groups
+    tree["videos/A380"].dataset.heatmap      # labelled arrays
+
+Writing is done by :mod:`pano.pipelines.ingest` through :mod:`pano.stores.writer`.
+Importing this package also registers the ``.pano`` xarray accessor (plots).
+"""
+
+from pano.stores import accessor as _accessor  # noqa: F401  (registers the .pano accessor)
+from pano.stores.reader import (
+    StoreSummary,
+    list_videos,
+    open_root,
+    open_store,
+    open_video,
+    read_root_attrs,
+    read_video_attrs,
+    store_exists,
+    store_nbytes,
+    store_summary,
+    zarr_store,
+)
+from pano.stores.schema import (
+    COMPLETE_ATTR,
+    SCHEMA_VERSION,
+    HeatmapParams,
+    ResampleParams,
+    RootAttrs,
+    Splits,
+    VideoAttrs,
+    VideoSource,
+)
+from pano.stores.streaming import (
+    ViewportBatch,
+    render_viewports,
+    resolve_video_path,
+    stream_viewports,
+)
+
+__all__ = [
+    "COMPLETE_ATTR",
+    "SCHEMA_VERSION",
+    "HeatmapParams",
+    "ResampleParams",
+    "RootAttrs",
+    "Splits",
+    "StoreSummary",
+    "VideoAttrs",
+    "VideoSource",
+    "ViewportBatch",
+    "list_videos",
+    "open_root",
+    "open_store",
+    "open_video",
+    "read_root_attrs",
+    "read_video_attrs",
+    "render_viewports",
+    "resolve_video_path",
+    "store_exists",
+    "store_nbytes",
+    "store_summary",
+    "stream_viewports",
+    "zarr_store",
+]

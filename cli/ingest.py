@@ -1,0 +1,118 @@
+"""``pano ingest pvs-hm`` (build a store) and ``pano info`` (summarise a store)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+ingest_app = typer.Typer(
+    name="ingest",
+    help="Build a pano store (Zarr v3) from a data set's videos and recordings.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+
+def _size(text: str) -> tuple[int, int]:
+    from pano.errors import ConfigError
+
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError as err:
+        raise ConfigError(f"--heatmap-size {text!r}: expected WIDTHxHEIGHT, e.g. 360x180") from err
+    return w, h
+
+
+@ingest_app.command("pvs-hm")
+def pvs_hm(
+    videos: Annotated[Path | None, typer.Option(help="Folder of the mp4 videos.")] = None,
+    hm: Annotated[
+        Path | None, typer.Option(help="Head-movement .mat (FULLdata_per_video_frame.mat).")
+    ] = None,
+    store: Annotated[
+        str | None, typer.Option(help="Output store: a path (OUT.zarr) or fsspec URL.")
+    ] = None,
+    em: Annotated[
+        Path | None, typer.Option(help="Eye-movement .mat (EMdata_per_video_frame.mat), optional.")
+    ] = None,
+    heatmap_sigma: Annotated[
+        float | None, typer.Option(help="Heatmap Gaussian sigma in degrees [7].")
+    ] = None,
+    heatmap_size: Annotated[
+        str | None, typer.Option(help="Heatmap size WIDTHxHEIGHT [360x180].")
+    ] = None,
+    step_frames: Annotated[
+        int | None, typer.Option(help="Video frames per ground-truth step [10].")
+    ] = None,
+    device: Annotated[
+        str | None, typer.Option(help="Heatmap device: auto, cpu, cuda, cuda:N [auto].")
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Dask worker processes [one per video, up to the CPU count]; 0 = in-process."
+        ),
+    ] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Address of an existing Dask scheduler.")
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing store instead of resuming.")
+    ] = False,
+    config: Annotated[
+        Path | None, typer.Option(help="YAML config (see pipelines/configs/ingest.yaml).")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set", help="Override a config key: --set heatmap.sigma_deg=5 (repeatable)."
+        ),
+    ] = None,
+) -> None:
+    """Ingest PVS-HM-format data (videos + FULLdata/EMdata .mat) into a pano store.
+
+    Precedence: defaults < --config YAML < PANO_INGEST__* environment < --set < options.
+    Re-running finishes an interrupted ingest; on a complete store it does nothing.
+    """
+    from pano.config import deep_merge, load_config, parse_overrides
+    from pano.pipelines.ingest import IngestConfig, ingest_pvs_hm
+
+    flags: dict[str, Any] = {}
+    for key, val in (
+        ("videos", videos), ("hm", hm), ("store", store), ("em", em), ("device", device),
+        ("workers", workers), ("scheduler", scheduler),
+    ):  # fmt: skip
+        if val is not None:
+            flags[key] = str(val)
+    if overwrite:
+        flags["overwrite"] = True
+    heat: dict[str, Any] = {}
+    if heatmap_sigma is not None:
+        heat["sigma_deg"] = heatmap_sigma
+    if heatmap_size is not None:
+        heat["width"], heat["height"] = _size(heatmap_size)
+    if step_frames is not None:
+        heat["step_frames"] = step_frames
+    if heat:
+        flags["heatmap"] = heat
+    overrides = deep_merge(parse_overrides(set_ or []), flags)
+    cfg = load_config(IngestConfig, config, overrides, section="ingest")
+    summary = ingest_pvs_hm(cfg)
+    typer.echo(summary.format())
+
+
+def info(
+    store: Annotated[str, typer.Argument(metavar="STORE", help="Store path or fsspec URL.")],
+) -> None:
+    """Summarise a pano store: per video split, frames, fps, samples, NaNs; totals and size."""
+    from pano.stores import store_summary
+
+    typer.echo(store_summary(store).format())
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``pano ingest ...`` and ``pano info`` to the app."""
+    app.add_typer(ingest_app, name="ingest")
+    app.command("info")(info)

@@ -1,0 +1,660 @@
+"""``pano ingest pvs-hm``: build a pano store from PVS-HM-format videos and ``.mat`` files.
+
+The pipeline, in order (:func:`ingest_pvs_hm`):
+
+1. read and check the HM (and EM) ``.mat`` files completely, match variables to video
+   files by name (``NotBeAloneTonight`` <-> ``Let'sNotBeAloneTonight.mp4``) and report
+   videos without HM and HM without videos;
+2. open (or create) the store; a complete store with the same parameters is left alone,
+   different parameters need ``--overwrite``; videos already complete are skipped
+   (resume after a kill);
+3. probe the remaining videos (fps, frames, size, codec, sha256) in parallel and check
+   every ``n_samples / n_frames`` *before* writing anything, so bad input leaves the
+   store as it was;
+4. write the root attributes (driver only), then one Dask task per video computes the
+   ground truth (heatmaps in torch on ``device``) and writes only its own
+   ``videos/<name>`` group, marking it ``pano_complete`` last;
+5. write the final root attributes (complete videos, splits, subjects, provenance) and
+   return an :class:`IngestSummary`.
+
+Parallelism: a :class:`distributed.LocalCluster` of ``workers`` processes by default, an
+existing cluster with ``scheduler`` (its workers must see the store and the videos), or
+in-process with ``workers=0`` (debugging; also used for ``memory://`` stores, which exist
+only inside this process).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, Field, field_validator
+
+from pano._version import __version__
+from pano.config import PanoConfig
+from pano.errors import ConfigError, InputDataError, PanoError, StoreError, StoreExistsError
+from pano.geometry import CANONICAL_FRAME
+from pano.progress import track
+from pano.pvs_hm_facts import DHP_TEST_VIDEOS
+from pano.stores.schema import (
+    PVS_HM_SOURCE_CONVENTION,
+    Conventions,
+    HeatmapParams,
+    Provenance,
+    ResampleParams,
+    RootAttrs,
+    SourceFile,
+    Split,
+    Splits,
+    VideoAttrs,
+    VideoSource,
+    check_params_match,
+)
+
+log = logging.getLogger("pano.pipelines.ingest")
+
+
+class IngestConfig(PanoConfig):
+    """Configuration of ``pano ingest pvs-hm`` (see ``pipelines/configs/ingest.yaml``)."""
+
+    videos: Path = Field(description="folder of the mp4 videos")
+    hm: Path = Field(description="head-movement .mat file (FULLdata_per_video_frame.mat)")
+    store: str = Field(description="output store: a path or an fsspec URL")
+    em: Path | None = Field(
+        default=None, description="optional eye-movement .mat file (EMdata_per_video_frame.mat)"
+    )
+    heatmap: HeatmapParams = Field(default_factory=lambda: HeatmapParams())
+    resample: ResampleParams = Field(default_factory=lambda: ResampleParams())
+    device: str = Field(
+        default="auto", description="torch device for the heatmaps: auto, cpu, cuda, cuda:N"
+    )
+    workers: int | None = Field(
+        default=None,
+        ge=0,
+        description="Dask worker processes (default: one per video, <= CPUs); 0 = in-process",
+    )
+    scheduler: str | None = Field(
+        default=None, description="address of an existing Dask scheduler (tcp://host:8786)"
+    )
+    overwrite: bool = Field(
+        default=False, description="replace an existing store instead of resuming it"
+    )
+    val_videos: list[str] = Field(
+        default_factory=list, description="videos to put in the 'val' split"
+    )
+    dataset: str | None = Field(
+        default=None, description="dataset name in the store (default: detected)"
+    )
+    spf_tolerance: float = Field(
+        default=0.05,
+        ge=0,
+        lt=0.5,
+        description="allowed distance of n_samples / n_frames from a whole number",
+    )
+    angle_tolerance_deg: float = Field(
+        default=1e-3, ge=0, le=1, description="tolerance of the |lat|<=90, |lon|<=180 check"
+    )
+    count_frames: Literal["auto", "container", "demux"] = Field(
+        default="auto", description="frame count: header if consistent, header only, or demux"
+    )
+
+    @field_validator("store")
+    @classmethod
+    def _store_not_empty(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must be a path or URL")
+        return v
+
+
+class VideoResult(BaseModel):
+    """One video in an ingest summary."""
+
+    name: str
+    status: Literal["written", "skipped"]
+    split: str
+    n_frames: int
+    fps: float
+    n_subjects: int
+    n_samples: int
+    n_nan_samples: int
+    n_steps: int
+    has_em: bool
+
+
+class IngestSummary(BaseModel):
+    """What an ingest run did (also printed by the CLI)."""
+
+    store: str
+    dataset: str
+    videos: list[VideoResult] = Field(default_factory=list)
+    videos_without_hm: list[str] = Field(default_factory=list)
+    hm_without_videos: list[str] = Field(default_factory=list)
+    em_missing: list[str] = Field(
+        default_factory=list, description="videos with HM but no EM variable"
+    )
+    n_subjects: int = 0
+    store_bytes: int = 0
+    seconds: float = 0.0
+
+    @property
+    def written(self) -> list[str]:
+        """Videos written by this run."""
+        return [v.name for v in self.videos if v.status == "written"]
+
+    @property
+    def skipped(self) -> list[str]:
+        """Videos that were already complete."""
+        return [v.name for v in self.videos if v.status == "skipped"]
+
+    @property
+    def total_samples(self) -> int:
+        """Subject x time samples over all videos."""
+        return sum(v.n_subjects * v.n_samples for v in self.videos)
+
+    @property
+    def total_nan_samples(self) -> int:
+        """NaN (subject, sample) pairs over all videos."""
+        return sum(v.n_nan_samples for v in self.videos)
+
+    def format(self) -> str:
+        """Human-readable summary (a few lines)."""
+        lines = [
+            f"store    {self.store} ({self.dataset})",
+            f"videos   {len(self.videos)} in store: {len(self.written)} written, "
+            f"{len(self.skipped)} already complete",
+        ]
+        for v in self.videos:
+            lines.append(
+                f"  {v.name:<24} {v.split:<5} {v.n_frames:>6} frames {v.fps:7.3f} fps "
+                f"{v.n_subjects:>4} subj {v.n_samples:>7} samples {v.n_nan_samples:>5} NaN "
+                f"{v.n_steps:>5} steps{'  EM' if v.has_em else ''}  [{v.status}]"
+            )
+        lines.append(
+            f"totals   {self.n_subjects} subjects, {self.total_samples} samples (subject x time), "
+            f"{self.total_nan_samples} NaN samples, {sum(v.n_steps for v in self.videos)} heatmaps"
+        )
+        if self.videos_without_hm:
+            lines.append(
+                "warning  videos without HM data (not ingested): "
+                + ", ".join(self.videos_without_hm)
+            )
+        if self.hm_without_videos:
+            lines.append(
+                "warning  HM variables without a video (not ingested): "
+                + ", ".join(self.hm_without_videos)
+            )
+        if self.em_missing:
+            lines.append(f"warning  videos without EM data: {', '.join(self.em_missing)}")
+        lines.append(
+            f"size     {self.store_bytes} bytes ({self.store_bytes / 2**20:.2f} MiB), "
+            f"{self.seconds:.1f} s"
+        )
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+# Tasks (run on Dask workers or in-process; module-level so they pickle by name)
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class _ProbeJob:
+    name: str
+    path: Path
+    count: str
+
+
+@dataclass
+class _ProbeResult:
+    name: str
+    source: VideoSource
+
+
+def _probe_task(job: _ProbeJob, videos_dir: Path) -> _ProbeResult:
+    from pano.probe import probe_video, sha256_file
+
+    info = probe_video(job.path, count=job.count)  # type: ignore[arg-type]
+    src = VideoSource(
+        path=os.path.relpath(job.path, videos_dir),
+        sha256=sha256_file(job.path),
+        fps=info.fps,
+        n_frames=info.n_frames,
+        width=info.width,
+        height=info.height,
+        codec=info.codec,
+        duration_s=info.duration_s,
+    )
+    return _ProbeResult(job.name, src)
+
+
+@dataclass
+class _WriteJob:
+    store: str
+    name: str
+    hm: np.ndarray
+    em: np.ndarray | None
+    source: VideoSource
+    split: Split
+    heatmap: HeatmapParams
+    resample: ResampleParams
+    device: str
+    spf_tolerance: float
+
+
+def _write_task(job: _WriteJob) -> VideoResult:
+    from pano.device import resolve_device
+    from pano.stores.ground_truth import build_video_arrays
+    from pano.stores.writer import write_video_group
+
+    arrays, info = build_video_arrays(
+        job.hm, job.source.n_frames, job.source.fps, job.heatmap, job.resample, job.name,
+        em=job.em, device=resolve_device(job.device), spf_tolerance=job.spf_tolerance,
+    )  # fmt: skip
+    attrs = VideoAttrs(
+        video=job.source, source_variable=job.name, split=job.split, has_em=job.em is not None,
+        **info,
+    )  # fmt: skip
+    write_video_group(job.store, job.name, arrays, attrs)
+    return _result(job.name, attrs, "written")
+
+
+def _result(name: str, a: VideoAttrs, status: Literal["written", "skipped"]) -> VideoResult:
+    return VideoResult(
+        name=name, status=status, split=a.split, n_frames=a.video.n_frames, fps=a.video.fps,
+        n_subjects=a.n_subjects, n_samples=a.n_samples, n_nan_samples=a.n_nan_samples,
+        n_steps=a.n_steps, has_em=a.has_em,
+    )  # fmt: skip
+
+
+# ---------------------------------------------------------------------------
+# Execution: Dask cluster, external scheduler, or in-process
+# ---------------------------------------------------------------------------
+
+
+class _Runner:
+    """Maps a task over items on a Dask client (or in-process), with progress."""
+
+    def __init__(self, client: Any | None) -> None:
+        self.client = client
+
+    def map(
+        self, fn: Callable[..., Any], items: Sequence[Any], description: str, **kwargs: Any
+    ) -> list[Any]:
+        """Results in the order of ``items``; a failed item gives its exception (not raised)."""
+        out: list[Any] = [None] * len(items)
+        if not items:
+            return out
+        if self.client is None:
+            for i, item in enumerate(track(items, total=len(items), description=description)):
+                try:
+                    out[i] = fn(item, **kwargs)
+                except PanoError as err:
+                    out[i] = err
+            return out
+        from distributed import as_completed
+
+        scattered = self.client.scatter(list(items))
+        futures = self.client.map(_catching, scattered, fn=fn, pure=False, **kwargs)
+        index = {f.key: i for i, f in enumerate(futures)}
+        for fut in track(as_completed(futures), total=len(futures), description=description):
+            exc = fut.exception()
+            out[index[fut.key]] = exc if exc is not None else fut.result()
+        return out
+
+
+def _catching(item: Any, fn: Callable[..., Any], **kwargs: Any) -> Any:
+    """Run a task on a worker, returning (not raising) pano's expected errors.
+
+    The worker then logs no traceback for what the driver reports as one line.
+    """
+    try:
+        return fn(item, **kwargs)
+    except PanoError as err:
+        return err
+
+
+def _is_memory(location: str) -> bool:
+    return location.startswith("memory://")
+
+
+@contextlib.contextmanager
+def _runner(cfg: IngestConfig, n_tasks: int) -> Iterator[_Runner]:
+    if cfg.workers == 0 or n_tasks == 0:
+        yield _Runner(None)
+        return
+    if _is_memory(cfg.store):
+        if cfg.scheduler:
+            raise ConfigError(
+                f"--store {cfg.store}: a memory:// store exists only in this process; Dask workers "
+                "cannot write it - use a path, or --workers 0 without --scheduler"
+            )
+        log.info("memory:// store: running in-process (worker processes cannot see it)")
+        yield _Runner(None)
+        return
+    from distributed import Client, LocalCluster
+
+    if cfg.scheduler:
+        log.info("connecting to the Dask scheduler at %s", cfg.scheduler)
+        try:
+            client = Client(cfg.scheduler, timeout=20)
+        except (OSError, TimeoutError) as err:
+            raise ConfigError(f"--scheduler {cfg.scheduler}: cannot connect ({err})") from err
+        with client:
+            yield _Runner(client)
+        return
+    n = cfg.workers if cfg.workers is not None else min(n_tasks, os.cpu_count() or 1)
+    n = max(1, min(n, n_tasks))
+    log.info("starting a local Dask cluster of %d worker process(es)", n)
+    with (
+        LocalCluster(
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=logging.ERROR,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield _Runner(client)
+
+
+# ---------------------------------------------------------------------------
+# The driver
+# ---------------------------------------------------------------------------
+
+
+def _file_source(role: str, path: Path) -> SourceFile:
+    from pano.probe import sha256_file
+
+    return SourceFile(
+        role=role, path=str(path.resolve()), sha256=sha256_file(path), bytes=path.stat().st_size
+    )
+
+
+def _detect_dataset(videos_dir: Path) -> str:
+    import json
+
+    manifest = videos_dir / "manifest.json"
+    if manifest.is_file():
+        try:
+            fmt = json.loads(manifest.read_text(encoding="utf-8")).get("format", "")
+        except (OSError, ValueError, AttributeError):
+            fmt = ""
+        if fmt == "pano-synthetic-pvs-hm":
+            return "synthetic-pvs-hm"
+    return "pvs-hm"
+
+
+def _split_of(name: str, val: set[str]) -> Split:
+    if name in DHP_TEST_VIDEOS:
+        return "test"
+    return "val" if name in val else "train"
+
+
+def _read_validated(path: Path, what: str, tol: float) -> dict[str, np.ndarray]:
+    from pano.stores.pvs_hm import read_mat_variables, validate_angles
+
+    raw = read_mat_variables(path, what)
+    return {k: validate_angles(v, k, path, tol) for k, v in raw.items()}
+
+
+def _remove_store(location: str) -> None:
+    from pano.stores.reader import local_path
+
+    path = local_path(location)
+    if path is not None:
+        import shutil
+
+        shutil.rmtree(path)
+        return
+    import fsspec
+
+    fs, root = fsspec.core.url_to_fs(location)
+    fs.rm(root, recursive=True)
+
+
+def _initial_root(cfg: IngestConfig, dataset: str) -> RootAttrs:
+    return RootAttrs(
+        dataset=dataset,
+        conventions=Conventions(
+            canonical_frame=dict(CANONICAL_FRAME), source=dict(PVS_HM_SOURCE_CONVENTION)
+        ),
+        heatmap=cfg.heatmap,
+        resample=cfg.resample,
+        provenance=Provenance(
+            pano_version=__version__, created=_now(), parameters=_parameters(cfg)
+        ),
+    )
+
+
+def _inspect_store(cfg: IngestConfig, dataset: str) -> tuple[bool, list[str]]:
+    """Read-only look at the target: ``(exists, complete videos to keep)``.
+
+    Raises:
+        StoreExistsError: the location holds something that is not a pano store, or a
+            store built with other parameters (without ``overwrite``).
+
+    """
+    from pano.stores.reader import list_videos, read_root_attrs, store_exists
+
+    if not store_exists(cfg.store):
+        return False, []
+    try:
+        stored = read_root_attrs(cfg.store)
+    except StoreError as err:
+        raise StoreExistsError(
+            f"{cfg.store}: exists but is not a pano store this pano can resume ({err}); "
+            "choose another --store (it is not deleted, even with --overwrite)"
+        ) from err
+    if cfg.overwrite:
+        return True, []
+    diff = check_params_match(stored, cfg.heatmap, cfg.resample, dataset)
+    if diff:
+        raise StoreExistsError(
+            f"{cfg.store}: the store was built with other parameters: {'; '.join(diff)}. "
+            "Pass --overwrite to rebuild it, or use another --store"
+        )
+    return True, list_videos(cfg.store)
+
+
+def _prepare_store(cfg: IngestConfig, dataset: str, exists: bool) -> None:
+    """Create the store (or replace it with ``overwrite``); called after all input checks."""
+    from pano.stores.writer import create_root
+
+    if exists and not cfg.overwrite:
+        return
+    if exists:
+        log.info("--overwrite: replacing the store %s", cfg.store)
+        _remove_store(cfg.store)
+    create_root(cfg.store, _initial_root(cfg, dataset))
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+
+
+def _parameters(cfg: IngestConfig) -> dict[str, Any]:
+    p = cfg.model_dump(mode="json")
+    for k in ("overwrite", "workers", "scheduler"):
+        p.pop(k, None)
+    return p
+
+
+def _write_final_root(
+    cfg: IngestConfig, dataset: str, sources: list[SourceFile], force: bool
+) -> list[VideoResult]:
+    """Rows of every complete video; rewrite the root attributes if anything changed."""
+    from pano.stores.reader import list_videos, read_root_attrs, read_video_attrs
+    from pano.stores.writer import write_root_attrs
+
+    names = list_videos(cfg.store)
+    attrs = {n: read_video_attrs(cfg.store, n) for n in names}
+    rows = [_result(n, attrs[n], "skipped") for n in names]
+    old = read_root_attrs(cfg.store)
+    if not force and old.videos == names:
+        return rows  # a re-run on a complete store changes nothing
+    splits = Splits(
+        **{s: [n for n in names if attrs[n].split == s] for s in ("train", "val", "test")}
+    )
+    n_subj = max((a.n_subjects for a in attrs.values()), default=0)
+    video_sources = [
+        SourceFile(role=f"video:{n}", path=a.video.path, sha256=a.video.sha256)
+        for n, a in attrs.items()
+    ]
+    root = old.model_copy(
+        update={
+            "dataset": dataset,
+            "subjects": [f"s{k:02d}" for k in range(n_subj)],
+            "splits": splits,
+            "heatmap": cfg.heatmap,
+            "resample": cfg.resample,
+            "videos": names,
+            "provenance": Provenance(
+                sources=[*sources, *video_sources], pano_version=__version__, created=_now(),
+                parameters=_parameters(cfg),
+            ),
+        }
+    )  # fmt: skip
+    write_root_attrs(cfg.store, root)
+    return rows
+
+
+def ingest_pvs_hm(cfg: IngestConfig) -> IngestSummary:
+    """Build (or finish) a pano store from PVS-HM-format data; see the module docstring.
+
+    Returns:
+        The :class:`IngestSummary` (videos written / already complete, unmatched names,
+        totals, store bytes).
+
+    Raises:
+        InputFileNotFoundError: missing videos folder or ``.mat`` file.
+        InputDataError: bad ``.mat`` content, or a video whose frame count does not fit
+            its data (nothing is written in these cases).
+        VideoError: a missing, unreadable or corrupt video (nothing is written).
+        StoreExistsError: the store was built with other parameters (use ``overwrite``).
+        DeviceError, ConfigError: bad ``device`` / ``scheduler``.
+
+    """
+    from pano.device import resolve_device
+    from pano.stores.pvs_hm import find_videos, match_videos
+    from pano.stores.reader import list_videos, store_nbytes
+
+    t0 = time.perf_counter()
+    resolve_device(cfg.device)  # fail early on e.g. --device cuda without CUDA
+    videos = find_videos(cfg.videos)
+    hm = _read_validated(cfg.hm, "HM", cfg.angle_tolerance_deg)
+    em = _read_validated(cfg.em, "EM", cfg.angle_tolerance_deg) if cfg.em is not None else None
+    match = match_videos(list(hm), videos)
+    for n in match.hm_without_video:
+        log.warning("HM variable '%s' has no video in %s: skipped", n, cfg.videos)
+    for n in match.videos_without_hm:
+        log.warning("video %s has no HM variable in %s: skipped", videos[n].name, cfg.hm)
+    if not match.pairs:
+        raise InputDataError(
+            f"{cfg.hm}: no variable matches a video file in {cfg.videos} "
+            f"(variables: {', '.join(sorted(hm)[:8])}{' ...' if len(hm) > 8 else ''})"
+        )
+    em_missing = sorted(n for n in match.pairs if em is not None and n not in em)
+    for n in em_missing:
+        log.warning("video '%s' has no EM variable in %s: stored without EM", n, cfg.em)
+    bad_val = sorted(set(cfg.val_videos) & DHP_TEST_VIDEOS)
+    if bad_val:
+        raise ConfigError(
+            f"val_videos: {', '.join(bad_val)} are DHP test videos and cannot be in 'val'"
+        )
+    val = set(cfg.val_videos)
+    dataset = cfg.dataset or _detect_dataset(cfg.videos)
+    sources = [
+        SourceFile(role="videos", path=str(cfg.videos.resolve())),
+        _file_source("hm", cfg.hm),
+    ]
+    if cfg.em is not None:
+        sources.append(_file_source("em", cfg.em))
+
+    exists, kept = _inspect_store(cfg, dataset)
+    complete = set(kept)
+    todo = sorted(n for n in match.pairs if n not in complete)
+    if complete & set(match.pairs):
+        log.info(
+            "%d video(s) already complete in the store: skipped", len(complete & set(match.pairs))
+        )
+    with _runner(cfg, len(todo)) as runner:
+        probes = runner.map(
+            _probe_task,
+            [_ProbeJob(n, match.pairs[n], cfg.count_frames) for n in todo],
+            "probing videos",
+            videos_dir=cfg.videos,
+        )
+        _raise_first([p for p in probes if isinstance(p, BaseException)])
+        jobs = []
+        from pano.stores.ground_truth import samples_per_frame, step_grid
+
+        rates: dict[int, list[str]] = {}
+        for pr in probes:
+            n, src = pr.name, pr.source
+            grid = step_grid(
+                hm[n].shape[0], src.n_frames, src.fps, cfg.heatmap, n, cfg.spf_tolerance
+            )
+            rates.setdefault(round(grid.samples_per_frame), []).append(n)
+            e = em.get(n) if em is not None else None
+            if e is not None:
+                if e.shape[1] != hm[n].shape[1]:
+                    raise InputDataError(
+                        f"{cfg.em}: variable '{n}' has {e.shape[1] // 2} subjects but the HM has "
+                        f"{hm[n].shape[1] // 2}; the files do not match"
+                    )
+                samples_per_frame(e.shape[0], src.n_frames, n, "EM", cfg.spf_tolerance)
+            jobs.append(
+                _WriteJob(
+                    store=cfg.store, name=n, hm=hm[n], em=e, source=src, split=_split_of(n, val),
+                    heatmap=cfg.heatmap, resample=cfg.resample, device=cfg.device,
+                    spf_tolerance=cfg.spf_tolerance,
+                )
+            )  # fmt: skip
+        if len(rates) > 1:  # legal, but a truncated video with an integer ratio looks like this
+            log.warning(
+                "videos differ in HM samples per frame: %s; check the odd ones' files",
+                "; ".join(f"{k}: {', '.join(v)}" for k, v in sorted(rates.items())),
+            )
+        _prepare_store(cfg, dataset, exists)
+        results = runner.map(_write_task, jobs, "writing videos")
+    errors = [r for r in results if isinstance(r, BaseException)]
+    written = {r.name for r in results if isinstance(r, VideoResult)}
+    rows = _write_final_root(
+        cfg, dataset, sources, force=bool(written) or not exists or cfg.overwrite
+    )
+    _raise_first(errors)
+    for r in rows:
+        if r.name in written:
+            r.status = "written"
+    summary = IngestSummary(
+        store=cfg.store,
+        dataset=dataset,
+        videos=rows,
+        videos_without_hm=[videos[n].name for n in match.videos_without_hm],
+        hm_without_videos=match.hm_without_video,
+        em_missing=em_missing,
+        n_subjects=max((r.n_subjects for r in rows), default=0),
+        store_bytes=store_nbytes(cfg.store),
+        seconds=time.perf_counter() - t0,
+    )
+    incomplete = list_videos(cfg.store, complete=False)
+    if incomplete:  # pragma: no cover - only if a writer died without raising
+        log.warning("incomplete video groups remain: %s (re-run to finish)", ", ".join(incomplete))
+    return summary
+
+
+def _raise_first(errors: list[BaseException]) -> None:
+    if not errors:
+        return
+    for e in errors[1:]:
+        log.error("%s", " ".join(str(e).split()))
+    raise errors[0]

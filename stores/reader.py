@@ -1,0 +1,395 @@
+"""Opening and reading pano stores: local paths and fsspec URLs through one code path.
+
+A *location* is a local path (``"pvs.zarr"``, :class:`pathlib.Path`) or an fsspec URL
+(``"file:///data/pvs.zarr"``, ``"memory://pvs.zarr"``, ``"s3://bucket/pvs.zarr"``, ...).
+:func:`zarr_store` turns it into a Zarr store object; everything else here takes a
+location (or an already opened root :class:`zarr.Group`).
+
+Readers skip *incomplete* video groups (``pano_complete`` not true): they are what a
+killed ingest leaves behind and are rewritten by the next ingest run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Union
+
+from pano.errors import StoreError, StoreNotFoundError
+from pano.stores.schema import (
+    COMPLETE_ATTR,
+    VIDEOS_GROUP,
+    RootAttrs,
+    VideoAttrs,
+)
+
+if TYPE_CHECKING:
+    import xarray as xr
+    import zarr
+    from zarr.abc.store import Store
+
+#: A store location (path or URL), or an open root group.
+StoreLike = Union[str, os.PathLike, "zarr.Group"]
+
+
+def is_url(location: str | os.PathLike) -> bool:
+    """True for ``scheme://...`` locations (fsspec URLs), False for local paths."""
+    return "://" in str(location)
+
+
+def local_path(location: str | os.PathLike) -> Path | None:
+    """The local path of a location (``file://`` URLs included), or None for remote URLs."""
+    text = str(location)
+    if text.startswith("file://"):
+        return Path(text[len("file://") :])
+    if is_url(text):
+        return None
+    return Path(text)
+
+
+def zarr_store(
+    location: str | os.PathLike,
+    read_only: bool = True,
+    storage_options: Mapping[str, Any] | None = None,
+) -> Store:
+    """A Zarr store object for a path or URL.
+
+    Local paths and ``file://`` URLs give a :class:`zarr.storage.LocalStore`; other URLs an
+    :class:`zarr.storage.FsspecStore` (``storage_options`` go to fsspec).
+    """
+    from zarr.storage import FsspecStore, LocalStore
+
+    path = local_path(location)
+    if path is not None:
+        return LocalStore(path, read_only=read_only)
+    return FsspecStore.from_url(
+        str(location), read_only=read_only, storage_options=dict(storage_options or {})
+    )
+
+
+def describe(location: StoreLike) -> str:
+    """A short name of a location for messages."""
+    import zarr
+
+    if isinstance(location, zarr.Group):
+        return str(location.store)
+    return str(location)
+
+
+def store_exists(location: str | os.PathLike) -> bool:
+    """True when a Zarr hierarchy (a root ``zarr.json``) exists at ``location``."""
+    path = local_path(location)
+    if path is not None:
+        return (path / "zarr.json").is_file()
+    import fsspec
+
+    fs, root = fsspec.core.url_to_fs(str(location))
+    return bool(fs.exists(f"{root.rstrip('/')}/zarr.json"))
+
+
+def open_root(location: StoreLike, mode: str = "r") -> zarr.Group:
+    """Open the root group of a store.
+
+    Args:
+        location: path, URL or an open root group (returned as is).
+        mode: ``"r"`` (read only) or ``"a"`` (read/write; the store must exist).
+
+    Raises:
+        StoreNotFoundError: nothing exists at ``location``.
+        StoreError: something exists there but it is not a Zarr format 3 group.
+
+    """
+    import zarr
+
+    if isinstance(location, zarr.Group):
+        return location
+    if not store_exists(location):
+        raise StoreNotFoundError(
+            f"{location}: no pano store here (no zarr.json); run `pano ingest` first"
+        )
+    store = zarr_store(location, read_only=(mode == "r"))
+    try:
+        return zarr.open_group(store, mode="r" if mode == "r" else "r+", zarr_format=3)
+    except (ValueError, TypeError, KeyError, FileNotFoundError) as err:
+        raise StoreError(f"{location}: not a Zarr format 3 group ({err})") from err
+
+
+def read_root_attrs(location: StoreLike) -> RootAttrs:
+    """Validated root attributes of a pano store.
+
+    Raises:
+        StoreError: the store has no ``pano_schema_version`` (not a pano store) or its
+            attributes do not match the schema.
+
+    """
+    root = open_root(location)
+    attrs = root.attrs.asdict()
+    if "pano_schema_version" not in attrs:
+        raise StoreError(
+            f"{describe(location)}: a Zarr store but not a pano store (no pano_schema_version)"
+        )
+    return RootAttrs.from_attrs(attrs, where=f"{describe(location)} root")
+
+
+def _video_groups(root: zarr.Group) -> dict[str, zarr.Group]:
+    if VIDEOS_GROUP not in root.group_keys():
+        return {}
+    import zarr
+
+    videos = root[VIDEOS_GROUP]
+    if not isinstance(videos, zarr.Group):
+        raise StoreError(f"{root.store}: '{VIDEOS_GROUP}' is an array, not a group")
+    return dict(videos.groups())
+
+
+def _is_complete(attrs: Mapping[Any, Any]) -> bool:
+    return attrs.get(COMPLETE_ATTR) is True
+
+
+def list_videos(location: StoreLike | xr.DataTree, complete: bool = True) -> list[str]:
+    """Sorted names of the video groups of a store.
+
+    Args:
+        location: path, URL, open root group, or a tree from :func:`open_store`.
+        complete: True (default) lists only complete groups (``pano_complete`` true);
+            False lists only the *incomplete* ones (left by an interrupted ingest).
+
+    """
+    import xarray as xr
+
+    if isinstance(location, xr.DataTree):
+        if VIDEOS_GROUP not in location.children:
+            return []
+        items: dict[str, Mapping[Any, Any]] = {
+            str(k): v.attrs for k, v in location[VIDEOS_GROUP].children.items()
+        }
+    else:
+        items = {k: g.attrs.asdict() for k, g in _video_groups(open_root(location)).items()}
+    return sorted(k for k, a in items.items() if _is_complete(a) == complete)
+
+
+def read_video_attrs(location: StoreLike | xr.DataTree, name: str) -> VideoAttrs:
+    """Validated attributes of ``videos/<name>``.
+
+    Raises:
+        StoreError: no such video group, or its attributes do not match the schema.
+
+    """
+    import xarray as xr
+
+    if isinstance(location, xr.DataTree):
+        videos = location.children.get(VIDEOS_GROUP)
+        if videos is None or name not in videos.children:
+            raise StoreError(f"store has no video {name!r}")
+        attrs = dict(videos[name].attrs)
+        where = f"videos/{name}"
+    else:
+        groups = _video_groups(open_root(location))
+        if name not in groups:
+            raise StoreError(
+                f"{describe(location)}: no video {name!r}; it has {sorted(groups) or 'no videos'}"
+            )
+        attrs = groups[name].attrs.asdict()
+        where = f"{describe(location)} videos/{name}"
+    return VideoAttrs.from_attrs(attrs, where=where)
+
+
+def _walk(group: zarr.Group, prefix: str = "") -> list[str]:
+    """Paths of all groups under ``group`` that readers should see (complete ones)."""
+    out = []
+    for name, child in sorted(group.groups(), key=lambda kv: kv[0]):
+        path = f"{prefix}{name}"
+        attrs = child.attrs.asdict()
+        parent_is_videos = prefix == f"{VIDEOS_GROUP}/"
+        if COMPLETE_ATTR in attrs or parent_is_videos:
+            if not _is_complete(attrs):
+                continue
+        out.append(path)
+        out.extend(_walk(child, f"{path}/"))
+    return out
+
+
+def open_store(
+    location: str | os.PathLike,
+    include_incomplete: bool = False,
+    storage_options: Mapping[str, Any] | None = None,
+) -> xr.DataTree:
+    """Open a pano store as a labelled :class:`xarray.DataTree` (lazy: arrays load on use).
+
+    ``tree["videos/A380"].dataset`` is one video's dataset; root attributes (subjects,
+    splits, heatmap parameters, provenance, ...) are ``tree.attrs``.
+
+    Args:
+        location: local path or fsspec URL (``memory://``, ``file://``, ``s3://`` ...).
+        include_incomplete: also show groups whose ``pano_complete`` is not true (for
+            debugging an interrupted ingest). By default they are left out.
+        storage_options: passed to fsspec for URLs.
+
+    Raises:
+        StoreNotFoundError: no store at ``location``.
+        StoreError: not a pano store.
+
+    """
+    import xarray as xr
+    import zarr
+
+    if not store_exists(location):
+        raise StoreNotFoundError(
+            f"{location}: no pano store here (no zarr.json); run `pano ingest` first"
+        )
+    store = zarr_store(location, read_only=True, storage_options=storage_options)
+    root = zarr.open_group(store, mode="r", zarr_format=3)
+    if "pano_schema_version" not in root.attrs:
+        raise StoreError(f"{location}: a Zarr store but not a pano store (no pano_schema_version)")
+    read_root_attrs(root)  # validates (e.g. a schema version newer than this pano)
+    if include_incomplete:
+        paths = [p for p, _ in root.members(max_depth=None) if isinstance(_, zarr.Group)]
+    else:
+        paths = _walk(root)
+
+    def ds(path: str | None) -> xr.Dataset:
+        return xr.open_dataset(
+            store,  # type: ignore[arg-type]  # xarray accepts zarr Store objects
+            group=path,
+            engine="zarr",
+            consolidated=False,
+            zarr_format=3,
+            chunks=None,
+        )
+
+    nodes: dict[str, xr.Dataset] = {"/": ds(None)}
+    for p in sorted(paths):
+        nodes[f"/{p}"] = ds(p)
+    return xr.DataTree.from_dict(nodes)
+
+
+def open_video(location: str | os.PathLike, name: str) -> xr.Dataset:
+    """Open one complete video group as a lazy :class:`xarray.Dataset`.
+
+    Raises:
+        StoreError: the video is missing or incomplete.
+
+    """
+    import xarray as xr
+
+    if name not in list_videos(location):
+        incomplete = name in list_videos(location, complete=False)
+        raise StoreError(
+            f"{location}: video {name!r} is "
+            + ("incomplete (re-run the ingest to finish it)" if incomplete else "not in the store")
+        )
+    return xr.open_dataset(
+        zarr_store(location),  # type: ignore[arg-type]
+        group=f"{VIDEOS_GROUP}/{name}",
+        engine="zarr",
+        consolidated=False,
+        zarr_format=3,
+    )
+
+
+def store_nbytes(location: str | os.PathLike) -> int:
+    """Total bytes of all objects of a store (metadata included)."""
+    path = local_path(location)
+    if path is not None:
+        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    import fsspec
+
+    fs, root = fsspec.core.url_to_fs(str(location))
+    return int(fs.du(root, total=True))
+
+
+@dataclass
+class VideoRow:
+    """One line of a store summary."""
+
+    name: str
+    split: str
+    n_frames: int
+    fps: float
+    n_subjects: int
+    n_samples: int
+    n_nan_samples: int
+    n_steps: int
+    has_em: bool
+
+
+@dataclass
+class StoreSummary:
+    """What ``pano info`` prints: per video and totals."""
+
+    location: str
+    dataset: str
+    schema_version: int
+    n_subjects: int
+    heatmap: dict[str, Any]
+    videos: list[VideoRow] = field(default_factory=list)
+    incomplete: list[str] = field(default_factory=list)
+    store_bytes: int = 0
+
+    @property
+    def total_samples(self) -> int:
+        """Sum over videos of subjects x samples."""
+        return sum(v.n_subjects * v.n_samples for v in self.videos)
+
+    @property
+    def total_nan_samples(self) -> int:
+        """Sum over videos of NaN (subject, sample) pairs."""
+        return sum(v.n_nan_samples for v in self.videos)
+
+    def format(self) -> str:
+        """Human-readable multi-line summary."""
+        hm = self.heatmap
+        lines = [
+            f"store    {self.location}",
+            f"dataset  {self.dataset} (pano schema v{self.schema_version}), "
+            f"{self.n_subjects} subjects, {len(self.videos)} complete videos",
+            f"heatmap  {hm.get('width')}x{hm.get('height')}, sigma {hm.get('sigma_deg')} deg, "
+            f"every {hm.get('step_frames')} frames, normalize {hm.get('normalize')}",
+            "",
+            f"{'video':<24} {'split':<5} {'frames':>7} {'fps':>7} {'subj':>5} {'samples':>8} "
+            f"{'NaNs':>6} {'steps':>6} {'EM':>3}",
+        ]
+        for v in self.videos:
+            lines.append(
+                f"{v.name:<24} {v.split:<5} {v.n_frames:>7} {v.fps:>7.3f} {v.n_subjects:>5} "
+                f"{v.n_samples:>8} {v.n_nan_samples:>6} {v.n_steps:>6} "
+                f"{'yes' if v.has_em else 'no':>3}"
+            )
+        lines += [
+            "",
+            f"total    {len(self.videos)} videos, {sum(v.n_frames for v in self.videos)} frames, "
+            f"{self.total_samples} samples (subject x time), {self.total_nan_samples} NaN samples, "
+            f"{sum(v.n_steps for v in self.videos)} heatmaps",
+            f"size     {self.store_bytes} bytes ({self.store_bytes / 2**20:.1f} MiB)",
+        ]
+        if self.incomplete:
+            lines.append(f"incomplete (re-run the ingest to finish): {', '.join(self.incomplete)}")
+        return "\n".join(lines)
+
+
+def store_summary(location: str | os.PathLike) -> StoreSummary:
+    """Summarise a store (per video: split, frames, fps, samples, NaNs; totals; bytes)."""
+    root = open_root(location)
+    ra = read_root_attrs(root)
+    rows = []
+    for name in list_videos(root):
+        va = read_video_attrs(root, name)
+        rows.append(
+            VideoRow(
+                name=name, split=va.split, n_frames=va.video.n_frames, fps=va.video.fps,
+                n_subjects=va.n_subjects, n_samples=va.n_samples, n_nan_samples=va.n_nan_samples,
+                n_steps=va.n_steps, has_em=va.has_em,
+            )
+        )  # fmt: skip
+    return StoreSummary(
+        location=str(location),
+        dataset=ra.dataset,
+        schema_version=ra.pano_schema_version,
+        n_subjects=len(ra.subjects),
+        heatmap=ra.heatmap.model_dump(),
+        videos=rows,
+        incomplete=list_videos(root, complete=False),
+        store_bytes=store_nbytes(location),
+    )

@@ -1,0 +1,213 @@
+"""The store's schema: pydantic models of the root and per-video attributes.
+
+A pano store is a Zarr format 3 hierarchy (see ``docs/store.md``). Its *attributes* are
+JSON; these models define and validate them. Writers build a model and store
+``model.to_attrs()``; readers call ``Model.from_attrs(group.attrs)`` and get a clear
+:class:`pano.errors.StoreError` when a store does not match.
+
+Bump :data:`SCHEMA_VERSION` whenever a name, a dimension or a meaning changes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from pano.errors import StoreError
+
+#: Version of the store layout written by this pano (root attr ``pano_schema_version``).
+SCHEMA_VERSION = 1
+
+#: Per-group attribute set to ``True`` only after every array of the group is written.
+COMPLETE_ATTR = "pano_complete"
+
+#: Name of the group holding one sub-group per video.
+VIDEOS_GROUP = "videos"
+
+#: Statement of PVS-HM's source convention (how the ``.mat`` columns are read).
+PVS_HM_SOURCE_CONVENTION: dict[str, str] = {
+    "name": "PVS-HM FULLdata_per_video_frame.mat",
+    "angles": "lat, lon in degrees; up and left positive; origin front centre",
+    "columns": "column order lat then lon per subject: column 2k = lat, 2k+1 = lon of subject k",
+    "rows": "one row per HM sample; samples_per_frame = n_samples / n_frames (DHP)",
+    "missing": "NaN entries are kept in hm_lat/hm_lon and masked by hm_valid",
+}
+
+Split = Literal["train", "val", "test"]
+
+
+class _Model(BaseModel):
+    """Strict base: unknown keys are errors (parameters must be spelled right)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    def to_attrs(self) -> dict[str, Any]:
+        """JSON-ready ``dict`` for Zarr attributes."""
+        return self.model_dump(mode="json")
+
+
+class _OpenModel(_Model):
+    """Base of attribute sets other writers may extend: unknown keys are kept."""
+
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+
+    @classmethod
+    def from_attrs(cls, attrs: Mapping[str, Any], where: str = "store") -> Self:
+        """Validate attributes read from a group, as a :class:`StoreError` on mismatch."""
+        try:
+            return cls.model_validate(dict(attrs))
+        except ValidationError as err:
+            from pano.config import format_validation_error
+
+            raise StoreError(format_validation_error(err, f"{where} attributes")) from err
+
+
+class HeatmapParams(_Model):
+    """How the ground-truth heatmaps and the step grid are made (DHP's recipe by default)."""
+
+    sigma_deg: float = Field(
+        default=7.0, gt=0, le=180, description="Gaussian sigma, degrees of great-circle angle"
+    )
+    width: int = Field(default=360, ge=2, le=8192, description="heatmap width in pixels")
+    height: int = Field(default=180, ge=1, le=4096, description="heatmap height in pixels")
+    step_frames: int = Field(default=10, ge=1, description="video frames per ground-truth step")
+    drop_last_steps: int = Field(
+        default=5, ge=0, description="steps dropped at the end of each video (DHP: 5)"
+    )
+    normalize: Literal["max", "sum", "none"] = Field(
+        default="max", description="map normalisation (DHP: max)"
+    )
+    pixel: Literal["centre", "dhp"] = Field(
+        default="centre", description="sample points: pixel centres, or DHP's integer positions"
+    )
+
+
+class ResampleParams(_Model):
+    """The fixed-rate resampled HM grid (``hm_rs_xyz``)."""
+
+    rate_hz: float = Field(default=5.0, gt=0, le=1000, description="rate of rs_time, Hz")
+
+
+class Conventions(_Model):
+    """Angle conventions: pano's canonical frame and the source data's convention."""
+
+    canonical_frame: dict[str, str]
+    source: dict[str, str]
+
+
+class SourceFile(_Model):
+    """One input file of an ingest, with its checksum."""
+
+    role: str = Field(description="'hm', 'em', 'videos', 'video:<name>', ...")
+    path: str
+    sha256: str | None = None
+    bytes: int | None = None
+
+
+class Provenance(_Model):
+    """Where the data came from and how it was made."""
+
+    sources: list[SourceFile] = Field(default_factory=list)
+    pano_version: str
+    created: str = Field(description="ISO 8601 UTC time of the last ingest run")
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class Splits(_Model):
+    """Video names per split (complete videos only)."""
+
+    train: list[str] = Field(default_factory=list)
+    val: list[str] = Field(default_factory=list)
+    test: list[str] = Field(default_factory=list)
+
+    def split_of(self, name: str) -> Split | None:
+        """The split a video belongs to, or None."""
+        s: Split
+        for s in ("test", "val", "train"):
+            if name in getattr(self, s):
+                return s
+        return None
+
+
+class RootAttrs(_OpenModel):
+    """Attributes of the store's root group."""
+
+    pano_schema_version: int = SCHEMA_VERSION
+    dataset: str = Field(description="'pvs-hm', 'synthetic-pvs-hm', ...")
+    conventions: Conventions
+    subjects: list[str] = Field(
+        default_factory=list, description="subject ids; subject coord k -> subjects[k]"
+    )
+    splits: Splits = Field(default_factory=Splits)
+    heatmap: HeatmapParams = Field(default_factory=lambda: HeatmapParams())
+    resample: ResampleParams = Field(default_factory=lambda: ResampleParams())
+    provenance: Provenance
+    videos: list[str] = Field(default_factory=list, description="complete video groups, sorted")
+
+    @field_validator("pano_schema_version")
+    @classmethod
+    def _known_version(cls, v: int) -> int:
+        if v > SCHEMA_VERSION:
+            raise ValueError(
+                f"store schema version {v} is newer than this pano understands ({SCHEMA_VERSION}); "
+                "upgrade pano"
+            )
+        return v
+
+
+class VideoSource(_Model):
+    """The video file of one video group, as probed at ingest."""
+
+    path: str = Field(description="file path relative to the --videos folder")
+    sha256: str
+    fps: float = Field(gt=0)
+    n_frames: int = Field(gt=0)
+    width: int = Field(gt=0)
+    height: int = Field(gt=0)
+    codec: str
+    duration_s: float = Field(ge=0)
+
+
+class VideoAttrs(_OpenModel):
+    """Attributes of one ``videos/<name>`` group."""
+
+    video: VideoSource
+    source_variable: str = Field(description="name of the .mat variable the HM came from")
+    split: Split
+    samples_per_frame: float = Field(gt=0, description="n_samples / n_frames (DHP)")
+    n_subjects: int = Field(ge=1)
+    n_samples: int = Field(ge=1, description="raw HM samples per subject (length of time)")
+    n_nan_samples: int = Field(ge=0, description="(subject, sample) pairs with a NaN lat or lon")
+    n_steps: int = Field(ge=1, description="ground-truth steps (length of step)")
+    has_em: bool = False
+    em_samples_per_frame: float | None = None
+    n_em_samples: int | None = None
+    n_em_nan_samples: int | None = None
+    pano_complete: bool = False
+
+    @field_validator("samples_per_frame")
+    @classmethod
+    def _finite(cls, v: float) -> float:
+        if not math.isfinite(v):
+            raise ValueError("samples_per_frame must be finite")
+        return v
+
+
+def check_params_match(
+    stored: RootAttrs, heatmap: HeatmapParams, resample: ResampleParams, dataset: str
+) -> list[str]:
+    """Names of ingest parameters that differ from those a store was built with."""
+    diff = []
+    for key, val in heatmap.model_dump().items():
+        if getattr(stored.heatmap, key) != val:
+            diff.append(f"heatmap.{key} (store {getattr(stored.heatmap, key)!r}, now {val!r})")
+    if stored.resample.rate_hz != resample.rate_hz:
+        diff.append(
+            f"resample.rate_hz (store {stored.resample.rate_hz!r}, now {resample.rate_hz!r})"
+        )
+    if stored.dataset != dataset:
+        diff.append(f"dataset (store {stored.dataset!r}, now {dataset!r})")
+    return diff

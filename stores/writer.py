@@ -1,0 +1,172 @@
+"""Writing pano stores: the root group and one video group at a time.
+
+Rules (see ``docs/store.md``):
+
+* every array is Zarr format 3 with ``dimension_names`` and lossless Blosc zstd +
+  bitshuffle (:data:`COMPRESSOR`);
+* a video group is written by exactly one writer; it is created with
+  ``pano_complete = false``, filled, and only then marked ``pano_complete = true``,
+  so an interrupted write is never mistaken for a complete one;
+* only the process driving an ingest writes the root attributes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from pano.errors import StoreError, StoreExistsError
+from pano.stores.reader import describe, local_path, open_root, store_exists, zarr_store
+from pano.stores.schema import COMPLETE_ATTR, VIDEOS_GROUP, RootAttrs, VideoAttrs
+
+#: Time samples per chunk of the (subject, time[, xyz]) arrays.
+TIME_BLOCK = 4096
+#: Steps per chunk of ``scanpath``.
+STEP_BLOCK = 1024
+#: Steps per shard of ``heatmap`` (one chunk per step inside).
+HEATMAP_SHARD_STEPS = 64
+
+
+def compressor() -> Any:
+    """The codec every numeric array uses: Blosc zstd level 5 with bit shuffling (lossless)."""
+    from zarr.codecs import BloscCodec
+
+    return BloscCodec(cname="zstd", clevel=5, shuffle="bitshuffle")
+
+
+@dataclass
+class ArraySpec:
+    """One array to write: its dimension names, data and attributes.
+
+    ``chunks``/``shards`` default from :func:`default_chunks`.
+    """
+
+    dims: tuple[str, ...]
+    data: np.ndarray
+    attrs: dict[str, Any] = field(default_factory=dict)
+    chunks: tuple[int, ...] | None = None
+    shards: tuple[int, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.data.ndim != len(self.dims):
+            raise ValueError(f"data has {self.data.ndim} dims but dims={self.dims}")
+
+
+def default_chunks(
+    dims: tuple[str, ...], shape: tuple[int, ...]
+) -> tuple[tuple[int, ...], tuple[int, ...] | None]:
+    """Chunk (and shard) shape for an array of the pano layout.
+
+    * ``(step, lat, lon)`` maps: one chunk per step, :data:`HEATMAP_SHARD_STEPS` steps per
+      shard (a reader of one step reads ~one map, a video has few files);
+    * ``(subject, <time-like>, ...)``: all subjects x :data:`TIME_BLOCK` samples;
+    * ``(step, subject, ...)``: :data:`STEP_BLOCK` steps x all subjects;
+    * everything else: one chunk (1-D coordinates up to 65536 values per chunk).
+    """
+    shape = tuple(max(1, s) for s in shape)
+    if dims[:1] == ("step",) and dims[1:] in (("lat", "lon"),):
+        return (1, *shape[1:]), (min(shape[0], HEATMAP_SHARD_STEPS), *shape[1:])
+    if len(dims) >= 2 and dims[0] == "subject":
+        return (shape[0], min(shape[1], TIME_BLOCK), *shape[2:]), None
+    if len(dims) >= 2 and dims[0] == "step":
+        return (min(shape[0], STEP_BLOCK), *shape[1:]), None
+    if len(dims) == 1:
+        return (min(shape[0], 65536),), None
+    return shape, None
+
+
+def _fill_value(dtype: np.dtype) -> Any:
+    if dtype.kind == "f":
+        return np.nan
+    if dtype.kind == "b":
+        return False
+    return 0
+
+
+def create_root(location: str | os.PathLike, attrs: RootAttrs) -> Any:
+    """Create a new store with root attributes and an empty ``videos`` group.
+
+    Raises:
+        StoreExistsError: a store already exists at ``location``.
+
+    """
+    import zarr
+
+    if store_exists(location):
+        raise StoreExistsError(
+            f"{location}: a store already exists; pass --overwrite to replace it"
+        )
+    path = local_path(location)
+    if path is not None and path.exists() and any(path.iterdir()):
+        raise StoreExistsError(
+            f"{path}: the folder exists and is not empty (and holds no Zarr store); "
+            "choose a new --store path"
+        )
+    root = zarr.open_group(zarr_store(location, read_only=False), mode="w", zarr_format=3)
+    root.attrs.put(attrs.to_attrs())
+    root.create_group(VIDEOS_GROUP)
+    return root
+
+
+def write_root_attrs(location: Any, attrs: RootAttrs) -> None:
+    """Replace the root attributes (the ingest driver only)."""
+    root = open_root(location, mode="a")
+    root.attrs.put(attrs.to_attrs())
+    if VIDEOS_GROUP not in root.group_keys():
+        root.create_group(VIDEOS_GROUP)
+
+
+def delete_video_group(location: Any, name: str) -> None:
+    """Remove ``videos/<name>`` and everything in it (no-op if absent)."""
+    root = open_root(location, mode="a")
+    if VIDEOS_GROUP in root.group_keys() and name in root[VIDEOS_GROUP].group_keys():
+        del root[VIDEOS_GROUP][name]
+
+
+def write_video_group(
+    location: Any, name: str, arrays: Mapping[str, ArraySpec], attrs: VideoAttrs
+) -> None:
+    """Write one video group from scratch and mark it complete last.
+
+    An existing ``videos/<name>`` (complete or not) is deleted first. The group is created
+    with ``pano_complete = false``; every array is written; then the attributes are
+    rewritten with ``pano_complete = true``. Touches nothing outside ``videos/<name>``.
+
+    Args:
+        location: store path/URL or open root group (the store must exist).
+        name: video name (the group name).
+        arrays: name -> :class:`ArraySpec`; 1-D arrays named like their dimension are
+            coordinates (xarray shows them as such).
+        attrs: the group's attributes (``pano_complete`` is managed here).
+
+    """
+    root = open_root(location, mode="a")
+    if VIDEOS_GROUP not in root.group_keys():
+        raise StoreError(f"{describe(location)}: no '{VIDEOS_GROUP}' group; create the store first")
+    videos = root[VIDEOS_GROUP]
+    if name in videos.group_keys():
+        del videos[name]
+    pending = attrs.model_copy(update={COMPLETE_ATTR: False}).to_attrs()
+    group = videos.create_group(name, attributes=pending)
+    comp = compressor()
+    for key, spec in arrays.items():
+        data = np.ascontiguousarray(spec.data)
+        chunks, shards = default_chunks(spec.dims, data.shape)
+        arr = group.create_array(
+            key,
+            shape=data.shape,
+            dtype=data.dtype,
+            chunks=spec.chunks or chunks,
+            shards=spec.shards if spec.chunks else shards,
+            compressors=comp,
+            fill_value=_fill_value(data.dtype),
+            dimension_names=list(spec.dims),
+            attributes=spec.attrs,
+        )
+        if data.size:
+            arr[...] = data
+    group.attrs.put(attrs.model_copy(update={COMPLETE_ATTR: True}).to_attrs())
