@@ -133,11 +133,16 @@ class DHPTask:
             return
         dev = self.info.device
         vid = torch.randint(len(self.videos), (n,), generator=gen).to(dev)
-        env["video"][mask] = vid
-        env["t"][mask] = 0
-        env["pos"][mask] = self.tables.start_positions(vid, gen)
-        env["h"][mask] = 0.0
-        env["c"][mask] = 0.0
+        # Out of place: the old tensors may still be part of the autograd graph.
+        video = env["video"].clone()
+        video[mask] = vid
+        pos = env["pos"].clone()
+        pos[mask] = self.tables.start_positions(vid, gen)
+        env["video"], env["pos"] = video, pos
+        env["t"] = torch.where(mask, torch.zeros_like(env["t"]), env["t"])
+        m = mask[:, None]
+        env["h"] = env["h"].masked_fill(m, 0.0)
+        env["c"] = env["c"].masked_fill(m, 0.0)
 
     def _ensure_env(self, gen: torch.Generator) -> None:
         if self.env is not None:

@@ -1,0 +1,296 @@
+"""train-hm / predict-hm end to end on tiny synthetic data, checkpoints, resume, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from pano.cli.app import main
+from pano.pipelines.train import CheckpointManager, TrainConfig, train_hm
+from pano.pipelines.train.checkpoint import MANIFEST
+
+CONFIGS = Path(__file__).resolve().parents[1] / "pipelines" / "configs"
+
+#: --set overrides that shrink every example config to a few seconds.
+TINY = [
+    "optim.steps=4", "optim.batch_size=8", "log.val_every=2", "log.checkpoint_every=2",
+    "data.horizon=5", "data.frame_width=64", "threads=1",
+]  # fmt: skip
+TINY_BY_CONFIG = {
+    "pos_only": ["model.hidden=8"],
+    "content": ["model.hidden=8", "model.content_steps=[0,5]", "model.size=[16,16]"],
+    "dhp": [
+        "model.hidden=16",
+        "rl.envs=4",
+        "rl.rollout=3",
+        "rl.val_rollouts=3",
+        "predict.rollouts=5",
+    ],
+}
+
+
+def _sets(items: list[str]) -> list[str]:
+    out = []
+    for s in items:
+        out += ["--set", s]
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny_store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """6 videos (4 train, 2 test) x 3 subjects x 3 s at 128x64, ingested."""
+    from pano.pipelines.ingest import IngestConfig, ingest_pvs_hm
+    from pano.testing import SynthConfig, write_synthetic_dataset
+
+    root = tmp_path_factory.mktemp("train_data")
+    raw = root / "raw"
+    write_synthetic_dataset(
+        raw, SynthConfig(videos=6, subjects=3, seconds=3, width=128, fps=30, em=False)
+    )
+    store = str(root / "store.zarr")
+    ingest_pvs_hm(
+        IngestConfig(
+            videos=raw,
+            hm=raw / "FULLdata_per_video_frame.mat",
+            store=store,
+            workers=0,
+            device="cpu",
+        )
+    )
+    return store
+
+
+def _train_cli(store: str, name: str, runs: Path, extra: tuple[str, ...] = (), *more: str) -> int:
+    args = ["train-hm", store, "--config", str(CONFIGS / f"{name}.yaml"), "--runs-dir", str(runs)]
+    return main([*args, *_sets(TINY + TINY_BY_CONFIG[name] + list(extra)), *more])
+
+
+@pytest.mark.parametrize("name", ["pos_only", "content", "dhp"])
+def test_example_config_end_to_end(tiny_store: str, tmp_path: Path, name: str) -> None:
+    from pano.stores import open_store
+
+    assert _train_cli(tiny_store, name, tmp_path, (), "--predict") == 0
+    run = tmp_path / name
+    man = json.loads((run / "checkpoints" / MANIFEST).read_text())
+    assert man["latest"] == "ckpt-00000004.pt" and man["best"] is not None
+    assert (run / "config.yaml").is_file() and list((run / "tb").iterdir())
+    tree = open_store(tiny_store)
+    preds = tree[f"predictions/{name}"]
+    assert sorted(preds.children) == ["Dancing", "KingKong"]
+    for video, node in preds.children.items():
+        assert node.attrs["pano_complete"] is True
+        ds = node.dataset
+        gt = tree[f"videos/{video}"].dataset
+        if name == "dhp":
+            assert ds["heatmap"].dims == ("step", "lat", "lon")
+            assert ds["heatmap"].shape == gt["heatmap"].shape
+            np.testing.assert_array_equal(ds["lat"].values, gt["lat"].values)
+            np.testing.assert_array_equal(ds["lon"].values, gt["lon"].values)
+            assert ds["scanpath"].shape == (gt.sizes["step"], 5, 2)
+            assert np.isfinite(ds["heatmap"].values).all()
+        else:
+            fc = ds["forecast"]
+            assert fc.dims == ("subject", "origin", "horizon", "xyz")
+            n_rs = gt.sizes["rs_time"]
+            assert fc.shape == (3, n_rs - 5 - 5 + 1, 5, 3)
+            assert list(ds["horizon"].values) == [1, 2, 3, 4, 5]
+            v = fc.values
+            ok = ~np.isnan(v).any(-1)
+            assert ok.mean() > 0.5
+            np.testing.assert_allclose(np.linalg.norm(v[ok], axis=-1), 1.0, atol=1e-5)
+    # predict-hm rewrites the same predictions from the run folder.
+    assert main(["predict-hm", tiny_store, "--run", name, "--runs-dir", str(tmp_path)]) == 0
+    # The run exists: training it again needs --resume (which, the run being finished, only
+    # keeps its checkpoints).
+    assert _train_cli(tiny_store, name, tmp_path) == 2
+    assert _train_cli(tiny_store, name, tmp_path, (), "--resume") == 0
+    assert json.loads((run / "checkpoints" / MANIFEST).read_text()) == man
+
+
+def test_bad_input_is_one_line_and_exit_2(
+    tiny_store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cases = [
+        (["--set", "optim.lrr=1"], "optim.lrr"),
+        (["--set", "model.kind=transformer"], "model"),
+        (["--device", "cuda:7"] if torch.cuda.is_available() else ["--device", "cuda"], "cuda"),
+    ]
+    for extra, needle in cases:
+        code = main(
+            ["train-hm", tiny_store, "--config", str(CONFIGS / "pos_only.yaml"),
+             "--runs-dir", str(tmp_path), *extra]
+        )  # fmt: skip
+        err = capsys.readouterr().err.strip()
+        assert code == 2, err
+        assert len(err.splitlines()) == 1 and needle in err, err
+    code = main(
+        ["train-hm", str(tmp_path / "nope.zarr"), "--config", str(CONFIGS / "pos_only.yaml")]
+    )
+    assert code == 2 and "no pano store" in capsys.readouterr().err
+    code = main(["predict-hm", tiny_store, "--run", "never-trained", "--runs-dir", str(tmp_path)])
+    assert code == 2 and "no trained run" in capsys.readouterr().err
+
+
+def test_store_without_train_split(
+    tiny_store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    import zarr
+
+    copy = tmp_path / "copy.zarr"
+    shutil.copytree(tiny_store, copy)
+    g = zarr.open_group(str(copy), mode="r+")
+    attrs = g.attrs.asdict()
+    attrs["splits"] = {**attrs["splits"], "train": []}
+    g.attrs.put(attrs)
+    code = _train_cli(str(copy), "pos_only", tmp_path / "runs")
+    err = capsys.readouterr().err
+    assert code == 2 and "'train' split" in err and len(err.strip().splitlines()) == 1
+
+
+# ---------------------------------------------------------------------------
+# Checkpoints
+# ---------------------------------------------------------------------------
+
+
+def test_checkpoint_manager_skips_partial_and_corrupted(tmp_path: Path) -> None:
+    cm = CheckpointManager(tmp_path, keep=5)
+    cm.save(2, {"w": torch.ones(3), "step": 2}, val=1.0, best=True)
+    cm.save(4, {"w": torch.full((3,), 2.0), "step": 4}, val=2.0)
+    # A process killed while writing step 6 leaves only a temporary file.
+    (tmp_path / ".ckpt-00000006.pt.999.tmp").write_bytes(b"\x80\x02partial")
+    state, entry = cm.load("latest")
+    assert entry["file"] == "ckpt-00000004.pt" and state["step"] == 4
+    # Corrupt the latest file: it is detected and the previous one is used instead.
+    p = tmp_path / "ckpt-00000004.pt"
+    data = bytearray(p.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    p.write_bytes(bytes(data))
+    state, entry = cm.load("latest")
+    assert entry["file"] == "ckpt-00000002.pt" and torch.equal(state["w"], torch.ones(3))
+    # A truncated file as well.
+    p.write_bytes(bytes(data[:10]))
+    assert cm.load("latest")[1]["file"] == "ckpt-00000002.pt"
+    assert cm.load("best")[1]["file"] == "ckpt-00000002.pt"
+    # The next save cleans the stale temporary file.
+    cm.save(6, {"step": 6})
+    assert not list(tmp_path.glob("*.tmp"))
+    (tmp_path / "ckpt-00000002.pt").write_bytes(b"garbage")
+    (tmp_path / "ckpt-00000004.pt").write_bytes(b"garbage")
+    (tmp_path / "ckpt-00000006.pt").write_bytes(b"garbage")
+    from pano.errors import CheckpointError
+
+    with pytest.raises(CheckpointError, match="no complete, verified checkpoint"):
+        cm.load("latest")
+
+
+def test_checkpoint_manager_prunes_but_keeps_best(tmp_path: Path) -> None:
+    cm = CheckpointManager(tmp_path, keep=2)
+    cm.save(1, {"s": 1}, best=True)
+    for s in (2, 3, 4):
+        cm.save(s, {"s": s})
+    names = sorted(p.name for p in tmp_path.glob("ckpt-*.pt"))
+    assert names == ["ckpt-00000001.pt", "ckpt-00000003.pt", "ckpt-00000004.pt"]
+    assert cm.manifest()["best"] == "ckpt-00000001.pt"
+
+
+def _weights(run: Path) -> dict[str, torch.Tensor]:
+    state, _ = CheckpointManager(run / "checkpoints").load("latest")
+    return state["model"]
+
+
+def test_resume_from_an_earlier_checkpoint_is_exact(tiny_store: str, tmp_path: Path) -> None:
+    # Train 12 steps; then pretend the run had died right after its step-4 checkpoint
+    # (manifest and files as they were then) and resume: the weights must be identical.
+    import shutil
+
+    from pano.config import load_config
+
+    sets = [*TINY, *TINY_BY_CONFIG["pos_only"], "optim.steps=12", "log.checkpoint_every=4",
+            "log.val_every=4", "log.keep=10", "model.dropout=0.1"]  # fmt: skip
+    cfg = load_config(TrainConfig, CONFIGS / "pos_only.yaml", sets)
+    train_hm(tiny_store, cfg, "full", runs_dir=tmp_path)
+    shutil.copytree(tmp_path / "full", tmp_path / "cut")
+    ck = tmp_path / "cut" / "checkpoints"
+    man = json.loads((ck / MANIFEST).read_text())
+    man["checkpoints"] = [e for e in man["checkpoints"] if e["step"] <= 4]
+    man["latest"] = man["best"] = "ckpt-00000004.pt"
+    (ck / MANIFEST).write_text(json.dumps(man))
+    for p in ck.glob("ckpt-*.pt"):
+        if p.name not in {e["file"] for e in man["checkpoints"]}:
+            p.unlink()
+    res = train_hm(tiny_store, cfg, "cut", runs_dir=tmp_path, resume=True)
+    assert res.steps == 12
+    a, b = _weights(tmp_path / "full"), _weights(tmp_path / "cut")
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_matches_uninterrupted_run(tiny_store: str, tmp_path: Path) -> None:
+    name, steps = "dhp", 40
+    sets = (
+        TINY
+        + TINY_BY_CONFIG[name]
+        + [f"optim.steps={steps}", "log.checkpoint_every=3", "log.val_every=3"]
+    )
+    # Uninterrupted reference, in-process.
+    ref_dir = tmp_path / "ref_full"
+    cfg_args = ["train-hm", tiny_store, "--config", str(CONFIGS / f"{name}.yaml"), *_sets(sets)]
+    assert main([*cfg_args, "--runs-dir", str(ref_dir), "--run", "r"]) == 0
+    # The same run in a subprocess, SIGKILLed right after its first complete checkpoint.
+    runs = tmp_path / "killed"
+    man = runs / "r" / "checkpoints" / MANIFEST
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pano", *cfg_args, "--runs-dir", str(runs), "--run", "r"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not man.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = json.loads(man.read_text())
+    assert done["checkpoints"][-1]["step"] < steps, "the run finished before it could be killed"
+    assert (runs / "r" / "summary.json").exists() is False
+    # Resume finishes the run; the weights equal the uninterrupted run's exactly.
+    assert main([*cfg_args, "--runs-dir", str(runs), "--run", "r", "--resume"]) == 0
+    a, b = _weights(ref_dir / "r"), _weights(runs / "r")
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+@pytest.mark.slow
+def test_torchrun_two_gloo_processes(tiny_store: str, tmp_path: Path) -> None:
+    """DDP under torchrun: 2 CPU processes (gloo), sharded envs, rank 0 writes everything."""
+    from pano.stores import open_store
+
+    sets = TINY + TINY_BY_CONFIG["dhp"]
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+        "-m", "pano", "train-hm", tiny_store, "--config", str(CONFIGS / "dhp.yaml"), *_sets(sets),
+        "--runs-dir", str(tmp_path), "--device", "cpu", "--predict",
+    ]  # fmt: skip
+    # (no --run: torchrun's own parser would take it for its --run-path; the run is "dhp")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    assert res.returncode == 0, res.stderr[-3000:]
+    summary = json.loads((tmp_path / "dhp" / "summary.json").read_text())
+    assert summary["world_size"] == 2 and summary["steps"] == 4
+    state, _ = CheckpointManager(tmp_path / "dhp" / "checkpoints").load("latest")
+    # Both ranks' environments are in the checkpoint (2 envs each).
+    assert state["extra"]["pos"].shape == (4, 3)
+    tree = open_store(tiny_store)
+    assert sorted(tree["predictions/dhp"].children) == ["Dancing", "KingKong"]
