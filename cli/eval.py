@@ -1,0 +1,100 @@
+"""``pano eval``: score a prediction run and/or baselines on a store's split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+
+def eval_command(
+    store: Annotated[str, typer.Argument(metavar="STORE", help="Store path or fsspec URL.")],
+    predictions: Annotated[
+        str | None, typer.Option(help="Prediction run to score (predictions/RUN in the store).")
+    ] = None,
+    baselines: Annotated[
+        str | None,
+        typer.Option(
+            help="Baselines: all, none, or a comma list of uniform, fcb, equator, "
+            "inter_observer, no_motion, constant_velocity [all]."
+        ),
+    ] = None,
+    metrics: Annotated[
+        str | None, typer.Option(help="Comma list of metric names [all]; see docs/eval.md.")
+    ] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option(help="Metric profile: sphere, dhp, mit, tuebingen, salient360 [sphere]."),
+    ] = None,
+    split: Annotated[
+        str | None, typer.Option(help="Split to evaluate: train, val, test [test].")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Local Dask worker processes [2]; 0 = in-process.")
+    ] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Address of an existing Dask scheduler (tcp://host:8786).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for CSV/Markdown tables and PNG plots.")
+    ] = None,
+    run: Annotated[
+        str | None,
+        typer.Option(help="Results name: results/RUN [the prediction run, or 'baselines']."),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of every random choice [0].")] = None,
+    no_write: Annotated[
+        bool, typer.Option("--no-write", help="Do not write results/RUN into the store.")
+    ] = False,
+    config: Annotated[
+        Path | None, typer.Option(help="YAML config (see pipelines/configs/eval.yaml).")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a config key: --set hm.horizon=10 (repeatable)."),
+    ] = None,
+) -> None:
+    """Evaluate predictions beside honest baselines with sphere-aware metrics, on Dask.
+
+    Writes per-step scores to results/RUN in the store, prints the summary tables and,
+    with --out, writes CSV + Markdown tables and PNG plots. Precedence: defaults <
+    --config YAML < PANO_EVAL__* environment < --set < options.
+    """
+    from pano.config import deep_merge, load_config, parse_overrides
+    from pano.pipelines.eval import EvalConfig, evaluate
+
+    flags: dict[str, Any] = {"store": store}
+    for key, val in (
+        ("predictions", predictions),
+        ("baselines", baselines),
+        ("metrics", metrics),
+        ("profile", profile),
+        ("split", split),
+        ("workers", workers),
+        ("scheduler", scheduler),
+        ("out", out),
+        ("run", run),
+        ("seed", seed),
+    ):
+        if val is not None:
+            flags[key] = str(val) if isinstance(val, Path) else val
+    if no_write:
+        flags["write_store"] = False
+    overrides = deep_merge(parse_overrides(set_ or []), flags)
+    cfg = load_config(EvalConfig, config, overrides, section="eval")
+
+    def announce(msg: str) -> None:
+        typer.echo(msg, err=True)
+
+    result = evaluate(cfg, announce=announce)
+    typer.echo(result.format())
+    if result.results_group:
+        typer.echo(f"\nper-step scores: {cfg.store} -> {result.results_group}")
+    if result.files:
+        typer.echo(f"tables and plots: {cfg.out} ({len(result.files)} files)")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``pano eval`` to the app."""
+    app.command("eval")(eval_command)
