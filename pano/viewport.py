@@ -152,7 +152,7 @@ class ViewportSampler:
         h, w = hw
         self.fx = (w / 2.0) / math.tan(math.radians(fov[0]) / 2.0)
         self.fy = (h / 2.0) / math.tan(math.radians(fov[1]) / 2.0)
-        self._rays: dict[tuple[torch.device, torch.dtype], tuple[torch.Tensor, torch.Tensor]] = {}
+        self._rays: dict[tuple[torch.device, torch.dtype], tuple[torch.Tensor, ...]] = {}
         self._last: tuple[torch.Tensor, int, tuple[Any, ...], _Prepared] | None = None
 
     def __repr__(self) -> str:
@@ -163,16 +163,20 @@ class ViewportSampler:
 
     # ------------------------------------------------------------------ geometry
 
-    def _camera(
-        self, device: torch.device, dtype: torch.dtype
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Cached normalised image coordinates: ``a (w,)`` along right, ``b (h,)`` along down."""
+    def _camera(self, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, ...]:
+        """Cached camera rays in separable form.
+
+        Returns ``a (w,)`` (along image right), ``b (h,)`` (along image down) and
+        ``1 / |ray| (h, w)``: pixel ``(u, v)`` looks along ``forward + a[u] right + b[v] down``,
+        whose length a rotation does not change.
+        """
         key = (device, dtype)
         if key not in self._rays:
             h, w = self.size
             a = (torch.arange(w, dtype=torch.float64) + 0.5 - w / 2.0) / self.fx
             b = (torch.arange(h, dtype=torch.float64) + 0.5 - h / 2.0) / self.fy
-            self._rays[key] = (a.to(device, dtype), b.to(device, dtype))
+            inv_norm = torch.rsqrt(1.0 + a[None, :] ** 2 + b[:, None] ** 2)
+            self._rays[key] = tuple(t.to(device, dtype) for t in (a, b, inv_norm))
         return self._rays[key]
 
     def _axes(
@@ -198,7 +202,7 @@ class ViewportSampler:
         """
         roll = 0.0 if roll is None else roll
         axes = self._axes(yaw, pitch, roll, torch.device("cpu"), torch.float64)
-        a, b = self._camera(torch.device("cpu"), torch.float64)
+        a, b, _ = self._camera(torch.device("cpu"), torch.float64)
         rays = (
             a[None, None, :, None] * axes[:, None, None, 0, :]
             + b[None, :, None, None] * axes[:, None, None, 1, :]
@@ -208,7 +212,7 @@ class ViewportSampler:
 
     def _grid(self, axes: torch.Tensor, prep: _Prepared) -> torch.Tensor:
         """Sampling grid ``(n, h, w, 2)`` for ``grid_sample(align_corners=False)``."""
-        a, b = self._camera(axes.device, axes.dtype)
+        a, b, inv_norm = self._camera(axes.device, axes.dtype)
         right, down, fwd = axes[:, 0], axes[:, 1], axes[:, 2]  # (n, 3) each
         # World ray components as contiguous planes: c[n, v, u] = a[u] r + b[v] d + f.
         planes = [
@@ -222,10 +226,15 @@ class ViewportSampler:
         x, y, z = planes
         # Continuous ERP pixel x = (0.5 - lon/2pi) W; in the padded frame (width W + 2p,
         # align_corners=False) the normalised coordinate reduces to -lon W / (pi (W + 2p)).
+        # Likewise y maps to -2 lat H / (pi (H + 2p)). lat = asin(z / |ray|) with the cached
+        # 1/|ray| (cheaper than atan2(z, hypot(x, y)); fp32 error < 0.03 deg, only in the
+        # last 0.1 deg before a pole). Scaling writes straight into the interleaved grid.
         hp, wp = prep.padded.shape[-2:]
-        gx = torch.atan2(y, x).mul_(-prep.width / (math.pi * wp))
-        gy = torch.atan2(z, torch.hypot(x, y)).mul_(-2.0 * prep.height / (math.pi * hp))
-        return torch.stack((gx, gy), dim=-1)
+        grid = torch.empty((*x.shape, 2), dtype=x.dtype, device=x.device)
+        torch.mul(torch.atan2(y, x), -prep.width / (math.pi * wp), out=grid[..., 0])
+        lat = z.mul_(inv_norm).clamp_(-1.0, 1.0).asin_()
+        torch.mul(lat, -2.0 * prep.height / (math.pi * hp), out=grid[..., 1])
+        return grid
 
     # ------------------------------------------------------------------ frames
 
@@ -258,21 +267,23 @@ class ViewportSampler:
         last = self._last
         if last is not None and last[0] is frames and last[1] == frames._version and last[2] == key:
             return last[3]
-        if x.is_floating_point():
-            work = x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32
-            xf = x.to(work)
-        else:
-            xf = x.to(torch.float32).mul_(1.0 / 255.0)
+        uint8 = not x.is_floating_point()
+        work = x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32
+        xf = x.to(work)
         _, _, height, width = xf.shape
         k = self.level_for(height, width)
-        if k > 0:
-            f = 1 << k
-            if height % f == 0 and width % f == 0:
-                xf = F.avg_pool2d(xf, kernel_size=f, stride=f)
-            else:
-                xf = F.interpolate(
-                    xf, size=(max(1, round(height / f)), max(1, round(width / f))), mode="area"
-                )
+        f = 1 << k
+        if k > 0 and height % f == 0 and width % f == 0:
+            # Box filter; for uint8 the 1/255 scale rides on the divisor (one pass less).
+            xf = F.avg_pool2d(
+                xf, kernel_size=f, stride=f, divisor_override=f * f * (255 if uint8 else 1)
+            )
+        else:
+            if k > 0:
+                size = (max(1, round(height / f)), max(1, round(width / f)))
+                xf = F.interpolate(xf, size=size, mode="area")
+            if uint8:
+                xf = xf.mul_(1.0 / 255.0)  # a fresh tensor: .to() copied the uint8 frame
         if self.remap_compat and xf.shape[1] != 1:
             if xf.shape[1] != 3:
                 raise ShapeError(
@@ -430,17 +441,24 @@ def _pad_sphere(x: torch.Tensor, p: int = _PAD) -> torch.Tensor:
     """Pad an ERP batch ``(B, C, H, W)`` by ``p`` rows across each pole and ``p`` wrapped columns.
 
     The row above row 0 at column ``i`` is row 0 at column ``i + W/2`` (the meridian on the
-    other side of the pole), so rows are flipped and rolled by ``W // 2``; columns wrap
-    circularly. Result ``(B, C, H + 2p, W + 2p)``.
+    other side of the pole), so pole rows are flipped and rolled by ``W // 2``; columns wrap
+    circularly. Result ``(B, C, H + 2p, W + 2p)``, written with one copy of the frame
+    (channels-last on the CPU, where ``grid_sample`` gathers all channels of a pixel at once).
     """
-    _, _, height, width = x.shape
-    p_rows = min(p, height)
-    top = torch.roll(x[..., :p_rows, :].flip(-2), width // 2, dims=-1)
-    bottom = torch.roll(x[..., height - p_rows :, :].flip(-2), width // 2, dims=-1)
-    x = torch.cat((top, x, bottom), dim=-2)
-    reps = -(-p // width)  # frames narrower than p (tiny tests) wrap more than once
-    xr = x.repeat(1, 1, 1, reps) if reps > 1 else x
-    return torch.cat((xr[..., xr.shape[-1] - p :], x, xr[..., :p]), dim=-1)
+    b, c, height, width = x.shape
+    if height < p or width < p:
+        raise ShapeError(f"frames must be at least {p}x{p} pixels, got {width}x{height}")
+    fmt = torch.channels_last if x.device.type == "cpu" and c > 1 else torch.contiguous_format
+    out = torch.empty((b, c, height + 2 * p, width + 2 * p), dtype=x.dtype, device=x.device)
+    out = out.contiguous(memory_format=fmt)
+    out[..., p : p + height, p : p + width] = x
+    out[..., :p, p : p + width] = torch.roll(x[..., :p, :].flip(-2), width // 2, dims=-1)
+    out[..., p + height :, p : p + width] = torch.roll(
+        x[..., height - p :, :].flip(-2), width // 2, dims=-1
+    )
+    out[..., :p] = out[..., width : width + p]
+    out[..., p + width :] = out[..., p : 2 * p]
+    return out
 
 
 @functools.lru_cache(maxsize=16)
