@@ -22,7 +22,7 @@ from pano.geometry import erp_grid_lonlat, lonlat_to_vec
 Normalize = Literal["max", "sum", "none"]
 PixelGrid = Literal["centre", "dhp"]
 
-#: Elements per temporary block (maps x points x pixels) on CPU and on CUDA.
+#: Elements per temporary block (maps x points x pixels): per CPU thread, and on CUDA.
 _BLOCK_CPU = 1 << 18
 _BLOCK_CUDA = 1 << 25
 
@@ -75,7 +75,8 @@ def sphere_heatmaps(
         pixel: sample positions, see :func:`grid_vectors`.
         weights: optional ``(S, N)`` non-negative weights per point.
         chunk: at most this many maps are computed at once; temporaries are further
-            bounded to about 2**18 values on CPU (cache-sized blocks) and 2**25 on CUDA.
+            bounded to about 2**18 values per CPU thread (cache-sized blocks) and 2**25
+            on CUDA.
 
     Returns:
         ``(S, H, W)`` maps in ``points.dtype`` (use float64 for DHP parity to 1e-5),
@@ -98,8 +99,13 @@ def sphere_heatmaps(
     # exp(-d_deg**2 / (2 sigma**2)) with d_deg = deg(arccos(dot)): deg() folded into the factor.
     factor = -((180.0 / math.pi) ** 2) / (2.0 * float(sigma_deg) ** 2)
     # Blocks of maps x pixels keep the temporaries small: on CPU a block stays in the cache
-    # (~20x faster than whole maps at 360x180 x 58 points); on CUDA blocks are large.
-    budget = _BLOCK_CUDA if points.device.type == "cuda" else _BLOCK_CPU
+    # (~20x faster than whole maps at 360x180 x 58 points; 2**18 values per intra-op
+    # thread, so that each op's work still outweighs the threads' synchronisation, which
+    # matters on a busy machine); on CUDA blocks are large.
+    if points.device.type == "cuda":
+        budget = _BLOCK_CUDA
+    else:
+        budget = _BLOCK_CPU * max(1, torch.get_num_threads())
     c_max = max(1, min(chunk, budget // max(1, n * min(n_pix, 4096))))
     out = torch.empty((s, n_pix), dtype=points.dtype, device=points.device)
     for i in range(0, s, c_max):

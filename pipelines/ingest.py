@@ -545,11 +545,11 @@ def ingest_pvs_hm(cfg: IngestConfig) -> IngestSummary:
     """
     from pano.device import resolve_device
     from pano.stores.pvs_hm import find_videos, match_videos
-    from pano.stores.reader import list_videos, store_nbytes
+    from pano.stores.reader import list_videos, local_path, store_nbytes
 
     t0 = time.perf_counter()
     resolve_device(cfg.device)  # fail early on e.g. --device cuda without CUDA
-    videos = find_videos(cfg.videos)
+    videos = find_videos(cfg.videos.resolve())  # absolute: workers may run elsewhere
     hm = _read_validated(cfg.hm, "HM", cfg.angle_tolerance_deg)
     em = _read_validated(cfg.em, "EM", cfg.angle_tolerance_deg) if cfg.em is not None else None
     match = match_videos(list(hm), videos)
@@ -580,6 +580,8 @@ def ingest_pvs_hm(cfg: IngestConfig) -> IngestSummary:
         sources.append(_file_source("em", cfg.em))
 
     exists, kept = _inspect_store(cfg, dataset)
+    store_path = local_path(cfg.store)  # absolute for the workers, whose cwd may differ
+    task_store = cfg.store if store_path is None else str(store_path.resolve())
     complete = set(kept)
     todo = sorted(n for n in match.pairs if n not in complete)
     if complete & set(match.pairs):
@@ -591,7 +593,7 @@ def ingest_pvs_hm(cfg: IngestConfig) -> IngestSummary:
             _probe_task,
             [_ProbeJob(n, match.pairs[n], cfg.count_frames) for n in todo],
             "probing videos",
-            videos_dir=cfg.videos,
+            videos_dir=cfg.videos.resolve(),
         )
         _raise_first([p for p in probes if isinstance(p, BaseException)])
         jobs = []
@@ -614,7 +616,7 @@ def ingest_pvs_hm(cfg: IngestConfig) -> IngestSummary:
                 samples_per_frame(e.shape[0], src.n_frames, n, "EM", cfg.spf_tolerance)
             jobs.append(
                 _WriteJob(
-                    store=cfg.store, name=n, hm=hm[n], em=e, source=src, split=_split_of(n, val),
+                    store=task_store, name=n, hm=hm[n], em=e, source=src, split=_split_of(n, val),
                     heatmap=cfg.heatmap, resample=cfg.resample, device=cfg.device,
                     spf_tolerance=cfg.spf_tolerance,
                 )

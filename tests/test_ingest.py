@@ -373,6 +373,27 @@ def test_dask_local_cluster_matches_in_process(clean: Path, data: Path, tmp_path
     assert_same(snapshot(store), snapshot(clean))
 
 
+def test_existing_scheduler(clean: Path, data: Path, tmp_path: Path) -> None:
+    from distributed import LocalCluster
+
+    # An in-process (threaded) cluster starts fast; the ingest only sees its address.
+    with LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0"
+    ) as cluster:
+        store = tmp_path / "sched.zarr"
+        s = ingest_pvs_hm(_cfg(data, store, workers=None, scheduler=cluster.scheduler_address))
+    assert len(s.written) == 3
+    assert_same(snapshot(store), snapshot(clean))
+
+
+def test_memory_store_cannot_go_to_an_external_scheduler(data: Path) -> None:
+    from pano.errors import ConfigError
+
+    url = f"memory://pano-ingest-{uuid.uuid4().hex}/pvs.zarr"
+    with pytest.raises(ConfigError, match="memory:// store exists only in this process"):
+        ingest_pvs_hm(_cfg(data, url, workers=None, scheduler="tcp://127.0.0.1:1"))
+
+
 def test_unmatched_videos_and_variables_are_reported(data: Path, tmp_path: Path) -> None:
     d = tmp_path / "partial"
     d.mkdir()
