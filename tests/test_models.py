@@ -37,7 +37,7 @@ def test_forecasters_return_unit_vectors(kind: str, device: torch.device) -> Non
     m = build_model(kind).to(device)
     hist = unit(torch.randn(3, 5, 3, device=device))
     k = len(m.content_steps)
-    vp = torch.rand(3, k, 1, 48, 48, device=device) if m.needs_viewports else None
+    vp = torch.rand(3, k, m.channels, 32, 32, device=device) if m.needs_viewports else None
     out = m.forecast(hist, vp)
     assert out.shape == (3, 25, 3)
     assert torch.allclose(out.norm(dim=-1), torch.ones(3, 25, device=device), atol=1e-5)
@@ -49,7 +49,7 @@ def test_forecast_rejects_bad_shapes() -> None:
     with pytest.raises(ShapeError, match="needs viewports"):
         ContentForecaster().forecast(unit(torch.randn(2, 5, 3)))
     with pytest.raises(ShapeError, match="viewports must have shape"):
-        ContentForecaster().forecast(unit(torch.randn(2, 5, 3)), torch.zeros(2, 3, 1, 48, 48))
+        ContentForecaster().forecast(unit(torch.randn(2, 5, 3)), torch.zeros(2, 3, 3, 32, 32))
 
 
 def test_no_motion_repeats_last_sample() -> None:
@@ -101,7 +101,7 @@ def test_learned_models_start_as_no_motion_and_are_yaw_invariant(kind: str) -> N
     torch.manual_seed(0)
     m = build_model(kind)
     hist = _track(20, 10, 2, 1, 5)[None].float()
-    vp = torch.rand(1, len(m.content_steps), 1, 48, 48) if m.needs_viewports else None
+    vp = torch.rand(1, len(m.content_steps), 3, 32, 32) if m.needs_viewports else None
     out = m.forecast(hist, vp)
     assert torch.allclose(out, hist[:, -1:].expand_as(out), atol=1e-5)
     # Randomise the output layer: forecasts must rotate with the history about the pole.

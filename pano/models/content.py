@@ -41,10 +41,20 @@ def interpolation_matrix(content_steps: tuple[int, ...], horizon: int) -> torch.
 
 
 class ViewportKeypoints(nn.Module):
-    """CNN + spatial softmax: ``(N, C, h, w)`` viewports -> ``(N, 3 * keypoints)`` features.
+    """Saliency CNN + spatial softmax over a sequence of views of one camera.
 
-    Features per keypoint: head-frame tangent offsets (left, up) in radians times ``scale``
-    and the map's peak log-probability relative to uniform (how sure it is).
+    Input ``(B, K, C, h, w)``: ``K`` views, all centred on the origin direction, of frames
+    ordered in time. A small CNN (local colour/contrast detectors - it must generalise
+    from a few training videos to unseen backgrounds) maps each view to ``keypoints + 1``
+    logit maps. The first ``keypoints`` maps are free spatial-softmax keypoints; the last
+    one is a *tracker*: its softmax is multiplied by a Gaussian prior centred where the
+    tracker was in the previous view (the view centre - the head - for the first view),
+    with a learned width per view, so it follows the salient thing nearest the head
+    through time. Each map yields its expected image position converted through the
+    gnomonic camera to head-frame tangent angles (left, up), times ``scale``, and its
+    peak log-probability relative to uniform (how sure it is).
+
+    Output: ``(B, K, 3 * (keypoints + 1))``.
     """
 
     def __init__(
@@ -54,18 +64,19 @@ class ViewportKeypoints(nn.Module):
         fov_deg: tuple[float, float],
         scale: float,
         width: int = 8,
+        views: int = 1,
     ) -> None:
         super().__init__()
-        # Deliberately small (local colour/contrast detectors): it must generalise from a
-        # few training videos to unseen backgrounds.
         self.net = nn.Sequential(
-            nn.Conv2d(channels, width, 3, padding=1),
+            nn.Conv2d(channels, width, 3, stride=2, padding=1),
             nn.ELU(),
             nn.Conv2d(width, width, 3, padding=1),
             nn.ELU(),
-            nn.Conv2d(width, keypoints, 1),
+            nn.Conv2d(width, keypoints + 1, 1),
         )
         self.log_temp = nn.Parameter(torch.zeros(()))
+        # Prior width per view, in normalised image units ([-1, 1] across the view).
+        self.log_sigma = nn.Parameter(torch.full((views,), math.log(0.35)))
         self.tan_half = (
             math.tan(math.radians(fov_deg[0]) / 2),
             math.tan(math.radians(fov_deg[1]) / 2),
@@ -73,15 +84,9 @@ class ViewportKeypoints(nn.Module):
         self.scale = scale
         self.keypoints = keypoints
 
-    def forward(self, views: torch.Tensor) -> torch.Tensor:
-        """Encode ``(N, C, h, w)`` views (values in [0, 1])."""
-        logits = self.net(views * 2.0 - 1.0) * torch.exp(self.log_temp)
-        n, k, hh, ww = logits.shape
-        flat = logits.reshape(n, k, hh * ww)
-        prob = torch.softmax(flat, -1).reshape(n, k, hh, ww)
-        # Pixel-centre coordinates in [-1, 1]: u to the right, v down.
-        u = (torch.arange(ww, dtype=views.dtype, device=views.device) + 0.5) / ww * 2 - 1
-        v = (torch.arange(hh, dtype=views.dtype, device=views.device) + 0.5) / hh * 2 - 1
+    def _features(self, prob: torch.Tensor, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """``prob (N, k, h, w)`` -> ``(N, k, 3)`` and the expected ``(u, v)``."""
+        n, k, hh, ww = prob.shape
         eu = (prob.sum(2) * u).sum(-1)  # (N, k)
         ev = (prob.sum(3) * v).sum(-1)
         a, b = eu * self.tan_half[0], ev * self.tan_half[1]
@@ -89,7 +94,37 @@ class ViewportKeypoints(nn.Module):
         ray = unit(torch.stack([torch.ones_like(a), -a, -b], -1))
         off = front_log(ray) * self.scale  # (N, k, 2)
         peak = torch.log(prob.reshape(n, k, -1).amax(-1) * (hh * ww)).unsqueeze(-1) / 4.0
-        return torch.cat([off, peak], -1).reshape(n, -1)
+        return torch.cat([off, peak], -1), eu, ev
+
+    def forward(self, views: torch.Tensor) -> torch.Tensor:
+        """Encode ``(B, K, C, h, w)`` views (values in [0, 1])."""
+        b, k_views = views.shape[:2]
+        logits = self.net(views.flatten(0, 1) * 2.0 - 1.0) * torch.exp(self.log_temp)
+        hh, ww = logits.shape[-2:]  # the maps are half the views' resolution
+        logits = logits.reshape(b, k_views, self.keypoints + 1, hh, ww)
+        u = (torch.arange(ww, dtype=views.dtype, device=views.device) + 0.5) / ww * 2 - 1
+        v = (torch.arange(hh, dtype=views.dtype, device=views.device) + 0.5) / hh * 2 - 1
+        free = torch.softmax(logits[:, :, :-1].flatten(3), -1).reshape(
+            b * k_views, self.keypoints, hh, ww
+        )
+        free_feats, _, _ = self._features(free, u, v)
+        free_feats = free_feats.reshape(b, k_views, -1)
+        # The tracker, chained through the views.
+        cu = torch.zeros(b, dtype=views.dtype, device=views.device)
+        cv = torch.zeros_like(cu)
+        track = []
+        sig = torch.exp(self.log_sigma)
+        for i in range(k_views):
+            s = sig[min(i, len(sig) - 1)]
+            d2 = (u[None, None, :] - cu[:, None, None]) ** 2 + (
+                v[None, :, None] - cv[:, None, None]
+            ) ** 2
+            lg = logits[:, i, -1] - d2 / (2 * s * s)
+            prob = torch.softmax(lg.flatten(1), -1).reshape(b, 1, hh, ww)
+            f, eu, ev = self._features(prob, u, v)
+            track.append(f.reshape(b, -1))
+            cu, cv = eu[:, 0], ev[:, 0]
+        return torch.cat([free_feats, torch.stack(track, 1)], -1)
 
 
 class ContentForecaster(Seq2SeqForecaster):
@@ -127,14 +162,14 @@ class ContentForecaster(Seq2SeqForecaster):
         if not steps or list(steps) != sorted(set(steps)) or steps[0] < 0:
             raise ValueError(f"content_steps must be increasing non-negative ints, got {steps}")
         super().__init__(
-            history, horizon, hidden, layers, scale, dropout, context_dim=3 * keypoints * 2
+            history, horizon, hidden, layers, scale, dropout, context_dim=3 * (keypoints + 1) * 2
         )
         self.content_steps = steps
         self.fov_deg = (float(fov_deg[0]), float(fov_deg[1]))
         self.size = (int(size[0]), int(size[1]))
         self.channels = int(channels)
         self.encoder_views = ViewportKeypoints(
-            channels, keypoints, self.fov_deg, self.scale, encoder_width
+            channels, keypoints, self.fov_deg, self.scale, encoder_width, views=len(steps)
         )
         self.register_buffer("interp", interpolation_matrix(steps, horizon), persistent=False)
 
@@ -150,8 +185,7 @@ class ContentForecaster(Seq2SeqForecaster):
                 f"viewports must have shape (B, {k}, {self.channels}, h, w), "
                 f"got {tuple(viewports.shape)}"
             )
-        b = viewports.shape[0]
-        feats = self.encoder_views(viewports.flatten(0, 1).to(history_xyz.dtype)).reshape(b, k, -1)
+        feats = self.encoder_views(viewports.to(history_xyz.dtype))  # (B, K, F)
         per_step = torch.einsum("hk,bkd->bhd", self.interp.to(feats.dtype), feats)
         # Also give each step the view-to-view change (where the content is heading).
         delta = torch.diff(per_step, dim=1, prepend=per_step[:, :1])
