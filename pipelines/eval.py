@@ -164,6 +164,9 @@ class EvalConfig(PanoConfig):
         default=0, description="seed of every random choice (split halves, AUC sampling)"
     )
     steps_per_task: int = Field(default=16, ge=1, description="saliency steps per Dask task")
+    device: str = Field(
+        default="auto", description="torch device of the inter-observer heatmaps (auto, cpu, cuda)"
+    )
     hm: HMEvalParams = Field(default_factory=HMEvalParams)
     saliency: SaliencyEvalParams = Field(default_factory=SaliencyEvalParams)
 
@@ -597,6 +600,10 @@ def _plan(cfg: EvalConfig) -> _Plan:
                 )
             if origins[info.name].size == 0:
                 notes.append(f"{info.name}: too short for a {horizon}-step forecast; no HM scores")
+    if any(m.kind == "inter_observer" for m in sal_models) and cfg.device != "auto":
+        from pano.device import resolve_device
+
+        resolve_device(cfg.device)  # a bad or missing device fails here, before any work
     if not (sal_models or hm_models or sp_models):
         raise ConfigError(
             "nothing to evaluate: the chosen metrics and baselines/predictions do not meet "
@@ -661,6 +668,7 @@ def _tasks(cfg: EvalConfig, plan: _Plan) -> list[tuple[str, Any]]:
                             cfg.seed,
                             other,
                             plan.ig_map,
+                            cfg.device,
                         ),
                     )
                 )

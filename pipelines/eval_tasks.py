@@ -71,6 +71,7 @@ class SaliencyTask:
     seed: int
     other: np.ndarray  # (stop - start, K, 2) lon/lat of sAUC negatives (NaN padded)
     ig_baseline: np.ndarray | None  # (H, W) or None (uniform)
+    device: str = "cpu"  # torch device of the inter-observer heatmaps
 
 
 def lonlat_vectors(ll: np.ndarray) -> np.ndarray:
@@ -81,19 +82,22 @@ def lonlat_vectors(ll: np.ndarray) -> np.ndarray:
 
 
 def _halves_maps(
-    ll: np.ndarray, halves: tuple[np.ndarray, np.ndarray], heat: dict[str, Any]
+    ll: np.ndarray, halves: tuple[np.ndarray, np.ndarray], heat: dict[str, Any], device: str
 ) -> list[np.ndarray]:
+    """Each half's heatmaps with the ground truth's recipe (float64, on ``device``)."""
     import torch
 
+    from pano.device import resolve_device
     from pano.heatmaps import sphere_heatmaps
 
+    dev = resolve_device(device)
     out = []
     for idx in halves:
-        pts = torch.as_tensor(lonlat_vectors(ll[:, idx]), dtype=torch.float64)
+        pts = torch.as_tensor(lonlat_vectors(ll[:, idx]), dtype=torch.float64, device=dev)
         maps = sphere_heatmaps(
             pts, heat["width"], heat["height"], heat["sigma_deg"], heat["normalize"], heat["pixel"]
         )
-        out.append(maps.numpy())
+        out.append(maps.cpu().numpy())
     return out
 
 
@@ -146,7 +150,7 @@ def run_saliency_task(task: SaliencyTask) -> np.ndarray:
         elif spec.kind == "inter_observer":
             seed = stable_seed(task.seed, task.video, "split_half") % (2**32)
             halves = split_half(ll.shape[1], seed)
-            maps = _halves_maps(ll, halves, task.ref.heatmap)
+            maps = _halves_maps(ll, halves, task.ref.heatmap, task.device)
             fx = [Fixations.from_lonlat(ll[:, idx], h, w) for idx in halves]
             # Each half predicts the other half's map and fixations; both directions averaged.
             out[k] = 0.5 * (score(maps[0], maps[1], fx[1]) + score(maps[1], maps[0], fx[0]))

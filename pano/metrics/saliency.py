@@ -217,12 +217,17 @@ def _masses(m: np.ndarray, row_w: np.ndarray) -> np.ndarray:
 
     A map that sums to 0 becomes the area-weighted uniform distribution.
     """
-    mn = m.min(axis=(1, 2), keepdims=True)
-    m = np.where(mn < 0, m - mn, m)
+    mn = m.min(axis=(1, 2))
+    if (mn < 0).any():
+        m = m - np.minimum(mn, 0.0)[:, None, None]
     mw = m * row_w[None, :, None]
-    tot = mw.sum(axis=(1, 2), keepdims=True)
-    uni = np.broadcast_to(row_w[None, :, None], m.shape) / (row_w.sum() * m.shape[2])
-    return np.where(tot > 0, mw / np.where(tot > 0, tot, 1.0), uni)
+    tot = mw.sum(axis=(1, 2))
+    empty = ~(tot > 0)
+    if empty.any():
+        mw[empty] = row_w[:, None]
+        tot[empty] = row_w.sum() * m.shape[2]
+    mw /= tot[:, None, None]
+    return mw
 
 
 def _minmax(m: np.ndarray) -> np.ndarray:
@@ -232,9 +237,10 @@ def _minmax(m: np.ndarray) -> np.ndarray:
 
 
 def _nan_frames(*maps: np.ndarray) -> np.ndarray:
+    """Frames with a NaN (or inf) anywhere in any of the maps (one pass, no full temporary)."""
     bad = np.zeros(maps[0].shape[0], bool)
     for m in maps:
-        bad |= np.isnan(m).any(axis=(1, 2))
+        bad |= ~np.isfinite(m.reshape(m.shape[0], -1).sum(axis=1))
     return bad
 
 
@@ -345,13 +351,12 @@ def nss(pred: Any, fixations: Fixations, profile: str | Profile = "sphere") -> n
         var = var * n / (n - prof.nss_ddof)
     sd = np.sqrt(var)
     const = np.ptp(p.reshape(f, -1), axis=1) == 0  # exactly constant: z = 0, not rounding noise
-    z = np.where(const[:, None, None], 0.0, d / np.where(const, 1.0, sd)[:, None, None])
-    z = z.reshape(f, -1)
+    flat = d.reshape(f, -1)
     out = np.full(f, np.nan)
     for i in range(f):
         idx = fix.frame(i, prof.fixation_duplicates)
         if idx.size:
-            out[i] = z[i, idx].mean()
+            out[i] = 0.0 if const[i] else (flat[i, idx] / sd[i]).mean()
     out[_nan_frames(p)] = np.nan
     return _out(out, single)
 
@@ -386,9 +391,11 @@ def auc(pred: Any, fixations: Fixations, profile: str | Profile = "sphere") -> n
         idx = fix.frame(i, prof.fixation_duplicates)
         if not idx.size:
             continue
-        order = np.argsort(flat[i], kind="stable")
-        neg = flat[i][order]
-        cw = None if pw is None else np.concatenate([[0.0], np.cumsum(pw[order])])
+        if pw is None:
+            neg, cw = np.sort(flat[i]), None
+        else:
+            order = np.argsort(flat[i], kind="stable")
+            neg, cw = flat[i][order], np.concatenate([[0.0], np.cumsum(pw[order])])
         out[i] = _rank_auc(flat[i][idx], neg, cw).mean()
     out[_nan_frames(p)] = np.nan
     return _out(out, single)
