@@ -84,7 +84,9 @@ class ViewportKeypoints(nn.Module):
         self.scale = scale
         self.keypoints = keypoints
 
-    def _features(self, prob: torch.Tensor, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    def _features(
+        self, prob: torch.Tensor, u: torch.Tensor, v: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``prob (N, k, h, w)`` -> ``(N, k, 3)`` and the expected ``(u, v)``."""
         n, k, hh, ww = prob.shape
         eu = (prob.sum(2) * u).sum(-1)  # (N, k)
@@ -93,7 +95,7 @@ class ViewportKeypoints(nn.Module):
         # Gnomonic ray forward + a * right + b * down, in the head frame (x fwd, y left, z up).
         ray = unit(torch.stack([torch.ones_like(a), -a, -b], -1))
         off = front_log(ray) * self.scale  # (N, k, 2)
-        peak = torch.log(prob.reshape(n, k, -1).amax(-1) * (hh * ww)).unsqueeze(-1) / 4.0
+        peak = torch.log(prob.reshape(n, k, hh * ww).amax(-1) * (hh * ww)).unsqueeze(-1) / 4.0
         return torch.cat([off, peak], -1), eu, ev
 
     def forward(self, views: torch.Tensor) -> torch.Tensor:
@@ -108,7 +110,7 @@ class ViewportKeypoints(nn.Module):
             b * k_views, self.keypoints, hh, ww
         )
         free_feats, _, _ = self._features(free, u, v)
-        free_feats = free_feats.reshape(b, k_views, -1)
+        free_feats = free_feats.reshape(b, k_views, 3 * self.keypoints)
         # The tracker, chained through the views.
         cu = torch.zeros(b, dtype=views.dtype, device=views.device)
         cv = torch.zeros_like(cu)
@@ -172,6 +174,8 @@ class ContentForecaster(Seq2SeqForecaster):
             channels, keypoints, self.fov_deg, self.scale, encoder_width, views=len(steps)
         )
         self.register_buffer("interp", interpolation_matrix(steps, horizon), persistent=False)
+        self.gate_bias = nn.Parameter(torch.full((horizon,), -3.0))
+        self.gate_peak = nn.Parameter(torch.zeros(()))
 
     def forecast(
         self, history_xyz: torch.Tensor, viewports: torch.Tensor | None = None
@@ -189,4 +193,10 @@ class ContentForecaster(Seq2SeqForecaster):
         per_step = torch.einsum("hk,bkd->bhd", self.interp.to(feats.dtype), feats)
         # Also give each step the view-to-view change (where the content is heading).
         delta = torch.diff(per_step, dim=1, prepend=per_step[:, :1])
-        return self._decode(history_xyz, torch.cat([per_step, delta], -1))
+        # Direct path: the tracker's position at each step, blended in with a learned,
+        # confidence-dependent weight per horizon step (starts small: ~no-motion + LSTM).
+        trk = per_step[..., -3:]  # (B, H, 3): left, up (scaled), peak
+        w = torch.sigmoid(self.gate_bias[None, :, None] + self.gate_peak * trk[..., 2:3])
+        return self._decode(
+            history_xyz, torch.cat([per_step, delta], -1), blend=(trk[..., :2] / self.scale, w)
+        )

@@ -75,7 +75,12 @@ class Seq2SeqForecaster(HMForecaster):
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
-    def _decode(self, history_xyz: torch.Tensor, context: torch.Tensor | None) -> torch.Tensor:
+    def _decode(
+        self,
+        history_xyz: torch.Tensor,
+        context: torch.Tensor | None,
+        blend: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> torch.Tensor:
         """Run encoder + decoder; ``context`` is ``(B, H, context_dim)`` per-step features."""
         self.check_history(history_xyz)
         b = history_xyz.shape[0]
@@ -97,6 +102,10 @@ class Seq2SeqForecaster(HMForecaster):
             outs.append(pos)
             prev = step
         offsets = torch.stack(outs, 1)  # (B, H, 2) radians in the head frame
+        if blend is not None:
+            # Content models: mix in a content-derived head-frame path with weights (B, H, 1).
+            target, w = blend
+            offsets = offsets + w * (target - offsets)
         return from_frame(rot, front_exp(offsets))
 
     def forecast(

@@ -49,7 +49,7 @@ class ContentModel(Seq2SeqModel):
     size: tuple[int, int] = Field((32, 32), description="viewport (height, width) pixels")
     channels: Literal[1, 3] = Field(3, description="1 = luma, 3 = RGB")
     keypoints: int = Field(
-        4, ge=1, le=64, description="spatial-softmax maps of the viewport encoder"
+        4, ge=0, le=64, description="free spatial-softmax maps (besides the tracker map)"
     )
     encoder_width: int = Field(8, ge=1, le=512, description="hidden channels of the viewport CNN")
 
@@ -119,6 +119,9 @@ class OptimConfig(PanoConfig):
     grad_clip: float = Field(1.0, gt=0, description="max gradient norm (DHP: 40)")
     scheduler: Literal["constant", "cosine"] = "cosine"
     warmup: int = Field(0, ge=0, description="linear warm-up updates")
+    color_augment: bool = Field(
+        True, description="content models: random RGB channel order and gain per window"
+    )
     mirror: bool = Field(
         True,
         description="augment supervised windows by mirroring left/right (lon -> -lon) at random",

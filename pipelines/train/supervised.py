@@ -135,6 +135,14 @@ class SupervisedTask:
             fut = torch.where(flip[:, None, None], fut * sign, fut)
             if views is not None:
                 views = torch.where(flip[:, None, None, None, None], views.flip(-1), views)
+        if views is not None and self.cfg.optim.color_augment and views.shape[2] == 3:
+            # Colour augmentation: a random RGB channel order and gain per window, so the
+            # encoder learns "salient vs background" rather than the training videos' colours.
+            b = views.shape[0]
+            perm = torch.argsort(torch.rand(b, 3, generator=gen), dim=1).to(views.device)
+            views = torch.gather(views, 2, perm[:, None, :, None, None].expand_as(views))
+            gain = (0.75 + 0.5 * torch.rand(b, generator=gen)).to(views.device)
+            views = (views * gain[:, None, None, None, None]).clamp(0.0, 1.0)
         pred = module(hist, views)
         ang = angle_between(pred, fut)  # (B, H) radians
         loss = ang.mean()
