@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -220,20 +221,24 @@ def _masses(m: np.ndarray, row_w: np.ndarray) -> np.ndarray:
     mn = m.min(axis=(1, 2))
     if (mn < 0).any():
         m = m - np.minimum(mn, 0.0)[:, None, None]
-    mw = m * row_w[None, :, None]
+    mw = m if np.all(row_w == row_w[0]) else m * row_w[None, :, None]
     tot = mw.sum(axis=(1, 2))
     empty = ~(tot > 0)
     if empty.any():
+        mw = np.array(mw)
         mw[empty] = row_w[:, None]
         tot[empty] = row_w.sum() * m.shape[2]
-    mw /= tot[:, None, None]
-    return mw
+    return mw / tot[:, None, None]
 
 
 def _minmax(m: np.ndarray) -> np.ndarray:
-    lo = m.min(axis=(1, 2), keepdims=True)
-    span = m.max(axis=(1, 2), keepdims=True) - lo
-    return np.where(span > 0, (m - lo) / np.where(span > 0, span, 1.0), 0.0)
+    """Each frame scaled to ``[0, 1]`` (a constant frame becomes 0)."""
+    lo = m.min(axis=(1, 2))
+    span = m.max(axis=(1, 2)) - lo
+    out = m - lo[:, None, None]
+    out /= np.where(span > 0, span, 1.0)[:, None, None]
+    out[~(span > 0)] = 0.0
+    return out
 
 
 def _nan_frames(*maps: np.ndarray) -> np.ndarray:
@@ -242,6 +247,56 @@ def _nan_frames(*maps: np.ndarray) -> np.ndarray:
     for m in maps:
         bad |= ~np.isfinite(m.reshape(m.shape[0], -1).sum(axis=1))
     return bad
+
+
+@lru_cache(maxsize=32)
+def _pixel_weight_pair(kind: str, height: int, width: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Flat per-pixel weights summing to 1 and their square roots; None when all are equal."""
+    from pano.metrics.profiles import _row_weights
+
+    row_w = _row_weights(kind, height, width)
+    if np.all(row_w == row_w[0]):
+        return None
+    pw = np.repeat(row_w, width)
+    pw = pw / pw.sum()
+    sw = np.sqrt(pw)
+    pw.setflags(write=False)
+    sw.setflags(write=False)
+    return pw, sw
+
+
+def _moments(
+    m: np.ndarray, weights: tuple[np.ndarray, np.ndarray] | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weighted mean ``(F,)``, population variance ``(F,)`` and scaled centred maps ``(F, N)``.
+
+    The centred flat maps are multiplied by ``sqrt(w)`` (left unscaled when unweighted), so
+    a weighted covariance is ``einsum(d1, d2) / _n(d1, weights)``. A NaN anywhere in a
+    frame makes its mean NaN (the callers' NaN test).
+    """
+    flat = m.reshape(m.shape[0], -1)
+    mean = flat.mean(axis=1) if weights is None else flat @ weights[0]
+    d = flat - mean[:, None]
+    if weights is not None:
+        d *= weights[1]
+    return mean, np.einsum("fi,fi->f", d, d) / _n(d, weights), d
+
+
+def _n(d: np.ndarray, weights: tuple[np.ndarray, np.ndarray] | None) -> int:
+    return d.shape[1] if weights is None else 1
+
+
+def _constant(m: np.ndarray, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
+    """Frames whose map is exactly constant.
+
+    ``min == max`` is checked only where the variance is at rounding level (cheap), so a
+    constant map is never mistaken for one with tiny noise, nor the reverse.
+    """
+    out = np.zeros(m.shape[0], bool)
+    cand = np.nonzero(~(var > 1e-24 * np.maximum(mean * mean, 1e-300)))[0]
+    for i in cand:
+        out[i] = bool(np.ptp(m[i]) == 0)
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -267,21 +322,16 @@ def cc(pred: Any, gt: Any, profile: str | Profile = "sphere") -> np.ndarray:
     p, single = _as_maps(pred, "pred")
     g, _ = _as_maps(gt, "gt")
     _check_pair(p, g, "cc")
-    f, h, w = p.shape
-    rw = prof.row_weights(h, w)
-    wn = rw / (rw.sum() * w)
-    mp = p.sum(-1) @ wn
-    mg = g.sum(-1) @ wn
-    dp = p - mp[:, None, None]
-    dg = g - mg[:, None, None]
-    cov = (dp * dg).sum(-1) @ wn
-    vp = (dp * dp).sum(-1) @ wn
-    vg = (dg * dg).sum(-1) @ wn
-    const = (np.ptp(p.reshape(f, -1), axis=1) == 0) | (np.ptp(g.reshape(f, -1), axis=1) == 0)
+    _, h, w = p.shape
+    wts = _pixel_weight_pair(prof.weights, h, w)
+    mp, vp, dp = _moments(p, wts)
+    mg, vg, dg = _moments(g, wts)
+    cov = np.einsum("fi,fi->f", dp, dg) / _n(dp, wts)
+    const = _constant(p, mp, vp) | _constant(g, mg, vg)
     with np.errstate(invalid="ignore", divide="ignore"):
         out = cov / np.sqrt(vp * vg)
     out = np.where(const, prof.cc_constant, np.clip(out, -1.0, 1.0))
-    out[_nan_frames(p, g)] = np.nan
+    out[~np.isfinite(mp) | ~np.isfinite(mg)] = np.nan
     return _out(out, single)
 
 
@@ -341,23 +391,20 @@ def nss(pred: Any, fixations: Fixations, profile: str | Profile = "sphere") -> n
     p, single = _as_maps(pred, "pred")
     fix = _need_fixations(fixations, "nss", p)
     f, h, w = p.shape
-    rw = prof.row_weights(h, w) if prof.nss_weighted else np.ones(h)
-    wn = rw / (rw.sum() * w)
-    mu = p.sum(-1) @ wn
-    d = p - mu[:, None, None]
-    var = (d * d).sum(-1) @ wn
-    if prof.nss_ddof and not prof.nss_weighted:
+    wts = _pixel_weight_pair(prof.weights, h, w) if prof.nss_weighted else None
+    mu, var, _ = _moments(p, wts)
+    if prof.nss_ddof and wts is None:
         n = h * w
         var = var * n / (n - prof.nss_ddof)
     sd = np.sqrt(var)
-    const = np.ptp(p.reshape(f, -1), axis=1) == 0  # exactly constant: z = 0, not rounding noise
-    flat = d.reshape(f, -1)
+    const = _constant(p, mu, var)  # exactly constant: z = 0, not rounding noise
+    flat = p.reshape(f, -1)
     out = np.full(f, np.nan)
     for i in range(f):
         idx = fix.frame(i, prof.fixation_duplicates)
         if idx.size:
-            out[i] = 0.0 if const[i] else (flat[i, idx] / sd[i]).mean()
-    out[_nan_frames(p)] = np.nan
+            out[i] = 0.0 if const[i] else ((flat[i, idx] - mu[i]) / sd[i]).mean()
+    out[~np.isfinite(mu)] = np.nan
     return _out(out, single)
 
 
@@ -394,7 +441,7 @@ def auc(pred: Any, fixations: Fixations, profile: str | Profile = "sphere") -> n
         if pw is None:
             neg, cw = np.sort(flat[i]), None
         else:
-            order = np.argsort(flat[i], kind="stable")
+            order = np.argsort(flat[i])  # ties need no order: only tie boundaries are read
             neg, cw = flat[i][order], np.concatenate([[0.0], np.cumsum(pw[order])])
         out[i] = _rank_auc(flat[i][idx], neg, cw).mean()
     out[_nan_frames(p)] = np.nan
@@ -419,7 +466,7 @@ def auc_judd(
     p, single = _as_maps(pred, "pred")
     fix = _need_fixations(fixations, "auc_judd", p)
     f, h, w = p.shape
-    pw = _pixel_weights(prof.auc_row_weights(h, w), w)
+    pw = _pixel_weights(prof.auc_row_weights(h, w), w) if prof.auc_weighted else None
     out = np.full(f, np.nan)
     bad = _nan_frames(p)
     for i, seed in enumerate(_frame_seeds(seeds, f, "auc_judd")):
@@ -431,17 +478,20 @@ def auc_judd(
             s = s + np.random.default_rng(seed).random(s.size) * prof.judd_jitter
         s = _minmax(s.reshape(1, h, w)).ravel()
         th = np.sort(s[idx])[::-1]
-        order = np.argsort(s, kind="stable")
-        sv = s[order]
-        cw = np.concatenate([[0.0], np.cumsum(pw[order])])
-        total = cw[-1]
-        above = total - cw[np.searchsorted(sv, th, side="left")]
         ufix = np.unique(idx)
         fv = s[ufix]
-        fo = np.argsort(fv, kind="stable")
-        fcw = np.concatenate([[0.0], np.cumsum(pw[ufix][fo])])
-        fix_above = fcw[-1] - fcw[np.searchsorted(fv[fo], th, side="left")]
-        neg_total = total - fcw[-1]
+        if pw is None:  # counts: "aboveth - i" of the MIT code
+            above = s.size - np.searchsorted(np.sort(s), th, side="left").astype(np.float64)
+            fix_above = ufix.size - np.searchsorted(np.sort(fv), th, side="left")
+            neg_total = float(s.size - ufix.size)
+        else:  # areas (ties need no order: only the tie boundaries are read)
+            order = np.argsort(s)
+            cw = np.concatenate([[0.0], np.cumsum(pw[order])])
+            above = cw[-1] - cw[np.searchsorted(s[order], th, side="left")]
+            fo = np.argsort(fv)
+            fcw = np.concatenate([[0.0], np.cumsum(pw[ufix][fo])])
+            fix_above = fcw[-1] - fcw[np.searchsorted(fv[fo], th, side="left")]
+            neg_total = cw[-1] - fcw[-1]
         n = th.size
         tp = np.concatenate([[0.0], np.arange(1, n + 1) / n, [1.0]])
         fp = np.concatenate(
