@@ -155,7 +155,9 @@ def run_saliency_task(task: SaliencyTask) -> np.ndarray:
             # Each half predicts the other half's map and fixations; both directions averaged.
             out[k] = 0.5 * (score(maps[0], maps[1], fx[1]) + score(maps[1], maps[0], fx[0]))
         else:
-            pred = np.broadcast_to(_baseline_map(spec, h, w), gt.shape)
+            # A real (F, H, W) array, as a prediction read from the store: same code path,
+            # same summation order, identical scores for identical maps.
+            pred = np.repeat(_baseline_map(spec, h, w)[None], f, axis=0)
             out[k] = score(pred, gt, fix)
     return out
 
