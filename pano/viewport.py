@@ -61,6 +61,9 @@ DHP_SIZE = (42, 42)
 _MODES = ("nearest", "bilinear", "bicubic")
 _PAD = 2  # wrapped columns / pole rows on each side (bicubic needs 2, the others 1)
 _CPU_CHUNK_ELEMS = 1 << 19  # output pixels per grid_sample call on CPU (keeps grids in cache)
+_MAX_TALL_ROWS = (
+    1 << 18
+)  # rows of a stacked frame batch sampled in one call (fp32 grid: <= 1/32 px)
 _LUMA = (0.299, 0.587, 0.114)  # BT.601 luma weights (RGB -> Y, full range)
 
 
@@ -152,7 +155,7 @@ class ViewportSampler:
         h, w = hw
         self.fx = (w / 2.0) / math.tan(math.radians(fov[0]) / 2.0)
         self.fy = (h / 2.0) / math.tan(math.radians(fov[1]) / 2.0)
-        self._rays: dict[tuple[torch.device, torch.dtype], tuple[torch.Tensor, ...]] = {}
+        self._rays: dict[tuple[torch.device, torch.dtype], tuple[torch.Tensor, torch.Tensor]] = {}
         self._last: tuple[torch.Tensor, int, tuple[Any, ...], _Prepared] | None = None
 
     def __repr__(self) -> str:
@@ -163,20 +166,28 @@ class ViewportSampler:
 
     # ------------------------------------------------------------------ geometry
 
-    def _camera(self, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, ...]:
-        """Cached camera rays in separable form.
+    def _camera(
+        self, device: torch.device, dtype: torch.dtype
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Cached camera rays ``(3, h * w)`` and their inverse lengths ``(h * w,)``.
 
-        Returns ``a (w,)`` (along image right), ``b (h,)`` (along image down) and
-        ``1 / |ray| (h, w)``: pixel ``(u, v)`` looks along ``forward + a[u] right + b[v] down``,
-        whose length a rotation does not change.
+        Column ``v * w + u`` is ``(a_u, b_v, 1)``: pixel ``(u, v)`` looks along
+        ``a_u right + b_v down + forward`` (a rotation does not change the length).
         """
         key = (device, dtype)
         if key not in self._rays:
             h, w = self.size
             a = (torch.arange(w, dtype=torch.float64) + 0.5 - w / 2.0) / self.fx
             b = (torch.arange(h, dtype=torch.float64) + 0.5 - h / 2.0) / self.fy
-            inv_norm = torch.rsqrt(1.0 + a[None, :] ** 2 + b[:, None] ** 2)
-            self._rays[key] = tuple(t.to(device, dtype) for t in (a, b, inv_norm))
+            rays = torch.stack(
+                (
+                    a[None, :].expand(h, w),
+                    b[:, None].expand(h, w),
+                    torch.ones(h, w, dtype=torch.float64),
+                )
+            ).reshape(3, h * w)
+            inv_norm = torch.rsqrt((rays * rays).sum(0))
+            self._rays[key] = (rays.to(device, dtype), inv_norm.to(device, dtype))
         return self._rays[key]
 
     def _axes(
@@ -202,39 +213,30 @@ class ViewportSampler:
         """
         roll = 0.0 if roll is None else roll
         axes = self._axes(yaw, pitch, roll, torch.device("cpu"), torch.float64)
-        a, b, _ = self._camera(torch.device("cpu"), torch.float64)
-        rays = (
-            a[None, None, :, None] * axes[:, None, None, 0, :]
-            + b[None, :, None, None] * axes[:, None, None, 1, :]
-            + axes[:, None, None, 2, :]
-        )
-        return rays / rays.norm(dim=-1, keepdim=True)
+        rays, inv_norm = self._camera(torch.device("cpu"), torch.float64)
+        world = torch.einsum("kp,nkc->npc", rays * inv_norm, axes)  # (N, h * w, 3)
+        return world.reshape(axes.shape[0], *self.size, 3)
 
     def _grid(self, axes: torch.Tensor, prep: _Prepared) -> torch.Tensor:
         """Sampling grid ``(n, h, w, 2)`` for ``grid_sample(align_corners=False)``."""
-        a, b, inv_norm = self._camera(axes.device, axes.dtype)
-        right, down, fwd = axes[:, 0], axes[:, 1], axes[:, 2]  # (n, 3) each
-        # World ray components as contiguous planes: c[n, v, u] = a[u] r + b[v] d + f.
-        planes = [
-            torch.addcmul(
-                torch.addcmul(fwd[:, c, None, None], b[None, :, None], down[:, c, None, None]),
-                a[None, None, :],
-                right[:, c, None, None],
-            )
-            for c in range(3)
-        ]
-        x, y, z = planes
+        rays, inv_norm = self._camera(axes.device, axes.dtype)
+        n = axes.shape[0]
+        h, w = self.size
+        # Rotate the cached rays by ONE matmul: rows of (3n, 3) = (x, y, z) components of
+        # every view's (right, down, forward); the result's planes x, y, z are contiguous.
+        xyz = axes.permute(2, 0, 1).reshape(3 * n, 3) @ rays
+        x, y, z = xyz[:n], xyz[n : 2 * n], xyz[2 * n :]
         # Continuous ERP pixel x = (0.5 - lon/2pi) W; in the padded frame (width W + 2p,
         # align_corners=False) the normalised coordinate reduces to -lon W / (pi (W + 2p)).
         # Likewise y maps to -2 lat H / (pi (H + 2p)). lat = asin(z / |ray|) with the cached
         # 1/|ray| (cheaper than atan2(z, hypot(x, y)); fp32 error < 0.03 deg, only in the
         # last 0.1 deg before a pole). Scaling writes straight into the interleaved grid.
         hp, wp = prep.padded.shape[-2:]
-        grid = torch.empty((*x.shape, 2), dtype=x.dtype, device=x.device)
+        grid = torch.empty((n, h * w, 2), dtype=axes.dtype, device=axes.device)
         torch.mul(torch.atan2(y, x), -prep.width / (math.pi * wp), out=grid[..., 0])
         lat = z.mul_(inv_norm).clamp_(-1.0, 1.0).asin_()
         torch.mul(lat, -2.0 * prep.height / (math.pi * hp), out=grid[..., 1])
-        return grid
+        return grid.view(n, h, w, 2)
 
     # ------------------------------------------------------------------ frames
 
@@ -267,23 +269,8 @@ class ViewportSampler:
         last = self._last
         if last is not None and last[0] is frames and last[1] == frames._version and last[2] == key:
             return last[3]
-        uint8 = not x.is_floating_point()
-        work = x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32
-        xf = x.to(work)
-        _, _, height, width = xf.shape
-        k = self.level_for(height, width)
-        f = 1 << k
-        if k > 0 and height % f == 0 and width % f == 0:
-            # Box filter; for uint8 the 1/255 scale rides on the divisor (one pass less).
-            xf = F.avg_pool2d(
-                xf, kernel_size=f, stride=f, divisor_override=f * f * (255 if uint8 else 1)
-            )
-        else:
-            if k > 0:
-                size = (max(1, round(height / f)), max(1, round(width / f)))
-                xf = F.interpolate(xf, size=size, mode="area")
-            if uint8:
-                xf = xf.mul_(1.0 / 255.0)  # a fresh tensor: .to() copied the uint8 frame
+        _, _, height, width = x.shape
+        xf = _box_level(x, self.level_for(height, width))
         if self.remap_compat and xf.shape[1] != 1:
             if xf.shape[1] != 3:
                 raise ShapeError(
@@ -343,39 +330,58 @@ class ViewportSampler:
         out = torch.empty((n, padded.shape[1], h, w), dtype=dtype, device=device)
         if n == 0:
             return out.to(out_dtype)
-        if frame_index is None:
-            groups: list[tuple[int, torch.Tensor | None]] = [(0, None)]
-        else:
-            idx = _frame_index(frame_index, n, nb)
-            if bool((idx == idx[0]).all()):
-                groups = [(int(idx[0]), None)]
-            else:
-                groups = [
-                    (int(b), (idx == b).nonzero().flatten()) for b in torch.unique(idx).tolist()
-                ]
         chunk = n if device.type != "cpu" else max(1, _CPU_CHUNK_ELEMS // (h * w))
-        for b, sel in groups:
-            src = padded[b : b + 1]
-            ax = axes if sel is None else axes[sel.to(axes.device)]
-            res = (
-                out
-                if sel is None
-                else torch.empty((ax.shape[0], *out.shape[1:]), dtype=dtype, device=device)
-            )
-            for i in range(0, ax.shape[0], chunk):
-                grid = self._grid(ax[i : i + chunk], prep)
-                res[i : i + chunk] = F.grid_sample(
-                    src.expand(grid.shape[0], -1, -1, -1),
-                    grid,
-                    mode=self.mode,
-                    padding_mode="border",
-                    align_corners=False,
-                )
-            if sel is not None:
+        idx = None if frame_index is None else _frame_index(frame_index, n, nb)
+        if idx is None or bool((idx == idx[0]).all()):
+            b = 0 if idx is None else int(idx[0])
+            self._sample(prep, padded[b : b + 1], axes, out, chunk)
+        elif nb * padded.shape[-2] <= _MAX_TALL_ROWS:
+            # Many frames: one call on the frames stacked as one tall image (a free view of
+            # the prepared batch); each frame's pole rows keep the others out of reach.
+            self._sample(prep, _tall(padded), axes, out, chunk, idx.to(device), nb)
+        else:
+            for b in torch.unique(idx).tolist():
+                sel = (idx == b).nonzero().flatten()
+                res = torch.empty((sel.numel(), *out.shape[1:]), dtype=dtype, device=device)
+                self._sample(prep, padded[b : b + 1], axes[sel.to(axes.device)], res, chunk)
                 out[sel.to(device)] = res
         if uint8_in and self.mode == "bicubic":
             out.clamp_(0.0, 1.0)
         return out if out.dtype == out_dtype else out.to(out_dtype)
+
+    def _sample(
+        self,
+        prep: _Prepared,
+        src: torch.Tensor,
+        axes: torch.Tensor,
+        out: torch.Tensor,
+        chunk: int,
+        rows: torch.Tensor | None = None,
+        n_frames: int = 1,
+    ) -> None:
+        """Render ``axes (n, 3, 3)`` from ``src (1, C, H', W')`` into ``out (n, C, h, w)``.
+
+        All viewports of a chunk go through ONE ``grid_sample`` call with the frame expanded
+        over them (no copy). With ``rows`` (the frame of each viewport), ``src`` is the tall
+        stack of ``n_frames`` prepared frames, the grid is laid out as ``(1, n * h, w, 2)``
+        and each viewport's grid is shifted to its frame.
+        """
+        h, w = self.size
+        c = src.shape[1]
+        for i in range(0, axes.shape[0], chunk):
+            grid = self._grid(axes[i : i + chunk], prep)
+            k = grid.shape[0]
+            if rows is None:  # the frame expanded over the chunk: output lands in place
+                out[i : i + k] = F.grid_sample(
+                    src.expand(k, -1, -1, -1), grid, self.mode, "border", align_corners=False
+                )
+                continue
+            shift = (2 * rows[i : i + k] + 1).to(grid.dtype)[:, None, None]
+            grid[..., 1].add_(shift).mul_(1.0 / n_frames).sub_(1.0)
+            res = F.grid_sample(
+                src, grid.view(1, k * h, w, 2), self.mode, "border", align_corners=False
+            )
+            out[i : i + k] = res.view(c, k, h, w).transpose(0, 1)
 
 
 def _angles(value: Any, name: str) -> torch.Tensor:
@@ -437,20 +443,55 @@ def _as_bchw(frames: torch.Tensor) -> torch.Tensor:
     return x
 
 
+def _box_level(x: torch.Tensor, k: int) -> torch.Tensor:
+    """Frames ``(B, C, H, W)`` -> float level ``k`` (box filter, ``2**k`` smaller; uint8 -> [0, 1]).
+
+    Sums 2x2 blocks ``k`` times by adding strided views (several times faster than
+    ``avg_pool2d`` on the CPU), in int16 for uint8 frames up to ``k = 3`` (exact, no
+    overflow), in floating point otherwise; channels-last input (decoded frames) is
+    processed in its own layout. Sizes not divisible by ``2**k`` use area interpolation.
+    """
+    uint8 = not x.is_floating_point()
+    work = x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32
+    scale = (1.0 / 255.0 if uint8 else 1.0) / float(4**k)
+    _, _, height, width = x.shape
+    f = 1 << k
+    if k > 0 and (height % f or width % f):
+        size = (max(1, round(height / f)), max(1, round(width / f)))
+        out = F.interpolate(x.to(work), size=size, mode="area")
+        return out.mul_(1.0 / 255.0) if uint8 else out
+    cl = x.shape[1] > 1 and x.stride(1) == 1  # (B, H, W, C) in memory
+    t = x.permute(0, 2, 3, 1) if cl else x  # pool over dims (1, 2) or (2, 3)
+    hd = 1 if cl else 2
+    t = t.to(torch.int16 if uint8 and 1 <= k <= 3 else work)
+    for _ in range(k):
+        shape = list(t.shape)
+        r = t.reshape(*shape[:hd], shape[hd] // 2, 2, *shape[hd + 1 :])
+        t = r.select(hd + 1, 0) + r.select(hd + 1, 1)
+        shape = list(t.shape)
+        r = t.reshape(*shape[: hd + 1], shape[hd + 1] // 2, 2, *shape[hd + 2 :])
+        t = r.select(hd + 2, 0) + r.select(hd + 2, 1)
+    t = t.to(work)
+    if scale != 1.0:  # t is a fresh tensor here (sums or a converted copy)
+        t = t.mul_(scale)
+    return t.permute(0, 3, 1, 2) if cl else t
+
+
 def _pad_sphere(x: torch.Tensor, p: int = _PAD) -> torch.Tensor:
     """Pad an ERP batch ``(B, C, H, W)`` by ``p`` rows across each pole and ``p`` wrapped columns.
 
     The row above row 0 at column ``i`` is row 0 at column ``i + W/2`` (the meridian on the
     other side of the pole), so pole rows are flipped and rolled by ``W // 2``; columns wrap
-    circularly. Result ``(B, C, H + 2p, W + 2p)``, written with one copy of the frame
-    (channels-last on the CPU, where ``grid_sample`` gathers all channels of a pixel at once).
+    circularly. Result ``(B, C, H + 2p, W + 2p)``, written with one copy of the frame, as
+    a view of a ``(C, B, H + 2p, W + 2p)`` buffer: every (frame, channel) plane is
+    contiguous (what ``grid_sample`` reads fastest) and the batch can be viewed as one tall
+    image per channel without a copy (:func:`_tall`).
     """
     b, c, height, width = x.shape
     if height < p or width < p:
         raise ShapeError(f"frames must be at least {p}x{p} pixels, got {width}x{height}")
-    fmt = torch.channels_last if x.device.type == "cpu" and c > 1 else torch.contiguous_format
-    out = torch.empty((b, c, height + 2 * p, width + 2 * p), dtype=x.dtype, device=x.device)
-    out = out.contiguous(memory_format=fmt)
+    buf = torch.empty((c, b, height + 2 * p, width + 2 * p), dtype=x.dtype, device=x.device)
+    out = buf.transpose(0, 1)
     out[..., p : p + height, p : p + width] = x
     out[..., :p, p : p + width] = torch.roll(x[..., :p, :].flip(-2), width // 2, dims=-1)
     out[..., p + height :, p : p + width] = torch.roll(
@@ -459,6 +500,15 @@ def _pad_sphere(x: torch.Tensor, p: int = _PAD) -> torch.Tensor:
     out[..., :p] = out[..., width : width + p]
     out[..., p + width :] = out[..., p : 2 * p]
     return out
+
+
+def _tall(padded: torch.Tensor) -> torch.Tensor:
+    """View a prepared batch ``(B, C, H, W)`` as one image ``(1, C, B * H, W)`` (frames stacked).
+
+    Free for the ``(C, B, H, W)`` buffers :func:`_pad_sphere` writes.
+    """
+    b, c, height, width = padded.shape
+    return padded.transpose(0, 1).reshape(1, c, b * height, width)
 
 
 @functools.lru_cache(maxsize=16)

@@ -203,6 +203,25 @@ def test_antialias_matches_supersampled_reference(device: torch.device) -> None:
     assert err_aa < 0.05
 
 
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.float32])
+@pytest.mark.parametrize("k", [0, 1, 2, 4])
+def test_box_level_matches_average_pooling(dtype: torch.dtype, k: int) -> None:
+    from pano.viewport import _box_level
+
+    x = torch.randint(0, 256, (2, 3, 32, 64), generator=torch.Generator().manual_seed(k)).to(dtype)
+    scale = 255.0 if dtype == torch.uint8 else 1.0
+    ref = F.avg_pool2d(x.float(), 2**k) / scale if k else x.float() / scale
+    for frames in (
+        x,
+        x.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2),
+    ):  # NCHW, channels-last
+        out = _box_level(frames, k)
+        assert out.shape == ref.shape and out.dtype == torch.float32
+        assert torch.allclose(out, ref, atol=1e-5)
+    odd = _box_level(x[..., :30, :62], 1)  # not divisible: area interpolation
+    assert odd.shape == (2, 3, 15, 31)
+
+
 def test_level_choice() -> None:
     s = ViewportSampler((90.0, 90.0), (224, 224))
     assert s.level_for(960, 1920) == 1  # 0.40 deg out vs 0.19 deg in
