@@ -275,6 +275,20 @@ def test_heatmap_kernel_with_nan_subject_and_dhp_pixels() -> None:
     assert dhp[y, x] == pytest.approx(np.exp(-(d**2) / (2 * 81.0)).sum(), abs=1e-12)
 
 
+def test_ground_truth_heatmaps_on_each_device(device: Any) -> None:
+    from pano.stores.ground_truth import compute_heatmaps
+    from pano.stores.schema import HeatmapParams
+
+    lon = np.array([[170.0, -175.0, np.nan], [0.0, 90.0, -90.0]])
+    lat = np.array([[80.0, -30.0, np.nan], [0.0, 10.0, -45.0]])
+    params = HeatmapParams(width=48, height=24, sigma_deg=9.0)
+    got = compute_heatmaps(lon, lat, params, device)
+    assert got.dtype == np.float32 and got.shape == (2, 24, 48)
+    for i in range(2):
+        want = _naive_dhp_map(list(lon[i]), list(lat[i]), 48, 24, 9.0)
+        np.testing.assert_allclose(got[i], want, atol=1e-6, rtol=0)
+
+
 # ---------------------------------------------------------------------------
 # Resume, idempotence, overwrite, parameters
 # ---------------------------------------------------------------------------
