@@ -67,8 +67,11 @@ class ViewportKeypoints(nn.Module):
         views: int = 1,
     ) -> None:
         super().__init__()
+        # RGB views get a colour-saturation channel (max - min over RGB): salient things in
+        # video are often saturated, and it is invariant to the channel order.
+        self.add_saturation = channels == 3
         self.net = nn.Sequential(
-            nn.Conv2d(channels, width, 3, stride=2, padding=1),
+            nn.Conv2d(channels + int(self.add_saturation), width, 3, stride=2, padding=1),
             nn.ELU(),
             nn.Conv2d(width, width, 3, padding=1),
             nn.ELU(),
@@ -101,7 +104,10 @@ class ViewportKeypoints(nn.Module):
     def forward(self, views: torch.Tensor) -> torch.Tensor:
         """Encode ``(B, K, C, h, w)`` views (values in [0, 1])."""
         b, k_views = views.shape[:2]
-        logits = self.net(views.flatten(0, 1) * 2.0 - 1.0) * torch.exp(self.log_temp)
+        x = views.flatten(0, 1)
+        if self.add_saturation:
+            x = torch.cat([x, x.amax(1, keepdim=True) - x.amin(1, keepdim=True)], 1)
+        logits = self.net(x * 2.0 - 1.0) * torch.exp(self.log_temp)
         hh, ww = logits.shape[-2:]  # the maps are half the views' resolution
         logits = logits.reshape(b, k_views, self.keypoints + 1, hh, ww)
         u = (torch.arange(ww, dtype=views.dtype, device=views.device) + 0.5) / ww * 2 - 1
@@ -174,7 +180,7 @@ class ContentForecaster(Seq2SeqForecaster):
             channels, keypoints, self.fov_deg, self.scale, encoder_width, views=len(steps)
         )
         self.register_buffer("interp", interpolation_matrix(steps, horizon), persistent=False)
-        self.gate_bias = nn.Parameter(torch.full((horizon,), -3.0))
+        self.gate_bias = nn.Parameter(torch.full((horizon,), -1.5))
         self.gate_peak = nn.Parameter(torch.zeros(()))
 
     def forecast(
