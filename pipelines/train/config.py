@@ -49,7 +49,7 @@ class ContentModel(Seq2SeqModel):
     size: tuple[int, int] = Field((32, 32), description="viewport (height, width) pixels")
     channels: Literal[1, 3] = Field(3, description="1 = luma, 3 = RGB")
     keypoints: int = Field(
-        4, ge=0, le=64, description="free spatial-softmax maps (besides the tracker map)"
+        0, ge=0, le=64, description="free spatial-softmax maps (besides the tracker map)"
     )
     encoder_width: int = Field(8, ge=1, le=512, description="hidden channels of the viewport CNN")
 
