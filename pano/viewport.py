@@ -447,8 +447,8 @@ def _box_level(x: torch.Tensor, k: int) -> torch.Tensor:
     """Frames ``(B, C, H, W)`` -> float level ``k`` (box filter, ``2**k`` smaller; uint8 -> [0, 1]).
 
     Sums 2x2 blocks ``k`` times by adding strided views (several times faster than
-    ``avg_pool2d`` on the CPU), in int16 for uint8 frames up to ``k = 3`` (exact, no
-    overflow), in floating point otherwise; channels-last input (decoded frames) is
+    ``avg_pool2d`` on the CPU), in int16 for the first 3 levels of uint8 frames (exact, no
+    overflow), in floating point after that; channels-last input (decoded frames) is
     processed in its own layout. Sizes not divisible by ``2**k`` use area interpolation.
     """
     uint8 = not x.is_floating_point()
@@ -463,8 +463,10 @@ def _box_level(x: torch.Tensor, k: int) -> torch.Tensor:
     cl = x.shape[1] > 1 and x.stride(1) == 1  # (B, H, W, C) in memory
     t = x.permute(0, 2, 3, 1) if cl else x  # pool over dims (1, 2) or (2, 3)
     hd = 1 if cl else 2
-    t = t.to(torch.int16 if uint8 and 1 <= k <= 3 else work)
-    for _ in range(k):
+    t = t.to(torch.int16 if uint8 and k >= 1 else work)
+    for level in range(k):
+        if level == 3:  # sums of 64 uint8 values still fit int16; 256 would not
+            t = t.to(work)
         shape = list(t.shape)
         r = t.reshape(*shape[:hd], shape[hd] // 2, 2, *shape[hd + 1 :])
         t = r.select(hd + 1, 0) + r.select(hd + 1, 1)
