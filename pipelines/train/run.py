@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -269,10 +268,10 @@ def _train(
                 best_name = last_name
     if writer is not None:
         writer.close()
-    if steps == 0 and info.is_main:
-        last_name = save(0, None, True)
-        best_name = last_name
-    elif start >= steps and info.is_main:
+    if steps == 0 and not ckpt.has_checkpoint():
+        # Nothing to train (a closed-form baseline): one checkpoint so predict-hm works.
+        last_name = best_name = save(0, None, True)
+    elif start >= steps:
         last_name = ckpt.manifest().get("latest")
     predicted: list[str] = []
     if predict and info.is_main:
@@ -343,8 +342,3 @@ def build_for_config(cfg: TrainConfig) -> nn.Module:
     from pano.pipelines.train.supervised import make_forecaster
 
     return make_forecaster(cfg)
-
-
-def env_threads() -> int:
-    """Threads torch would use by default here (for logs and benchmarks)."""
-    return int(os.environ.get("OMP_NUM_THREADS", torch.get_num_threads()))
