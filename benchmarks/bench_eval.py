@@ -46,18 +46,30 @@ def _build_store(tmp: Path, seconds: float) -> str:
     return store
 
 
-def bench_throughput(store: str, workers: list[int]) -> list[dict[str, Any]]:
+#: (workers, baselines) runs of the throughput table.
+RUNS: list[tuple[int, str]] = [
+    (0, "all"),
+    (1, "all"),
+    (2, "all"),
+    (2, "uniform,fcb,equator,no_motion,constant_velocity"),  # without inter-observer maps
+]
+
+
+def bench_throughput(store: str, runs: list[tuple[int, str]]) -> list[dict[str, Any]]:
     from pano.pipelines.eval import EvalConfig, evaluate
 
     rows = []
-    for w in workers:
-        cfg = EvalConfig(store=store, workers=w, write_store=False)
+    for w, baselines in runs:
+        cfg = EvalConfig.model_validate(
+            {"store": store, "workers": w, "write_store": False, "baselines": baselines}
+        )
         t0 = time.perf_counter()
         res = evaluate(cfg)
         total = time.perf_counter() - t0
         rows.append(
             {
                 "workers": w,
+                "baselines": baselines,
                 "mode": "in-process" if w == 0 else f"LocalCluster({w})",
                 "saliency_steps": res.steps,
                 "models": int(res.dataset.sizes["model"]),
@@ -223,8 +235,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="shorter videos, fewer repeats")
     ap.add_argument("--out", type=Path, help="write the results as JSON here")
+    ap.add_argument("--store", help="use this existing store instead of building one")
+    ap.add_argument("--keep", type=Path, help="build the store in this folder and keep it")
+    ap.add_argument("--runs", help="only these RUNS rows, e.g. 0,3 (default: all)")
+    ap.add_argument("--no-kernels", action="store_true", help="skip the kernel comparison")
     args = ap.parse_args()
-    seconds = 12.0 if args.quick else 40.0
+    seconds = 12.0 if args.quick else 30.0
     frames = 16 if args.quick else 64
     repeat = 2 if args.quick else 3
     info = {
@@ -234,12 +250,15 @@ def main() -> None:
         "load_avg_start": os.getloadavg(),
         "quick": args.quick,
     }
+    runs = RUNS if not args.runs else [RUNS[int(i)] for i in args.runs.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
-        t0 = time.perf_counter()
-        store = _build_store(Path(tmp), seconds)
-        info["store_build_s"] = round(time.perf_counter() - t0, 1)
-        thr = bench_throughput(store, [0, 1, 2])
-    kern = bench_kernels(frames, repeat)
+        store = args.store
+        if store is None:
+            t0 = time.perf_counter()
+            store = _build_store(args.keep or Path(tmp), seconds)
+            info["store_build_s"] = round(time.perf_counter() - t0, 1)
+        thr = bench_throughput(store, runs)
+    kern = [] if args.no_kernels else bench_kernels(frames, repeat)
     info["load_avg_end"] = os.getloadavg()
     result = {"info": info, "throughput": thr, "kernels": kern}
     print(json.dumps(info))

@@ -557,10 +557,14 @@ def _plan(cfg: EvalConfig) -> _Plan:
     path = local_path(cfg.store)
     location = str(path.resolve()) if path is not None else cfg.store
     ref = StoreRef(location, root_attrs.heatmap.model_dump(), float(root_attrs.resample.rate_hz))
+    # The prediction run, bound to each video's group by _bind.
+    pred = ModelSpec(
+        cfg.predictions or "", "prediction", {"group": f"predictions/{cfg.predictions}/{{video}}"}
+    )
     sal_models: list[ModelSpec] = []
     if sal_metrics:
         if kinds.get("heatmap"):
-            sal_models.append(ModelSpec(cfg.predictions or "", "prediction"))
+            sal_models.append(pred)
         for b in SALIENCY_BASELINES:
             if b not in want:
                 continue
@@ -573,19 +577,13 @@ def _plan(cfg: EvalConfig) -> _Plan:
     hm_models: list[ModelSpec] = []
     if hm_metrics:
         if kinds.get("forecast"):
-            hm_models.append(ModelSpec(cfg.predictions or "", "prediction"))
+            hm_models.append(pred)
         hm_models += [ModelSpec(b, b) for b in HM_BASELINES if b in want]
     sp_models: list[ModelSpec] = []
     if sp_metrics:
         if kinds.get("scanpath"):
-            sp_models.append(ModelSpec(cfg.predictions or "", "prediction"))
+            sp_models.append(pred)
         sp_models += [ModelSpec(b, b) for b in SCANPATH_BASELINES if b in want]
-    for specs in (sal_models, hm_models, sp_models):
-        for i, s in enumerate(specs):
-            if s.kind == "prediction":
-                specs[i] = ModelSpec(
-                    s.name, s.kind, {"group": f"predictions/{cfg.predictions}/{{video}}"}
-                )
 
     origins: dict[str, np.ndarray] = {}
     if hm_models:
@@ -611,21 +609,21 @@ def _plan(cfg: EvalConfig) -> _Plan:
             f"{sorted(k for k, v in kinds.items() if v) or 'none'})"
         )
     return _Plan(
-        ref,
-        root_attrs,
-        infos,
-        sal_models,
-        hm_models,
-        sp_models,
-        sal_metrics,
-        hm_metrics,
-        sp_metrics,
-        horizon,
-        origins,
-        fitted,
-        ig_map,
-        pred_attrs,
-        notes,
+        ref=ref,
+        root_attrs=root_attrs,
+        videos=infos,
+        sal_models=sal_models,
+        hm_models=hm_models,
+        sp_models=sp_models,
+        sal_metrics=sal_metrics,
+        hm_metrics=hm_metrics,
+        sp_metrics=sp_metrics,
+        horizon=horizon,
+        origins=origins,
+        fitted=fitted,
+        ig_map=ig_map,
+        predictions_attrs=pred_attrs,
+        notes=notes,
     )
 
 
@@ -654,55 +652,43 @@ def _tasks(cfg: EvalConfig, plan: _Plan) -> list[tuple[str, Any]]:
                     other = _sauc_negatives(cfg, scan, info.name, s0, s1)
                 else:
                     other = np.full((s1 - s0, 1, 2), np.nan)
-                out.append(
-                    (
-                        "saliency",
-                        SaliencyTask(
-                            plan.ref,
-                            info.name,
-                            s0,
-                            s1,
-                            models,
-                            tuple(plan.sal_metrics),
-                            cfg.profile,
-                            cfg.seed,
-                            other,
-                            plan.ig_map,
-                            cfg.device,
-                        ),
-                    )
+                task = SaliencyTask(
+                    ref=plan.ref,
+                    video=info.name,
+                    start=s0,
+                    stop=s1,
+                    models=models,
+                    metrics=tuple(plan.sal_metrics),
+                    profile=cfg.profile,
+                    seed=cfg.seed,
+                    other=other,
+                    ig_baseline=plan.ig_map,
+                    device=cfg.device,
                 )
+                out.append(("saliency", task))
     for info in plan.videos:
         if plan.hm_models and plan.origins[info.name].size:
-            out.append(
-                (
-                    "hm",
-                    HMTask(
-                        plan.ref,
-                        info.name,
-                        tuple(_bind(m, info.name) for m in plan.hm_models),
-                        tuple(plan.hm_metrics),
-                        plan.origins[info.name],
-                        plan.horizon,
-                        cfg.hm.fov_deg,
-                        cfg.hm.tiles,
-                        cfg.hm.box_width_deg,
-                    ),
-                )
+            hm_task = HMTask(
+                ref=plan.ref,
+                video=info.name,
+                models=tuple(_bind(m, info.name) for m in plan.hm_models),
+                metrics=tuple(plan.hm_metrics),
+                origins=plan.origins[info.name],
+                horizon=plan.horizon,
+                fov=cfg.hm.fov_deg,
+                tiles=cfg.hm.tiles,
+                box_width_deg=cfg.hm.box_width_deg,
             )
+            out.append(("hm", hm_task))
         if plan.sp_models:
-            out.append(
-                (
-                    "scanpath",
-                    ScanpathTask(
-                        plan.ref,
-                        info.name,
-                        tuple(_bind(m, info.name) for m in plan.sp_models),
-                        tuple(plan.sp_metrics),
-                        cfg.seed,
-                    ),
-                )
+            sp_task = ScanpathTask(
+                ref=plan.ref,
+                video=info.name,
+                models=tuple(_bind(m, info.name) for m in plan.sp_models),
+                metrics=tuple(plan.sp_metrics),
+                seed=cfg.seed,
             )
+            out.append(("scanpath", sp_task))
     return out
 
 
@@ -746,13 +732,21 @@ def dask_client(
         finally:
             client.close()
         return
-    cluster = LocalCluster(
-        n_workers=workers,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=":0" if has_bokeh else None,
-        silence_logs=logging.ERROR,
-    )
+    import dask
+
+    # Dask starts workers with MALLOC_TRIM_THRESHOLD_=65536, which also switches off glibc's
+    # adaptive mmap threshold: every multi-MB NumPy temporary is then mmap'ed and page-faulted
+    # afresh (measured: scoring maps ~1.4x slower). Our workers keep glibc's default.
+    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {})
+    environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0" if has_bokeh else None,
+            silence_logs=logging.ERROR,
+        )
     client = Client(cluster)
     try:
         if announce and has_bokeh:
@@ -800,14 +794,8 @@ def _assemble(
     data: dict[str, Any] = {}
     coords: dict[str, Any] = {"video": np.array(vids, dtype=object)}
 
-    def model_names(specs: list[ModelSpec]) -> list[str]:
-        return [s.name for s in specs]
-
-    models = list(
-        dict.fromkeys(
-            model_names(plan.sal_models) + model_names(plan.hm_models) + model_names(plan.sp_models)
-        )
-    )
+    specs = plan.sal_models + plan.hm_models + plan.sp_models
+    models = list(dict.fromkeys(s.name for s in specs))  # model first, then the baselines
     mix = {m: i for i, m in enumerate(models)}
     coords["model"] = np.array(models, dtype=object)
     coords["model_kind"] = (

@@ -92,12 +92,20 @@ def _halves_maps(
 
     dev = resolve_device(device)
     out = []
-    for idx in halves:
-        pts = torch.as_tensor(lonlat_vectors(ll[:, idx]), dtype=torch.float64, device=dev)
-        maps = sphere_heatmaps(
-            pts, heat["width"], heat["height"], heat["sigma_deg"], heat["normalize"], heat["pixel"]
-        )
-        out.append(maps.cpu().numpy())
+    # One intra-op thread, as the ingest's workers: on a shared machine two OpenMP threads
+    # per op are several times slower than one (docs/benchmarks.md, ingest section).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for idx in halves:
+            pts = torch.as_tensor(lonlat_vectors(ll[:, idx]), dtype=torch.float64, device=dev)
+            maps = sphere_heatmaps(
+                pts, heat["width"], heat["height"], heat["sigma_deg"], heat["normalize"],
+                heat["pixel"],
+            )  # fmt: skip
+            out.append(maps.cpu().numpy())
+    finally:
+        torch.set_num_threads(threads)
     return out
 
 
