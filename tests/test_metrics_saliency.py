@@ -349,8 +349,13 @@ def test_dhp_cc_on_dhp_style_maps() -> None:
 
 
 def _pysaliency_metrics():  # pragma: no cover - depends on an optional package
-    """Import pysaliency 0.2.22 if installed. Its package __init__ imports pkg_resources,
-    which setuptools >= 81 no longer ships; a stub lets the pure metric modules load."""
+    """Import pysaliency 0.2.22's pure metric modules if it is installed.
+
+    Its package __init__ imports pkg_resources, which setuptools >= 81 no longer ships; a
+    stub is put in sys.modules for the import only and removed again, so no other code in
+    the session ever sees it.
+    """
+    stubbed = False
     if "pkg_resources" not in sys.modules:
         try:
             import pkg_resources  # noqa: F401
@@ -359,10 +364,14 @@ def _pysaliency_metrics():  # pragma: no cover - depends on an optional package
             for name in ("resource_string", "resource_listdir", "resource_filename"):
                 setattr(stub, name, None)
             sys.modules["pkg_resources"] = stub
-    pytest.importorskip("pysaliency")
-    import pysaliency.metrics as M
-    import pysaliency.numba_utils as N
-
+            stubbed = True
+    try:
+        pytest.importorskip("pysaliency")
+        import pysaliency.metrics as M
+        import pysaliency.numba_utils as N
+    finally:
+        if stubbed:
+            del sys.modules["pkg_resources"]
     return M, N
 
 
