@@ -1,0 +1,41 @@
+"""``pano demo``: synth -> ingest -> train-hm -> eval -> report, on the embedded synthetic data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def demo(
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Output folder (data, store, runs, report).")
+    ] = Path("pano-demo"),
+    quick: Annotated[
+        bool, typer.Option("--quick", help="Smaller data and shorter training (about 2 minutes).")
+    ] = False,
+    workers: Annotated[
+        int, typer.Option("--workers", help="Dask worker processes for ingest and eval.")
+    ] = 2,
+    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = "auto",
+    seed: Annotated[
+        int, typer.Option("--seed", help="Seed of the synthetic data and training.")
+    ] = 0,
+) -> None:
+    """Run the whole path on synthetic PVS-HM data and write a one-page report."""
+    from pano.pipelines.demo import DemoConfig, run_demo
+
+    res = run_demo(DemoConfig(out=out, quick=quick, workers=workers, device=device, seed=seed))
+    from pano.pipelines.eval_report import format_tables
+
+    typer.echo(format_tables(res.tables))
+    for name, ok in res.checks.items():
+        typer.echo(f"check: {name}: {'yes' if ok else 'no' if ok is not None else 'not measured'}")
+    total = sum(res.timings.values())
+    typer.echo(f"demo finished in {total:.0f} s; report: {res.report}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``pano demo`` to the app."""
+    app.command("demo")(demo)

@@ -1,0 +1,104 @@
+"""`pano demo --quick` end to end (synth, ingest, train-hm, eval, report) and the notebook."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from pano.pipelines.eval import open_results
+from pano.stores import list_videos, read_root_attrs
+
+
+def test_demo_report_has_tables_and_figures(quick_demo: Path) -> None:
+    report = (quick_demo / "report.md").read_text(encoding="utf-8")
+    for heading in (
+        "## Data",
+        "## Models",
+        "## Head-movement forecasts",
+        "## Saliency",
+        "## Checks",
+    ):
+        assert heading in report
+    for model in (
+        "pos_only",
+        "content",
+        "dhp",
+        "no_motion",
+        "constant_velocity",
+        "fcb",
+        "uniform",
+        "inter_observer",
+    ):
+        assert f"| {model} |" in report, model
+    figures = sorted((quick_demo / "figures").glob("*.png"))
+    assert {f.name for f in figures} >= {
+        "heatmaps.png",
+        "viewports.png",
+        "hm_vs_horizon.png",
+        "saliency_per_video.png",
+    }
+    for f in figures:
+        assert f.stat().st_size > 20_000, f"{f.name} looks empty"
+        assert f"figures/{f.name}" in report
+
+
+def test_demo_store_and_results_are_complete(quick_demo: Path) -> None:
+    store = str(quick_demo / "pano.zarr")
+    root = read_root_attrs(store)
+    assert sorted(list_videos(store)) == sorted(
+        root.splits.train + root.splits.val + root.splits.test
+    )
+    res = open_results(store, "demo")
+    models = set(res["model"].values)
+    assert {"pos_only", "content", "dhp", "no_motion", "fcb"} <= models
+    # Predictions of every model were scored on every test video.
+    assert set(res["video"].values) == set(root.splits.test)
+    info = json.loads((quick_demo / "demo.json").read_text(encoding="utf-8"))
+    assert set(info["checks"]) >= {
+        "pos-only beats no-motion at 1 s",
+        "DHP heatmap CC beats FCB",
+        "inter-observer > FCB > uniform on CC",
+    }
+    # This one holds by construction of the data (a fixed seed): a regression would show here.
+    assert info["checks"]["inter-observer > FCB > uniform on CC"] is True
+
+
+def test_demo_rejects_unknown_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pano.errors import ConfigError
+    from pano.pipelines.demo import DemoConfig, run_demo
+
+    with pytest.raises(ConfigError, match="demo model 'nope' is unknown"):
+        run_demo(DemoConfig(out=tmp_path, quick=True, models=["nope"]))
+
+
+def test_notebook_executes(quick_demo: Path, tmp_path: Path) -> None:
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb_path = Path(__file__).resolve().parents[1] / "docs" / "analysis.ipynb"
+    nb = nbformat.read(nb_path, as_version=4)
+    os.environ["PANO_DEMO_DIR"] = str(quick_demo)
+    # The kernel inherits the environment: give it Jupyter's inline backend, not Agg.
+    backend = os.environ.get("MPLBACKEND")
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    try:
+        NotebookClient(
+            nb, timeout=240, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+        ).execute()
+    finally:
+        os.environ.pop("PANO_DEMO_DIR", None)
+        if backend is None:
+            os.environ.pop("MPLBACKEND", None)
+        else:
+            os.environ["MPLBACKEND"] = backend
+    images = sum(
+        1
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if "image/png" in o.get("data", {})
+    )
+    assert images >= 7
