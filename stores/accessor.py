@@ -11,7 +11,7 @@ Importing :mod:`pano.stores` registers it. On a video's dataset (``tree["videos/
 
 and on a results dataset (``tree["results/<run>"].dataset``)::
 
-    res.pano.metric_bars("CC")       # per-video bars, one per model
+    res.pano.metric_bars("cc")       # per-video bars, one per model
     res.pano.horizon_curves()        # orthodromic error vs prediction horizon
 
 Every method returns the matplotlib ``Figure``. Angles on axes are pano's convention
@@ -249,7 +249,7 @@ class PanoDatasetAccessor:
         fig.suptitle(f"subject {subject}: viewports (FoV {fov_deg[0]:.0f}x{fov_deg[1]:.0f} deg)")
         return fig
 
-    def metric_bars(self, metric: str = "CC", variable: str = "saliency") -> Figure:
+    def metric_bars(self, metric: str = "cc", variable: str = "saliency") -> Figure:
         """Per-video bars of a saliency metric for every model in a results dataset."""
         self._require(variable)
         da = self._ds[variable].sel(metric=metric).mean("step", skipna=True)
