@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pano.errors import ConfigError, InputFileNotFoundError, StoreError
+from pano.errors import ConfigError, StoreError
 from pano.geometry import lonlat_to_vec
 from pano.pipelines.train.config import TrainConfig
 
@@ -65,26 +65,6 @@ class StoreData:
     rate_hz: float
 
 
-def _resolve_video_path(
-    location: str, root_attrs: Any, rel: str, videos_dir: str | None
-) -> Path | None:
-    p = Path(rel)
-    cands = []
-    if videos_dir:
-        cands.append(Path(videos_dir) / rel)
-    if p.is_absolute():
-        cands.append(p)
-    for src in getattr(root_attrs.provenance, "sources", []):
-        if src.role == "videos":
-            cands.append(Path(src.path) / rel)
-    loc = Path(location)
-    cands += [loc.parent / rel, loc.parent / "videos" / rel]
-    for c in cands:
-        if c.is_file():
-            return c
-    return None
-
-
 def _load_video(
     location: str, name: str, root_attrs: Any, cfg: TrainConfig, need_video: bool
 ) -> VideoData:
@@ -98,12 +78,10 @@ def _load_video(
     scan = np.asarray(ds["scanpath"].values, dtype=np.float64)  # (step, subject, lonlat)
     path = None
     if need_video:
-        path = _resolve_video_path(location, root_attrs, va.video.path, cfg.data.videos_dir)
-        if path is None:
-            raise InputFileNotFoundError(
-                f"{location}: video file {va.video.path!r} of videos/{name} not found; "
-                "pass --videos DIR (data.videos_dir) pointing at the folder of the videos"
-            )
+        from pano.stores import resolve_video_path
+
+        # Raises InputFileNotFoundError listing where it looked; --videos is an override.
+        path = resolve_video_path(location, root_attrs, va.video.path, cfg.data.videos_dir)
     return VideoData(
         name=name,
         split=va.split,
