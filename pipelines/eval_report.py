@@ -148,6 +148,29 @@ def format_tables(tables: dict[str, Any]) -> str:
     return "\n\n".join(parts)
 
 
+def _finish_grid(fig: Any, axes: Any, used: int, title: str, path: Path) -> Path:
+    """Blank the unused panels of a metric grid, add one shared legend and title, save, close."""
+    import matplotlib.pyplot as plt
+
+    nrows, ncols = len(axes), len(axes[0])
+    for k in range(used, nrows * ncols):
+        axes[k // ncols][k % ncols].axis("off")
+    handles, names = axes[0][0].get_legend_handles_labels()
+    fig.legend(
+        handles,
+        names,
+        loc="upper center",
+        ncol=min(len(names), 6),
+        frameon=False,
+        bbox_to_anchor=(0.5, 1.0),
+    )
+    fig.suptitle(title, y=1.0 + 0.04 / nrows, fontsize=12)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
 def _bar_grid(ds: Any, var: str, metric_dim: str, title: str, path: Path) -> Path:
     import matplotlib
 
@@ -192,22 +215,7 @@ def _bar_grid(ds: Any, var: str, metric_dim: str, title: str, path: Path) -> Pat
             fontsize=8,
         )
         ax.grid(axis="y", alpha=0.3)
-    for k in range(len(metrics), nrows * ncols):
-        axes[k // ncols][k % ncols].axis("off")
-    handles, names = axes[0][0].get_legend_handles_labels()
-    fig.legend(
-        handles,
-        names,
-        loc="upper center",
-        ncol=min(len(names), 6),
-        frameon=False,
-        bbox_to_anchor=(0.5, 1.0),
-    )
-    fig.suptitle(title, y=1.0 + 0.04 / nrows, fontsize=12)
-    fig.tight_layout(rect=(0, 0, 1, 0.95))
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return _finish_grid(fig, axes, len(metrics), title, path)
 
 
 def _horizon_plot(ds: Any, title: str, path: Path) -> Path:
@@ -235,22 +243,7 @@ def _horizon_plot(ds: Any, title: str, path: Path) -> Path:
         ax.set_xlabel("forecast horizon (s)")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
-    for k in range(len(metrics), nrows * ncols):
-        axes[k // ncols][k % ncols].axis("off")
-    handles, names = axes[0][0].get_legend_handles_labels()
-    fig.legend(
-        handles,
-        names,
-        loc="upper center",
-        ncol=min(len(names), 6),
-        frameon=False,
-        bbox_to_anchor=(0.5, 1.0),
-    )
-    fig.suptitle(title, y=1.0 + 0.04 / nrows, fontsize=12)
-    fig.tight_layout(rect=(0, 0, 1, 0.95))
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return _finish_grid(fig, axes, len(metrics), title, path)
 
 
 def write_reports(ds: Any, tables: dict[str, Any], out: Path | str) -> list[Path]:

@@ -11,6 +11,8 @@ Writing is done by :mod:`pano.pipelines.ingest` through :mod:`pano.stores.writer
 Importing this package also registers the ``.pano`` xarray accessor (plots).
 """
 
+from typing import Any
+
 from pano.stores import accessor as _accessor  # noqa: F401  (registers the .pano accessor)
 from pano.stores.reader import (
     StoreSummary,
@@ -35,12 +37,18 @@ from pano.stores.schema import (
     VideoAttrs,
     VideoSource,
 )
-from pano.stores.streaming import (
-    ViewportBatch,
-    render_viewports,
-    resolve_video_path,
-    stream_viewports,
-)
+
+# The streaming API needs torch; it is imported on first use so that `import pano.stores`
+# (e.g. in every Dask worker of an ingest or eval) does not pay for torch.
+_STREAMING = ("ViewportBatch", "render_viewports", "resolve_video_path", "stream_viewports")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _STREAMING:
+        from pano.stores import streaming
+
+        return getattr(streaming, name)
+    raise AttributeError(f"module 'pano.stores' has no attribute {name!r}")
 
 __all__ = [
     "COMPLETE_ATTR",
