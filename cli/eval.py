@@ -11,7 +11,11 @@ import typer
 def eval_command(
     store: Annotated[str, typer.Argument(metavar="STORE", help="Store path or fsspec URL.")],
     predictions: Annotated[
-        str | None, typer.Option(help="Prediction run to score (predictions/RUN in the store).")
+        str | None,
+        typer.Option(
+            help="Prediction run(s) to score (predictions/RUN in the store); a comma list "
+            "scores several side by side in one results group."
+        ),
     ] = None,
     baselines: Annotated[
         str | None,

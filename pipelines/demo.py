@@ -204,7 +204,19 @@ def run_demo(cfg: DemoConfig) -> DemoResult:
 
     t = time.perf_counter()
     log.info("4/5 eval beside the baselines")
-    ev = evaluate_runs(str(store), cfg.models, cfg.workers, cfg.seed, out / "eval")
+    from pano.pipelines.eval import EvalConfig, evaluate
+
+    ev = evaluate(
+        EvalConfig(
+            store=str(store),
+            predictions=list(cfg.models),
+            baselines=["all"],
+            run="demo",
+            workers=cfg.workers,
+            seed=cfg.seed,
+            out=out / "eval",
+        )
+    )
     timings["eval"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -218,45 +230,6 @@ def run_demo(cfg: DemoConfig) -> DemoResult:
         json.dumps({"timings_s": timings, "checks": checks}, indent=2), encoding="utf-8"
     )
     return DemoResult(out, report, store, ev.tables, checks, runs, timings, figures)
-
-
-def evaluate_runs(store: str, runs: list[str], workers: int, seed: int, out: Path) -> Any:
-    """Evaluate several prediction runs beside the baselines; one comparison, one results group.
-
-    ``pano eval`` scores one prediction run per call; this runs it for the baselines and
-    for each run (same split, profile and seed), concatenates the per-step scores along
-    ``model``, writes them to ``results/demo`` in the store and the tables/plots to ``out``.
-    """
-    import xarray as xr
-
-    from pano.pipelines.eval import EvalConfig, EvalResult, _write_results, evaluate
-    from pano.pipelines.eval_report import summary_tables, write_reports
-
-    t0 = time.perf_counter()
-    common = {"store": store, "workers": workers, "seed": seed, "write_store": False}
-    # The baselines are scored with the first run, on its forecast origins (every run of the
-    # demo forecasts from the same origins); the other runs add their own rows.
-    first = runs[0] if runs else None
-    parts = [evaluate(EvalConfig(predictions=first, baselines=["all"], **common))]
-    parts += [evaluate(EvalConfig(predictions=r, baselines=["none"], **common)) for r in runs[1:]]
-    ds = xr.concat(
-        [p.dataset for p in parts],
-        dim="model",
-        data_vars="minimal",
-        coords="minimal",
-        compat="override",
-        join="outer",
-        combine_attrs="drop_conflicts",
-    )
-    ds.attrs["run"] = "demo"
-    ds.attrs["predictions"] = list(runs)
-    cfg = EvalConfig(predictions=first, run="demo", **common)
-    group = _write_results(cfg, ds)
-    ds.attrs["pano_complete"] = True
-    tables = summary_tables(ds, cfg.hm.report_s)
-    files = write_reports(ds, tables, out)
-    steps = sum(p.steps for p in parts)
-    return EvalResult(ds, tables, group, files, time.perf_counter() - t0, steps)
 
 
 def _val_metric(kind: str) -> str:

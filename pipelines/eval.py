@@ -69,6 +69,12 @@ def _split_list(value: Any) -> Any:
     return value
 
 
+def _plain_name(v: str) -> str:
+    if not v.strip() or "/" in v:
+        raise ValueError(f"{v!r} must be a plain group name (no '/')")
+    return v
+
+
 class HMEvalParams(PanoConfig):
     """Head-movement forecast evaluation on the store's resampled grid (``hm_rs_xyz``)."""
 
@@ -135,12 +141,15 @@ class EvalConfig(PanoConfig):
     """Configuration of ``pano eval`` (see ``pipelines/configs/eval.yaml``)."""
 
     store: str = Field(description="the pano store (path or URL)")
-    predictions: str | None = Field(
-        default=None, description="prediction run under predictions/<run>"
+    predictions: list[str] = Field(
+        default_factory=list,
+        description="prediction run(s) under predictions/<run>; several (a comma list) are "
+        "scored side by side, the baselines once",
     )
     run: str | None = Field(
         default=None,
-        description="results name: results/<run> (default: the prediction run, or 'baselines')",
+        description="results name: results/<run> (default: the prediction run(s) joined by "
+        "'-', or 'baselines')",
     )
     baselines: list[str] = Field(
         default_factory=lambda: list(ALL_BASELINES),
@@ -216,23 +225,44 @@ class EvalConfig(PanoConfig):
             raise ValueError(f"unknown profile: use one of {', '.join(PROFILES)}")
         return v
 
-    @field_validator("run", "predictions")
+    @field_validator("predictions", mode="before")
+    @classmethod
+    def _runs(cls, v: Any) -> Any:
+        return [] if v is None else _split_list(v)
+
+    @field_validator("predictions")
+    @classmethod
+    def _run_names(cls, v: list[str]) -> list[str]:
+        for name in v:
+            _plain_name(name)
+            if name in ALL_BASELINES:
+                raise ValueError(f"prediction run {name!r} has a baseline's name; rename the run")
+        if len(set(v)) != len(v):
+            raise ValueError(f"a prediction run is listed twice: {v}")
+        return v
+
+    @field_validator("run")
     @classmethod
     def _name(cls, v: str | None) -> str | None:
-        if v is not None and (not v.strip() or "/" in v):
-            raise ValueError("must be a plain group name (no '/')")
-        return v
+        return None if v is None else _plain_name(v)
 
     @model_validator(mode="after")
     def _something_to_score(self) -> EvalConfig:
-        if self.predictions is None and not self.baselines:
+        if not self.predictions and not self.baselines:
             raise ValueError("nothing to evaluate: give --predictions RUN or some --baselines")
         return self
 
     @property
     def run_name(self) -> str:
         """The results group name."""
-        return self.run or self.predictions or "baselines"
+        return self.run or "-".join(self.predictions) or "baselines"
+
+    @property
+    def prediction_run(self) -> str | None:
+        """The one prediction run of a single-run evaluation (None: baselines only)."""
+        if len(self.predictions) > 1:
+            raise ValueError("several prediction runs: evaluate() scores them one by one")
+        return self.predictions[0] if self.predictions else None
 
     def metric_lists(self) -> tuple[list[str], list[str], list[str]]:
         """The requested (saliency, hm, scanpath) metric names, in registry order."""
@@ -349,7 +379,7 @@ def _check_predictions(
     Returns which outputs the run has (heatmap/scanpath/forecast), the run's attributes,
     the forecast origins per video, and the forecast horizon (or None).
     """
-    run = cfg.predictions
+    run = cfg.prediction_run
     where = f"{cfg.store}: predictions/{run}"
     runs = list(root["predictions"].group_keys()) if "predictions" in root.group_keys() else []
     if run not in runs:
@@ -526,11 +556,7 @@ def _plan(cfg: EvalConfig) -> _Plan:
     pred_attrs: dict[str, Any] = {}
     pred_origins: dict[str, np.ndarray] = {}
     horizon = cfg.hm.horizon
-    if cfg.predictions is not None:
-        if cfg.predictions in ALL_BASELINES:
-            raise ConfigError(
-                f"prediction run {cfg.predictions!r} has a baseline's name; rename the run"
-            )
+    if cfg.prediction_run is not None:
         kinds, pred_attrs, pred_origins, ph = _check_predictions(cfg, root, infos)
         if ph is not None:
             horizon = ph
@@ -558,9 +584,8 @@ def _plan(cfg: EvalConfig) -> _Plan:
     location = str(path.resolve()) if path is not None else cfg.store
     ref = StoreRef(location, root_attrs.heatmap.model_dump(), float(root_attrs.resample.rate_hz))
     # The prediction run, bound to each video's group by _bind.
-    pred = ModelSpec(
-        cfg.predictions or "", "prediction", {"group": f"predictions/{cfg.predictions}/{{video}}"}
-    )
+    run = cfg.prediction_run
+    pred = ModelSpec(run or "", "prediction", {"group": f"predictions/{run}/{{video}}"})
     sal_models: list[ModelSpec] = []
     if sal_metrics:
         if kinds.get("heatmap"):
@@ -800,7 +825,7 @@ def _assemble(
     coords["model"] = np.array(models, dtype=object)
     coords["model_kind"] = (
         "model",
-        np.array(["model" if m == cfg.predictions else "baseline" for m in models], dtype=object),
+        np.array(["model" if m in cfg.predictions else "baseline" for m in models], dtype=object),
     )
     data["n_steps"] = (("video",), n_steps)
     if plan.sal_models:
@@ -869,7 +894,7 @@ def _provenance(cfg: EvalConfig, plan: _Plan) -> dict[str, Any]:
         "store": cfg.store,
         "split": cfg.split,
         "run": cfg.run_name,
-        "predictions": cfg.predictions,
+        "predictions": list(cfg.predictions),
         "seed": cfg.seed,
         "profile": get_profile(cfg.profile).to_attrs(),
         "config": cfg.model_dump(mode="json"),
@@ -877,7 +902,7 @@ def _provenance(cfg: EvalConfig, plan: _Plan) -> dict[str, Any]:
         "resample_rate_hz": plan.root_attrs.resample.rate_hz,
         "dataset": plan.root_attrs.dataset,
         "fitted_baselines": fitted,
-        "prediction_run_attrs": plan.predictions_attrs,
+        "prediction_run_attrs": {r: plan.predictions_attrs for r in cfg.predictions[:1]},
         "conventions": {
             "saliency": "per step; inter_observer = one half of the subjects' heatmap scored "
             "against the other half's map and fixations (both directions averaged)",
@@ -918,7 +943,11 @@ def _write_results(cfg: EvalConfig, ds: Any) -> str:
 
 
 def evaluate(cfg: EvalConfig, announce: Callable[[str], None] | None = None) -> EvalResult:
-    """Evaluate predictions and/or baselines on one split of a store.
+    """Evaluate prediction run(s) and/or baselines on one split of a store.
+
+    Several prediction runs are scored one after the other with the same split, profile
+    and seed (the baselines once, with the first run), and their per-step scores are put
+    side by side along ``model`` in one results group.
 
     Args:
         cfg: the configuration.
@@ -928,34 +957,76 @@ def evaluate(cfg: EvalConfig, announce: Callable[[str], None] | None = None) -> 
         The per-step score dataset, summary tables, written files and timing.
 
     Raises:
-        StoreNotFoundError, StoreError, ConfigError: bad input, before any work starts.
+        StoreNotFoundError, StoreError, ConfigError: bad input, before any work starts
+            (every run is checked before the first is scored).
 
     """
     from pano.pipelines.eval_report import summary_tables, write_reports
 
     t0 = time.perf_counter()
-    plan = _plan(cfg)
-    tasks = _tasks(cfg, plan)
-    n_sal_steps = sum(t.stop - t.start for k, t in tasks if k == "saliency")
+    runs = cfg.predictions or []
+    subs = [
+        cfg.model_copy(update={"predictions": [r], "baselines": cfg.baselines if k == 0 else []})
+        for k, r in enumerate(runs)
+    ] or [cfg]
+    plans = [_plan(sub) for sub in subs]
+    tasks = [_tasks(sub, plan) for sub, plan in zip(subs, plans, strict=True)]
+    n_sal_steps = sum(t.stop - t.start for ts in tasks for k, t in ts if k == "saliency")
     log.info(
         "evaluating %d video(s) of split %r: %d task(s), models %s",
-        len(plan.videos),
+        len(plans[0].videos),
         cfg.split,
-        len(tasks),
-        sorted({m.name for m in plan.sal_models + plan.hm_models + plan.sp_models}),
+        sum(len(ts) for ts in tasks),
+        sorted({m.name for p in plans for m in p.sal_models + p.hm_models + p.sp_models}),
     )
     t_run = time.perf_counter()
-    results = _execute(cfg, tasks, announce)
+    results = _execute(cfg, [t for ts in tasks for t in ts], announce)  # one cluster for all
     seconds = time.perf_counter() - t_run
-    ds = _assemble(cfg, plan, tasks, results)
+    parts, i = [], 0
+    for sub, plan, ts in zip(subs, plans, tasks, strict=True):
+        parts.append(_assemble(sub, plan, ts, results[i : i + len(ts)]))
+        i += len(ts)
+    ds = parts[0] if len(parts) == 1 else _side_by_side(cfg, parts, plans)
     group = _write_results(cfg, ds) if cfg.write_store else None
     ds.attrs["pano_complete"] = group is not None
     tables = summary_tables(ds, cfg.hm.report_s)
     files = write_reports(ds, tables, cfg.out) if cfg.out is not None else []
     log.info("evaluation done in %.1f s (%.1f s total)", seconds, time.perf_counter() - t0)
-    for note in plan.notes:
+    for note in ds.attrs.get("notes", []):
         log.warning("%s", note)
     return EvalResult(ds, tables, group, files, seconds, n_sal_steps)
+
+
+def _side_by_side(cfg: EvalConfig, parts: list[Any], plans: list[_Plan]) -> Any:
+    """Concatenate single-run results along ``model``; attributes describe the whole call."""
+    import xarray as xr
+
+    ds = xr.concat(
+        parts,
+        dim="model",
+        data_vars="minimal",
+        coords="minimal",
+        compat="override",
+        join="outer",
+        combine_attrs="override",
+    )
+    notes = list(dict.fromkeys(n for plan in plans for n in plan.notes))
+    origins = [p.origins for p in plans if p.hm_models]
+    if any(
+        o.keys() != origins[0].keys() or any(not np.array_equal(o[v], origins[0][v]) for v in o)
+        for o in origins[1:]
+    ):
+        notes.append(
+            "the runs forecast from different origins: HM scores are means over different "
+            "origins per run (baselines: the first forecasting run's origins)"
+        )
+    attrs = _provenance(cfg, plans[0])
+    attrs["prediction_run_attrs"] = {
+        r: p.predictions_attrs for r, p in zip(cfg.predictions, plans, strict=True)
+    }
+    attrs["notes"] = notes
+    ds.attrs = _jsonable(attrs)
+    return ds
 
 
 def open_results(location: str, run: str) -> Any:

@@ -174,8 +174,43 @@ def test_predictions_scored_exactly_like_baselines(
     )
     assert np.isfinite(ds["scanpath"].sel(model="copies").values).all()
     assert res.results_group == "results/copies"
-    assert ds.attrs["prediction_run_attrs"]["model"] == "test-copies"
+    assert ds.attrs["prediction_run_attrs"]["copies"]["model"] == "test-copies"
     assert "copies" in res.tables["saliency"].index
+
+
+def test_several_runs_side_by_side_in_one_results_group(
+    baselines: BaselineRun, store: str, tmp_path: Path
+) -> None:
+    s = _copy(store, tmp_path)
+    _write_predictions(s, "copies", baselines, ["Dancing", "KingKong"])
+    _write_predictions(s, "again", baselines, ["Dancing", "KingKong"])
+    root = zarr.open_group(s, mode="r+")
+    for v in ("Dancing", "KingKong"):  # the second run predicts a uniform map
+        heat = root[f"predictions/again/{v}/heatmap"]
+        heat[:] = np.ones(heat.shape)
+    one = evaluate(EvalConfig(store=s, predictions="copies", workers=0, write_store=False))
+    res = evaluate(
+        EvalConfig(store=s, predictions="copies,again", baselines="fcb,no_motion", workers=0)
+    )
+    ds = res.dataset
+    assert list(ds["model"].values) == ["copies", "fcb", "no_motion", "again"]
+    assert list(ds["model_kind"].values) == ["model", "baseline", "baseline", "model"]
+    # Each run scores what it scores alone; a uniform map scores what uniform does (CC 0).
+    np.testing.assert_array_equal(
+        ds["saliency"].sel(model="copies").values,
+        one.dataset["saliency"].sel(model="copies").values,
+    )
+    assert np.all(ds["saliency"].sel(model="again", metric="cc").values == 0.0)
+    np.testing.assert_array_equal(
+        ds["hm"].sel(model="again").values, ds["hm"].sel(model="no_motion").values
+    )
+    assert res.results_group == "results/copies-again"
+    assert ds.attrs["predictions"] == ["copies", "again"]
+    assert set(ds.attrs["prediction_run_attrs"]) == {"copies", "again"}
+    assert ds.attrs["config"]["predictions"] == ["copies", "again"]
+    stored = open_results(s, "copies-again")
+    assert list(stored["model"].values) == list(ds["model"].values)
+    assert stored.attrs["pano_complete"] is True
 
 
 # ---------------------------------------------------------------------------
@@ -290,6 +325,8 @@ def test_bad_input_one_line_exit_2(
     assert "unknown profile" in _error(["eval", s, "--profile", "matlab", *w0], capsys)
     assert "no pano store" in _error(["eval", str(tmp_path / "missing.zarr"), *w0], capsys)
     assert "nothing to evaluate" in _error(["eval", s, "--baselines", "none", *w0], capsys)
+    assert "listed twice" in _error(["eval", s, "--predictions", "a,a", *w0], capsys)
+    assert "baseline's name" in _error(["eval", s, "--predictions", "fcb", *w0], capsys)
     # Predictions for one of the two test videos only.
     _write_predictions(s, "half", baselines, ["Dancing"])
     assert "no predictions for video(s) ['KingKong']" in _error(
