@@ -379,15 +379,18 @@ def _check_predictions(
     Returns which outputs the run has (heatmap/scanpath/forecast), the run's attributes,
     the forecast origins per video, and the forecast horizon (or None).
     """
+    from pano.stores.reader import child_groups
+
     run = cfg.prediction_run
     where = f"{cfg.store}: predictions/{run}"
-    runs = list(root["predictions"].group_keys()) if "predictions" in root.group_keys() else []
+    groups = child_groups(root)
+    runs = list(child_groups(groups["predictions"])) if "predictions" in groups else []
     if run not in runs:
         raise StoreError(
             f"{where} does not exist; runs in the store: {', '.join(sorted(runs)) or 'none'}"
         )
     grp = root[f"predictions/{run}"]
-    have_videos = set(grp.group_keys())
+    have_videos = set(child_groups(grp))
     missing = [v.name for v in infos if v.name not in have_videos]
     if missing:
         raise StoreError(
@@ -1039,9 +1042,11 @@ def open_results(location: str, run: str) -> Any:
     import xarray as xr
 
     from pano.stores import open_root, zarr_store
+    from pano.stores.reader import child_groups
 
     root = open_root(location)
-    runs = sorted(root["results"].group_keys()) if "results" in root.group_keys() else []
+    groups = child_groups(root)
+    runs = sorted(child_groups(groups["results"])) if "results" in groups else []
     if run not in runs or root[f"results/{run}"].attrs.get("pano_complete") is not True:
         raise StoreError(
             f"{location}: no complete results/{run}; "

@@ -467,9 +467,12 @@ def _inspect_store(cfg: IngestConfig, dataset: str) -> tuple[bool, list[str]]:
 
 def _prepare_store(cfg: IngestConfig, dataset: str, exists: bool) -> None:
     """Create the store (or replace it with ``overwrite``); called after all input checks."""
-    from pano.stores.writer import create_root
+    from pano.stores.writer import create_root, remove_debris
 
     if exists and not cfg.overwrite:
+        removed = remove_debris(cfg.store)
+        if removed:
+            log.info("removed what an interrupted ingest left: %s", ", ".join(removed))
         return
     if exists:
         log.info("--overwrite: replacing the store %s", cfg.store)

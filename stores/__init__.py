@@ -50,6 +50,7 @@ def __getattr__(name: str) -> Any:
         return getattr(streaming, name)
     raise AttributeError(f"module 'pano.stores' has no attribute {name!r}")
 
+
 __all__ = [
     "COMPLETE_ATTR",
     "SCHEMA_VERSION",

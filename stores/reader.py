@@ -6,13 +6,20 @@ A *location* is a local path (``"pvs.zarr"``, :class:`pathlib.Path`) or an fsspe
 location (or an already opened root :class:`zarr.Group`).
 
 Readers skip *incomplete* video groups (``pano_complete`` not true): they are what a
-killed ingest leaves behind and are rewritten by the next ingest run.
+killed ingest leaves behind and are rewritten by the next ingest run. A process killed
+at the wrong instant can also leave *debris* on a local store: a ``videos/<name>``
+folder without group metadata (killed between creating the folder and writing its
+``zarr.json``) and Zarr's ``*.partial`` temporary files (killed inside an atomic write).
+Listing ignores debris (it is counted as an incomplete video); the next ingest removes it
+(:func:`pano.stores.writer.remove_debris`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping
+import warnings
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
@@ -133,15 +140,58 @@ def read_root_attrs(location: StoreLike) -> RootAttrs:
     return RootAttrs.from_attrs(attrs, where=f"{describe(location)} root")
 
 
+@contextlib.contextmanager
+def quiet_debris() -> Iterator[None]:
+    """Silence Zarr's warning about folder entries that are not Zarr nodes (debris).
+
+    Zarr warns "Object at ... is not recognized as a component of a Zarr hierarchy" when a
+    group's folder holds a ``*.partial`` file or a folder without metadata - what a killed
+    writer leaves (see the module docstring). Readers skip such entries anyway.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Object at .* is not recognized", UserWarning)
+        yield
+
+
+def child_groups(group: zarr.Group) -> dict[str, zarr.Group]:
+    """The sub-groups of ``group`` by name, ignoring debris (see :func:`quiet_debris`)."""
+    with quiet_debris():
+        return dict(group.groups())
+
+
 def _video_groups(root: zarr.Group) -> dict[str, zarr.Group]:
-    if VIDEOS_GROUP not in root.group_keys():
+    if VIDEOS_GROUP not in child_groups(root):
         return {}
     import zarr
 
     videos = root[VIDEOS_GROUP]
     if not isinstance(videos, zarr.Group):
         raise StoreError(f"{root.store}: '{VIDEOS_GROUP}' is an array, not a group")
-    return dict(videos.groups())
+    return child_groups(videos)
+
+
+def store_root_path(location: StoreLike) -> Path | None:
+    """The folder of a local store (path, ``file://`` URL or open group), else None."""
+    import zarr
+    from zarr.storage import LocalStore
+
+    if isinstance(location, zarr.Group):
+        store = location.store
+        return Path(store.root) if isinstance(store, LocalStore) else None
+    return local_path(location)
+
+
+def interrupted_groups(location: StoreLike) -> list[str]:
+    """Names of ``videos/<name>`` folders with no group metadata (local stores; else []).
+
+    A process killed between creating a video group's folder and writing its
+    ``zarr.json`` leaves such a folder; Zarr does not see it as a group.
+    """
+    path = store_root_path(location)
+    videos = None if path is None else path / VIDEOS_GROUP
+    if videos is None or not videos.is_dir():
+        return []
+    return sorted(d.name for d in videos.iterdir() if d.is_dir() and not (d / "zarr.json").exists())
 
 
 def _is_complete(attrs: Mapping[Any, Any]) -> bool:
@@ -154,7 +204,8 @@ def list_videos(location: StoreLike | xr.DataTree, complete: bool = True) -> lis
     Args:
         location: path, URL, open root group, or a tree from :func:`open_store`.
         complete: True (default) lists only complete groups (``pano_complete`` true);
-            False lists only the *incomplete* ones (left by an interrupted ingest).
+            False lists only the *incomplete* ones (left by an interrupted ingest), debris
+            folders without group metadata included.
 
     """
     import xarray as xr
@@ -167,6 +218,8 @@ def list_videos(location: StoreLike | xr.DataTree, complete: bool = True) -> lis
         }
     else:
         items = {k: g.attrs.asdict() for k, g in _video_groups(open_root(location)).items()}
+        if not complete:
+            items.update({k: {} for k in interrupted_groups(location)})
     return sorted(k for k, a in items.items() if _is_complete(a) == complete)
 
 
@@ -199,7 +252,7 @@ def read_video_attrs(location: StoreLike | xr.DataTree, name: str) -> VideoAttrs
 def _walk(group: zarr.Group, prefix: str = "") -> list[str]:
     """Paths of all groups under ``group`` that readers should see (complete ones)."""
     out = []
-    for name, child in sorted(group.groups(), key=lambda kv: kv[0]):
+    for name, child in sorted(child_groups(group).items()):
         path = f"{prefix}{name}"
         attrs = child.attrs.asdict()
         parent_is_videos = prefix == f"{VIDEOS_GROUP}/"
@@ -245,19 +298,22 @@ def open_store(
         raise StoreError(f"{location}: a Zarr store but not a pano store (no pano_schema_version)")
     read_root_attrs(root)  # validates (e.g. a schema version newer than this pano)
     if include_incomplete:
-        paths = [p for p, _ in root.members(max_depth=None) if isinstance(_, zarr.Group)]
+        with quiet_debris():
+            members = root.members(max_depth=None)
+        paths = [p for p, _ in members if isinstance(_, zarr.Group)]
     else:
         paths = _walk(root)
 
     def ds(path: str | None) -> xr.Dataset:
-        return xr.open_dataset(
-            store,  # type: ignore[arg-type]  # xarray accepts zarr Store objects
-            group=path,
-            engine="zarr",
-            consolidated=False,
-            zarr_format=3,
-            chunks=None,
-        )
+        with quiet_debris():
+            return xr.open_dataset(
+                store,  # type: ignore[arg-type]  # xarray accepts zarr Store objects
+                group=path,
+                engine="zarr",
+                consolidated=False,
+                zarr_format=3,
+                chunks=None,
+            )
 
     nodes: dict[str, xr.Dataset] = {"/": ds(None)}
     for p in sorted(paths):

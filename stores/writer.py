@@ -13,6 +13,7 @@ Rules (see ``docs/store.md``):
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +21,16 @@ from typing import Any
 import numpy as np
 
 from pano.errors import StoreError, StoreExistsError
-from pano.stores.reader import describe, local_path, open_root, store_exists, zarr_store
+from pano.stores.reader import (
+    child_groups,
+    describe,
+    interrupted_groups,
+    local_path,
+    open_root,
+    store_exists,
+    store_root_path,
+    zarr_store,
+)
 from pano.stores.schema import COMPLETE_ATTR, VIDEOS_GROUP, RootAttrs, VideoAttrs
 
 #: Time samples per chunk of the (subject, time[, xyz]) arrays.
@@ -116,15 +126,44 @@ def write_root_attrs(location: Any, attrs: RootAttrs) -> None:
     """Replace the root attributes (the ingest driver only)."""
     root = open_root(location, mode="a")
     root.attrs.put(attrs.to_attrs())
-    if VIDEOS_GROUP not in root.group_keys():
+    if VIDEOS_GROUP not in child_groups(root):
         root.create_group(VIDEOS_GROUP)
 
 
 def delete_video_group(location: Any, name: str) -> None:
-    """Remove ``videos/<name>`` and everything in it (no-op if absent)."""
+    """Remove ``videos/<name>`` and everything in it, debris included (no-op if absent)."""
     root = open_root(location, mode="a")
-    if VIDEOS_GROUP in root.group_keys() and name in root[VIDEOS_GROUP].group_keys():
+    if VIDEOS_GROUP not in child_groups(root):
+        return
+    if name in interrupted_groups(root):
+        path = store_root_path(root)
+        assert path is not None  # debris is only found on local stores
+        shutil.rmtree(path / VIDEOS_GROUP / name)
+    elif name in child_groups(root[VIDEOS_GROUP]):
         del root[VIDEOS_GROUP][name]
+
+
+def remove_debris(location: Any) -> list[str]:
+    """Delete what a killed writer can leave in a local store; returns the removed paths.
+
+    That is Zarr's ``*.partial`` temporary files (a process killed inside an atomic
+    write; never data) and ``videos/<name>`` folders without group metadata (killed
+    between creating the folder and writing its ``zarr.json``). Remote stores have
+    neither (their writes are single requests): nothing is done there. Run it only while
+    no other process writes to the store (the ingest calls it before it starts writing).
+    """
+    path = store_root_path(location)
+    if path is None or not path.is_dir():
+        return []
+    removed = []
+    for tmp in sorted(path.rglob("*.partial")):
+        if tmp.is_file():
+            tmp.unlink()
+            removed.append(str(tmp.relative_to(path)))
+    for name in interrupted_groups(location):
+        shutil.rmtree(path / VIDEOS_GROUP / name)
+        removed.append(f"{VIDEOS_GROUP}/{name}")
+    return removed
 
 
 def write_video_group(
@@ -145,11 +184,10 @@ def write_video_group(
 
     """
     root = open_root(location, mode="a")
-    if VIDEOS_GROUP not in root.group_keys():
+    if VIDEOS_GROUP not in child_groups(root):
         raise StoreError(f"{describe(location)}: no '{VIDEOS_GROUP}' group; create the store first")
+    delete_video_group(root, name)
     videos = root[VIDEOS_GROUP]
-    if name in videos.group_keys():
-        del videos[name]
     pending = attrs.model_copy(update={COMPLETE_ATTR: False}).to_attrs()
     group = videos.create_group(name, attributes=pending)
     comp = compressor()

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import math
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 import uuid
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +24,7 @@ from pano.errors import StoreExistsError
 from pano.geometry import CANONICAL_FRAME
 from pano.pipelines.ingest import IngestConfig, ingest_pvs_hm
 from pano.stores import COMPLETE_ATTR, list_videos, open_store, read_root_attrs, read_video_attrs
+from pano.stores.reader import interrupted_groups
 from pano.testing import EM_FILE, HM_FILE, SynthConfig, write_synthetic_dataset
 
 SMALL = {"width": 36, "height": 18, "step_frames": 5}  # 60 frames -> 12 steps, 7 kept
@@ -321,6 +328,70 @@ def test_resume_after_a_kill_gives_identical_data(clean: Path, data: Path, tmp_p
     assert list_videos(store) == ["NotBeAloneTonight"]
     s = ingest_pvs_hm(_cfg(data, store))
     assert s.written == ["A380", "Camping"] and s.skipped == ["NotBeAloneTonight"]
+    assert_same(snapshot(store), snapshot(clean))
+
+
+def test_sigkilled_ingest_process_then_rerun_gives_identical_data(
+    clean: Path, data: Path, tmp_path: Path
+) -> None:
+    """A real ``pano ingest`` process is SIGKILLed as soon as it creates its first video group.
+
+    Whatever it had written by then (a group mid-write, or whole groups), no video may look
+    complete unless it is, and a plain re-run must give the clean store.
+    """
+    store = tmp_path / "k.zarr"
+    files = ["--videos", str(data), "--hm", str(data / HM_FILE), "--em", str(data / EM_FILE)]
+    opts = ["--heatmap-size", "36x18", "--step-frames", "5", "--workers", "0", "--device", "cpu"]
+    cmd = [sys.executable, "-m", "pano", "ingest", "pvs-hm", *files, "--store", str(store), *opts]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    videos = store / "videos"
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        if videos.is_dir() and any(p.is_dir() for p in videos.iterdir()):
+            os.kill(proc.pid, signal.SIGKILL)
+            break
+        time.sleep(0.001)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, err.decode()[-2000:]  # killed, not finished
+    on_disk = sorted(p.name for p in videos.iterdir() if p.is_dir())
+    complete = list_videos(store)
+    assert on_disk and set(complete) <= set(on_disk) and len(complete) < 3
+    want = snapshot(clean)
+    with warnings.catch_warnings():  # zarr warns about debris (see the next test)
+        warnings.filterwarnings("ignore", "Object at .* is not recognized", UserWarning)
+        got = snapshot(store)
+    for name in complete:  # anything that says it is complete is exactly the clean data
+        keys = [k for k in want if k.startswith(f"videos/{name}")]
+        assert_same({k: got[k] for k in keys}, {k: want[k] for k in keys})
+    s = ingest_pvs_hm(_cfg(data, store))
+    assert sorted(s.written + s.skipped) == ["A380", "Camping", "NotBeAloneTonight"]
+    assert s.skipped == complete
+    assert_same(snapshot(store), want)
+    assert not list(store.rglob("*.partial")) and interrupted_groups(store) == []
+
+
+def test_debris_of_a_killed_writer_is_ignored_then_removed(
+    clean: Path, data: Path, tmp_path: Path
+) -> None:
+    """What SIGKILL can leave on a local store, made on purpose (no timing involved)."""
+    store = tmp_path / "d.zarr"
+    shutil.copytree(clean, store)
+    shutil.rmtree(store / "videos" / "A380")  # killed after mkdir, before its zarr.json
+    (store / "videos" / "A380").mkdir()
+    (store / "videos" / "A380" / "zarr.0123abcd.partial").write_bytes(b'{"zarr_fo')
+    (store / "videos" / "zarr.4567cdef.partial").write_bytes(b"{")  # killed atomic writes
+    chunk = next(p for p in (store / "videos" / "Camping" / "hm_lat").rglob("*") if p.is_file())
+    chunk.with_suffix(".89abcdef.partial").write_bytes(b"\0")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no reader trips over (or warns about) the debris
+        assert list_videos(store) == ["Camping", "NotBeAloneTonight"]
+        assert list_videos(store, complete=False) == ["A380"]
+        assert interrupted_groups(store) == ["A380"]
+        tree = open_store(store)
+        assert sorted(tree["videos"].children) == ["Camping", "NotBeAloneTonight"]
+        s = ingest_pvs_hm(_cfg(data, store))
+    assert s.written == ["A380"] and s.skipped == ["Camping", "NotBeAloneTonight"]
+    assert not list(store.rglob("*.partial")) and interrupted_groups(store) == []
     assert_same(snapshot(store), snapshot(clean))
 
 

@@ -39,14 +39,14 @@ def _write_group(
     location: str, path: str, arrays: Mapping[str, Any], attrs: dict[str, Any]
 ) -> None:
     """Write ``path`` (replacing it) with ``arrays`` name -> ArraySpec; complete flag last."""
-    from pano.stores.reader import open_root
+    from pano.stores.reader import child_groups, open_root
     from pano.stores.schema import COMPLETE_ATTR
     from pano.stores.writer import compressor, default_chunks
 
     root = open_root(location, mode="a")
     parent_path, _, name = path.rpartition("/")
     parent = root.require_group(parent_path) if parent_path else root
-    if name in parent.group_keys():
+    if name in child_groups(parent):
         del parent[name]
     group = parent.create_group(name, attributes={**attrs, COMPLETE_ATTR: False})
     for key, spec in arrays.items():
@@ -125,11 +125,11 @@ def write_predictions(
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "split": cfg.predict.split,
     }
-    from pano.stores.reader import open_root
+    from pano.stores.reader import child_groups, open_root
 
     root = open_root(location, mode="a")
     preds = root.require_group(PREDICTIONS_GROUP)
-    if run in preds.group_keys():
+    if run in child_groups(preds):
         del preds[run]
     preds.create_group(run, attributes=run_attrs)
     written = []
