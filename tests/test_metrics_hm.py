@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from pano.errors import ShapeError
 from pano.geometry import lonlat_to_vec, rotation_matrix
 from pano.metrics.hm import (
     HM_METRICS,
@@ -21,7 +22,14 @@ from pano.metrics.hm import (
     viewport_overlap,
     viewport_planes,
 )
-from pano.metrics.scanpath import MULTIMATCH_DIMS, dtw, multimatch, scanpath_scores
+from pano.metrics.scanpath import (
+    MULTIMATCH_DIMS,
+    dtw,
+    jarodzka360,
+    jarodzka360_matched,
+    multimatch,
+    scanpath_scores,
+)
 
 
 def _v(lon: float | np.ndarray, lat: float | np.ndarray) -> np.ndarray:
@@ -202,3 +210,73 @@ def test_scanpath_scores_average_pairs() -> None:
     assert s[0] == pytest.approx(float(np.mean(dtw(pred[:, None], gt[None]))))
     assert s[1] == pytest.approx(s[0] / 8)
     assert 0 <= s[2] <= 1
+
+
+def _jarodzka_brute_force(a: np.ndarray, b: np.ndarray) -> float:
+    """Literal Jarodzka-360: pair costs by loops, every monotone path enumerated."""
+    n, m = len(a), len(b)
+
+    def angle(u: np.ndarray, v: np.ndarray) -> float:
+        return math.acos(
+            max(-1.0, min(1.0, float(u @ v) / (np.linalg.norm(u) * np.linalg.norm(v))))
+        )
+
+    cost = np.zeros((n, m))
+    for i in range(n):
+        for j in range(m):
+            pos = angle(a[i], b[j]) / math.pi
+            d = 0.5 if i == 0 or j == 0 else angle(a[i - 1] - a[i], b[j - 1] - b[j]) / math.pi
+            cost[i, j] = (pos + d) / 2
+    best = (math.inf, 0)
+
+    def walk(i: int, j: int, total: float, cells: int) -> None:
+        nonlocal best
+        total, cells = total + cost[i, j], cells + 1
+        if (i, j) == (n - 1, m - 1):
+            best = min(best, (total, cells))  # the cheapest path (no exact ties here)
+            return
+        for di, dj in ((1, 1), (1, 0), (0, 1)):
+            if i + di < n and j + dj < m:
+                walk(i + di, j + dj, total, cells)
+
+    walk(0, 0, 0.0, 0)
+    return best[0] / best[1]
+
+
+def test_jarodzka360_matches_a_literal_reference() -> None:
+    rng = np.random.default_rng(7)
+    for n, m in ((1, 1), (2, 5), (5, 3), (6, 6)):
+        a, b = _walk(rng, (), n), _walk(rng, (), m)
+        assert jarodzka360(a, b) == pytest.approx(_jarodzka_brute_force(a, b), abs=1e-12)
+    # Broadcasting, NaN rows dropped, rotation invariance.
+    a, b = _walk(rng, (3,), 7), _walk(rng, (4,), 9)
+    full = jarodzka360(a[:, None], b[None])
+    assert full.shape == (3, 4)
+    assert full[1, 2] == pytest.approx(jarodzka360(a[1], b[2]))
+    holes = b.copy()
+    holes[2, 4] = np.nan
+    assert jarodzka360(a[0], holes[2]) == pytest.approx(
+        _jarodzka_brute_force(a[0], np.delete(b[2], 4, axis=0)), abs=1e-12
+    )
+    rot = rotation_matrix(37.0, 20.0, 10.0)
+    np.testing.assert_allclose(jarodzka360(a @ rot.T, b[:3] @ rot.T), jarodzka360(a, b[:3]))
+    assert np.isnan(jarodzka360(np.full((4, 3), np.nan), b[0]))
+
+
+def test_jarodzka360_identity_and_hungarian_matching() -> None:
+    rng = np.random.default_rng(8)
+    gt = _walk(rng, (4,), 10)
+    # Identical scanpaths: only the first pair (no saccade yet) costs (0 + 0.5) / 2.
+    np.testing.assert_allclose(jarodzka360(gt, gt), 0.25 / 10, atol=1e-12)
+    assert jarodzka360(gt[0], gt[0], weights=(1.0, 0.0)) == pytest.approx(0.0, abs=1e-12)
+    # A shuffled copy of the set is matched back to itself; unmatched pairs cost more.
+    pred = gt[[2, 0, 3, 1]]
+    assert jarodzka360_matched(pred, gt) == pytest.approx(0.025, abs=1e-12)
+    assert float(np.mean(jarodzka360(pred[:, None], gt[None]))) > 0.1
+    # More predictions than subjects: the best min(R, M) pairs count.
+    extra = np.concatenate([_walk(rng, (3,), 10), gt[:2]])
+    assert jarodzka360_matched(extra, gt[:2]) == pytest.approx(0.025, abs=1e-12)
+    s = scanpath_scores(pred, gt, ("jarodzka360", "dtw_deg"))
+    assert s[0] == pytest.approx(0.025, abs=1e-12) and s[1] > 0
+    with pytest.raises(ShapeError, match="weights"):
+        jarodzka360(gt, gt, weights=(0.0, 0.0))

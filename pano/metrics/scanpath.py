@@ -19,6 +19,14 @@ every subject.
   distance of the start points) / pi``. Head scanpaths sampled on a fixed step grid
   carry no fixation durations, so the duration dimension is NaN and dropped; no
   simplification (saccade merging) is applied.
+* :func:`jarodzka360` / :func:`jarodzka360_matched`: the Salient360! comparison
+  ("Jarodzka 360"; Rai, Le Callet, Gutierrez 2017; David et al. 2018 toolbox): every
+  pair of samples costs the mean of ``position = great-circle angle / pi`` and
+  ``direction = angle between the saccades arriving at them / pi`` (``0.5`` for the
+  first sample, where there is no saccade); the cheapest monotone path through that
+  matrix aligns the scanpaths and the score is the mean cost along it (lower is
+  better). Sets of scanpaths are compared by matching predicted to true
+  scanpaths one-to-one with the Hungarian algorithm and averaging the matched scores.
 """
 
 from __future__ import annotations
@@ -64,15 +72,35 @@ def _batch(a: Any, b: Any) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
 
 def _dtw_table(cost: np.ndarray) -> np.ndarray:
     """Accumulated-cost table ``(B, n+1, m+1)`` of the DTW recursion, by anti-diagonals."""
+    return _path_tables(cost, lengths=False)[0]
+
+
+def _path_tables(cost: np.ndarray, lengths: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """DTW tables ``(B, n+1, m+1)``: accumulated cost and (optionally) the path's cell count.
+
+    ``acc[i, j]`` is the cheapest sum of ``cost`` over a monotone path (steps (1,0), (0,1),
+    (1,1)) from cell ``(0, 0)`` to ``(i-1, j-1)``, both included. With ``lengths``, the
+    second table counts that path's cells; among predecessors of equal cost the diagonal
+    wins, then ``(i-1, j)``, then ``(i, j-1)``.
+    """
     b, n, m = cost.shape
     acc = np.full((b, n + 1, m + 1), np.inf)
     acc[:, 0, 0] = 0.0
+    cells = np.zeros((b, n + 1, m + 1), np.int64) if lengths else None
     for k in range(2, n + m + 1):
         i = np.arange(max(1, k - m), min(n, k - 1) + 1)
         j = k - i
-        best = np.minimum(np.minimum(acc[:, i - 1, j - 1], acc[:, i - 1, j]), acc[:, i, j - 1])
-        acc[:, i, j] = cost[:, i - 1, j - 1] + best
-    return acc
+        diag, up, left = acc[:, i - 1, j - 1], acc[:, i - 1, j], acc[:, i, j - 1]
+        acc[:, i, j] = cost[:, i - 1, j - 1] + np.minimum(np.minimum(diag, up), left)
+        if cells is not None:
+            take_diag = (diag <= up) & (diag <= left)
+            prev = np.where(
+                take_diag,
+                cells[:, i - 1, j - 1],
+                np.where(up <= left, cells[:, i - 1, j], cells[:, i, j - 1]),
+            )
+            cells[:, i, j] = prev + 1
+    return acc, cells
 
 
 def _pair_cost(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -186,11 +214,95 @@ def multimatch(a: Any, b: Any, block: int = 256) -> np.ndarray:
     return out.reshape(*lead, len(MULTIMATCH_DIMS))
 
 
+def _angle(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Angle (radians) between vectors ``(..., 3)``; NaN where either has zero length."""
+    cross = np.linalg.norm(np.cross(u, v), axis=-1)
+    dot = (u * v).sum(-1)
+    zero = (np.linalg.norm(u, axis=-1) == 0) | (np.linalg.norm(v, axis=-1) == 0)
+    return np.where(zero, np.nan, np.arctan2(cross, dot))
+
+
+def jarodzka360(
+    a: Any, b: Any, weights: tuple[float, float] = (1.0, 1.0), block: int = 256
+) -> np.ndarray:
+    """Salient360!'s "Jarodzka 360" dissimilarity of two scanpaths (module docstring).
+
+    Sample pair ``(i, j)`` costs ``(wp * pos + wd * dir) / (wp + wd)`` with ``pos`` the
+    great-circle angle between the samples over pi and ``dir`` the angle between the
+    chord vectors ``a[i-1] - a[i]`` and ``b[j-1] - b[j]`` over pi (0.5 where ``i`` or
+    ``j`` is 0, or where a chord has zero length: no direction). The scanpaths are aligned
+    by the cheapest monotone path from the first to the last pair (steps (1,0), (0,1),
+    (1,1)); the result is the mean cost of the path's cells. Equal-cost paths are broken
+    towards the diagonal, which can differ from the toolbox's Dijkstra order in exact ties.
+
+    Args:
+        a: scanpaths ``(..., n, 3)``; b: ``(..., m, 3)`` unit vectors (leading dims
+            broadcast; NaN rows are dropped).
+        weights: ``(position, direction)`` weights (the toolbox's default is equal).
+        block: pairs processed at once.
+
+    Returns:
+        ``(...)`` in ``[0, 1]``, lower is better; NaN where a scanpath has no valid
+        sample. Identical scanpaths of ``n`` samples score ``0.5 wd / (wp + wd) / n``
+        (only the first pair, which has no saccade, costs anything), as in the toolbox.
+
+    """
+    wp, wd = (float(w) for w in weights)
+    if wp < 0 or wd < 0 or wp + wd <= 0:
+        raise ShapeError(f"weights must be non-negative and not both 0, got {weights!r}")
+    pa, pb, lead = _batch(a, b)
+    out = np.full(pa.shape[0], np.nan)
+    for s in range(0, pa.shape[0], block):
+        ca, la = _compact(pa[s : s + block])
+        cb, lb = _compact(pb[s : s + block])
+        pos = orthodromic_distance(ca[:, :, None], cb[:, None]) / math.pi
+        sa = np.zeros_like(ca)
+        sb = np.zeros_like(cb)
+        sa[:, 1:] = ca[:, :-1] - ca[:, 1:]
+        sb[:, 1:] = cb[:, :-1] - cb[:, 1:]
+        direction = np.nan_to_num(_angle(sa[:, :, None], sb[:, None]) / math.pi, nan=0.5)
+        cost = (wp * pos + wd * direction) / (wp + wd)
+        acc, cells = _path_tables(cost)
+        assert cells is not None
+        rows = np.arange(ca.shape[0])
+        total, count = acc[rows, la, lb], cells[rows, la, lb]
+        ok = (la > 0) & (lb > 0)
+        out[s : s + block] = np.where(ok, total / np.where(ok, count, 1), np.nan)
+    return out.reshape(lead)
+
+
+def jarodzka360_matched(pred: Any, gt: Any, weights: tuple[float, float] = (1.0, 1.0)) -> float:
+    """Sets of scanpaths compared one-to-one: Hungarian matching on :func:`jarodzka360`.
+
+    Args:
+        pred: ``(R, n, 3)`` predicted scanpaths; gt: ``(M, m, 3)`` true ones.
+        weights: as for :func:`jarodzka360`.
+
+    Returns:
+        The mean dissimilarity of the ``min(R, M)`` matched pairs (the matching that
+        minimises their sum; scanpaths without valid samples take no part); NaN if
+        nothing can be matched.
+
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    p, g = _paths(pred, "pred"), _paths(gt, "gt")
+    cost = jarodzka360(p[:, None], g[None], weights)
+    rows = np.isfinite(cost).all(1) if cost.size else np.zeros(0, bool)
+    cols = np.isfinite(cost[rows]).all(0) if rows.any() else np.zeros(cost.shape[1], bool)
+    cost = cost[rows][:, cols]
+    if cost.size == 0:
+        return math.nan
+    r, c = linear_sum_assignment(cost)
+    return float(cost[r, c].mean())
+
+
 #: Scanpath metric names (the MultiMatch ones prefixed ``mm_``), label, higher-is-better.
 SCANPATH_METRICS: dict[str, tuple[str, bool]] = {
     "dtw_deg": ("DTW, orthodromic (deg, total)", False),
     "dtw_deg_per_step": ("DTW / ground-truth length (deg)", False),
     **{f"mm_{d}": (f"MultiMatch {d}", True) for d in MULTIMATCH_DIMS},
+    "jarodzka360": ("Jarodzka-360 (Salient360!), Hungarian-matched", False),
 }
 
 
@@ -204,7 +316,8 @@ def scanpath_scores(
         gt: ``(M, m, 3)`` ground-truth scanpaths (e.g. subjects).
 
     Returns:
-        ``(len(metrics),)``: each metric averaged (NaN-aware) over the ``R x M`` pairs.
+        ``(len(metrics),)``: each metric averaged (NaN-aware) over the ``R x M`` pairs,
+        except ``jarodzka360``: the mean over the Hungarian-matched pairs.
 
     """
     for name in metrics:
@@ -226,4 +339,6 @@ def scanpath_scores(
             mm = np.nanmean(multimatch(p[:, None], g[None]).reshape(-1, 4), axis=0)
             for k, dname in enumerate(MULTIMATCH_DIMS):
                 cols[f"mm_{dname}"] = float(mm[k])
+        if "jarodzka360" in metrics:
+            cols["jarodzka360"] = jarodzka360_matched(p, g)
     return np.array([cols[m] for m in metrics])
