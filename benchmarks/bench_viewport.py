@@ -107,9 +107,11 @@ def run_case(
 
     ref = pano_raw(t_img, yaw_t, pitch_t)  # (n, C, h, w) in [0, 1]
 
-    def fresh(sampler: ViewportSampler) -> torch.Tensor:
+    def fresh(sampler: ViewportSampler, out: torch.Tensor | None = None) -> torch.Tensor:
         sampler._last = None  # a new frame each time: the per-frame preparation is included
-        return sampler(t_img, yaw_t, pitch_t)
+        return sampler(t_img, yaw_t, pitch_t, out=out)
+
+    buf = torch.empty_like(ref)  # a result buffer reused across calls (out=)
 
     def diff(views: list[np.ndarray]) -> float:
         errs = []
@@ -125,21 +127,23 @@ def run_case(
     t = interleaved(
         {
             "aa": lambda: fresh(pano_aa),
+            "aa_out": lambda: fresh(pano_aa, buf),
             "raw": lambda: fresh(pano_raw),
             "py": lambda: [py360(k) for k in range(sub)],
             "pt": lambda: [pt360(k) for k in range(sub)],
         },
         reps,
     )
-    per = {"aa": n, "raw": n, "py": sub, "pt": sub}  # views per timed call
+    per = {"aa": n, "aa_out": n, "raw": n, "py": sub, "pt": sub}  # views per timed call
     pt_views = [pt360(k) for k in range(4)]
-    diffs = {"aa": 0.0, "raw": 0.0, "py": diff([py360(k) for k in range(4)])}
+    diffs = {"aa": 0.0, "aa_out": 0.0, "raw": 0.0, "py": diff([py360(k) for k in range(4)])}
     diffs["pt"] = diff([v.numpy() for v in pt_views])
-    names = {"aa": "pano (antialias)", "raw": "pano (no antialias)", "py": "py360convert.e2p",
+    names = {"aa": "pano (antialias)", "aa_out": "pano (antialias, out=)",
+             "raw": "pano (no antialias)", "py": "py360convert.e2p",
              "pt": "pytorch360convert.e2p"}  # fmt: skip
     rows = [
         (names[k], per[k] / t[k][0], per[k] / t[k][1], t[k][0] / per[k] * n * 1e3, diffs[k])
-        for k in ("aa", "raw", "py", "pt")
+        for k in ("aa", "aa_out", "raw", "py", "pt")
     ]
     return rows
 

@@ -292,6 +292,8 @@ class ViewportSampler:
         pitch: Any,
         roll: Any = None,
         frame_index: Any = None,
+        *,
+        out: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Render ``N`` viewports.
 
@@ -303,6 +305,11 @@ class ViewportSampler:
             roll: degrees ``(N,)`` or ``None`` (0), see :func:`pano.geometry.rotation_matrix`.
             frame_index: long ``(N,)`` choosing each viewport's frame in the batch; default
                 every viewport from frame 0.
+            out: optional contiguous ``(N, C, h, w)`` tensor to render into (and return),
+                of the result's dtype and the frames' device. Reusing one buffer in a loop
+                saves allocating the result each call: on the CPU a fresh result larger
+                than glibc's 32 MB mmap threshold (58 RGB 224x224 views) page-faults in at
+                roughly a third of the sampling time. Not for float16/bfloat16 frames.
 
         Returns:
             ``(N, C, h, w)`` on the frames' device (``C = 1`` in ``remap_compat``); dtype
@@ -327,7 +334,26 @@ class ViewportSampler:
         n = axes.shape[0]
         nb = padded.shape[0]
         h, w = self.size
-        out = torch.empty((n, padded.shape[1], h, w), dtype=dtype, device=device)
+        shape = (n, padded.shape[1], h, w)
+        if out is None:
+            out = torch.empty(shape, dtype=dtype, device=device)
+        elif (
+            not isinstance(out, torch.Tensor)
+            or tuple(out.shape) != shape
+            or out.dtype != dtype
+            or out_dtype != dtype
+            or out.device != device
+            or not out.is_contiguous()
+        ):
+            got = (
+                f"{tuple(out.shape)} {out.dtype} on {out.device}"
+                if isinstance(out, torch.Tensor)
+                else type(out).__name__
+            )
+            raise ShapeError(
+                f"out must be a contiguous {shape} {out_dtype} tensor on {device}"
+                f"{' (frames in float32 or float64)' if out_dtype != dtype else ''}; got {got}"
+            )
         if n == 0:
             return out.to(out_dtype)
         chunk = n if device.type != "cpu" else max(1, _CPU_CHUNK_ELEMS // (h * w))

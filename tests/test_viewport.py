@@ -255,6 +255,31 @@ def test_dtypes_shapes_and_devices(device: torch.device) -> None:
     assert s(tex.to(device), torch.empty(0), torch.empty(0)).shape == (0, 3, 12, 20)
 
 
+def test_out_buffer_is_filled_and_returned(device: torch.device) -> None:
+    tex = smooth_texture().to(device)
+    u8 = (tex * 255).round().to(torch.uint8)
+    s = ViewportSampler(fov_deg=70, size=(20, 30))
+    yaw, pitch = torch.tensor([0.0, 170.0, -90.0]), torch.tensor([0.0, 80.0, -30.0])
+    buf = torch.full((3, 3, 20, 30), -1.0, device=device)
+    for frames in (u8, tex):  # reused across calls (and frames)
+        res = s(frames, yaw, pitch, out=buf)
+        assert res is buf and torch.equal(buf, s(frames, yaw, pitch))
+    idx = torch.tensor([0, 1, 0])
+    two = torch.stack([tex, tex.flip(-1)])
+    assert torch.equal(
+        s(two, yaw, pitch, frame_index=idx, out=buf), s(two, yaw, pitch, frame_index=idx)
+    )
+    for bad in (
+        torch.empty(2, 3, 20, 30, device=device),  # wrong N
+        torch.empty(3, 3, 20, 30, dtype=torch.float64, device=device),  # wrong dtype
+        torch.empty(3, 3, 30, 20, device=device).transpose(2, 3),  # not contiguous
+    ):
+        with pytest.raises(ShapeError, match="out must be a contiguous"):
+            s(u8, yaw, pitch, out=bad)
+    with pytest.raises(ShapeError, match="float32 or float64"):
+        s(tex.half(), yaw, pitch, out=torch.empty(3, 3, 20, 30, dtype=torch.float16, device=device))
+
+
 def test_frame_index_picks_each_viewports_frame(device: torch.device) -> None:
     frames = torch.stack([torch.full((1, H, W), v) for v in (0.1, 0.5, 0.9)]).to(device)
     s = ViewportSampler(fov_deg=90, size=16)
