@@ -101,7 +101,8 @@ def summary_tables(ds: Any, report_s: Sequence[float] = (1.0, 2.0, 3.0, 5.0)) ->
 _TITLES = {
     "saliency": "Saliency (mean over steps, then videos)",
     "hm": "Head-movement forecasts at the report horizons",
-    "scanpath": "Scanpaths (whole video; mean over predicted x true pairs)",
+    "scanpath": "Scanpaths (whole video; mean over predicted x true pairs, jarodzka360 over "
+    "Hungarian-matched pairs)",
 }
 
 
