@@ -211,6 +211,22 @@ def test_several_runs_side_by_side_in_one_results_group(
     stored = open_results(s, "copies-again")
     assert list(stored["model"].values) == list(ds["model"].values)
     assert stored.attrs["pano_complete"] is True
+    # A first run with heatmaps only, no baselines: later runs add the other variables.
+    _write_predictions(s, "heat", baselines, ["Dancing", "KingKong"])
+    for v in ("Dancing", "KingKong"):
+        for arr in ("forecast", "origin", "scanpath"):
+            del root[f"predictions/heat/{v}/{arr}"]
+    mixed = evaluate(
+        EvalConfig(store=s, predictions="heat,copies", baselines="none", workers=0, run="mixed")
+    ).dataset
+    assert list(mixed["model"].values) == ["heat", "copies"]
+    assert np.isnan(mixed["hm"].sel(model="heat").values).all()
+    np.testing.assert_array_equal(
+        mixed["hm"].sel(model="copies").values, ds["hm"].sel(model="copies").values
+    )
+    np.testing.assert_array_equal(
+        mixed["saliency"].sel(model="heat").values, ds["saliency"].sel(model="copies").values
+    )
 
 
 # ---------------------------------------------------------------------------
