@@ -257,20 +257,21 @@ class ViewportSampler:
             k -= 1
         return k
 
-    def prepare(self, frames: torch.Tensor) -> _Prepared:
+    def prepare(self, frames: torch.Tensor, levels: tuple[float, float] | None = None) -> _Prepared:
         """Normalise, pre-filter and pad a frame batch once; reuse it for many calls.
 
-        ``frames`` as for :meth:`__call__`. Returns an opaque object that
+        ``frames`` and ``levels`` as for :meth:`__call__`. Returns an opaque object that
         :meth:`__call__` also accepts in place of ``frames``. The sampler keeps the last
         prepared frame tensor and reuses it while the tensor is not modified in place.
         """
         x = _as_bchw(frames)
-        key = (x.shape, x.dtype, x.device, x.stride())
+        lo, hi = _levels(levels, x)
+        key = (x.shape, x.dtype, x.device, x.stride(), lo, hi)
         last = self._last
         if last is not None and last[0] is frames and last[1] == frames._version and last[2] == key:
             return last[3]
         _, _, height, width = x.shape
-        xf = _box_level(x, self.level_for(height, width))
+        xf = _box_level(x, self.level_for(height, width), lo, hi)
         if self.remap_compat and xf.shape[1] != 1:
             if xf.shape[1] != 3:
                 raise ShapeError(
@@ -294,6 +295,7 @@ class ViewportSampler:
         frame_index: Any = None,
         *,
         out: torch.Tensor | None = None,
+        levels: tuple[float, float] | None = None,
     ) -> torch.Tensor:
         """Render ``N`` viewports.
 
@@ -310,6 +312,12 @@ class ViewportSampler:
                 saves allocating the result each call: on the CPU a fresh result larger
                 than glibc's 32 MB mmap threshold (58 RGB 224x224 views) page-faults in at
                 roughly a third of the sampling time. Not for float16/bfloat16 frames.
+            levels: for uint8 frames, the values of black and white (default ``(0,
+                255)``): e.g. ``(16, 235)`` for limited-range luma as coded in most video
+                (:attr:`pano.video.base.VideoDecoder.luma_levels`). Values are mapped to
+                ``(v - black) / (white - black)`` and clamped to ``[0, 1]`` on the
+                pre-filtered level (cheaper than converting the full frame first; it
+                differs only next to pixels outside the range).
 
         Returns:
             ``(N, C, h, w)`` on the frames' device (``C = 1`` in ``remap_compat``); dtype
@@ -325,7 +333,7 @@ class ViewportSampler:
         else:
             if not isinstance(frames, torch.Tensor):
                 raise ShapeError(f"frames must be a torch.Tensor, got {type(frames).__name__}")
-            prep = self.prepare(frames)
+            prep = self.prepare(frames, levels)
             out_dtype = frames.dtype if frames.is_floating_point() else torch.float32
         uint8_in = not isinstance(frames, _Prepared) and frames.dtype == torch.uint8
         padded = prep.padded
@@ -469,7 +477,22 @@ def _as_bchw(frames: torch.Tensor) -> torch.Tensor:
     return x
 
 
-def _box_level(x: torch.Tensor, k: int) -> torch.Tensor:
+def _levels(levels: tuple[float, float] | None, x: torch.Tensor) -> tuple[float, float]:
+    """Validated ``(black, white)`` for uint8 frames; ``(0, 255)`` by default."""
+    if levels is None:
+        return 0.0, 255.0
+    try:
+        lo, hi = (float(v) for v in levels)
+    except (TypeError, ValueError) as err:
+        raise ShapeError(f"levels must be (black, white) numbers, got {levels!r}") from err
+    if x.is_floating_point():
+        raise ShapeError("levels apply to uint8 frames only; scale float frames yourself")
+    if not 0.0 <= lo < hi <= 255.0:
+        raise ShapeError(f"levels must satisfy 0 <= black < white <= 255, got {levels!r}")
+    return lo, hi
+
+
+def _box_level(x: torch.Tensor, k: int, lo: float = 0.0, hi: float = 255.0) -> torch.Tensor:
     """Frames ``(B, C, H, W)`` -> float level ``k`` (box filter, ``2**k`` smaller; uint8 -> [0, 1]).
 
     Sums 2x2 blocks ``k`` times by adding strided views (several times faster than
@@ -479,13 +502,17 @@ def _box_level(x: torch.Tensor, k: int) -> torch.Tensor:
     """
     uint8 = not x.is_floating_point()
     work = x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32
-    scale = (1.0 / 255.0 if uint8 else 1.0) / float(4**k)
+    scale = (1.0 / (hi - lo) if uint8 else 1.0) / float(4**k)
+    remap = uint8 and (lo, hi) != (0.0, 255.0)  # black/white other than 0/255: shift + clamp
     _, _, height, width = x.shape
     f = 1 << k
     if k > 0 and (height % f or width % f):
         size = (max(1, round(height / f)), max(1, round(width / f)))
         out = F.interpolate(x.to(work), size=size, mode="area")
-        return out.mul_(1.0 / 255.0) if uint8 else out
+        if not uint8:
+            return out
+        out = out.sub_(lo).mul_(1.0 / (hi - lo))
+        return out.clamp_(0.0, 1.0) if remap else out
     cl = x.shape[1] > 1 and x.stride(1) == 1  # (B, H, W, C) in memory
     t = x.permute(0, 2, 3, 1) if cl else x  # pool over dims (1, 2) or (2, 3)
     hd = 1 if cl else 2
@@ -502,6 +529,8 @@ def _box_level(x: torch.Tensor, k: int) -> torch.Tensor:
     t = t.to(work)
     if scale != 1.0:  # t is a fresh tensor here (sums or a converted copy)
         t = t.mul_(scale)
+    if remap:
+        t = t.sub_(lo / (hi - lo)).clamp_(0.0, 1.0)
     return t.permute(0, 3, 1, 2) if cl else t
 
 

@@ -178,7 +178,8 @@ def stream_viewports(
         every: ``"frame"`` (every video frame) or ``"step"`` (the ground-truth steps).
         device: ``"auto"``, ``"cpu"``, ``"cuda[:N]"``.
         backend: decoder backend, see :func:`pano.video.open_video`.
-        gray: luma viewports ``(M, 1, h, w)`` (decoded as luma).
+        gray: luma viewports ``(M, 1, h, w)`` (decoded as luma: the Y plane as coded
+            where the backend can, with its black/white levels applied by the sampler).
         start_s, seconds: time range; default from 0 to the end.
         prefetch: frames decoded ahead in a background thread (0: decode inline). On the
             CPU the sampler then uses one torch thread less than the process setting, so
@@ -263,7 +264,12 @@ def stream_viewports(
 
     dev = resolve_device(device)
     sampler = ViewportSampler(fov_deg=fov_deg, size=size, mode=mode, antialias=antialias)
-    decoder = open_video(path, backend=backend, device=dev, gray=gray)
+    # Luma as coded (no full-frame range conversion): the sampler maps the levels on its
+    # small pre-filtered level. Frames handed to the caller stay full range.
+    coded = gray and not with_frames
+    decoder = open_video(
+        path, backend=backend, device=dev, gray=gray, luma="coded" if coded else "full"
+    )
     if len(decoder) != n_frames:
         log.warning(
             "%s: the file has %d frames, the store recorded %d", path.name, len(decoder), n_frames
@@ -294,7 +300,8 @@ def stream_viewports(
             plon = np.where(has, lon[rows, np.maximum(at, 0)], np.nan)
             plat = np.where(has, lat[rows, np.maximum(at, 0)], np.nan)
             with _intra_op_threads(threads):
-                views = sampler(frame, np.nan_to_num(plon), np.nan_to_num(plat))
+                levels = decoder.luma_levels if coded else None
+                views = sampler(frame, np.nan_to_num(plon), np.nan_to_num(plat), levels=levels)
             if not has.all():
                 views[torch.as_tensor(~has, device=views.device)] = 0.0
             xyz = lonlat_to_vec(plon, plat)

@@ -86,6 +86,30 @@ def test_backends_agree(h264: Path, backend: str) -> None:
         assert (a - b).abs().mean() < 2.0  # same frames; colour conversion may differ slightly
 
 
+def test_coded_luma_is_the_y_plane_with_its_levels(h264: Path) -> None:
+    import av
+
+    with (
+        open_video(h264, backend="pyav", device="cpu", gray=True) as full,
+        open_video(h264, backend="pyav", device="cpu", gray=True, luma="coded") as coded,
+    ):
+        f, c = full.read([0, 5]), coded.read([0, 5])
+        assert (full.luma, full.luma_levels) == ("full", (0, 255))
+        assert (coded.luma, coded.luma_levels) == ("coded", (16, 235))  # limited range
+    with av.open(str(h264)) as container:
+        frame = next(container.decode(video=0))
+        plane = frame.planes[0]
+        y = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : frame.width]
+    assert torch.equal(c[0, 0], torch.from_numpy(y.copy()))
+    # FFmpeg's full-range luma is the coded Y through (y - 16) * 255 / 219, rounded.
+    lut = np.clip(np.floor((np.arange(256) - 16) * 255 / 219 + 0.5), 0, 255).astype(np.uint8)
+    assert torch.equal(f, torch.from_numpy(lut[c.numpy()]))
+    with open_video(h264, backend="pyav", device="cpu", gray=False, luma="coded") as rgb:
+        assert rgb.read([0]).shape[1] == 3  # luma= only concerns gray frames
+    with pytest.raises(ConfigError, match="luma must be"):
+        open_video(h264, backend="pyav", device="cpu", gray=True, luma="tv")
+
+
 def test_pyav_exact_on_hevc_open_gop(hevc: Path) -> None:
     rng = np.random.default_rng(0)
     order = rng.permutation(N_HEVC).tolist()

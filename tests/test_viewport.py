@@ -280,6 +280,30 @@ def test_out_buffer_is_filled_and_returned(device: torch.device) -> None:
         s(tex.half(), yaw, pitch, out=torch.empty(3, 3, 20, 30, dtype=torch.float16, device=device))
 
 
+def test_levels_map_limited_range_luma(device: torch.device) -> None:
+    tex = smooth_texture()[0]  # (H, W) in [0, 1]
+    coded = (16 + tex * 219).round().to(torch.uint8).to(device)  # limited range, as coded
+    full = ((coded.double() - 16) * 255 / 219).round().clamp(0, 255).to(torch.uint8)
+    for antialias in (False, True):
+        s = ViewportSampler(fov_deg=100, size=(40, 60), antialias=antialias)
+        yaw, pitch = [0.0, 120.0, -170.0], [10.0, -60.0, 85.0]
+        a = s(coded, yaw, pitch, levels=(16, 235))
+        b = s(full, yaw, pitch)
+        assert (a - b).abs().max() < 0.6 / 255  # full's own uint8 rounding
+        assert s.prepare(coded, (16, 235)) is not s.prepare(coded)  # levels are in the key
+    # Out-of-range values are clamped to black / white.
+    s = ViewportSampler(fov_deg=90, size=8)
+    for value, want in ((5, 0.0), (250, 1.0), (16, 0.0), (235, 1.0)):
+        flat = torch.full((H, W), value, dtype=torch.uint8, device=device)
+        assert torch.allclose(
+            s(flat, 0.0, 0.0, levels=(16, 235)), torch.tensor(want, device=device)
+        )
+    with pytest.raises(ShapeError, match="uint8 frames only"):
+        s(tex.to(device), 0.0, 0.0, levels=(16, 235))
+    with pytest.raises(ShapeError, match="black < white"):
+        s(coded, 0.0, 0.0, levels=(235, 16))
+
+
 def test_frame_index_picks_each_viewports_frame(device: torch.device) -> None:
     frames = torch.stack([torch.full((1, H, W), v) for v in (0.1, 0.5, 0.9)]).to(device)
     s = ViewportSampler(fov_deg=90, size=16)

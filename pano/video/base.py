@@ -4,6 +4,13 @@ A :class:`VideoDecoder` returns frames as uint8 torch tensors ``(C, H, W)`` (RGB
 luma ``C = 1`` with ``gray=True``) on its target device. Frame indices count decoded
 frames in presentation order from 0 (never container timestamps).
 
+Luma is full range (0 = black, 255 = white) unless ``luma="coded"`` is asked for: then a
+backend that decodes YUV itself (PyAV) returns the Y plane as coded, usually limited range
+(16 = black, 235 = white), and says which in :attr:`VideoDecoder.luma_levels`. That skips
+a full-resolution range conversion (~2.7 ms of CPU per 1920x960 frame in FFmpeg's
+swscale); :class:`pano.viewport.ViewportSampler` applies the levels to its small
+pre-filtered level instead (``levels=``).
+
 Decoder objects hold open FFmpeg contexts and are **not picklable**: open them inside each
 worker / Dask task / DataLoader worker (``open_video(path)`` there), never pass one to it.
 """
@@ -46,6 +53,11 @@ class VideoDecoder(abc.ABC):
         gray: frames are luma ``(1, H, W)`` instead of RGB ``(3, H, W)``.
         info: the :class:`pano.probe.VideoInfo` of the file.
         reason: why this backend was chosen (set by :func:`~pano.video.open_video`).
+        luma: ``"full"`` (default) or ``"coded"`` (see the module docstring); set it
+            before decoding.
+        luma_levels: the uint8 values of black and white in returned luma frames:
+            ``(0, 255)``, or ``(16, 235)`` for coded limited-range luma (known once a
+            frame has been decoded).
 
     """
 
@@ -57,6 +69,8 @@ class VideoDecoder(abc.ABC):
         self.gray = bool(gray)
         self.info = info
         self.reason = f"{self.backend} requested"
+        self.luma = "full"
+        self.luma_levels: tuple[int, int] = (0, 255)
         self._closed = False
 
     @classmethod

@@ -24,6 +24,14 @@ from pano.errors import VideoError
 from pano.probe import VideoInfo
 from pano.video.base import VideoDecoder
 
+#: 8-bit planar YUV formats whose plane 0 is the luma (Y) plane, one byte per pixel.
+_PLANAR_YUV8 = frozenset(
+    {"yuv420p", "yuv422p", "yuv444p", "yuv440p", "yuv411p", "yuvj420p", "yuvj422p", "yuvj444p",
+     "yuvj440p", "nv12", "nv21"}
+)  # fmt: skip
+#: ``AVColorRange`` value of full-range ("JPEG") video; 0 (unspecified) and 1 are limited.
+_JPEG_RANGE = 2
+
 log = logging.getLogger("pano.video")
 
 
@@ -71,6 +79,13 @@ class PyAVDecoder(VideoDecoder):
             ) from err
 
     def _convert(self, frame: Any) -> torch.Tensor:
+        if self.gray and self.luma == "coded" and frame.format.name in _PLANAR_YUV8:
+            plane = frame.planes[0]  # the Y plane as coded: a copy, no range conversion
+            rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+            full = frame.format.name.startswith("yuvj") or frame.color_range == _JPEG_RANGE
+            self.luma_levels = (0, 255) if full else (16, 235)
+            return torch.from_numpy(rows[:, : frame.width].copy())[None]
+        self.luma_levels = (0, 255)
         arr = frame.to_ndarray(format=self._fmt)
         t = torch.from_numpy(arr)
         return t[None] if self.gray else t.permute(2, 0, 1)

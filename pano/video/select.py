@@ -74,6 +74,7 @@ def open_video(
     device: str | torch.device = "auto",
     gray: bool = False,
     info: VideoInfo | None = None,
+    luma: str = "full",
 ) -> VideoDecoder:
     """Open a video for frame-accurate decoding to torch tensors.
 
@@ -85,6 +86,9 @@ def open_video(
             ``"cuda[:N]"`` or a :class:`torch.device`.
         gray: return luma ``(1, H, W)`` frames instead of RGB ``(3, H, W)``.
         info: the file's :class:`pano.probe.VideoInfo` if already known (skips probing).
+        luma: with ``gray``: ``"full"`` (full-range luma) or ``"coded"`` (the Y plane as
+            coded where the backend decodes YUV itself; see
+            :attr:`~pano.video.base.VideoDecoder.luma_levels`).
 
     Returns:
         A :class:`~pano.video.base.VideoDecoder` (its ``reason`` says why that backend).
@@ -101,6 +105,8 @@ def open_video(
     dev = resolve_device(device)
     if backend != "auto" and backend not in BACKENDS:
         raise ConfigError(f"unknown video backend {backend!r}: use auto, {', '.join(BACKENDS)}")
+    if luma not in ("full", "coded"):
+        raise ConfigError(f"luma must be 'full' or 'coded', got {luma!r}")
     info = info if info is not None else probe_video(path)
     if backend == "auto":
         name, reason = choose_backend(info, dev, path)
@@ -114,5 +120,6 @@ def open_video(
         name, reason = backend, "requested"
     decoder = BACKENDS[name](path, dev, gray, info)
     decoder.reason = reason
+    decoder.luma = luma
     log.info("%s: decoding with %s on %s (%s)", Path(path).name, name, dev, reason)
     return decoder
