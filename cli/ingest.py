@@ -106,7 +106,11 @@ def pvs_hm(
 def info(
     store: Annotated[str, typer.Argument(metavar="STORE", help="Store path or fsspec URL.")],
 ) -> None:
-    """Summarise a pano store: per video split, frames, fps, samples, NaNs; totals and size."""
+    """Summarise a pano store: videos, totals, size, prediction runs and results.
+
+    Per video: split, frames, fps, subjects, samples, NaNs, steps; then the prediction
+    runs (predictions/RUN) and evaluation results (results/RUN) the store holds.
+    """
     from pano.stores import store_summary
 
     typer.echo(store_summary(store).format())

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
+import numpy as np
+
 from pano.errors import StoreError, StoreNotFoundError
 from pano.stores.schema import (
     COMPLETE_ATTR,
@@ -372,8 +374,17 @@ class VideoRow:
 
 
 @dataclass
+class RunRow:
+    """One prediction run (``predictions/<name>``) or results group (``results/<name>``)."""
+
+    group: str
+    complete: bool
+    detail: str
+
+
+@dataclass
 class StoreSummary:
-    """What ``pano info`` prints: per video and totals."""
+    """What ``pano info`` prints: per video and totals, then prediction runs and results."""
 
     location: str
     dataset: str
@@ -383,6 +394,7 @@ class StoreSummary:
     videos: list[VideoRow] = field(default_factory=list)
     incomplete: list[str] = field(default_factory=list)
     store_bytes: int = 0
+    runs: list[RunRow] = field(default_factory=list)
 
     @property
     def total_samples(self) -> int:
@@ -422,6 +434,12 @@ class StoreSummary:
         ]
         if self.incomplete:
             lines.append(f"incomplete (re-run the ingest to finish): {', '.join(self.incomplete)}")
+        if self.runs:
+            width = max(len(r.group) for r in self.runs)
+            lines += ["", "runs"]
+            for r in self.runs:
+                flag = "" if r.complete else "  [incomplete: re-run to finish]"
+                lines.append(f"  {r.group:<{width}}  {r.detail}{flag}")
         return "\n".join(lines)
 
 
@@ -448,4 +466,39 @@ def store_summary(location: str | os.PathLike) -> StoreSummary:
         videos=rows,
         incomplete=list_videos(root, complete=False),
         store_bytes=store_nbytes(location),
+        runs=_run_rows(root),
     )
+
+
+def _run_rows(root: zarr.Group) -> list[RunRow]:
+    """The store's prediction runs and results groups, described in one line each."""
+    groups = child_groups(root)
+    rows = []
+    if "predictions" in groups:
+        for name, g in sorted(child_groups(groups["predictions"]).items()):
+            videos = child_groups(g)
+            done = sum(_is_complete(v.attrs) for v in videos.values())
+            a = g.attrs.asdict()
+            rows.append(
+                RunRow(
+                    f"predictions/{name}",
+                    bool(videos) and done == len(videos),
+                    f"model {a.get('model', '?')}, split {a.get('split', '?')}, "
+                    f"{done}/{len(videos)} videos",
+                )
+            )
+    if "results" in groups:
+        for name, g in sorted(child_groups(groups["results"]).items()):
+            a = g.attrs.asdict()
+            models = [str(m) for m in np.asarray(g["model"])] if "model" in g.array_keys() else []
+            profile = a.get("profile", {})
+            rows.append(
+                RunRow(
+                    f"results/{name}",
+                    _is_complete(a),
+                    f"split {a.get('split', '?')}, profile "
+                    f"{profile.get('name', '?') if isinstance(profile, dict) else profile}, "
+                    f"{len(models)} models: {', '.join(models)}",
+                )
+            )
+    return rows

@@ -23,6 +23,7 @@ from pano.cli.app import main
 from pano.config import load_config
 from pano.pipelines.eval import EvalConfig, evaluate, open_results
 from pano.pipelines.ingest import IngestConfig, ingest_pvs_hm
+from pano.stores.reader import store_summary
 from pano.stores.writer import compressor
 from pano.testing import HM_FILE, SynthConfig, write_synthetic_dataset
 
@@ -211,6 +212,16 @@ def test_several_runs_side_by_side_in_one_results_group(
     stored = open_results(s, "copies-again")
     assert list(stored["model"].values) == list(ds["model"].values)
     assert stored.attrs["pano_complete"] is True
+    # pano info lists the runs and results.
+    root["predictions/again/KingKong"].attrs["pano_complete"] = False
+    rows = {r.group: r for r in store_summary(s).runs}
+    assert rows["predictions/copies"].complete and "2/2 videos" in rows["predictions/copies"].detail
+    assert (
+        not rows["predictions/again"].complete and "1/2 videos" in rows["predictions/again"].detail
+    )
+    assert rows["results/copies-again"].detail.endswith("4 models: copies, fcb, no_motion, again")
+    assert "[incomplete: re-run to finish]" in store_summary(s).format()
+    root["predictions/again/KingKong"].attrs["pano_complete"] = True
     # A first run with heatmaps only, no baselines: later runs add the other variables.
     _write_predictions(s, "heat", baselines, ["Dancing", "KingKong"])
     for v in ("Dancing", "KingKong"):
