@@ -329,6 +329,8 @@ class ViewportSampler:
 
         """
         if isinstance(frames, _Prepared):
+            if levels is not None:
+                raise ShapeError("levels are applied when preparing: pass them to prepare()")
             prep, out_dtype = frames, frames.padded.dtype
         else:
             if not isinstance(frames, torch.Tensor):

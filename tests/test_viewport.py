@@ -302,6 +302,8 @@ def test_levels_map_limited_range_luma(device: torch.device) -> None:
         s(tex.to(device), 0.0, 0.0, levels=(16, 235))
     with pytest.raises(ShapeError, match="black < white"):
         s(coded, 0.0, 0.0, levels=(235, 16))
+    with pytest.raises(ShapeError, match="pass them to prepare"):
+        s(s.prepare(coded), 0.0, 0.0, levels=(16, 235))
 
 
 def test_frame_index_picks_each_viewports_frame(device: torch.device) -> None:
