@@ -133,14 +133,63 @@ def write_root_attrs(location: Any, attrs: RootAttrs) -> None:
 def delete_video_group(location: Any, name: str) -> None:
     """Remove ``videos/<name>`` and everything in it, debris included (no-op if absent)."""
     root = open_root(location, mode="a")
-    if VIDEOS_GROUP not in child_groups(root):
-        return
-    if name in interrupted_groups(root):
-        path = store_root_path(root)
-        assert path is not None  # debris is only found on local stores
-        shutil.rmtree(path / VIDEOS_GROUP / name)
-    elif name in child_groups(root[VIDEOS_GROUP]):
-        del root[VIDEOS_GROUP][name]
+    if VIDEOS_GROUP in child_groups(root):
+        _delete_child(root, VIDEOS_GROUP, name)
+
+
+def _delete_child(root: Any, parent_path: str, name: str) -> None:
+    """Delete the group ``parent_path/name``, or a folder there without metadata (debris)."""
+    parent = root[parent_path] if parent_path else root
+    base = store_root_path(root)
+    folder = None if base is None else base.joinpath(*parent_path.split("/"), name)
+    if name in child_groups(parent):
+        del parent[name]
+    elif folder is not None and folder.is_dir() and not (folder / "zarr.json").exists():
+        shutil.rmtree(folder)  # a writer killed between creating the folder and its metadata
+
+
+def write_group(
+    location: Any, path: str, arrays: Mapping[str, ArraySpec], attrs: Mapping[str, Any]
+) -> None:
+    """Write the group at ``path`` from scratch, marking it complete last.
+
+    An existing group (or debris) at ``path`` is deleted first; parents are created as
+    needed. The group is created with ``pano_complete = false`` and ``attrs``, every array
+    is written (Blosc zstd, default chunks unless the spec gives some, NaN / False / 0
+    fill), then the attributes are rewritten with ``pano_complete = true``. Nothing
+    outside ``path`` is touched. Used for video groups and prediction runs alike.
+
+    Args:
+        location: store path/URL or open root group (the store must exist).
+        path: the group's path, e.g. ``"predictions/dhp/A380"``.
+        arrays: name -> :class:`ArraySpec`; 1-D arrays named like their dimension are
+            coordinates (xarray shows them as such).
+        attrs: the group's attributes (``pano_complete`` is managed here).
+
+    """
+    root = open_root(location, mode="a")
+    parent_path, _, name = path.rpartition("/")
+    parent = root.require_group(parent_path) if parent_path else root
+    _delete_child(root, parent_path, name)
+    group = parent.create_group(name, attributes={**attrs, COMPLETE_ATTR: False})
+    comp = compressor()
+    for key, spec in arrays.items():
+        data = np.ascontiguousarray(spec.data)
+        chunks, shards = default_chunks(spec.dims, data.shape)
+        arr = group.create_array(
+            key,
+            shape=data.shape,
+            dtype=data.dtype,
+            chunks=spec.chunks or chunks,
+            shards=spec.shards if spec.chunks else shards,
+            compressors=comp,
+            fill_value=_fill_value(data.dtype),
+            dimension_names=list(spec.dims),
+            attributes=spec.attrs,
+        )
+        if data.size:
+            arr[...] = data
+    group.attrs.put({**attrs, COMPLETE_ATTR: True})
 
 
 def remove_debris(location: Any) -> list[str]:
@@ -169,42 +218,16 @@ def remove_debris(location: Any) -> list[str]:
 def write_video_group(
     location: Any, name: str, arrays: Mapping[str, ArraySpec], attrs: VideoAttrs
 ) -> None:
-    """Write one video group from scratch and mark it complete last.
-
-    An existing ``videos/<name>`` (complete or not) is deleted first. The group is created
-    with ``pano_complete = false``; every array is written; then the attributes are
-    rewritten with ``pano_complete = true``. Touches nothing outside ``videos/<name>``.
+    """Write one video group from scratch and mark it complete last (see :func:`write_group`).
 
     Args:
         location: store path/URL or open root group (the store must exist).
-        name: video name (the group name).
-        arrays: name -> :class:`ArraySpec`; 1-D arrays named like their dimension are
-            coordinates (xarray shows them as such).
+        name: video name (the group name under ``videos/``).
+        arrays: name -> :class:`ArraySpec`.
         attrs: the group's attributes (``pano_complete`` is managed here).
 
     """
     root = open_root(location, mode="a")
     if VIDEOS_GROUP not in child_groups(root):
         raise StoreError(f"{describe(location)}: no '{VIDEOS_GROUP}' group; create the store first")
-    delete_video_group(root, name)
-    videos = root[VIDEOS_GROUP]
-    pending = attrs.model_copy(update={COMPLETE_ATTR: False}).to_attrs()
-    group = videos.create_group(name, attributes=pending)
-    comp = compressor()
-    for key, spec in arrays.items():
-        data = np.ascontiguousarray(spec.data)
-        chunks, shards = default_chunks(spec.dims, data.shape)
-        arr = group.create_array(
-            key,
-            shape=data.shape,
-            dtype=data.dtype,
-            chunks=spec.chunks or chunks,
-            shards=spec.shards if spec.chunks else shards,
-            compressors=comp,
-            fill_value=_fill_value(data.dtype),
-            dimension_names=list(spec.dims),
-            attributes=spec.attrs,
-        )
-        if data.size:
-            arr[...] = data
-    group.attrs.put(attrs.model_copy(update={COMPLETE_ATTR: True}).to_attrs())
+    write_group(root, f"{VIDEOS_GROUP}/{name}", arrays, attrs.to_attrs())

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -33,40 +32,6 @@ from pano.pipelines.train.data import FrameBank, VideoData, load_split_videos
 log = logging.getLogger("pano.train")
 
 PREDICTIONS_GROUP = "predictions"
-
-
-def _write_group(
-    location: str, path: str, arrays: Mapping[str, Any], attrs: dict[str, Any]
-) -> None:
-    """Write ``path`` (replacing it) with ``arrays`` name -> ArraySpec; complete flag last."""
-    from pano.stores.reader import child_groups, open_root
-    from pano.stores.schema import COMPLETE_ATTR
-    from pano.stores.writer import compressor, default_chunks
-
-    root = open_root(location, mode="a")
-    parent_path, _, name = path.rpartition("/")
-    parent = root.require_group(parent_path) if parent_path else root
-    if name in child_groups(parent):
-        del parent[name]
-    group = parent.create_group(name, attributes={**attrs, COMPLETE_ATTR: False})
-    for key, spec in arrays.items():
-        data = np.ascontiguousarray(spec.data)
-        chunks, shards = default_chunks(spec.dims, data.shape)
-        fill = np.nan if data.dtype.kind == "f" else 0
-        arr = group.create_array(
-            key,
-            shape=data.shape,
-            dtype=data.dtype,
-            chunks=chunks,
-            shards=shards,
-            compressors=compressor(),
-            fill_value=fill,
-            dimension_names=list(spec.dims),
-            attributes=spec.attrs,
-        )
-        if data.size:
-            arr[...] = data
-    group.attrs.put({**attrs, COMPLETE_ATTR: True})
 
 
 def _forecast_video(
@@ -111,7 +76,7 @@ def write_predictions(
         StoreError: the store has no such split.
 
     """
-    from pano.stores.writer import ArraySpec
+    from pano.stores.writer import ArraySpec, write_group
 
     is_dhp = isinstance(cfg.model, DHPModel)
     needs_frames = is_dhp or isinstance(cfg.model, ContentModel)
@@ -176,7 +141,7 @@ def write_predictions(
                     },
                 ),
             }
-            _write_group(
+            write_group(
                 location,
                 f"{PREDICTIONS_GROUP}/{run}/{v.name}",
                 arrays,
@@ -218,7 +183,7 @@ def write_predictions(
                 },
             ),
         }
-        _write_group(
+        write_group(
             location,
             f"{PREDICTIONS_GROUP}/{run}/{v.name}",
             arrays,
