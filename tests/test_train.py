@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -290,3 +291,52 @@ def test_torchrun_two_gloo_processes(tiny_store: str, tmp_path: Path) -> None:
     assert state["extra"]["pos"].shape == (4, 3)
     tree = open_store(tiny_store)
     assert sorted(tree["predictions/dhp"].children) == ["Dancing", "KingKong"]
+
+
+def test_content_views_show_the_frames_of_their_horizon_steps(tiny_store: str) -> None:
+    """Time alignment of the content model's input, read back from the frame barcodes.
+
+    Every 5 Hz sample maps to the frame shown at its time, the frame bank holds that frame
+    at that row, and the renderer asks the sampler for exactly those rows, centred on the
+    head at the window's origin.
+    """
+    from pano.geometry import vec_to_lonlat
+    from pano.pipelines.train.data import FrameBank, load_split_videos
+    from pano.pipelines.train.supervised import ViewRenderer, frames_for_windows
+    from pano.testing import decode_barcode
+
+    cfg = TrainConfig.model_validate(
+        {
+            "model": {"kind": "content", "content_steps": [0, 5, 10], "size": [16, 16]},
+            "data": {"frame_width": 128, "horizon": 10},  # the videos' width: barcodes readable
+        }
+    )
+    videos = load_split_videos(tiny_store, cfg, "test", need_video=True)
+    bank = FrameBank(videos, frames_for_windows(videos), 128, False, torch.device("cpu"))
+    for v in videos:
+        t = np.arange(len(v.rs_time))
+        frames = v.rs_frame(t)
+        assert np.all(np.abs(frames - v.rs_time * v.fps) <= 0.5 + 1e-9)  # the nearest frame
+        rows = bank.rows(v, frames)
+        assert [decode_barcode(bank.frames[r]) for r in rows] == frames.tolist()
+
+    renderer = ViewRenderer(cfg.model, bank)  # type: ignore[arg-type]
+    calls: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+    sample = renderer.sampler
+
+    def recording(frames: torch.Tensor, yaw: Any, pitch: Any, frame_index: Any) -> Any:
+        calls.append((yaw, pitch, frame_index))
+        return sample(frames, yaw, pitch, frame_index=frame_index)
+
+    renderer.sampler = recording  # type: ignore[assignment]
+    idx = np.array([[0, 1, 2], [1, 0, 4], [0, 2, len(videos[0].rs_time) - 3]])
+    views = renderer(videos, idx)
+    assert views.shape == (3, 3, 3, 16, 16)
+    yaw, pitch, rows = (x.reshape(3, 3) for x in calls[0])
+    for j, (vi, s, o) in enumerate(idx):
+        v = videos[vi]
+        want = v.rs_frame(np.minimum(o + np.array([0, 5, 10]), len(v.rs_time) - 1))
+        assert [decode_barcode(bank.frames[r]) for r in rows[j]] == want.tolist()
+        lon, lat = vec_to_lonlat(v.rs_xyz[s, o])
+        assert torch.allclose(yaw[j], torch.tensor(float(lon), dtype=yaw.dtype))
+        assert torch.allclose(pitch[j], torch.tensor(float(lat), dtype=pitch.dtype))
