@@ -34,6 +34,22 @@ def _nanmean(a: np.ndarray, axis: int | tuple[int, ...]) -> np.ndarray:
         return np.nanmean(a, axis=axis)
 
 
+def _by_model_and_video(
+    per_video: np.ndarray, keep: list[int], models: list[str], videos: list[str], metrics: list[str]
+) -> tuple[Any, Any]:
+    """Scores ``(model, video, metric)`` -> (model x metric means over videos, per-video table)."""
+    import pandas as pd
+
+    names = [models[i] for i in keep]
+    summary = pd.DataFrame(
+        _nanmean(per_video, axis=1)[keep], index=pd.Index(names, name="model"), columns=metrics
+    )
+    idx = pd.MultiIndex.from_product([names, videos], names=["model", "video"])
+    return summary, pd.DataFrame(
+        per_video[keep].reshape(-1, len(metrics)), index=idx, columns=metrics
+    )
+
+
 def summary_tables(ds: Any, report_s: Sequence[float] = (1.0, 2.0, 3.0, 5.0)) -> dict[str, Any]:
     """Summary tables of a results dataset, as pandas DataFrames keyed by name.
 
@@ -51,20 +67,10 @@ def summary_tables(ds: Any, report_s: Sequence[float] = (1.0, 2.0, 3.0, 5.0)) ->
         return [i for i in range(len(models)) if np.isfinite(ds[var].values[i]).any()]
 
     if "saliency" in ds:
-        vals = ds["saliency"].values  # (model, video, step, metric)
-        per_video = _nanmean(vals, axis=2)  # (model, video, metric)
-        keep = has_any("saliency")
+        per_video = _nanmean(ds["saliency"].values, axis=2)  # (model, video, metric)
         metrics = [str(m) for m in ds["metric"].values]
-        tables["saliency"] = pd.DataFrame(
-            _nanmean(per_video, axis=1)[keep],
-            index=pd.Index([models[i] for i in keep], name="model"),
-            columns=metrics,
-        )
-        idx = pd.MultiIndex.from_product(
-            [[models[i] for i in keep], videos], names=["model", "video"]
-        )
-        tables["saliency_per_video"] = pd.DataFrame(
-            per_video[keep].reshape(-1, len(metrics)), index=idx, columns=metrics
+        tables["saliency"], tables["saliency_per_video"] = _by_model_and_video(
+            per_video, has_any("saliency"), models, videos, metrics
         )
     if "hm" in ds:
         vals = ds["hm"].values  # (model, video, horizon, metric)
@@ -81,19 +87,9 @@ def summary_tables(ds: Any, report_s: Sequence[float] = (1.0, 2.0, 3.0, 5.0)) ->
         pick = [float(h) for h in hs if any(math.isclose(h, r) for r in report_s)]
         tables["hm"] = full[full.index.get_level_values("horizon_s").isin(pick)]
     if "scanpath" in ds:
-        vals = ds["scanpath"].values  # (model, video, metric)
-        keep = has_any("scanpath")
         metrics = [str(m) for m in ds["sp_metric"].values]
-        tables["scanpath"] = pd.DataFrame(
-            _nanmean(vals, axis=1)[keep],
-            index=pd.Index([models[i] for i in keep], name="model"),
-            columns=metrics,
-        )
-        idx = pd.MultiIndex.from_product(
-            [[models[i] for i in keep], videos], names=["model", "video"]
-        )
-        tables["scanpath_per_video"] = pd.DataFrame(
-            vals[keep].reshape(-1, len(metrics)), index=idx, columns=metrics
+        tables["scanpath"], tables["scanpath_per_video"] = _by_model_and_video(
+            ds["scanpath"].values, has_any("scanpath"), models, videos, metrics
         )
     return tables
 
