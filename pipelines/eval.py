@@ -967,10 +967,9 @@ def evaluate(cfg: EvalConfig, announce: Callable[[str], None] | None = None) -> 
     from pano.pipelines.eval_report import summary_tables, write_reports
 
     t0 = time.perf_counter()
-    runs = cfg.predictions or []
     subs = [
         cfg.model_copy(update={"predictions": [r], "baselines": cfg.baselines if k == 0 else []})
-        for k, r in enumerate(runs)
+        for k, r in enumerate(cfg.predictions)
     ] or [cfg]
     plans = [_plan(sub) for sub in subs]
     tasks = [_tasks(sub, plan) for sub, plan in zip(subs, plans, strict=True)]

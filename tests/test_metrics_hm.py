@@ -276,6 +276,10 @@ def test_jarodzka360_identity_and_hungarian_matching() -> None:
     # More predictions than subjects: the best min(R, M) pairs count.
     extra = np.concatenate([_walk(rng, (3,), 10), gt[:2]])
     assert jarodzka360_matched(extra, gt[:2]) == pytest.approx(0.025, abs=1e-12)
+    # A subject without any valid sample takes no part (the others still match).
+    holes = np.concatenate([gt, np.full((1, 10, 3), np.nan)])
+    assert jarodzka360_matched(pred, holes) == pytest.approx(0.025, abs=1e-12)
+    assert math.isnan(jarodzka360_matched(pred, np.full((2, 10, 3), np.nan)))
     s = scanpath_scores(pred, gt, ("jarodzka360", "dtw_deg"))
     assert s[0] == pytest.approx(0.025, abs=1e-12) and s[1] > 0
     with pytest.raises(ShapeError, match="weights"):

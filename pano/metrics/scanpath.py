@@ -288,9 +288,9 @@ def jarodzka360_matched(pred: Any, gt: Any, weights: tuple[float, float] = (1.0,
 
     p, g = _paths(pred, "pred"), _paths(gt, "gt")
     cost = jarodzka360(p[:, None], g[None], weights)
-    rows = np.isfinite(cost).all(1) if cost.size else np.zeros(0, bool)
-    cols = np.isfinite(cost[rows]).all(0) if rows.any() else np.zeros(cost.shape[1], bool)
-    cost = cost[rows][:, cols]
+    # NaN only where a scanpath has no valid sample: its whole row or column is NaN.
+    ok = np.isfinite(cost)
+    cost = cost[ok.any(1)][:, ok.any(0)]
     if cost.size == 0:
         return math.nan
     r, c = linear_sum_assignment(cost)
