@@ -51,3 +51,11 @@ class DeviceError(PanoError, RuntimeError):
 
 class CheckpointError(PanoError, RuntimeError):
     """A checkpoint is missing, incomplete or does not match the model/config."""
+
+
+class StoreLockedError(PanoError, RuntimeError):
+    """Another process holds the store's write lock (see ``pano.stores.lock``)."""
+
+
+class InvalidNameError(PanoError, ValueError):
+    """A video, run or results name breaks pano's name rule (``pano.stores.names``)."""

@@ -12,6 +12,12 @@ folder without group metadata (killed between creating the folder and writing it
 ``zarr.json``) and Zarr's ``*.partial`` temporary files (killed inside an atomic write).
 Listing ignores debris (it is counted as an incomplete video); the next ingest removes it
 (:func:`pano.stores.writer.remove_debris`).
+
+A group is *complete* only if its ``pano_complete`` is true **and** every array it
+requires (:func:`pano.stores.schema.required_arrays`) has its metadata: a group marked
+complete with arrays missing is *damaged* (:func:`damaged_videos`); readers skip it like an
+incomplete one, ``pano info`` names it, and the next ingest rewrites it. ``pano info
+--verify`` (:func:`pano.stores.verify.verify_store`) also reads every chunk.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from pano.stores.schema import (
     VIDEOS_GROUP,
     RootAttrs,
     VideoAttrs,
+    required_arrays,
 )
 
 if TYPE_CHECKING:
@@ -200,29 +207,89 @@ def _is_complete(attrs: Mapping[Any, Any]) -> bool:
     return attrs.get(COMPLETE_ATTR) is True
 
 
+def present_arrays(root: zarr.Group, parent: str) -> dict[str, set[str]]:
+    """Names of the arrays with metadata (``zarr.json``) in each group ``parent/<name>``.
+
+    One directory scan (local stores) or one listing of ``parent/`` (fsspec stores); the
+    arrays' metadata is not parsed (that is :func:`pano.stores.verify.verify_store`).
+    """
+    from zarr.storage import LocalStore
+
+    out: dict[str, set[str]] = {}
+    store = root.store
+    if isinstance(store, LocalStore):
+        base = Path(store.root).joinpath(*parent.split("/"))
+        if not base.is_dir():
+            return out
+        for g in os.scandir(base):
+            if g.is_dir():
+                out[g.name] = {
+                    a.name
+                    for a in os.scandir(g.path)
+                    if a.is_dir() and os.path.isfile(os.path.join(a.path, "zarr.json"))
+                }
+        return out
+    if not hasattr(store, "list_prefix"):  # pragma: no cover - other store types
+        groups = child_groups(root[parent]) if parent in child_groups(root) else {}
+        return {k: set(g.array_keys()) for k, g in groups.items()}
+    from zarr.core.sync import sync
+
+    async def keys() -> list[str]:
+        return [k async for k in store.list_prefix(f"{parent}/")]
+
+    for key in sync(keys()):
+        parts = key[len(parent) + 1 :].split("/")
+        if len(parts) == 3 and parts[2] == "zarr.json":
+            out.setdefault(parts[0], set()).add(parts[1])
+    return out
+
+
+def missing_arrays(attrs: Mapping[str, Any], present: set[str], video: bool = True) -> list[str]:
+    """Arrays a group requires (:func:`~pano.stores.schema.required_arrays`) but lacks."""
+    return sorted(set(required_arrays(attrs, video=video)) - present)
+
+
+def _video_states(location: StoreLike | xr.DataTree) -> dict[str, tuple[bool, list[str]]]:
+    """Per video group: ``(pano_complete is true, missing arrays)``; debris included."""
+    import xarray as xr
+
+    if isinstance(location, xr.DataTree):
+        if VIDEOS_GROUP not in location.children:
+            return {}
+        return {
+            str(k): (_is_complete(v.attrs), missing_arrays(v.attrs, {str(n) for n in v.variables}))
+            for k, v in location[VIDEOS_GROUP].children.items()
+        }
+    root = open_root(location)
+    groups = _video_groups(root)
+    present = present_arrays(root, VIDEOS_GROUP) if groups else {}
+    out: dict[str, tuple[bool, list[str]]] = {}
+    for k, g in groups.items():
+        attrs = g.attrs.asdict()
+        out[k] = (_is_complete(attrs), missing_arrays(attrs, present.get(k, set())))
+    for k in interrupted_groups(location):
+        out.setdefault(k, (False, []))
+    return out
+
+
+def damaged_videos(location: StoreLike | xr.DataTree) -> dict[str, list[str]]:
+    """Video groups marked complete with required arrays missing: ``{name: missing}``."""
+    return {k: m for k, (done, m) in sorted(_video_states(location).items()) if done and m}
+
+
 def list_videos(location: StoreLike | xr.DataTree, complete: bool = True) -> list[str]:
     """Sorted names of the video groups of a store.
 
     Args:
         location: path, URL, open root group, or a tree from :func:`open_store`.
-        complete: True (default) lists only complete groups (``pano_complete`` true);
-            False lists only the *incomplete* ones (left by an interrupted ingest), debris
-            folders without group metadata included.
+        complete: True (default) lists only complete groups (``pano_complete`` true and
+            every required array present); False lists only the others: *incomplete*
+            ones (left by an interrupted ingest, debris folders without group metadata
+            included) and *damaged* ones (:func:`damaged_videos`).
 
     """
-    import xarray as xr
-
-    if isinstance(location, xr.DataTree):
-        if VIDEOS_GROUP not in location.children:
-            return []
-        items: dict[str, Mapping[Any, Any]] = {
-            str(k): v.attrs for k, v in location[VIDEOS_GROUP].children.items()
-        }
-    else:
-        items = {k: g.attrs.asdict() for k, g in _video_groups(open_root(location)).items()}
-        if not complete:
-            items.update({k: {} for k in interrupted_groups(location)})
-    return sorted(k for k, a in items.items() if _is_complete(a) == complete)
+    states = _video_states(location)
+    return sorted(k for k, (done, missing) in states.items() if (done and not missing) == complete)
 
 
 def read_video_attrs(location: StoreLike | xr.DataTree, name: str) -> VideoAttrs:
@@ -251,7 +318,7 @@ def read_video_attrs(location: StoreLike | xr.DataTree, name: str) -> VideoAttrs
     return VideoAttrs.from_attrs(attrs, where=where)
 
 
-def _walk(group: zarr.Group, prefix: str = "") -> list[str]:
+def _walk(group: zarr.Group, prefix: str = "", skip: frozenset[str] = frozenset()) -> list[str]:
     """Paths of all groups under ``group`` that readers should see (complete ones)."""
     out = []
     for name, child in sorted(child_groups(group).items()):
@@ -259,10 +326,10 @@ def _walk(group: zarr.Group, prefix: str = "") -> list[str]:
         attrs = child.attrs.asdict()
         parent_is_videos = prefix == f"{VIDEOS_GROUP}/"
         if COMPLETE_ATTR in attrs or parent_is_videos:
-            if not _is_complete(attrs):
+            if not _is_complete(attrs) or path in skip:
                 continue
         out.append(path)
-        out.extend(_walk(child, f"{path}/"))
+        out.extend(_walk(child, f"{path}/", skip))
     return out
 
 
@@ -304,7 +371,7 @@ def open_store(
             members = root.members(max_depth=None)
         paths = [p for p, _ in members if isinstance(_, zarr.Group)]
     else:
-        paths = _walk(root)
+        paths = _walk(root, skip=frozenset(f"{VIDEOS_GROUP}/{n}" for n in damaged_videos(root)))
 
     def ds(path: str | None) -> xr.Dataset:
         with quiet_debris():
@@ -395,6 +462,7 @@ class StoreSummary:
     incomplete: list[str] = field(default_factory=list)
     store_bytes: int = 0
     runs: list[RunRow] = field(default_factory=list)
+    damaged: dict[str, list[str]] = field(default_factory=dict)  # video -> missing arrays
 
     @property
     def total_samples(self) -> int:
@@ -434,6 +502,11 @@ class StoreSummary:
         ]
         if self.incomplete:
             lines.append(f"incomplete (re-run the ingest to finish): {', '.join(self.incomplete)}")
+        if self.damaged:
+            lines.append(
+                "damaged (marked complete but arrays are missing; re-run the ingest to repair): "
+                + "; ".join(f"{k} (no {', '.join(v)})" for k, v in self.damaged.items())
+            )
         if self.runs:
             width = max(len(r.group) for r in self.runs)
             lines += ["", "runs"]
@@ -447,6 +520,7 @@ def store_summary(location: str | os.PathLike) -> StoreSummary:
     """Summarise a store (per video: split, frames, fps, samples, NaNs; totals; bytes)."""
     root = open_root(location)
     ra = read_root_attrs(root)
+    damaged = damaged_videos(root)
     rows = []
     for name in list_videos(root):
         va = read_video_attrs(root, name)
@@ -464,9 +538,10 @@ def store_summary(location: str | os.PathLike) -> StoreSummary:
         n_subjects=len(ra.subjects),
         heatmap=ra.heatmap.model_dump(),
         videos=rows,
-        incomplete=list_videos(root, complete=False),
+        incomplete=[n for n in list_videos(root, complete=False) if n not in damaged],
         store_bytes=store_nbytes(location),
         runs=_run_rows(root),
+        damaged=damaged,
     )
 
 
@@ -477,7 +552,12 @@ def _run_rows(root: zarr.Group) -> list[RunRow]:
     if "predictions" in groups:
         for name, g in sorted(child_groups(groups["predictions"]).items()):
             videos = child_groups(g)
-            done = sum(_is_complete(v.attrs) for v in videos.values())
+            have = present_arrays(root, f"predictions/{name}") if videos else {}
+            done = sum(
+                _is_complete(a := v.attrs.asdict())
+                and not missing_arrays(a, have.get(k, set()), video=False)
+                for k, v in videos.items()
+            )
             a = g.attrs.asdict()
             rows.append(
                 RunRow(

@@ -69,6 +69,27 @@ def write_predictions(
 ) -> list[str]:
     """Predict every complete video of ``cfg.predict.split`` and write it under ``run``.
 
+    Holds the store's write lock (``pano.stores.lock``) while it reads and writes: a
+    concurrent ingest or prediction into the same store is refused with one line.
+    """
+    from pano.stores.lock import store_write_lock
+    from pano.stores.names import validate_name
+
+    validate_name(run, "run name")
+    with store_write_lock(location, command=f"pano predict-hm --run {run}"):
+        return _write_predictions(location, run, cfg, model, checkpoint, device)
+
+
+def _write_predictions(
+    location: str,
+    run: str,
+    cfg: TrainConfig,
+    model: Any,
+    checkpoint: str | None,
+    device: torch.device,
+) -> list[str]:
+    """Predict every complete video of ``cfg.predict.split`` and write it under ``run``.
+
     Returns:
         The names of the videos written.
 
@@ -90,12 +111,12 @@ def write_predictions(
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "split": cfg.predict.split,
     }
-    from pano.stores.reader import child_groups, open_root
+    from pano.stores.reader import open_root
+    from pano.stores.writer import delete_group
 
     root = open_root(location, mode="a")
     preds = root.require_group(PREDICTIONS_GROUP)
-    if run in child_groups(preds):
-        del preds[run]
+    delete_group(root, f"{PREDICTIONS_GROUP}/{run}")  # marked incomplete before deleting
     preds.create_group(run, attributes=run_attrs)
     written = []
     if is_dhp:
