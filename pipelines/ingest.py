@@ -475,9 +475,10 @@ def _inspect_store(cfg: IngestConfig, dataset: str) -> tuple[bool, list[str]]:
 
 def _prepare_store(cfg: IngestConfig, dataset: str, exists: bool) -> None:
     """Create the store (or replace it with ``overwrite``); called after all input checks."""
-    from pano.stores.writer import create_root, remove_debris
+    from pano.stores.writer import create_root, ensure_videos_group, remove_debris
 
     if exists and not cfg.overwrite:
+        ensure_videos_group(cfg.store)  # a kill inside create_root can leave it out
         removed = remove_debris(cfg.store)
         if removed:
             log.info("removed what an interrupted ingest left: %s", ", ".join(removed))
@@ -494,7 +495,7 @@ def _now() -> str:
 
 def _parameters(cfg: IngestConfig) -> dict[str, Any]:
     p = cfg.model_dump(mode="json")
-    for k in ("overwrite", "workers", "scheduler"):
+    for k in ("overwrite", "workers", "scheduler", "verify"):
         p.pop(k, None)
     return p
 

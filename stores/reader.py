@@ -210,7 +210,7 @@ def _is_complete(attrs: Mapping[Any, Any]) -> bool:
 def present_arrays(root: zarr.Group, parent: str) -> dict[str, set[str]]:
     """Names of the arrays with metadata (``zarr.json``) in each group ``parent/<name>``.
 
-    One directory scan (local stores) or one listing of ``parent/`` (fsspec stores); the
+    One directory scan (local stores) or one key listing of ``parent/`` (other stores); the
     arrays' metadata is not parsed (that is :func:`pano.stores.verify.verify_store`).
     """
     from zarr.storage import LocalStore
@@ -229,9 +229,6 @@ def present_arrays(root: zarr.Group, parent: str) -> dict[str, set[str]]:
                     if a.is_dir() and os.path.isfile(os.path.join(a.path, "zarr.json"))
                 }
         return out
-    if not hasattr(store, "list_prefix"):  # pragma: no cover - other store types
-        groups = child_groups(root[parent]) if parent in child_groups(root) else {}
-        return {k: set(g.array_keys()) for k, g in groups.items()}
     from zarr.core.sync import sync
 
     async def keys() -> list[str]:
@@ -253,17 +250,20 @@ def _video_states(location: StoreLike | xr.DataTree) -> dict[str, tuple[bool, li
     """Per video group: ``(pano_complete is true, missing arrays)``; debris included."""
     import xarray as xr
 
+    out: dict[str, tuple[bool, list[str]]] = {}
     if isinstance(location, xr.DataTree):
         if VIDEOS_GROUP not in location.children:
-            return {}
-        return {
-            str(k): (_is_complete(v.attrs), missing_arrays(v.attrs, {str(n) for n in v.variables}))
-            for k, v in location[VIDEOS_GROUP].children.items()
-        }
+            return out
+        for k, v in location[VIDEOS_GROUP].children.items():
+            attrs = {str(a): val for a, val in v.attrs.items()}
+            out[str(k)] = (
+                _is_complete(attrs),
+                missing_arrays(attrs, {str(n) for n in v.variables}),
+            )
+        return out
     root = open_root(location)
     groups = _video_groups(root)
     present = present_arrays(root, VIDEOS_GROUP) if groups else {}
-    out: dict[str, tuple[bool, list[str]]] = {}
     for k, g in groups.items():
         attrs = g.attrs.asdict()
         out[k] = (_is_complete(attrs), missing_arrays(attrs, present.get(k, set())))

@@ -121,10 +121,20 @@ def create_root(location: str | os.PathLike, attrs: RootAttrs) -> Any:
             f"{path}: the folder exists and is not empty (and holds no Zarr store); "
             "choose a new --store path"
         )
-    root = zarr.open_group(zarr_store(location, read_only=False), mode="w", zarr_format=3)
-    root.attrs.put(attrs.to_attrs())
+    store = zarr_store(location, read_only=False)
+    # The attributes go into the one (atomic) write of zarr.json: a store never exists
+    # without them. A process killed before the videos group exists is finished by the
+    # next ingest (ensure_videos_group).
+    root = zarr.open_group(store, mode="w", zarr_format=3, attributes=attrs.to_attrs())
     root.create_group(VIDEOS_GROUP)
     return root
+
+
+def ensure_videos_group(location: Any) -> None:
+    """Create the ``videos`` group if a killed :func:`create_root` left the store without it."""
+    root = open_root(location, mode="a")
+    if VIDEOS_GROUP not in child_groups(root):
+        root.create_group(VIDEOS_GROUP)
 
 
 def write_root_attrs(location: Any, attrs: RootAttrs) -> None:
