@@ -120,9 +120,9 @@ def test_resolve_video_path_opens_only_under_the_videos_folder(tmp_path: Path) -
     assert resolve_video_path(store, root, "sub/a.mp4") == videos / "sub" / "a.mp4"
     assert resolve_video_path(None, root, "a.mp4", videos / "sub") == videos / "sub" / "a.mp4"
     for crafted in (str(secret), "../secret.mp4", "sub/../../secret.mp4"):
-        with pytest.raises(StoreError, match="video.path"):
+        with pytest.raises(StoreError, match=r"video\.path"):
             resolve_video_path(store, root, crafted)
-        with pytest.raises(StoreError, match="video.path"):
+        with pytest.raises(StoreError, match=r"video\.path"):
             resolve_video_path(store, root, crafted, videos)
 
 
