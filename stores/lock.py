@@ -85,6 +85,8 @@ class LockInfo:
 
     def describe(self) -> str:
         """``'pano ingest pvs-hm' (pid 12 on host h, user u, since 2026-...)`` for messages."""
+        if not self.token:
+            return "another pano process (its lock file is being written)"
         return (
             f"{self.command!r} (pid {self.pid} on host {self.host}, user {self.owner}, "
             f"since {self.since})"
@@ -169,9 +171,10 @@ def _new_info(command: str | None) -> LockInfo:
 def lock_state(info: LockInfo) -> State:
     """Whether the process holding a lock still runs: ``live``, ``stale`` or ``unknown``.
 
-    ``unknown``: the lock was taken on another host (nothing here can tell).
+    ``unknown``: the lock was taken on another host, or this system cannot tell (Windows,
+    where ``os.kill(pid, 0)`` would signal the process).
     """
-    if info.host != socket.gethostname():
+    if info.host != socket.gethostname() or os.name == "nt":
         return "unknown"
     boot = _boot_id()
     if info.boot_id and boot and info.boot_id != boot:
@@ -329,8 +332,8 @@ def _refusal(location: Any, info: LockInfo | None, path: str, state: State) -> S
     who = "another pano process" if info is None else info.describe()
     if state == "unknown":
         todo = (
-            f"wait for it to finish; if that process is gone, delete {path} (it was taken on "
-            "another host, so pano cannot check it from here)"
+            f"wait for it to finish; if that process is gone, delete {path} (pano cannot check "
+            "a process on another host)"
         )
     else:
         todo = "wait for it to finish (or stop it), then run this again"
@@ -494,7 +497,7 @@ def current_writer(location: Any) -> LockInfo | None:
         info, state = _local_state(*seen)
         if state == "stale":
             return None
-        return info or LockInfo("another pano process", "?", "?", 0, "?", "")
+        return info or LockInfo("", "?", "?", 0, "?", "")  # unreadable: being written
     import fsspec
 
     fs, path = fsspec.core.url_to_fs(key)

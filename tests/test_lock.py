@@ -217,6 +217,8 @@ def test_an_unreadable_lock_file_is_young_or_stale(tmp_path: Path) -> None:
     with pytest.raises(StoreLockedError, match="another pano process"):
         with store_write_lock(store):
             pass
+    with pytest.raises(StoreLockedError, match=r"another pano process \(its lock file is being"):
+        assert_no_writer(store)
     old = time.time() - 3600
     os.utime(path, (old, old))  # a writer killed in that instant, long ago
     with store_write_lock(store):
