@@ -119,19 +119,25 @@ def sphere_heatmaps(
     else:
         c_max, serial = 1, _SERIAL_CPU
     out = torch.empty((s, n_pix), dtype=points.dtype, device=points.device)
+    budget = _BLOCK_CUDA if cuda else _BLOCK_CPU
+    pb_max = max(64, min(n_pix, budget // max(1, min(c_max, s) * n)))
+    # Two buffers reused by every block (a fresh allocation of this size costs page faults).
+    buf = torch.empty(2, min(c_max, s) * n * pb_max, dtype=points.dtype, device=points.device)
     for i in range(0, s, c_max):
         p = pts[i : i + c_max, :, :, None]  # (c, N, 3, 1)
         wi = w[i : i + c_max, :, None]  # (c, N, 1)
-        budget = _BLOCK_CUDA if cuda else _BLOCK_CPU
         pb = max(64, min(n_pix, budget // max(1, p.shape[0] * n)))
         for j in range(0, n_pix, pb):
             g = grid_t[:, j : min(n_pix, j + pb)]  # (3, pb)
+            shape = (p.shape[0], n, g.shape[1])
+            d = buf[0, : math.prod(shape)].view(shape)  # (c, N, pb), contiguous
+            tmp = buf[1, : math.prod(shape)].view(shape)
             # arccos of the dot product is exact enough here: its error is largest near
             # d = 0, where the Gaussian is flat (value error ~ d * err(d) / sigma**2,
             # < 1e-9 in float64).
-            d = p[:, :, 0] * g[0]  # (c, N, pb)
-            tmp = torch.mul(p[:, :, 1], g[1])
-            d.add_(tmp).add_(torch.mul(p[:, :, 2], g[2], out=tmp)).clamp_(-1.0, 1.0)
+            torch.mul(p[:, :, 0], g[0], out=d)
+            d.add_(torch.mul(p[:, :, 1], g[1], out=tmp))
+            d.add_(torch.mul(p[:, :, 2], g[2], out=tmp)).clamp_(-1.0, 1.0)
             _pieces(d, torch.Tensor.arccos_, serial)
             d.square_().mul_(factor)
             _pieces(d, torch.Tensor.exp_, serial)
