@@ -463,6 +463,7 @@ class StoreSummary:
     store_bytes: int = 0
     runs: list[RunRow] = field(default_factory=list)
     damaged: dict[str, list[str]] = field(default_factory=dict)  # video -> missing arrays
+    writer: str | None = None  # who holds the store's write lock now (pano.stores.lock)
 
     @property
     def total_samples(self) -> int:
@@ -479,6 +480,7 @@ class StoreSummary:
         hm = self.heatmap
         lines = [
             f"store    {self.location}",
+            *([f"writer   {self.writer} is writing this store now"] if self.writer else []),
             f"dataset  {self.dataset} (pano schema v{self.schema_version}), "
             f"{self.n_subjects} subjects, {len(self.videos)} complete videos",
             f"heatmap  {hm.get('width')}x{hm.get('height')}, sigma {hm.get('sigma_deg')} deg, "
@@ -518,8 +520,11 @@ class StoreSummary:
 
 def store_summary(location: str | os.PathLike) -> StoreSummary:
     """Summarise a store (per video: split, frames, fps, samples, NaNs; totals; bytes)."""
+    from pano.stores.lock import current_writer
+
     root = open_root(location)
     ra = read_root_attrs(root)
+    writer = current_writer(location)
     damaged = damaged_videos(root)
     rows = []
     for name in list_videos(root):
@@ -542,6 +547,7 @@ def store_summary(location: str | os.PathLike) -> StoreSummary:
         store_bytes=store_nbytes(location),
         runs=_run_rows(root),
         damaged=damaged,
+        writer=None if writer is None else writer.describe(),
     )
 
 

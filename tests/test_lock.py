@@ -321,3 +321,29 @@ def test_eval_train_and_predictions_refuse_a_store_being_written(holder: Any) ->
         train_hm(str(store), cfg, "pos_only", runs_dir=store.parent / "runs")
     with pytest.raises(StoreLockedError, match=r"being written by 'holder'"):
         write_predictions(str(store), "pos_only", cfg, None, None, torch.device("cpu"))
+
+
+def test_info_names_the_writer(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pano.stores.schema import Conventions, Provenance, RootAttrs
+    from pano.stores.writer import create_root
+
+    store = tmp_path / "s.zarr"
+    create_root(
+        store,
+        RootAttrs(
+            dataset="t", conventions=Conventions(canonical_frame={}, source={}),
+            provenance=Provenance(pano_version="0", created="2026-01-01T00:00:00+00:00"),
+        ),
+    )  # fmt: skip
+    assert main(["info", str(store)]) == 0
+    assert "\nwriter " not in capsys.readouterr().out
+    proc = _spawn(HOLDER, str(store), "120")
+    try:
+        assert main(["info", str(store)]) == 0
+        out = capsys.readouterr().out
+        assert (
+            f"writer   'holder' (pid {proc.pid} on host" in out and "writing this store now" in out
+        )
+    finally:
+        proc.kill()
+        proc.communicate(timeout=60)
