@@ -54,7 +54,7 @@ class CheckpointError(PanoError, RuntimeError):
 
 
 class UnknownNameError(PanoError, ValueError):
-    """A name (metric, profile, mode, ...) is not one pano knows; the message lists the valid ones."""
+    """A name (metric, profile, mode, ...) pano does not know; the message lists the valid ones."""
 
 
 class ParameterError(PanoError, ValueError):
