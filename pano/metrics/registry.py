@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from pano.errors import UnknownMetricError
+from pano.errors import UnknownMetricError, UnknownNameError
 
 MetricKind = Literal["saliency", "hm", "scanpath"]
 #: The metric kinds, in display order.
@@ -193,7 +193,7 @@ if len(METRICS) != len(_SPECS):  # pragma: no cover - a programming error caught
 def metrics_of(kind: MetricKind) -> dict[str, MetricSpec]:
     """The metrics of one kind, by name, in display order."""
     if kind not in METRIC_KINDS:
-        raise UnknownMetricError(f"unknown metric kind {kind!r}: use {', '.join(METRIC_KINDS)}")
+        raise UnknownNameError(f"unknown metric kind {kind!r}: use {', '.join(METRIC_KINDS)}")
     return {n: s for n, s in METRICS.items() if s.kind == kind}
 
 
