@@ -139,6 +139,7 @@ def run_demo(cfg: DemoConfig) -> DemoResult:
     """
     from pano.pipelines.ingest import IngestConfig, ingest_pvs_hm
     from pano.pipelines.train.run import train_hm
+    from pano.stores import HeatmapParams
     from pano.testing import EM_FILE, HM_FILE, write_synthetic_dataset
 
     for m in cfg.models:
@@ -169,7 +170,7 @@ def run_demo(cfg: DemoConfig) -> DemoResult:
 
     t = time.perf_counter()
     log.info("2/5 ingest into %s", store)
-    heat = {"width": 180, "height": 90} if cfg.quick else {}
+    heat = HeatmapParams(width=180, height=90) if cfg.quick else HeatmapParams()
     ingest_pvs_hm(
         IngestConfig(
             videos=data,

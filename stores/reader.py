@@ -125,6 +125,25 @@ def open_root(location: StoreLike, mode: str = "r") -> zarr.Group:
         raise StoreError(f"{location}: not a Zarr format 3 group ({err})") from err
 
 
+def read_array(location: StoreLike, path: str) -> np.ndarray:
+    """The whole Zarr array at ``path`` (e.g. ``"videos/A380/scanpath"``) as numpy.
+
+    Raises:
+        StoreError: nothing at ``path``, or a group rather than an array.
+
+    """
+    import zarr
+
+    root = open_root(location)
+    try:
+        node = root[path]
+    except KeyError as err:
+        raise StoreError(f"{describe(root)}: no array {path!r} in the store") from err
+    if not isinstance(node, zarr.Array):
+        raise StoreError(f"{describe(root)}: {path!r} is a group, expected an array")
+    return np.asarray(node[...])
+
+
 def read_root_attrs(location: StoreLike) -> RootAttrs:
     """Validated root attributes of a pano store.
 

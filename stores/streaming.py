@@ -114,7 +114,9 @@ def _open_video_group(store: Any, video: str) -> tuple[xr.Dataset, RootAttrs, st
     import xarray as xr
 
     if isinstance(store, xr.DataTree):
-        root = RootAttrs.from_attrs(dict(store.attrs), where="store root")
+        root = RootAttrs.from_attrs(
+            {str(k): v for k, v in store.attrs.items()}, where="store root"
+        )
         videos = store.children.get(VIDEOS_GROUP)
         if videos is None or video not in videos.children:
             have = sorted(videos.children) if videos is not None else []
