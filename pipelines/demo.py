@@ -26,7 +26,7 @@ from pydantic import Field
 
 from pano.config import PanoConfig, load_config
 from pano.errors import ConfigError
-from pano.testing import SynthConfig
+from pano.synth import SynthConfig
 
 log = logging.getLogger("pano.demo")
 
@@ -140,7 +140,7 @@ def run_demo(cfg: DemoConfig) -> DemoResult:
     from pano.pipelines.ingest import IngestConfig, ingest_pvs_hm
     from pano.pipelines.train.run import train_hm
     from pano.stores import HeatmapParams
-    from pano.testing import EM_FILE, HM_FILE, write_synthetic_dataset
+    from pano.synth import EM_FILE, HM_FILE, write_synthetic_dataset
 
     for m in cfg.models:
         if m not in DEMO_MODELS:

@@ -12,7 +12,7 @@ import numpy as np
 if TYPE_CHECKING:
     from pano.pipelines.demo import ModelRun
     from pano.pipelines.eval import EvalResult
-    from pano.testing import SynthConfig
+    from pano.synth import SynthConfig
 
 
 def _fmt(v: Any, digits: int = 3) -> str:

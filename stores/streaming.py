@@ -551,7 +551,7 @@ def render_viewports(
         plt.close(fig)
         return out
 
-    from pano.testing.video import make_video
+    from pano.video.writer import make_video
 
     dpi = 100
     width_in = 1.0 + 1.9 * per_row

@@ -12,7 +12,7 @@ import torch
 from pano.errors import ConfigError, InputFileNotFoundError, StoreError
 from pano.pipelines.ingest import IngestConfig, ingest_pvs_hm
 from pano.stores import open_store, open_video, read_video_attrs, stream_viewports
-from pano.testing import HM_FILE, SynthConfig, write_synthetic_dataset
+from pano.synth import HM_FILE, SynthConfig, write_synthetic_dataset
 from pano.video import open_video as open_decoder
 from pano.viewport import ViewportSampler
 
