@@ -95,7 +95,8 @@ def write_report(
     import matplotlib
 
     matplotlib.use("Agg")
-    from pano.stores import read_root_attrs, render_viewports, store_nbytes
+    from pano.pipelines.viewport import render_viewports
+    from pano.stores import read_root_attrs, store_nbytes
 
     figs_dir = out / "figures"
     figs_dir.mkdir(parents=True, exist_ok=True)
