@@ -191,7 +191,7 @@ def test_cli_unknown_video_lists_the_store_videos(
 ) -> None:
     from pano.cli.app import main
 
-    location, data, video = store
+    location, _, video = store
     out = str(tmp_path / "x.png")
     assert main(["viewport", str(location), "--video", "Nope", "--out", out]) == 2
     err = capsys.readouterr().err.strip()
