@@ -2,8 +2,9 @@
 
 A dotted name (``pano.metrics.Fixations``, ``pano.stores.writer.write_group(...)``) is
 resolved by importing its longest module prefix and reading the rest as attributes;
-``from pano.x import a, b`` lines import each name. Names after a dot or a slash
-(``ds.pano.heatmap``, ``docs/pano.md``) are not Python names of the package and are left out.
+``from pano.x import a, b`` lines import each name. Names after a dot, a slash or a quote
+(``ds.pano.heatmap``, ``docs/pano.md``, a placeholder string ``"pano.x"``) are not names
+of the package and are left out.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md"]
 
-_DOTTED = re.compile(r"(?<![\w./-])pano(?:\.[A-Za-z_]\w*)+")
+_DOTTED = re.compile(r"(?<![\w./\"'-])pano(?:\.[A-Za-z_]\w*)+")
 _FROM = re.compile(r"^\s*from (pano(?:\.\w+)*) import \(?([\w ,]+)\)?\s*$", re.M)
 
 
