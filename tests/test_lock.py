@@ -31,7 +31,7 @@ from pano.stores.lock import (
     lock_path,
     store_write_lock,
 )
-from pano.testing import EM_FILE, HM_FILE, SynthConfig, write_synthetic_dataset
+from pano.synth import EM_FILE, HM_FILE, SynthConfig, write_synthetic_dataset
 
 # A process that takes the lock when told ("go"), reports "won"/"lost <message>", and
 # releases it when told ("release"): two of them race for the same lock.

@@ -27,7 +27,7 @@ from pano.stores.names import (
     validate_name,
 )
 from pano.stores.streaming import resolve_video_path
-from pano.testing import EM_FILE, HM_FILE, SynthConfig, write_synthetic_dataset
+from pano.synth import EM_FILE, HM_FILE, SynthConfig, write_synthetic_dataset
 
 GOOD = ["A380", "NotBeAloneTonight", "pos_only", "dhp-quick", "run.2", "7", "a" * 128]
 BAD = {

@@ -33,7 +33,7 @@ from pano.stores.schema import (
 )
 from pano.stores.verify import verify_store
 from pano.stores.writer import ArraySpec, create_root, write_group
-from pano.testing import EM_FILE, HM_FILE, SynthConfig, write_synthetic_dataset
+from pano.synth import EM_FILE, HM_FILE, SynthConfig, write_synthetic_dataset
 
 SMALL = {"width": 36, "height": 18, "step_frames": 5}
 VIDEOS = ["A380", "Camping", "NotBeAloneTonight"]
