@@ -64,7 +64,11 @@ def train_hm_cmd(
         f"best validation {best} ({res.best_checkpoint}); run folder {res.run_dir}"
     )
     if res.predicted:
-        typer.echo(f"wrote predictions/{res.run_dir.name} for {len(res.predicted)} video(s)")
+        from pano.stores.predictions import prediction_path
+
+        typer.echo(
+            f"wrote {prediction_path(res.run_dir.name)} for {len(res.predicted)} video(s)"
+        )
 
 
 def predict_hm_cmd(
@@ -79,9 +83,10 @@ def predict_hm_cmd(
 ) -> None:
     """Write a trained run's predictions for the test split into the store."""
     from pano.pipelines.train import predict_hm
+    from pano.stores.predictions import prediction_path
 
     names = predict_hm(store, run, runs_dir=runs_dir, device=device, which=checkpoint)
-    typer.echo(f"wrote predictions/{run} for {len(names)} video(s): {', '.join(names)}")
+    typer.echo(f"wrote {prediction_path(run)} for {len(names)} video(s): {', '.join(names)}")
 
 
 def register(app: typer.Typer) -> None:

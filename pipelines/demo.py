@@ -212,6 +212,7 @@ def run_demo(cfg: DemoConfig) -> DemoResult:
             predictions=list(cfg.models),
             baselines=["all"],
             run="demo",
+            overwrite=True,  # the demo re-creates its own results/demo on a re-run
             workers=cfg.workers,
             seed=cfg.seed,
             out=out / "eval",

@@ -23,7 +23,7 @@ from pano.cli.app import main
 from pano.config import load_config
 from pano.pipelines.eval import EvalConfig, evaluate, open_results
 from pano.pipelines.ingest import IngestConfig, ingest_pvs_hm
-from pano.stores.reader import store_summary
+from pano.stores import store_summary
 from pano.stores.writer import compressor
 from pano.testing import HM_FILE, SynthConfig, write_synthetic_dataset
 
