@@ -340,3 +340,52 @@ def test_content_views_show_the_frames_of_their_horizon_steps(tiny_store: str) -
         lon, lat = vec_to_lonlat(v.rs_xyz[s, o])
         assert torch.allclose(yaw[j], torch.tensor(float(lon), dtype=yaw.dtype))
         assert torch.allclose(pitch[j], torch.tensor(float(lat), dtype=pitch.dtype))
+
+
+def test_results_go_stale_when_predict_hm_rewrites_the_run(
+    tiny_store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """predict -> eval -> predict with another checkpoint: `pano info` flags the results."""
+    import shutil
+
+    from pano.pipelines.eval import open_results
+    from pano.stores import store_summary
+
+    store = str(tmp_path / "store.zarr")
+    shutil.copytree(tiny_store, store)
+    runs = tmp_path / "runs"
+    assert _train_cli(store, "pos_only", runs) == 0
+    predict = ["predict-hm", store, "--run", "pos_only", "--runs-dir", str(runs)]
+    ev = ["eval", store, "--predictions", "pos_only", "--workers", "0"]
+    ev += ["--baselines", "no_motion", "--metrics", "orthodromic_deg"]
+
+    def row() -> Any:
+        return {r.group: r for r in store_summary(store).runs}["results/pos_only"]
+
+    assert main([*predict, "--checkpoint", "ckpt-00000002.pt"]) == 0
+    assert main(ev) == 0
+    assert row().stale == []
+    scored = open_results(store, "pos_only").attrs["scored_predictions"]["pos_only"]
+    assert scored["checkpoint"] == "ckpt-00000002.pt" and scored["created"]
+    assert sorted(scored["videos"]) == ["Dancing", "KingKong"]
+    assert all(len(h) == 64 for h in scored["videos"].values())
+    # The same checkpoint again: the same content at another written-at time -> current.
+    assert main([*predict, "--checkpoint", "ckpt-00000002.pt"]) == 0
+    assert row().stale == []
+    # Another checkpoint: the results no longer describe the run.
+    assert main([*predict, "--checkpoint", "latest"]) == 0
+    stale = row().stale
+    assert len(stale) == 1 and "'ckpt-00000004.pt'" in stale[0] and "'ckpt-00000002.pt'" in stale[0]
+    capsys.readouterr()
+    assert main(["info", store]) == 0
+    out = capsys.readouterr().out
+    assert "[stale: predictions/pos_only is now from checkpoint 'ckpt-00000004.pt'" in out
+    # Replacing the results needs --overwrite: one line naming the group and the flag.
+    assert main(ev) == 2
+    err = capsys.readouterr().err.strip()
+    assert "results/pos_only already exists" in err and "--overwrite" in err
+    assert "\n" not in err
+    assert main([*ev, "--overwrite"]) == 0
+    assert row().stale == []
+    scored = open_results(store, "pos_only").attrs["scored_predictions"]["pos_only"]
+    assert scored["checkpoint"] == "ckpt-00000004.pt"
