@@ -109,7 +109,8 @@ def info(
     """Summarise a pano store: videos, totals, size, prediction runs and results.
 
     Per video: split, frames, fps, subjects, samples, NaNs, steps; then the prediction
-    runs (predictions/RUN) and evaluation results (results/RUN) the store holds.
+    runs (predictions/RUN) and evaluation results (results/RUN) the store holds, with
+    results flagged [stale: ...] when the predictions they scored have changed since.
     """
     from pano.stores import store_summary
 
