@@ -277,6 +277,7 @@ def test_results_record_their_predictions_go_stale_and_need_overwrite(
     # Replacing a complete results group needs --overwrite (or another --run name).
     args = ["eval", s, "--baselines", "fcb", "--metrics", "cc", "--workers", "0"]
     created = root["results/copies"].attrs["created"]
+    capsys.readouterr()  # what the evaluate() above logged
     err = _error([*args, "--run", "copies"], capsys)
     assert "results/copies already exists; pass --overwrite to replace it" in err
     assert root["results/copies"].attrs["created"] == created  # untouched
