@@ -55,7 +55,7 @@ def cases() -> dict[str, tuple[Callable[[str], object], int, str]]:
     """name -> (fn(mode) rendering one batch, items per call, unit)."""
     from pano.geometry import lonlat_to_vec
     from pano.heatmaps import sphere_heatmaps
-    from pano.testing import make_background
+    from pano.synth import make_background
     from pano.threads import hot_loop_threads
     from pano.viewport import DHP_FOV_DEG, DHP_SIZE, ViewportSampler
 

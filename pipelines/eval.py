@@ -663,13 +663,13 @@ def _bind(spec: ModelSpec, video: str) -> ModelSpec:
 
 def _tasks(cfg: EvalConfig, plan: _Plan) -> list[tuple[str, Any]]:
     """(kind, task) pairs; saliency tasks first (the most work)."""
-    from pano.stores import open_root
+    from pano.stores import open_root, read_array
 
     out: list[tuple[str, Any]] = []
     if plan.sal_models:
         root = open_root(cfg.store)
         scan = {
-            i.name: np.asarray(root[f"videos/{i.name}/scanpath"][:], dtype=np.float64)
+            i.name: read_array(root, f"videos/{i.name}/scanpath").astype(np.float64)
             for i in plan.videos
         }
         for info in plan.videos:
@@ -1052,7 +1052,7 @@ def open_results(location: str, run: str) -> Any:
             f"results in the store: {', '.join(runs) or 'none'}"
         )
     return xr.open_dataset(
-        zarr_store(location),
+        zarr_store(location),  # type: ignore[arg-type]  # xarray accepts zarr Store objects
         group=f"results/{run}",
         engine="zarr",
         consolidated=False,

@@ -66,7 +66,7 @@ def test_old_formula_property(yaw: float, pitch: float, roll: float) -> None:
 
 def test_viewports_render_as_with_the_old_formula(monkeypatch: pytest.MonkeyPatch) -> None:
     import pano.viewport as vp
-    from pano.testing import make_background
+    from pano.synth import make_background
 
     frame = torch.from_numpy(make_background(256, 128, np.random.default_rng(0))).permute(2, 0, 1)
     yaw, pitch, roll = (a[:40] for a in _random_angles(35, seed=1))

@@ -123,7 +123,7 @@ def test_hot_loop_sets_and_restores_torch_threads() -> None:
 
 
 def test_sampler_renders_under_the_policy(monkeypatch: pytest.MonkeyPatch) -> None:
-    from pano.testing import make_background
+    from pano.synth import make_background
     from pano.viewport import ViewportSampler
 
     frame = torch.from_numpy(make_background(128, 64, np.random.default_rng(0))).permute(2, 0, 1)
