@@ -35,6 +35,7 @@ from pydantic import Field, field_validator, model_validator
 from pano._version import __version__
 from pano.config import PanoConfig
 from pano.errors import ConfigError, PanoError, StoreError
+from pano.metrics.profiles import DEFAULT_PROFILE, PROFILE_NAMES
 from pano.pipelines.eval_tasks import (
     HMTask,
     ModelSpec,
@@ -157,7 +158,7 @@ class EvalConfig(PanoConfig):
     )
     metrics: list[str] | None = Field(default=None, description="metric names (default: all)")
     profile: str = Field(
-        default="sphere", description="metric profile: sphere, dhp, mit, tuebingen, salient360"
+        default=DEFAULT_PROFILE, description=f"metric profile: {', '.join(PROFILE_NAMES)}"
     )
     split: Literal["train", "val", "test"] = Field(default="test", description="split to evaluate")
     videos: list[str] | None = Field(
