@@ -42,7 +42,7 @@ def machine() -> str:
 
 
 def make_frame(width: int, height: int) -> np.ndarray:
-    from pano.testing import make_background
+    from pano.synth import make_background
 
     return make_background(width, height, np.random.default_rng(0))
 
@@ -94,8 +94,11 @@ def run_case(
     sub = 4 if quick else 8  # the slow libraries render this many views per timing
     reps = 3 if quick else 9
     yaw_t, pitch_t = torch.tensor(yaw), torch.tensor(pitch)
-    pano_aa = ViewportSampler(fov, (h, w), mode=mode)
-    pano_raw = ViewportSampler(fov, (h, w), mode=mode, antialias=False)
+    # Exactly torch's thread count (--threads), not pano's thread policy, which would use
+    # fewer threads on a busy machine (benchmarks/bench_threads.py compares the two).
+    n_thr = torch.get_num_threads()
+    pano_aa = ViewportSampler(fov, (h, w), mode=mode, threads=n_thr)
+    pano_raw = ViewportSampler(fov, (h, w), mode=mode, antialias=False, threads=n_thr)
 
     def py360(k: int) -> np.ndarray:
         return py360convert.e2p(img, fov, float(-yaw[k]), float(pitch[k]), (h, w), mode=mode)
@@ -158,7 +161,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     frame = make_frame(args.width, args.width // 2)
     print(f"machine: {machine()}")
-    print(f"frame: {args.width}x{args.width // 2} RGB uint8 (pano.testing.make_background)")
+    print(f"frame: {args.width}x{args.width // 2} RGB uint8 (pano.synth.make_background)")
     print(f"load average at start: {os.getloadavg()[0]:.1f}\n")
     for case, title in (("58x224", "58 viewports 224x224, FoV 90x90, bilinear, RGB"),
                         ("dhp42", "58 DHP views 42x42, FoV 110x113, bicubic, luma")):  # fmt: skip

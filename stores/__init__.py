@@ -9,11 +9,12 @@ Layout and rules: ``docs/store.md``. Reading::
 
 Writing is done by :mod:`pano.pipelines.ingest` through :mod:`pano.stores.writer`;
 prediction runs and evaluation results have their own modules
-(:mod:`pano.stores.predictions`, :mod:`pano.stores.results`).
+(:mod:`pano.stores.predictions`, :mod:`pano.stores.results`); drawing streamed viewports
+(``pano viewport``) is :mod:`pano.pipelines.viewport`'s.
 Importing this package also registers the ``.pano`` xarray accessor (plots).
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pano.stores import accessor as _accessor  # noqa: F401  (registers the .pano accessor)
 from pano.stores.predictions import (
@@ -28,6 +29,8 @@ from pano.stores.reader import (
     open_root,
     open_store,
     open_video,
+    open_video_group,
+    read_array,
     read_root_attrs,
     read_video_array,
     read_video_attrs,
@@ -53,8 +56,11 @@ from pano.stores.schema import (
 from pano.stores.summary import StoreSummary, store_summary
 
 # The streaming API needs torch; it is imported on first use so that `import pano.stores`
-# (e.g. in every Dask worker of an ingest or eval) does not pay for torch.
-_STREAMING = ("ViewportBatch", "render_viewports", "resolve_video_path", "stream_viewports")
+# (e.g. in every Dask worker of an ingest or eval) does not pay for torch. The type
+# checker sees the real definitions (not the Any of __getattr__).
+_STREAMING = ("ViewportBatch", "resolve_video_path", "stream_viewports")
+if TYPE_CHECKING:
+    from pano.stores.streaming import ViewportBatch, resolve_video_path, stream_viewports
 
 
 def __getattr__(name: str) -> Any:
@@ -90,10 +96,11 @@ __all__ = [
     "prediction_identity",
     "prediction_runs",
     "read_prediction_array",
+    "open_video_group",
+    "read_array",
     "read_root_attrs",
     "read_video_array",
     "read_video_attrs",
-    "render_viewports",
     "resolve_video_path",
     "store_exists",
     "store_nbytes",

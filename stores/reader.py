@@ -125,6 +125,16 @@ def open_root(location: StoreLike, mode: str = "r") -> zarr.Group:
         raise StoreError(f"{location}: not a Zarr format 3 group ({err})") from err
 
 
+def read_array(location: StoreLike, path: str) -> np.ndarray:
+    """The whole Zarr array at ``path`` (e.g. ``"videos/A380/scanpath"``) as numpy.
+
+    Raises:
+        StoreError: nothing at ``path``, or a group rather than an array.
+
+    """
+    return np.asarray(array_at(location, path)[...])
+
+
 def read_root_attrs(location: StoreLike) -> RootAttrs:
     """Validated root attributes of a pano store.
 
@@ -174,9 +184,9 @@ def group_at(location: StoreLike, path: str) -> zarr.Group:
     try:
         node = root[path]
     except KeyError:
-        raise StoreError(f"{describe(location)}: no group {path}") from None
+        raise StoreError(f"{describe(root)}: no group {path!r} in the store") from None
     if not isinstance(node, zarr.Group):
-        raise StoreError(f"{describe(location)}: {path} is an array, not a group")
+        raise StoreError(f"{describe(root)}: {path!r} is an array, expected a group")
     return node
 
 
@@ -193,9 +203,9 @@ def array_at(location: StoreLike, path: str) -> zarr.Array:
     try:
         node = root[path]
     except KeyError:
-        raise StoreError(f"{describe(location)}: no array {path}") from None
+        raise StoreError(f"{describe(root)}: no array {path!r} in the store") from None
     if not isinstance(node, zarr.Array):
-        raise StoreError(f"{describe(location)}: {path} is a group, not an array")
+        raise StoreError(f"{describe(root)}: {path!r} is a group, expected an array")
     return node
 
 
@@ -371,11 +381,15 @@ def open_video(location: str | os.PathLike, name: str) -> xr.Dataset:
     """
     import xarray as xr
 
-    if name not in list_videos(location):
-        incomplete = name in list_videos(location, complete=False)
+    have = list_videos(location)
+    if name not in have:
+        if name in list_videos(location, complete=False):
+            raise StoreError(
+                f"{location}: video {name!r} is incomplete (re-run the ingest to finish it)"
+            )
         raise StoreError(
-            f"{location}: video {name!r} is "
-            + ("incomplete (re-run the ingest to finish it)" if incomplete else "not in the store")
+            f"{location}: video {name!r} is not in the store; it has "
+            f"{', '.join(have) or 'no complete videos'}"
         )
     return xr.open_dataset(
         zarr_store(location),  # type: ignore[arg-type]
@@ -430,6 +444,40 @@ def read_video_array(
     (:func:`open_root`) and their block of steps.
     """
     return np.asarray(array_at(location, f"{VIDEOS_GROUP}/{video}/{name}")[start:stop])
+
+
+def open_video_group(
+    store: str | os.PathLike | xr.DataTree, video: str
+) -> tuple[xr.Dataset, RootAttrs, str | None]:
+    """One complete video group, the store's validated root attributes, and its location.
+
+    Args:
+        store: store path/URL, or a tree from :func:`open_store`.
+        video: video group name.
+
+    Returns:
+        ``(dataset, root attributes, location)``; the location is None for a tree.
+
+    Raises:
+        StoreError: no such video (the message lists the videos the store has), or it is
+            incomplete.
+
+    """
+    import xarray as xr
+
+    if isinstance(store, xr.DataTree):
+        root = RootAttrs.from_attrs({str(k): v for k, v in store.attrs.items()}, where="store root")
+        videos = store.children.get(VIDEOS_GROUP)
+        if videos is None or video not in videos.children:
+            have = sorted(videos.children) if videos is not None else []
+            raise StoreError(
+                f"store has no video {video!r}; it has {', '.join(have) or 'no videos'}"
+            )
+        ds = videos[video].to_dataset()
+        if ds.attrs.get(COMPLETE_ATTR) is not True:
+            raise StoreError(f"videos/{video} is incomplete (re-run the ingest to finish it)")
+        return ds, root, None
+    return open_video(store, video), read_root_attrs(store), str(store)
 
 
 def store_nbytes(location: str | os.PathLike) -> int:

@@ -124,7 +124,7 @@ def open_results(location: str, run: str) -> xr.Dataset:
             f"results in the store: {', '.join(runs) or 'none'}"
         )
     return xr.open_dataset(
-        zarr_store(location),
+        zarr_store(location),  # type: ignore[arg-type]  # xarray accepts zarr Store objects
         group=results_path(run),
         engine="zarr",
         consolidated=False,

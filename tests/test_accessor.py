@@ -13,7 +13,7 @@ from pano.errors import StoreError
 from pano.pipelines.ingest import IngestConfig, ingest_pvs_hm
 from pano.stores import open_store
 from pano.stores.accessor import select, split_seam
-from pano.testing import EM_FILE, HM_FILE, SynthConfig, write_synthetic_dataset
+from pano.synth import EM_FILE, HM_FILE, SynthConfig, write_synthetic_dataset
 
 matplotlib.use("Agg")
 

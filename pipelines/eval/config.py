@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from pano.config import PanoConfig
+from pano.metrics.profiles import DEFAULT_PROFILE, PROFILE_NAMES
 
 #: Saliency baselines (maps) and head-movement baselines (forecasts), in display order.
 SALIENCY_BASELINES = ("uniform", "fcb", "equator", "inter_observer")
@@ -123,7 +124,7 @@ class EvalConfig(PanoConfig):
     )
     metrics: list[str] | None = Field(default=None, description="metric names (default: all)")
     profile: str = Field(
-        default="sphere", description="metric profile: sphere, dhp, mit, tuebingen, salient360"
+        default=DEFAULT_PROFILE, description=f"metric profile: {', '.join(PROFILE_NAMES)}"
     )
     split: Literal["train", "val", "test"] = Field(default="test", description="split to evaluate")
     videos: list[str] | None = Field(
