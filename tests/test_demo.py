@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,41 @@ def test_notebook_executes(quick_demo: Path, tmp_path: Path) -> None:
         if "image/png" in o.get("data", {})
     )
     assert images >= 7
+
+
+def _run_notebook(cwd: Path) -> None:
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(Path(__file__).resolve().parents[1] / "docs" / "analysis.ipynb", 4)
+    NotebookClient(
+        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}
+    ).execute()
+
+
+def test_notebook_without_a_demo_stops_with_the_command_to_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nbclient.exceptions import CellExecutionError
+
+    # Opened from docs/ (Jupyter's working directory) with no ../pano-demo: one clear error.
+    docs = tmp_path / "repo" / "docs"
+    docs.mkdir(parents=True)
+    monkeypatch.delenv("PANO_DEMO_DIR", raising=False)
+    with pytest.raises(CellExecutionError) as err:
+        _run_notebook(docs)
+    text = str(err.value)
+    assert "FileNotFoundError" in text
+    assert f"no pano demo output at {tmp_path / 'repo' / 'pano-demo'}" in text
+    assert "run `make demo` in the repository root" in text
+    assert "PANO_DEMO_DIR" in text
+    # An explicit folder that does not exist: the same error, naming that folder.
+    monkeypatch.setenv("PANO_DEMO_DIR", str(tmp_path / "nope"))
+    with pytest.raises(
+        CellExecutionError, match=re.escape(f"no pano demo output at {tmp_path / 'nope'}")
+    ):
+        _run_notebook(docs)
+    # Nothing was run or written in its place.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["repo"]
+    assert [p.name for p in (tmp_path / "repo").iterdir()] == ["docs"]
+    assert not any(docs.iterdir())

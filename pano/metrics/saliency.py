@@ -660,7 +660,7 @@ class MetricSpec:
 
 SALIENCY_METRICS: dict[str, MetricSpec] = {
     "cc": MetricSpec("cc", cc, "density", label="CC"),
-    "kld": MetricSpec("kld", kld, "density", higher_is_better=False, label="KLD"),
+    "kld": MetricSpec("kld", kld, "density", higher_is_better=False, label="KLD (nats)"),
     "sim": MetricSpec("sim", sim, "density", label="SIM"),
     "nss": MetricSpec("nss", nss, "fixations", label="NSS"),
     "auc": MetricSpec("auc", auc, "fixations", label="AUC (exact)"),
