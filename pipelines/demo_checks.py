@@ -119,7 +119,7 @@ def compute_comparisons(tables: dict[str, Any], models: list[str]) -> list[Compa
         order. A reference without scores gives ``holds=None`` (listed as not measured).
     """
     out: list[Comparison] = []
-    hm = tables.get("hm")
+    hm: Any = tables.get("hm")
     hm_models = [m for m in models if m in _models_in(hm)]
     if hm_models:
         horizons = sorted({float(h) for h in hm.index.get_level_values("horizon_s")})
@@ -142,7 +142,7 @@ def compute_comparisons(tables: dict[str, Any], models: list[str]) -> list[Compa
         ("saliency", SALIENCY_REFERENCES, "heatmap"),
         ("scanpath", SCANPATH_REFERENCES, "scanpath"),
     ):
-        table = tables.get(kind)
+        table: Any = tables.get(kind)
         for m in (m for m in models if m in _models_in(table)):
             for ref in refs:
                 for metric in (str(c) for c in table.columns):
