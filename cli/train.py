@@ -52,7 +52,7 @@ def train_hm_cmd(
     """Train a head-movement model (seq2seq, content-aware or the DHP agent) on a store.
 
     Under `torchrun --nproc_per_node N` it trains with DDP (gloo on CPU, NCCL on CUDA);
-    rank 0 writes checkpoints, TensorBoard logs and predictions.
+    rank 0 writes checkpoints, TensorBoard logs and predictions and prints the summary.
     """
     from pano.config import load_config
     from pano.device import resolve_device

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Download, HERE (where pip can reach an index), the wheels pano needs on the lent GPU
-# machine: its image has Python 3.12, CUDA PyTorch, xarray, numpy, scipy, typer, rich,
-# matplotlib, tensorboard, pytest, hypothesis... but not the packages below, and it cannot
-# fetch anything itself. The folder .whl/ (git-ignored) then travels with `carry`.
-# Versions are the ones pano's CI venv runs. Left out, to stay under the 64 MiB a call may
-# carry (PyAV alone is 35 MB): torchrl (DHP training only; its compiled parts must match
+# Download, HERE (where pip can reach an index), the wheels pano needs on a CUDA machine
+# that cannot download (docs/benchmarks.md, "On a CUDA machine"): one with Python 3.12, CUDA
+# PyTorch, xarray, numpy, scipy, typer, rich, matplotlib, tensorboard, pytest, hypothesis...
+# but not the packages below. Copy the folder .whl/ (git-ignored) there with the repository.
+# Versions are the ones pano's CI venv runs. Left out, to keep the copy small (under 64 MiB;
+# PyAV alone is 35 MB): torchrl (DHP training only; its compiled parts must match
 # the image's torch, which is not 2.13), decord (a CPU-only wheel: nothing to learn on a
 # GPU machine; the benchmarks report it unavailable) and kornia (pano does not import it).
 set -euo pipefail
