@@ -67,6 +67,13 @@ class Comparison:
     reference_value: float | None
     higher_is_better: bool
     holds: bool | None
+    #: The values compared, when more than two (the baselines' order).
+    detail: str = ""
+
+    @property
+    def against_upper_reference(self) -> bool:
+        """True when the reference is one no model is expected to beat (inter-observer)."""
+        return self.reference in UPPER_REFERENCES
 
     @property
     def outcome(self) -> str:
@@ -163,6 +170,7 @@ def compute_comparisons(tables: dict[str, Any], models: list[str]) -> list[Compa
     io, fcb, uni = (_value(sal, b, "cc") for b in ("inter_observer", "fcb", "uniform"))
     if sal is not None and len(sal):
         holds = None if None in (io, fcb, uni) else bool(io > fcb > uni)  # type: ignore[operator]
+        detail = " > ".join("-" if v is None else f"{v:.3f}" for v in (io, fcb, uni))
         out.append(
             Comparison(
                 "inter-observer > FCB > uniform on CC",
@@ -175,6 +183,7 @@ def compute_comparisons(tables: dict[str, Any], models: list[str]) -> list[Compa
                 fcb,
                 True,
                 holds,
+                detail,
             )
         )
     return out
@@ -185,13 +194,15 @@ def checks_dict(comparisons: list[Comparison]) -> dict[str, bool | None]:
     return {c.name: c.holds for c in comparisons}
 
 
-def tally(comparisons: list[Comparison]) -> dict[str, int]:
-    """How many comparisons the models won, lost and could not be measured.
+def tally(comparisons: list[Comparison], upper: bool = False) -> dict[str, int]:
+    """How many comparisons the models won (``yes``), lost (``no``) or could not be measured.
 
-    The baselines' own sanity check is not a model's win or loss and is left out.
+    Args:
+        upper: count the comparisons against upper references (inter-observer) instead of
+            those against the baselines. The baselines' own order is never counted.
     """
     counts = {"yes": 0, "no": 0, "not measured": 0}
     for c in comparisons:
-        if c.kind != "baselines":
+        if c.kind != "baselines" and c.against_upper_reference == upper:
             counts[c.outcome] += 1
     return counts

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pano.pipelines.demo_checks import UPPER_REFERENCES, Comparison, tally
+from pano.pipelines.demo_checks import Comparison, tally
 from pano.stores.accessor import metric_label
 
 if TYPE_CHECKING:
@@ -191,8 +191,8 @@ def _data_section(
         how = "the store's val split"
     else:
         how = (
-            "held out of the train split by each model's `data.val_videos` (the last train "
-            "video by name); the store itself has no val split"
+            "the last train video by name, held out of training by each model's "
+            "`data.val_videos`; the store has no val split of its own"
         )
     return [
         "## Data",
@@ -200,8 +200,8 @@ def _data_section(
         f"- {synth.videos} videos x {synth.subjects} subjects x {synth.seconds:g} s, "
         f"{synth.width}x{synth.width // 2} at {synth.fps:g} fps, seed {synth.seed} (`{data}`)",
         f"- training videos: {', '.join(fit) or '-'}",
-        f"- validation video(s): **{', '.join(val) or 'none'}** ({how}); checkpoints "
-        "were chosen on it",
+        f"- validation video(s): **{', '.join(val) or 'none'}** - {how}; every checkpoint "
+        "was chosen on it",
         f"- test videos: {', '.join(sorted(splits.test))} (DHP's test split where the names are "
         "PVS-HM's); every table below is on the test split",
         f"- store: `{store}` ({store_bytes / 2**20:.1f} MiB, Zarr v3); ground-truth heatmaps "
@@ -214,7 +214,12 @@ def _data_section(
 def _models_section(runs: list[ModelRun], splits: Splits) -> list[str]:
     lines = ["## Models", ""]
     for r in runs:
-        lines += [f"### `{r.name}`: {r.kind}", "", r.description, ""]
+        lines += [
+            f"### `{r.name}` (`{r.kind}`)",
+            "",
+            r.description[:1].upper() + r.description[1:],
+            "",
+        ]
         lines += [f"- {k}: {v}" for k, v in r.params.items()]
         lines.append("")
     val = ", ".join(_validation_names(splits, runs)) or "none"
@@ -262,41 +267,40 @@ def _models_section(runs: list[ModelRun], splits: Splits) -> list[str]:
 
 
 def _checks_section(comparisons: list[Comparison]) -> list[str]:
-    n = tally(comparisons)
-    total = n["yes"] + n["no"] + n["not measured"]
+    n, up = tally(comparisons), tally(comparisons, upper=True)
+    unmeasured = n["not measured"] + up["not measured"]
     lines = [
         "## Checks: every comparison, losses included",
         "",
-        f"Each trained model against each baseline on each metric above (test split, the "
-        f"values of the tables). The models won **{n['yes']}** of {total} comparisons and "
-        f"lost **{n['no']}**"
-        + (f" ({n['not measured']} not measured)" if n["not measured"] else "")
-        + ". Inter-observer is an upper reference (half the subjects predicting the other "
-        "half): no model is expected to beat it.",
+        "Each trained model against each baseline on each metric above (test split, the "
+        f"values of the tables). Against the baselines the models won **{n['yes']}** of "
+        f"{sum(n.values())} comparisons and lost **{n['no']}**. Against the inter-observer "
+        f"upper reference (half the subjects predicting the other half, which no model is "
+        f"expected to beat) they won {up['yes']} of {sum(up.values())}."
+        + (f" {unmeasured} could not be measured." if unmeasured else ""),
         "",
     ]
     groups = (
         ("hm", "Head movement: orthodromic error (deg, lower is better)", 1),
-        ("saliency", "Saliency (higher is better unless the metric says lower)", 3),
-        ("scanpath", "Scanpaths", 3),
-        ("baselines", "The baselines' own order", 3),
+        ("saliency", "Saliency (each metric's direction as in the saliency table)", 3),
+        ("scanpath", "Scanpaths (each metric's direction as in the scanpath table)", 3),
     )
     for kind, title, digits in groups:
         rows = [c for c in comparisons if c.kind == kind]
         if not rows:
             continue
-        lines += [
-            f"### {title}",
-            "",
-            "| check | model | reference | holds |",
-            "|---|---|---|---|",
-        ]
+        lines += [f"### {title}", "", "| check | model | reference | holds |", "|---|---|---|---|"]
         for c in rows:
-            tag = " (upper reference)" if c.reference in UPPER_REFERENCES else ""
+            tag = " (upper reference)" if c.against_upper_reference else ""
             lines.append(
                 f"| {c.name}{tag} | {_fmt(c.model_value, digits)} "
                 f"| {_fmt(c.reference_value, digits)} | **{c.outcome}** |"
             )
+        lines.append("")
+    order = [c for c in comparisons if c.kind == "baselines"]
+    if order:
+        lines += ["### The baselines' own order", "", "| check | values | holds |", "|---|---|---|"]
+        lines += [f"| {c.name} | {c.detail} | **{c.outcome}** |" for c in order]
         lines.append("")
     return lines
 

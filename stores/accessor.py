@@ -113,13 +113,11 @@ def distinct_colors(n: int) -> list[Any]:
 
 
 def _heatmap_label(ds: xr.Dataset, variable: str) -> str:
-    """Colorbar label: what the map is and how it was normalised (the store's recipe)."""
-    attrs = ds[variable].attrs
-    name = str(attrs.get("long_name") or variable)
+    """Colorbar label: the map and its normalisation (the store's recipe): ``heatmap (max = 1)``."""
     how = {"max": "max = 1", "sum": "sums to 1", "none": "unnormalised"}.get(
-        str(attrs.get("normalize"))
+        str(ds[variable].attrs.get("normalize"))
     )
-    return f"{name}, {how}" if how else f"{name} (relative density)"
+    return f"{variable} ({how or 'relative density'})"
 
 
 def _erp_axes(ax: Axes) -> None:

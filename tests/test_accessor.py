@@ -154,11 +154,11 @@ def test_ortho_heatmap_one_scale_and_labelled_colorbar(tiny: tuple[Path, Path]) 
     assert {im.get_clim() for im in images} == {(float(hm.min()), float(hm.max()))}
     colorbars = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
     assert len(colorbars) == 1
-    assert colorbars[0].get_ylabel() == "ground-truth HM heatmap (DHP recipe), max = 1"
+    assert colorbars[0].get_ylabel() == "heatmap (max = 1)"
     # The ERP plot's colorbar is labelled the same way.
     erp = ds.pano.heatmap(step=1)
     assert [a.get_ylabel() for a in erp.axes if a.get_label() == "<colorbar>"] == [
-        "ground-truth HM heatmap (DHP recipe), max = 1"
+        "heatmap (max = 1)"
     ]
 
 

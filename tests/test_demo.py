@@ -20,6 +20,7 @@ def test_demo_report_has_tables_and_figures(quick_demo: Path) -> None:
         "## Models",
         "## Head-movement forecasts",
         "## Saliency",
+        "## Scanpaths",
         "## Checks",
     ):
         assert heading in report
@@ -40,6 +41,7 @@ def test_demo_report_has_tables_and_figures(quick_demo: Path) -> None:
         "viewports.png",
         "hm_vs_horizon.png",
         "saliency_per_video.png",
+        "scanpath_per_video.png",
     }
     for f in figures:
         assert f.stat().st_size > 20_000, f"{f.name} looks empty"
@@ -65,6 +67,20 @@ def test_demo_store_and_results_are_complete(quick_demo: Path) -> None:
     }
     # This one holds by construction of the data (a fixed seed): a regression would show here.
     assert info["checks"]["inter-observer > FCB > uniform on CC"] is True
+    # The report lists every comparison, the lost ones too (no model beats inter-observer).
+    report = (quick_demo / "report.md").read_text(encoding="utf-8")
+    assert len(info["comparisons"]) == len(info["checks"])
+    assert info["checks"]["DHP heatmap CC beats inter-observer"] is False
+    for name, ok in info["checks"].items():
+        outcome = "not measured" if ok is None else ("yes" if ok else "no")
+        assert any(
+            line.startswith(f"| {name}") and line.endswith(f"| **{outcome}** |")
+            for line in report.splitlines()
+        ), name
+    # The validation video is named (not the store's empty val split).
+    val = json.loads((quick_demo / "runs" / "pos_only" / "summary.json").read_text())["val_videos"]
+    assert val and f"validation video(s): **{', '.join(val)}**" in report
+    assert "val []" not in report
 
 
 def test_demo_rejects_unknown_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

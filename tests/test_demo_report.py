@@ -146,15 +146,20 @@ def test_every_comparison_is_computed_losses_included(
     dtw = by_name["DHP scanpath DTW, orthodromic (deg, total) beats inter-observer"]
     assert dtw.holds is False
     assert by_name["inter-observer > FCB > uniform on CC"].holds is True
-    # The tally counts the models' wins and losses (not the baselines' own order).
-    models_only = [c for c in comparisons if c.kind != "baselines"]
-    assert tally(comparisons) == {
-        "yes": sum(c.holds is True for c in models_only),
-        "no": sum(c.holds is False for c in models_only),
-        "not measured": 0,
-    }
-    # content vs pos-only, CC vs equator and inter-observer, KLD vs all four, scanpaths
-    assert tally(comparisons)["no"] == 4 + 2 + 4 + 2
+    # The tally counts the models' wins and losses against the baselines and, apart, against
+    # the inter-observer upper reference (not the baselines' own order).
+    for upper in (False, True):
+        group = [
+            c for c in comparisons if c.kind != "baselines" and c.against_upper_reference == upper
+        ]
+        assert tally(comparisons, upper=upper) == {
+            "yes": sum(c.holds is True for c in group),
+            "no": sum(c.holds is False for c in group),
+            "not measured": 0,
+        }
+    # content vs pos-only, CC vs equator, KLD vs uniform, FCB and equator
+    assert tally(comparisons)["no"] == 4 + 1 + 3
+    assert tally(comparisons, upper=True) == {"yes": 0, "no": 4, "not measured": 0}
 
 
 def test_report_lists_every_comparison_and_names_validation(
@@ -165,9 +170,15 @@ def test_report_lists_every_comparison_and_names_validation(
         row = next((line for line in text.splitlines() if line.startswith(f"| {c.name}")), None)
         assert row is not None, c.name
         assert row.endswith(f"| **{c.outcome}** |"), row
+        assert c.kind == "baselines" or c.model_value is not None
     assert "| content beats pos-only at 1 s | 11.0 | 10.0 | **no** |" in text
     assert "| DHP heatmap CC beats equator bias | 0.200 | 0.250 | **no** |" in text
     assert "| DHP heatmap KLD (nats) beats uniform | 12.800 | 2.900 | **no** |" in text
+    assert (
+        "| DHP heatmap CC beats inter-observer (upper reference) | 0.200 | 0.750 | **no** |" in text
+    )
+    assert "| inter-observer > FCB > uniform on CC | 0.750 > 0.150 > 0.000 | **yes** |" in text
+    assert "Against the baselines the models won **18** of 26 comparisons and lost **8**" in text
     # The validation video is named; no-motion on validation sits beside the checkpoints.
     assert "validation video(s): **Surfing**" in text
     assert "val []" not in text
@@ -175,7 +186,7 @@ def test_report_lists_every_comparison_and_names_validation(
     assert "| no-motion | 4.0 | 8.0 | 12.0 | 20.0 |" in text
     # Each model is described with its hyper-parameters; scanpaths have a section.
     for name in RUNS:
-        assert f"### `{name}`:" in text
+        assert f"### `{name}` (`" in text
     assert "- LSTM: 1 layer(s) x 64" in text
     assert "FoV 110x113 deg" in text
     assert "## Scanpaths (test split)" in text
