@@ -332,11 +332,17 @@ def open_video(location: str | os.PathLike, name: str) -> xr.Dataset:
     """
     import xarray as xr
 
-    if name not in list_videos(location):
-        incomplete = name in list_videos(location, complete=False)
+    have = list_videos(location)
+    if name not in have:
+        if name in list_videos(location, complete=False):
+            raise StoreError(
+                f"{location}: video {name!r} is incomplete (re-run the ingest to finish it)"
+            )
+        shown = ", ".join(sorted(have)[:20]) + (
+            f", ... ({len(have)} in all; `pano info` lists them)" if len(have) > 20 else ""
+        )
         raise StoreError(
-            f"{location}: video {name!r} is "
-            + ("incomplete (re-run the ingest to finish it)" if incomplete else "not in the store")
+            f"{location}: video {name!r} is not in the store; it has {shown or 'no videos'}"
         )
     return xr.open_dataset(
         zarr_store(location),  # type: ignore[arg-type]
