@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _build_store(tmp: Path, seconds: float) -> str:
     from pano.pipelines.ingest import IngestConfig, ingest_pvs_hm
-    from pano.testing import HM_FILE, SynthConfig, write_synthetic_dataset
+    from pano.synth import HM_FILE, SynthConfig, write_synthetic_dataset
 
     data = tmp / "data"
     # Video frames are not read by eval: small frames keep the set-up short.

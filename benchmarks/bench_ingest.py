@@ -158,7 +158,7 @@ def bench_heatmaps(quick: bool) -> dict[str, Any]:
 
 def bench_ingest(quick: bool, workers: int) -> dict[str, Any]:
     from pano.pipelines.ingest import IngestConfig, ingest_pvs_hm
-    from pano.testing import EM_FILE, HM_FILE, SynthConfig, write_synthetic_dataset
+    from pano.synth import EM_FILE, HM_FILE, SynthConfig, write_synthetic_dataset
 
     videos, seconds = (2, 20.0) if quick else (4, 60.0)
     res: dict[str, Any] = {"videos": videos, "seconds_per_video": seconds, "subjects": 58}

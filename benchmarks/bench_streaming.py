@@ -1,7 +1,7 @@
 """Streaming frames/s: decode + all 58 viewports per frame vs decode alone, per backend.
 
 Builds a synthetic PVS-HM-format data set with one 1920x960 H.264 clip and 58 subjects
-(``pano.testing``), ingests it into a temporary store, then measures on the same file:
+(``pano.synth``), ingests it into a temporary store, then measures on the same file:
 
 * ``decode``: ``open_video(path, backend).iter_frames()`` - every frame decoded to a
   uint8 tensor, nothing else;
@@ -33,7 +33,7 @@ import torch
 
 def build(tmp: Path, seconds: float, width: int) -> tuple[Path, Path, str]:
     from pano.pipelines.ingest import IngestConfig, ingest_pvs_hm
-    from pano.testing import HM_FILE, SynthConfig, write_synthetic_dataset
+    from pano.synth import HM_FILE, SynthConfig, write_synthetic_dataset
 
     data = tmp / "data"
     cfg = SynthConfig(videos=1, subjects=58, seconds=seconds, width=width, em=False, seed=0)

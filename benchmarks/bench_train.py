@@ -1,6 +1,6 @@
 """Training throughput of ``pano train-hm`` versus DHP's remap-per-step way of making observations.
 
-Measures, on synthetic data (``pano.testing``, PVS-HM format):
+Measures, on synthetic data (``pano.synth``, PVS-HM format):
 
 1. **pano batched env steps/s** - the DHP environment as pano runs it: N agents, each step
    renders all N 42x42 luma viewports with ONE ViewportSampler call on decoded frames held
@@ -81,7 +81,7 @@ def _sync(dev: torch.device) -> None:
 def make_data(folder: Path, quick: bool) -> tuple[Path, Path]:
     """Synthetic PVS-HM data + an ingested store in ``folder`` (reused if present)."""
     from pano.pipelines.ingest import IngestConfig, ingest_pvs_hm
-    from pano.testing import SynthConfig, write_synthetic_dataset
+    from pano.synth import SynthConfig, write_synthetic_dataset
 
     raw, store = folder / "raw", folder / "store.zarr"
     if not (store / "zarr.json").exists():

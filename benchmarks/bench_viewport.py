@@ -42,7 +42,7 @@ def machine() -> str:
 
 
 def make_frame(width: int, height: int) -> np.ndarray:
-    from pano.testing import make_background
+    from pano.synth import make_background
 
     return make_background(width, height, np.random.default_rng(0))
 
@@ -158,7 +158,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     frame = make_frame(args.width, args.width // 2)
     print(f"machine: {machine()}")
-    print(f"frame: {args.width}x{args.width // 2} RGB uint8 (pano.testing.make_background)")
+    print(f"frame: {args.width}x{args.width // 2} RGB uint8 (pano.synth.make_background)")
     print(f"load average at start: {os.getloadavg()[0]:.1f}\n")
     for case, title in (("58x224", "58 viewports 224x224, FoV 90x90, bilinear, RGB"),
                         ("dhp42", "58 DHP views 42x42, FoV 110x113, bicubic, luma")):  # fmt: skip

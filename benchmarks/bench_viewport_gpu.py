@@ -53,7 +53,7 @@ def timed(fn: Callable[[], object], device: torch.device, reps: int) -> float:
 
 
 def _width_rows(width: int, device: torch.device, reps: int) -> list[tuple[str, int, float]]:
-    from pano.testing import make_background
+    from pano.synth import make_background
     from pano.viewport import ViewportSampler
 
     rng = np.random.default_rng(1)

@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
+from pano.metrics.profiles import DEFAULT_PROFILE, PROFILE_NAMES
+
 
 def eval_command(
     store: Annotated[str, typer.Argument(metavar="STORE", help="Store path or fsspec URL.")],
@@ -29,7 +31,7 @@ def eval_command(
     ] = None,
     profile: Annotated[
         str | None,
-        typer.Option(help="Metric profile: sphere, dhp, mit, tuebingen, salient360 [sphere]."),
+        typer.Option(help=f"Metric profile: {', '.join(PROFILE_NAMES)} [{DEFAULT_PROFILE}]."),
     ] = None,
     split: Annotated[
         str | None, typer.Option(help="Split to evaluate: train, val, test [test].")

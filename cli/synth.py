@@ -52,7 +52,7 @@ def synth(
 
     from pano.config import format_validation_error
     from pano.errors import ConfigError
-    from pano.testing import MANIFEST_FILE, SynthConfig, write_synthetic_dataset
+    from pano.synth import MANIFEST_FILE, SynthConfig, write_synthetic_dataset
 
     try:
         cfg = SynthConfig.model_validate(

@@ -70,7 +70,7 @@ def viewport(
     and the frame of its viewport tile. A .png shows ROWS evenly spaced moments, an .mp4
     every frame of the range.
     """
-    from pano.stores import render_viewports
+    from pano.pipelines.viewport import render_viewports
 
     w, h = _pair(size, "--size", int)
     path = render_viewports(

@@ -51,3 +51,22 @@ class DeviceError(PanoError, RuntimeError):
 
 class CheckpointError(PanoError, RuntimeError):
     """A checkpoint is missing, incomplete or does not match the model/config."""
+
+
+class UnknownNameError(PanoError, ValueError):
+    """A name (metric, profile, mode, ...) pano does not know; the message lists the valid ones."""
+
+
+class ParameterError(PanoError, ValueError):
+    """An argument's value is outside its valid range; the message names it and the range."""
+
+
+class MetricInputError(PanoError, TypeError):
+    """A metric got the wrong kind of input (e.g. a density map where fixations are needed)."""
+
+
+class UnknownMetricError(UnknownNameError, MetricInputError):
+    """A metric name is not in :data:`pano.metrics.registry.METRICS` (the message lists them).
+
+    Also a :class:`MetricInputError`, so callers that caught that for unknown names still do.
+    """

@@ -27,7 +27,7 @@ from pydantic import Field
 from pano.config import PanoConfig, load_config
 from pano.errors import ConfigError
 from pano.pipelines.demo_checks import Comparison, checks_dict, compute_comparisons
-from pano.testing import SynthConfig
+from pano.synth import SynthConfig
 
 log = logging.getLogger("pano.demo")
 
@@ -149,7 +149,8 @@ def run_demo(cfg: DemoConfig) -> DemoResult:
     """
     from pano.pipelines.ingest import IngestConfig, ingest_pvs_hm
     from pano.pipelines.train.run import train_hm
-    from pano.testing import EM_FILE, HM_FILE, write_synthetic_dataset
+    from pano.stores import HeatmapParams
+    from pano.synth import EM_FILE, HM_FILE, write_synthetic_dataset
 
     for m in cfg.models:
         if m not in DEMO_MODELS:
@@ -179,7 +180,7 @@ def run_demo(cfg: DemoConfig) -> DemoResult:
 
     t = time.perf_counter()
     log.info("2/5 ingest into %s", store)
-    heat = {"width": 180, "height": 90} if cfg.quick else {}
+    heat = HeatmapParams(width=180, height=90) if cfg.quick else HeatmapParams()
     ingest_pvs_hm(
         IngestConfig(
             videos=data,

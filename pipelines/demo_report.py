@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from pano.pipelines.demo import ModelRun
     from pano.pipelines.eval import EvalResult
     from pano.stores.schema import HeatmapParams, Splits
-    from pano.testing import SynthConfig
+    from pano.synth import SynthConfig
 
 
 def _fmt(v: Any, digits: int = 3) -> str:
@@ -111,7 +111,8 @@ def write_report(
     import matplotlib
 
     matplotlib.use("Agg")
-    from pano.stores import read_root_attrs, render_viewports, store_nbytes
+    from pano.pipelines.viewport import render_viewports
+    from pano.stores import read_root_attrs, store_nbytes
 
     figs_dir = out / "figures"
     figs_dir.mkdir(parents=True, exist_ok=True)

@@ -35,6 +35,7 @@ from pydantic import Field, field_validator, model_validator
 from pano._version import __version__
 from pano.config import PanoConfig
 from pano.errors import ConfigError, PanoError, StoreError
+from pano.metrics.profiles import DEFAULT_PROFILE, PROFILE_NAMES
 from pano.pipelines.eval_tasks import (
     HMTask,
     ModelSpec,
@@ -157,7 +158,7 @@ class EvalConfig(PanoConfig):
     )
     metrics: list[str] | None = Field(default=None, description="metric names (default: all)")
     profile: str = Field(
-        default="sphere", description="metric profile: sphere, dhp, mit, tuebingen, salient360"
+        default=DEFAULT_PROFILE, description=f"metric profile: {', '.join(PROFILE_NAMES)}"
     )
     split: Literal["train", "val", "test"] = Field(default="test", description="split to evaluate")
     videos: list[str] | None = Field(
@@ -663,13 +664,13 @@ def _bind(spec: ModelSpec, video: str) -> ModelSpec:
 
 def _tasks(cfg: EvalConfig, plan: _Plan) -> list[tuple[str, Any]]:
     """(kind, task) pairs; saliency tasks first (the most work)."""
-    from pano.stores import open_root
+    from pano.stores import open_root, read_array
 
     out: list[tuple[str, Any]] = []
     if plan.sal_models:
         root = open_root(cfg.store)
         scan = {
-            i.name: np.asarray(root[f"videos/{i.name}/scanpath"][:], dtype=np.float64)
+            i.name: read_array(root, f"videos/{i.name}/scanpath").astype(np.float64)
             for i in plan.videos
         }
         for info in plan.videos:
@@ -1052,7 +1053,7 @@ def open_results(location: str, run: str) -> Any:
             f"results in the store: {', '.join(runs) or 'none'}"
         )
     return xr.open_dataset(
-        zarr_store(location),
+        zarr_store(location),  # type: ignore[arg-type]  # xarray accepts zarr Store objects
         group=f"results/{run}",
         engine="zarr",
         consolidated=False,

@@ -7,11 +7,12 @@ Layout and rules: ``docs/store.md``. Reading::
     list_videos("pvs.zarr")                  # complete video groups
     tree["videos/A380"].dataset.heatmap      # labelled arrays
 
-Writing is done by :mod:`pano.pipelines.ingest` through :mod:`pano.stores.writer`.
+Writing is done by :mod:`pano.pipelines.ingest` through :mod:`pano.stores.writer`;
+drawing streamed viewports (``pano viewport``) by :mod:`pano.pipelines.viewport`.
 Importing this package also registers the ``.pano`` xarray accessor (plots).
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pano.stores import accessor as _accessor  # noqa: F401  (registers the .pano accessor)
 from pano.stores.reader import (
@@ -20,6 +21,8 @@ from pano.stores.reader import (
     open_root,
     open_store,
     open_video,
+    open_video_group,
+    read_array,
     read_root_attrs,
     read_video_attrs,
     store_exists,
@@ -39,8 +42,11 @@ from pano.stores.schema import (
 )
 
 # The streaming API needs torch; it is imported on first use so that `import pano.stores`
-# (e.g. in every Dask worker of an ingest or eval) does not pay for torch.
-_STREAMING = ("ViewportBatch", "render_viewports", "resolve_video_path", "stream_viewports")
+# (e.g. in every Dask worker of an ingest or eval) does not pay for torch. The type
+# checker sees the real definitions (not the Any of __getattr__).
+_STREAMING = ("ViewportBatch", "resolve_video_path", "stream_viewports")
+if TYPE_CHECKING:
+    from pano.stores.streaming import ViewportBatch, resolve_video_path, stream_viewports
 
 
 def __getattr__(name: str) -> Any:
@@ -66,9 +72,10 @@ __all__ = [
     "open_root",
     "open_store",
     "open_video",
+    "open_video_group",
+    "read_array",
     "read_root_attrs",
     "read_video_attrs",
-    "render_viewports",
     "resolve_video_path",
     "store_exists",
     "store_nbytes",

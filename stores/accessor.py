@@ -81,24 +81,21 @@ def _figure_and_axes(
 
 
 def metric_label(metric: str) -> tuple[str, bool]:
-    """Readable axis label (with unit where the metric has one) and "higher is better".
+    """Readable axis label (with its unit) and "higher is better" of a metric id.
 
-    Read from the metric registries of :mod:`pano.metrics` (saliency, head-movement and
-    scanpath metrics), e.g. ``"orthodromic_deg" -> ("orthodromic distance (deg)", False)``;
-    an unknown id is returned as it is, as higher-is-better.
+    Read from :data:`pano.metrics.registry.METRICS`, e.g. ``"orthodromic_deg" ->
+    ("orthodromic distance (deg)", False)``, ``"kld" -> ("KLD (nats)", False)``; an unknown
+    id is returned as it is, as higher-is-better.
     """
-    from pano.metrics.hm import HM_METRICS
-    from pano.metrics.saliency import SALIENCY_METRICS
-    from pano.metrics.scanpath import SCANPATH_METRICS
+    from pano.metrics.registry import METRICS
 
-    if metric in SALIENCY_METRICS:
-        spec = SALIENCY_METRICS[metric]
-        return spec.label or metric, spec.higher_is_better
-    if metric in HM_METRICS:
-        return HM_METRICS[metric]
-    if metric in SCANPATH_METRICS:
-        return SCANPATH_METRICS[metric]
-    return metric, True
+    spec = METRICS.get(metric)
+    if spec is None:
+        return metric, True
+    text = spec.label
+    if spec.unit and spec.unit not in text:
+        text = f"{text} ({spec.unit})"
+    return text, spec.higher_is_better
 
 
 def distinct_colors(n: int) -> list[Any]:

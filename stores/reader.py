@@ -125,6 +125,25 @@ def open_root(location: StoreLike, mode: str = "r") -> zarr.Group:
         raise StoreError(f"{location}: not a Zarr format 3 group ({err})") from err
 
 
+def read_array(location: StoreLike, path: str) -> np.ndarray:
+    """The whole Zarr array at ``path`` (e.g. ``"videos/A380/scanpath"``) as numpy.
+
+    Raises:
+        StoreError: nothing at ``path``, or a group rather than an array.
+
+    """
+    import zarr
+
+    root = open_root(location)
+    try:
+        node = root[path]
+    except KeyError as err:
+        raise StoreError(f"{describe(root)}: no array {path!r} in the store") from err
+    if not isinstance(node, zarr.Array):
+        raise StoreError(f"{describe(root)}: {path!r} is a group, expected an array")
+    return np.asarray(node[...])
+
+
 def read_root_attrs(location: StoreLike) -> RootAttrs:
     """Validated root attributes of a pano store.
 
@@ -338,11 +357,9 @@ def open_video(location: str | os.PathLike, name: str) -> xr.Dataset:
             raise StoreError(
                 f"{location}: video {name!r} is incomplete (re-run the ingest to finish it)"
             )
-        shown = ", ".join(sorted(have)[:20]) + (
-            f", ... ({len(have)} in all; `pano info` lists them)" if len(have) > 20 else ""
-        )
         raise StoreError(
-            f"{location}: video {name!r} is not in the store; it has {shown or 'no videos'}"
+            f"{location}: video {name!r} is not in the store; it has "
+            f"{', '.join(have) or 'no complete videos'}"
         )
     return xr.open_dataset(
         zarr_store(location),  # type: ignore[arg-type]
@@ -351,6 +368,40 @@ def open_video(location: str | os.PathLike, name: str) -> xr.Dataset:
         consolidated=False,
         zarr_format=3,
     )
+
+
+def open_video_group(
+    store: str | os.PathLike | xr.DataTree, video: str
+) -> tuple[xr.Dataset, RootAttrs, str | None]:
+    """One complete video group, the store's validated root attributes, and its location.
+
+    Args:
+        store: store path/URL, or a tree from :func:`open_store`.
+        video: video group name.
+
+    Returns:
+        ``(dataset, root attributes, location)``; the location is None for a tree.
+
+    Raises:
+        StoreError: no such video (the message lists the videos the store has), or it is
+            incomplete.
+
+    """
+    import xarray as xr
+
+    if isinstance(store, xr.DataTree):
+        root = RootAttrs.from_attrs({str(k): v for k, v in store.attrs.items()}, where="store root")
+        videos = store.children.get(VIDEOS_GROUP)
+        if videos is None or video not in videos.children:
+            have = sorted(videos.children) if videos is not None else []
+            raise StoreError(
+                f"store has no video {video!r}; it has {', '.join(have) or 'no videos'}"
+            )
+        ds = videos[video].to_dataset()
+        if ds.attrs.get(COMPLETE_ATTR) is not True:
+            raise StoreError(f"videos/{video} is incomplete (re-run the ingest to finish it)")
+        return ds, root, None
+    return open_video(store, video), read_root_attrs(store), str(store)
 
 
 def store_nbytes(location: str | os.PathLike) -> int:

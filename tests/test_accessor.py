@@ -13,7 +13,7 @@ from pano.errors import StoreError
 from pano.pipelines.ingest import IngestConfig, ingest_pvs_hm
 from pano.stores import open_store
 from pano.stores.accessor import select, split_seam
-from pano.testing import EM_FILE, HM_FILE, SynthConfig, write_synthetic_dataset
+from pano.synth import EM_FILE, HM_FILE, SynthConfig, write_synthetic_dataset
 
 matplotlib.use("Agg")
 
@@ -176,16 +176,3 @@ def test_scanpaths_distinct_colours_and_explained_start_dots(tiny: tuple[Path, P
     colours = {line.get_color() for line in ax.get_lines() if line.get_label().startswith("subj")}
     assert len(colours) == 3
 
-
-def test_unknown_video_lists_the_videos_that_exist(
-    tiny: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from pano.cli.app import main
-    from pano.stores import open_video
-
-    _, store = tiny
-    with pytest.raises(StoreError, match="video 'Nope' is not in the store; it has A380, Camping"):
-        open_video(store, "Nope")
-    code = main(["viewport", str(store), "--video", "Nope", "--out", str(tmp_path / "v.png")])
-    err = capsys.readouterr().err
-    assert code == 2 and "it has A380, Camping" in err and len(err.strip().splitlines()) == 1

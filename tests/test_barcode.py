@@ -10,18 +10,16 @@ import pytest
 import torch
 
 from pano.errors import ShapeError, VideoError
-from pano.testing import (
+from pano.synth import (
     barcode_block,
     barcode_size,
     decode_barcode,
     encode_barcode,
     make_background,
-    make_video,
     render_frame,
     render_frame_yuv420p,
-    rgb_to_yuv420p,
-    yuv420p_planes,
 )
+from pano.video.writer import make_video, rgb_to_yuv420p, yuv420p_planes
 
 
 @pytest.mark.parametrize("width", [128, 640, 1280, 3840])

@@ -19,7 +19,7 @@ from pano.pipelines.demo_report import report_markdown
 from pano.pipelines.eval import EvalResult
 from pano.pipelines.eval_report import summary_tables
 from pano.stores.schema import HeatmapParams, Splits
-from pano.testing import SynthConfig
+from pano.synth import SynthConfig
 
 MODELS = ["uniform", "fcb", "equator", "inter_observer", "no_motion", "constant_velocity"]
 RUNS = ["pos_only", "content", "dhp"]

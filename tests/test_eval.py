@@ -25,7 +25,7 @@ from pano.pipelines.eval import EvalConfig, evaluate, open_results
 from pano.pipelines.ingest import IngestConfig, ingest_pvs_hm
 from pano.stores.reader import store_summary
 from pano.stores.writer import compressor
-from pano.testing import HM_FILE, SynthConfig, write_synthetic_dataset
+from pano.synth import HM_FILE, SynthConfig, write_synthetic_dataset
 
 CONFIGS = Path(__file__).resolve().parents[1] / "pipelines" / "configs"
 # 8 s at 15 fps, a step every 5 frames: 24 steps, 19 kept; 40 samples at 5 Hz (2 origins).

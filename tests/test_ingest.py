@@ -25,7 +25,7 @@ from pano.geometry import CANONICAL_FRAME
 from pano.pipelines.ingest import IngestConfig, ingest_pvs_hm
 from pano.stores import COMPLETE_ATTR, list_videos, open_store, read_root_attrs, read_video_attrs
 from pano.stores.reader import interrupted_groups
-from pano.testing import EM_FILE, HM_FILE, SynthConfig, write_synthetic_dataset
+from pano.synth import EM_FILE, HM_FILE, SynthConfig, write_synthetic_dataset
 
 SMALL = {"width": 36, "height": 18, "step_frames": 5}  # 60 frames -> 12 steps, 7 kept
 

@@ -16,7 +16,8 @@ from pano.cli.app import main
 from pano.config import load_config
 from pano.pipelines.ingest import IngestConfig
 from pano.stores import list_videos, open_store, read_root_attrs
-from pano.testing import EM_FILE, HM_FILE, SynthConfig, make_video, write_synthetic_dataset
+from pano.synth import EM_FILE, HM_FILE, SynthConfig, write_synthetic_dataset
+from pano.video import make_video
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from pano.errors import ShapeError
+from pano.errors import ParameterError
 from pano.geometry import lonlat_to_vec, rotation_matrix
 from pano.metrics.hm import (
     HM_METRICS,
@@ -282,5 +282,5 @@ def test_jarodzka360_identity_and_hungarian_matching() -> None:
     assert math.isnan(jarodzka360_matched(pred, np.full((2, 10, 3), np.nan)))
     s = scanpath_scores(pred, gt, ("jarodzka360", "dtw_deg"))
     assert s[0] == pytest.approx(0.025, abs=1e-12) and s[1] > 0
-    with pytest.raises(ShapeError, match="weights"):
+    with pytest.raises(ParameterError, match="weights"):  # a value, not a shape (issue 11)
         jarodzka360(gt, gt, weights=(0.0, 0.0))

@@ -10,8 +10,6 @@ pano, not at a clever reference.
 from __future__ import annotations
 
 import math
-import sys
-import types
 
 import numpy as np
 import pytest
@@ -346,52 +344,6 @@ def test_dhp_cc_on_dhp_style_maps() -> None:
     assert float(cc(b, a, "dhp")) == pytest.approx(dhp_cc(a, b), abs=1e-12)
     # Unweighted and sphere-weighted CC differ on such maps (the poles are over-counted).
     assert abs(float(cc(b, a, "dhp")) - float(cc(b, a, "sphere"))) > 1e-4
-
-
-def _pysaliency_metrics():  # pragma: no cover - depends on an optional package
-    """Import pysaliency 0.2.22's pure metric modules if it is installed.
-
-    Its package __init__ imports pkg_resources, which setuptools >= 81 no longer ships; a
-    stub is put in sys.modules for the import only and removed again, so no other code in
-    the session ever sees it.
-    """
-    stubbed = False
-    if "pkg_resources" not in sys.modules:
-        try:
-            import pkg_resources  # noqa: F401
-        except ImportError:
-            stub = types.ModuleType("pkg_resources")
-            for name in ("resource_string", "resource_listdir", "resource_filename"):
-                setattr(stub, name, None)
-            sys.modules["pkg_resources"] = stub
-            stubbed = True
-    try:
-        pytest.importorskip("pysaliency")
-        import pysaliency.metrics as M
-        import pysaliency.numba_utils as N
-    finally:
-        if stubbed:
-            del sys.modules["pkg_resources"]
-    return M, N
-
-
-@pytest.mark.filterwarnings("ignore::DeprecationWarning")
-def test_agrees_with_pysaliency_when_installed() -> None:
-    try:
-        M, N = _pysaliency_metrics()
-    except Exception as err:  # pragma: no cover
-        pytest.skip(f"pysaliency not importable: {err}")
-    rng = np.random.default_rng(9)
-    p, g = _maps(rng), _maps(rng)
-    fix = _fix(rng)
-    for i in range(3):
-        ys, xs = fix.rows[i][fix.valid[i]], fix.cols[i][fix.valid[i]]
-        assert cc(p, g, "tuebingen")[i] == pytest.approx(M.CC(p[i], g[i]), abs=1e-12)
-        assert nss(p, fix, "tuebingen")[i] == pytest.approx(np.mean(M.NSS(p[i], xs, ys)), abs=1e-12)
-        assert sim(p, g, "tuebingen")[i] == pytest.approx(M.SIM(p[i], g[i]), abs=1e-12)
-        assert kld(p, g, "tuebingen")[i] == pytest.approx(M.MIT_KLDiv(p[i], g[i]), abs=1e-10)
-        ref_auc = np.mean(N.general_rocs_per_positive_numba(p[i][ys, xs], p[i].ravel()))
-        assert auc(p, fix, "tuebingen")[i] == pytest.approx(ref_auc, abs=1e-12)
 
 
 # ---------------------------------------------------------------------------

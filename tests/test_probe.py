@@ -8,7 +8,7 @@ import pytest
 
 from pano.errors import PanoError, VideoError
 from pano.probe import VideoInfo, probe_video, sha256_file
-from pano.testing import make_video
+from pano.video import make_video
 
 
 def _frames(n: int, w: int = 64, h: int = 32) -> list[np.ndarray]:

@@ -12,7 +12,7 @@ import torch
 from pano.errors import ConfigError, InputFileNotFoundError, StoreError
 from pano.pipelines.ingest import IngestConfig, ingest_pvs_hm
 from pano.stores import open_store, open_video, read_video_attrs, stream_viewports
-from pano.testing import HM_FILE, SynthConfig, write_synthetic_dataset
+from pano.synth import HM_FILE, SynthConfig, write_synthetic_dataset
 from pano.video import open_video as open_decoder
 from pano.viewport import ViewportSampler
 
@@ -184,3 +184,45 @@ def test_cli_contact_sheet_and_grid_video(
     assert "--fov" in capsys.readouterr().err
     assert main([*args, "--out", str(tmp_path / "x.gif")]) == 2
     assert ".png" in capsys.readouterr().err
+
+
+def test_cli_unknown_video_lists_the_store_videos(
+    store: tuple[Path, Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pano.cli.app import main
+
+    location, _, video = store
+    out = str(tmp_path / "x.png")
+    assert main(["viewport", str(location), "--video", "Nope", "--out", out]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "'Nope'" in err and f"it has {video}" in err
+    # The same for an opened tree.
+    with pytest.raises(StoreError, match=f"'Nope'; it has {video}"):
+        next(iter(stream_viewports(open_store(location), "Nope")))
+
+
+def test_grid_video_shows_progress_on_a_terminal(
+    store: tuple[Path, Path, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import pano.progress
+    from pano.pipelines.viewport import render_viewports
+
+    location, data, video = store
+    monkeypatch.setattr(pano.progress, "progress_enabled", lambda: True)  # as on a terminal
+    mp4 = tmp_path / "grid.mp4"
+    render_viewports(
+        location, video, mp4, subjects=[0], size=(32, 32), seconds=0.2, videos_dir=data,
+        device="cpu",
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert f"viewport {video} -> grid.mp4" in err and "100%" in err  # total = frames written
+    monkeypatch.setattr(pano.progress, "progress_enabled", lambda: False)  # a pipe: no bar
+    render_viewports(
+        location, video, mp4, subjects=[0], size=(32, 32), seconds=0.2, videos_dir=data,
+        device="cpu",
+    )  # fmt: skip
+    assert "grid.mp4" not in capsys.readouterr().err

@@ -25,7 +25,7 @@ from pano.pvs_hm_facts import (
     video_file_stem,
     video_name_from_stem,
 )
-from pano.testing import (
+from pano.synth import (
     EM_FILE,
     HM_FILE,
     MANIFEST_FILE,

@@ -50,7 +50,7 @@ def _sets(items: list[str]) -> list[str]:
 def tiny_store(tmp_path_factory: pytest.TempPathFactory) -> str:
     """6 videos (4 train, 2 test) x 3 subjects x 3 s at 128x64, ingested."""
     from pano.pipelines.ingest import IngestConfig, ingest_pvs_hm
-    from pano.testing import SynthConfig, write_synthetic_dataset
+    from pano.synth import SynthConfig, write_synthetic_dataset
 
     root = tmp_path_factory.mktemp("train_data")
     raw = root / "raw"
@@ -340,7 +340,7 @@ def test_content_views_show_the_frames_of_their_horizon_steps(tiny_store: str) -
     from pano.geometry import vec_to_lonlat
     from pano.pipelines.train.data import FrameBank, load_split_videos
     from pano.pipelines.train.supervised import ViewRenderer, frames_for_windows
-    from pano.testing import decode_barcode
+    from pano.synth import decode_barcode
 
     cfg = TrainConfig.model_validate(
         {

@@ -14,7 +14,8 @@ import torch
 
 from pano.errors import ConfigError, ShapeError, VideoError
 from pano.probe import VideoInfo
-from pano.testing import decode_barcode, encode_barcode, make_video
+from pano.synth import decode_barcode
+from pano.testing import barcode_frame, write_barcode_video
 from pano.video import Prefetcher, available_backends, choose_backend, open_video
 from pano.video import select as video_select
 
@@ -24,16 +25,13 @@ CPU_BACKENDS = [b for b in ("pyav", "decord") if available_backends()[b][0]]
 
 
 def _frame(i: int) -> np.ndarray:
-    rng = np.random.default_rng(i % 3)
-    f = rng.integers(40, 200, (H, W, 3), dtype=np.uint8)
-    return encode_barcode(f, i)
+    return barcode_frame(i, W, H)
 
 
 @pytest.fixture(scope="module")
 def h264(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("video") / "clip.mp4"
-    make_video(path, _frame, fps=30.0, n_frames=N, gop=8)
-    return path
+    return write_barcode_video(path, N, W, H, fps=30.0, gop=8)
 
 
 @pytest.fixture(scope="module")

@@ -11,17 +11,10 @@ import torch.nn.functional as F
 
 from pano.errors import ShapeError
 from pano.geometry import erp_grid_lonlat, lonlat_to_vec
-from pano.testing import paint_marker
+from pano.testing import marker_frame
 from pano.viewport import DHP_SIZE, ViewportSampler, extract_viewports, viewport_outline
 
 W, H = 256, 128
-
-
-def marker_frame(lon: float, lat: float, radius: float = 5.0) -> torch.Tensor:
-    """(3, H, W) uint8 black frame with one white disc at pano (lon, lat)."""
-    frame = np.zeros((H, W, 3), np.uint8)
-    paint_marker(frame, lon, lat, radius, (255, 255, 255))
-    return torch.from_numpy(frame).permute(2, 0, 1).contiguous()
 
 
 def centroid(view: torch.Tensor) -> tuple[float, float]:
@@ -85,13 +78,13 @@ def test_marker_left_of_gaze_is_in_left_half(device: torch.device) -> None:
     yaw, pitch = 30.0, 10.0
     sampler = ViewportSampler(fov_deg=(90.0, 90.0), size=(64, 64))
     # 20 degrees to the LEFT of the viewing direction (positive lon = left).
-    frame = marker_frame(yaw + 20.0, pitch, radius=3.0).to(device)
+    frame = marker_frame(yaw + 20.0, pitch, radius_deg=3.0).to(device)
     x, y = centroid(sampler(frame, [yaw], [pitch])[0])
     expect = 32.0 - sampler.fx * math.tan(math.radians(20.0))
     assert x < 32.0 and abs(x - expect) < 1.5
     assert abs(y - 32.0) < 3.0  # a small offset: the marker's latitude circle curves in the view
     # 20 degrees UP appears in the upper half.
-    frame = marker_frame(yaw, pitch + 20.0, radius=3.0).to(device)
+    frame = marker_frame(yaw, pitch + 20.0, radius_deg=3.0).to(device)
     x, y = centroid(sampler(frame, [yaw], [pitch])[0])
     assert abs(y - (32.0 - sampler.fy * math.tan(math.radians(20.0)))) < 1.5 and abs(x - 32.0) < 1.0
 
@@ -100,7 +93,7 @@ def test_roll_tilts_the_view(device: torch.device) -> None:
     # Roll +90 (pano.geometry.rotation_matrix) takes the head's left axis to world up: the
     # head lies on its right shoulder, its top points to the world's right, so a marker
     # 20 deg to the world's LEFT of the gaze appears BELOW the image centre.
-    frame = marker_frame(20.0, 0.0, radius=3.0).to(device)
+    frame = marker_frame(20.0, 0.0, radius_deg=3.0).to(device)
     sampler = ViewportSampler(fov_deg=90.0, size=64)
     x, y = centroid(sampler(frame, [0.0], [0.0], roll=[90.0])[0])
     assert abs(y - (32.0 + sampler.fy * math.tan(math.radians(20.0)))) < 1.0 and abs(x - 32.0) < 1.0
@@ -174,7 +167,7 @@ def test_marker_across_the_pole_is_not_folded(device: torch.device) -> None:
     # Looking straight up while facing the front: the front (lon 0) is at the BOTTOM of the
     # image, the back (lon 180, across the pole) at the TOP, lon -90 (right) on the right.
     for lon, where in [(0.0, "bottom"), (180.0, "top"), (-90.0, "right"), (90.0, "left")]:
-        frame = marker_frame(lon, 70.0, radius=4.0).to(device)
+        frame = marker_frame(lon, 70.0, radius_deg=4.0).to(device)
         x, y = centroid(sampler(frame, [0.0], [90.0])[0])
         off = sampler.fx * math.tan(math.radians(20.0))
         expect = {

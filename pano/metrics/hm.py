@@ -24,8 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from pano.errors import ShapeError
+from pano.errors import ParameterError, ShapeError
 from pano.geometry import head_to_camera_axes, orthodromic_distance, vec_to_lonlat
+from pano.metrics._arrays import to_numpy
+from pano.metrics.registry import check_metric_names, metrics_of
 
 #: DHP's mean-overlap box: width 32.75 deg of longitude, height 0.75 x width.
 DHP_BOX_WIDTH_DEG = 32.75
@@ -37,10 +39,7 @@ DEFAULT_TILES = (6, 4)
 
 
 def _vec(x: Any, name: str) -> np.ndarray:
-    if type(x).__module__.startswith("torch"):
-        a = x.detach().to("cpu").double().numpy()
-    else:
-        a = np.asarray(x, dtype=np.float64)
+    a = to_numpy(x)
     if a.shape[-1:] != (3,):
         raise ShapeError(f"{name} must be unit vectors (..., 3), got shape {a.shape}")
     return a
@@ -268,7 +267,7 @@ def tile_sets(
     v = _vec(vec, "vec")
     m, n = int(tiles[0]), int(tiles[1])
     if m < 1 or n < 1:
-        raise ShapeError(f"tiles must be two positive counts (m, n), got {tuple(tiles)}")
+        raise ParameterError(f"tiles must be two positive counts (m, n), got {tuple(tiles)}")
     shape = v.shape[:-1]
     flat = v.reshape(-1, 3)
     out = np.zeros((flat.shape[0], n, m), bool)
@@ -328,15 +327,10 @@ def tile_scores(
 # Several at once
 # ---------------------------------------------------------------------------
 
-#: HM metric names, their labels and whether higher is better.
+#: HM metric names -> (label, higher is better): a view derived from
+#: :data:`pano.metrics.registry.METRICS` for older callers (the registry has units too).
 HM_METRICS: dict[str, tuple[str, bool]] = {
-    "orthodromic_deg": ("orthodromic distance (deg)", False),
-    "mo_dhp": ("mean overlap, DHP boxes", True),
-    "mo_sphere": ("mean overlap, sphere", True),
-    "iou_sphere": ("viewport IoU, sphere", True),
-    "tile_iou": ("tile IoU", True),
-    "tile_precision": ("tile precision", True),
-    "tile_recall": ("tile recall", True),
+    n: (s.label, s.higher_is_better) for n, s in metrics_of("hm").items()
 }
 
 
@@ -358,10 +352,11 @@ def hm_scores(
 
     NaN where either direction is NaN.
 
+    Raises:
+        UnknownMetricError: a name that is not an HM metric (the message lists them).
+
     """
-    for name in metrics:
-        if name not in HM_METRICS:
-            raise ShapeError(f"unknown HM metric {name!r}: use {', '.join(HM_METRICS)}")
+    metrics = check_metric_names(metrics, "hm")
     p, g = _pair(pred, gt)
     bad = ~(np.isfinite(p).all(-1) & np.isfinite(g).all(-1))
     cols: dict[str, np.ndarray] = {}

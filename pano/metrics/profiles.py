@@ -33,15 +33,22 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 
-from pano.errors import ConfigError
+from pano.errors import ParameterError, UnknownNameError
 from pano.geometry import erp_row_solid_angle
 
 #: MATLAB's ``eps`` as the MIT benchmark code writes it (also pysaliency's).
 MIT_EPS = 2.2204e-16
+
+#: The named profiles: the one list every config, CLI help and check derives from.
+ProfileName = Literal["sphere", "dhp", "mit", "tuebingen", "salient360"]
+#: :data:`ProfileName`'s values, in display order (the first is the default).
+PROFILE_NAMES: tuple[ProfileName, ...] = get_args(ProfileName)
+#: pano's default profile.
+DEFAULT_PROFILE: ProfileName = "sphere"
 
 Weighting = Literal["solid_angle", "sin_row", "none"]
 
@@ -67,6 +74,25 @@ class Profile:
     sauc_step: float = 0.1
     judd_jitter: float = 1e-7
     description: str = ""
+
+    def __post_init__(self) -> None:
+        for field, value, allowed in (
+            ("weights", self.weights, get_args(Weighting)),
+            ("fixation_duplicates", self.fixation_duplicates, ("count", "once")),
+            ("borji", self.borji, ("sampled", "exact")),
+            ("sauc", self.sauc, ("sampled", "exact")),
+        ):
+            if value not in allowed:
+                raise UnknownNameError(
+                    f"profile {self.name!r}: {field} must be one of {', '.join(allowed)}, "
+                    f"not {value!r}"
+                )
+        for field, n in (("borji_splits", self.borji_splits), ("sauc_splits", self.sauc_splits)):
+            if n < 1:
+                raise ParameterError(f"profile {self.name!r}: {field} must be >= 1, got {n}")
+        for field, x in (("borji_step", self.borji_step), ("sauc_step", self.sauc_step)):
+            if not 0 < x <= 1:
+                raise ParameterError(f"profile {self.name!r}: {field} must be in (0, 1], got {x}")
 
     def row_weights(self, height: int, width: int) -> np.ndarray:
         """Per-row pixel weights ``(H,)`` for CC/KLD/SIM/IG (float64, not normalised)."""
@@ -98,8 +124,8 @@ def _row_weights(kind: str, height: int, width: int) -> np.ndarray:
     return w
 
 
-PROFILES: dict[str, Profile] = {
-    "sphere": Profile(
+_PROFILES: tuple[Profile, ...] = (
+    Profile(
         name="sphere",
         weights="solid_angle",
         nss_weighted=True,
@@ -109,7 +135,7 @@ PROFILES: dict[str, Profile] = {
         description="pano's default: every pixel weighs its exact solid angle; AUC negatives are "
         "area-weighted; shuffled AUC is exact over other frames' fixations",
     ),
-    "dhp": Profile(
+    Profile(
         name="dhp",
         weights="none",
         nss_ddof=1,
@@ -119,7 +145,7 @@ PROFILES: dict[str, Profile] = {
         description="DHP (Xu et al. TPAMI 2018): plain Pearson CC on the 360x180 grid, no "
         "weighting; other metrics as the MIT code",
     ),
-    "mit": Profile(
+    Profile(
         name="mit",
         weights="none",
         cc_constant=float("nan"),
@@ -130,7 +156,7 @@ PROFILES: dict[str, Profile] = {
         description="MIT saliency benchmark MATLAB code (cvzoya/saliency), random AUC variants "
         "seeded deterministically",
     ),
-    "tuebingen": Profile(
+    Profile(
         name="tuebingen",
         weights="none",
         nss_ddof=0,
@@ -141,7 +167,7 @@ PROFILES: dict[str, Profile] = {
         description="Tuebingen / pysaliency 0.2.22: exact AUCs, NSS per fixation with np.std, "
         "SIM without min-max",
     ),
-    "salient360": Profile(
+    Profile(
         name="salient360",
         weights="sin_row",
         nss_ddof=1,
@@ -151,21 +177,26 @@ PROFILES: dict[str, Profile] = {
         description="Salient360! toolbox (2018+): sin(linspace(0, pi, H)) row weights in CC, "
         "SIM, KLD; NSS and AUCs unweighted",
     ),
-}
+)
+
+#: Every named profile, keyed by its name (exactly :data:`PROFILE_NAMES`, in that order).
+PROFILES: dict[str, Profile] = {p.name: p for p in _PROFILES}
+if tuple(PROFILES) != PROFILE_NAMES:  # pragma: no cover - a programming error caught at import
+    raise RuntimeError("pano.metrics.profiles: PROFILES and ProfileName disagree")
 
 
 def get_profile(profile: str | Profile) -> Profile:
     """Return the named profile (or pass a :class:`Profile` through).
 
     Raises:
-        ConfigError: unknown profile name (the message lists the known ones).
+        UnknownNameError: unknown profile name (the message lists the known ones).
 
     """
     if isinstance(profile, Profile):
         return profile
     try:
         return PROFILES[profile]
-    except KeyError:
-        raise ConfigError(
-            f"unknown metric profile {profile!r}: use one of {', '.join(PROFILES)}"
+    except (KeyError, TypeError):
+        raise UnknownNameError(
+            f"unknown metric profile {profile!r}: use one of {', '.join(PROFILE_NAMES)}"
         ) from None

@@ -37,18 +37,24 @@ from typing import Any
 
 import numpy as np
 
-from pano.errors import ShapeError
+from pano.errors import ParameterError, ShapeError
 from pano.geometry import orthodromic_distance
+from pano.metrics._arrays import to_numpy
+from pano.metrics.registry import MULTIMATCH_DIMS, check_metric_names, metrics_of
 
-#: MultiMatch dimensions reported (duration is dropped: fixed-step scanpaths).
-MULTIMATCH_DIMS = ("vector", "direction", "length", "position")
+__all__ = [
+    "MULTIMATCH_DIMS",
+    "SCANPATH_METRICS",
+    "dtw",
+    "jarodzka360",
+    "jarodzka360_matched",
+    "multimatch",
+    "scanpath_scores",
+]
 
 
 def _paths(x: Any, name: str) -> np.ndarray:
-    if type(x).__module__.startswith("torch"):
-        a = x.detach().to("cpu").double().numpy()
-    else:
-        a = np.asarray(x, dtype=np.float64)
+    a = to_numpy(x)
     if a.ndim < 2 or a.shape[-1] != 3:
         raise ShapeError(f"{name} must be scanpaths of unit vectors (..., n, 3), got {a.shape}")
     return a
@@ -249,7 +255,7 @@ def jarodzka360(
     """
     wp, wd = (float(w) for w in weights)
     if wp < 0 or wd < 0 or wp + wd <= 0:
-        raise ShapeError(f"weights must be non-negative and not both 0, got {weights!r}")
+        raise ParameterError(f"weights must be non-negative and not both 0, got {weights!r}")
     pa, pb, lead = _batch(a, b)
     out = np.full(pa.shape[0], np.nan)
     for s in range(0, pa.shape[0], block):
@@ -297,12 +303,10 @@ def jarodzka360_matched(pred: Any, gt: Any, weights: tuple[float, float] = (1.0,
     return float(cost[r, c].mean())
 
 
-#: Scanpath metric names (the MultiMatch ones prefixed ``mm_``), label, higher-is-better.
+#: Scanpath metric names -> (label, higher is better): a view derived from
+#: :data:`pano.metrics.registry.METRICS` for older callers (the MultiMatch ones are ``mm_*``).
 SCANPATH_METRICS: dict[str, tuple[str, bool]] = {
-    "dtw_deg": ("DTW, orthodromic (deg, total)", False),
-    "dtw_deg_per_step": ("DTW / ground-truth length (deg)", False),
-    **{f"mm_{d}": (f"MultiMatch {d}", True) for d in MULTIMATCH_DIMS},
-    "jarodzka360": ("Jarodzka-360 (Salient360!), Hungarian-matched", False),
+    n: (s.label, s.higher_is_better) for n, s in metrics_of("scanpath").items()
 }
 
 
@@ -319,10 +323,11 @@ def scanpath_scores(
         ``(len(metrics),)``: each metric averaged (NaN-aware) over the ``R x M`` pairs,
         except ``jarodzka360``: the mean over the Hungarian-matched pairs.
 
+    Raises:
+        UnknownMetricError: a name that is not a scanpath metric (the message lists them).
+
     """
-    for name in metrics:
-        if name not in SCANPATH_METRICS:
-            raise ShapeError(f"unknown scanpath metric {name!r}: use {', '.join(SCANPATH_METRICS)}")
+    metrics = tuple(check_metric_names(metrics, "scanpath"))
     p, g = _paths(pred, "pred"), _paths(gt, "gt")
     if p.ndim != 3 or g.ndim != 3:
         raise ShapeError(f"pred and gt must be (R, n, 3) and (M, m, 3), got {p.shape}, {g.shape}")

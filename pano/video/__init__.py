@@ -4,6 +4,7 @@ One interface, :class:`VideoDecoder`, three backends: ``pyav`` (reference and fa
 CPU), ``decord`` (CPU wheel; GPU only in CUDA builds) and ``torchcodec`` (NVDEC, only
 where it imports with CUDA). :func:`open_video` picks the fastest correct one for the file
 and device and logs its choice; :class:`Prefetcher` overlaps decoding with computation.
+:func:`make_video` (:mod:`pano.video.writer`) writes frames as an H.264 mp4.
 
 Decoders are not picklable: open them inside each worker or task.
 """
@@ -14,6 +15,7 @@ from pano.video.prefetch import Prefetcher
 from pano.video.pyav_backend import PyAVDecoder
 from pano.video.select import BACKENDS, available_backends, choose_backend, open_video
 from pano.video.torchcodec_backend import TorchCodecDecoder
+from pano.video.writer import make_video
 
 __all__ = [
     "BACKENDS",
@@ -25,6 +27,7 @@ __all__ = [
     "VideoDecoder",
     "available_backends",
     "choose_backend",
+    "make_video",
     "open_video",
     "rgb_to_luma",
 ]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from pano.geometry import normalize, rotation_matrix, slerp, vec_to_lonlat
-from pano.testing.heads import chord_angle
+from pano.synth.heads import chord_angle
 
 #: Largest angle in degrees between gaze and head direction.
 MAX_OFFSET_DEG = 30.0

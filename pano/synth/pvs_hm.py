@@ -7,7 +7,7 @@
     ``round(seconds * fps)`` frames at ``fps``. A textured, seamless background with 2-3
     bright coloured discs (targets) moving on smooth, nearly great-circle paths at
     10-40 deg/s; every frame carries its index as a barcode in the top-left corner
-    (:func:`pano.testing.decode_barcode`). File stems are the PVS-HM video names except
+    (:func:`pano.synth.decode_barcode`). File stems are the PVS-HM video names except
     ``NotBeAloneTonight`` -> ``Let'sNotBeAloneTonight.mp4`` (as in the real data).
 
 ``FULLdata_per_video_frame.mat`` (head movement, HM)
@@ -35,7 +35,7 @@
     :class:`SynthManifest`.
 
 Subjects start looking near the front centre, follow targets with a lag of 0.3-0.75 s,
-switch targets every few seconds and prefer the equator (see :mod:`pano.testing.heads`).
+switch targets every few seconds and prefer the equator (see :mod:`pano.synth.heads`).
 The same config (incl. ``seed``) gives identical ``.mat`` files and manifest.
 """
 
@@ -54,17 +54,12 @@ from pano.config import PanoConfig
 from pano.errors import StoreExistsError
 from pano.geometry import vec_to_lonlat
 from pano.pvs_hm_facts import PVS_HM_VIDEOS, dhp_split, video_file_stem
-from pano.testing.barcode import MAX_INDEX
-from pano.testing.gaze import simulate_gaze
-from pano.testing.heads import simulate_heads
-from pano.testing.targets import default_target_specs, simulate_targets
-from pano.testing.video import (
-    X264Preset,
-    make_background,
-    make_video,
-    render_frame_yuv420p,
-    rgb_to_yuv420p,
-)
+from pano.synth.barcode import MAX_INDEX
+from pano.synth.frames import make_background, render_frame_yuv420p
+from pano.synth.gaze import simulate_gaze
+from pano.synth.heads import simulate_heads
+from pano.synth.targets import default_target_specs, simulate_targets
+from pano.video.writer import X264Preset, make_video, rgb_to_yuv420p
 
 HM_FILE = "FULLdata_per_video_frame.mat"
 EM_FILE = "EMdata_per_video_frame.mat"
