@@ -18,6 +18,7 @@ import torch
 
 from pano.errors import ShapeError
 from pano.geometry import erp_grid_lonlat, lonlat_to_vec
+from pano.threads import hot_loop_threads
 
 Normalize = Literal["max", "sum", "none"]
 PixelGrid = Literal["centre", "dhp"]
@@ -76,7 +77,7 @@ def sphere_heatmaps(
         weights: optional ``(S, N)`` non-negative weights per point.
         chunk: at most this many maps are computed at once; temporaries are further
             bounded to about 2**18 values per CPU thread (cache-sized blocks) and 2**25
-            on CUDA.
+            on CUDA. CPU threads follow pano's thread policy (:mod:`pano.threads`).
 
     Returns:
         ``(S, H, W)`` maps in ``points.dtype`` (use float64 for DHP parity to 1e-5),
@@ -102,24 +103,29 @@ def sphere_heatmaps(
     # (~20x faster than whole maps at 360x180 x 58 points; 2**18 values per intra-op
     # thread, so that each op's work still outweighs the threads' synchronisation, which
     # matters on a busy machine); on CUDA blocks are large.
+    # The blocks follow torch's setting, not the thread policy's choice, so that the maps
+    # (block-wise sums) are the same numbers whatever the load.
     if points.device.type == "cuda":
         budget = _BLOCK_CUDA
     else:
         budget = _BLOCK_CPU * max(1, torch.get_num_threads())
-    c_max = max(1, min(chunk, budget // max(1, n * min(n_pix, 4096))))
-    out = torch.empty((s, n_pix), dtype=points.dtype, device=points.device)
-    for i in range(0, s, c_max):
-        p = pts[i : i + c_max]  # (c, N, 3)
-        wi = w[i : i + c_max, None, :]  # (c, 1, N)
-        pb = max(64, min(n_pix, budget // max(1, p.shape[0] * n)))
-        for j in range(0, n_pix, pb):
-            e = min(n_pix, j + pb)
-            # arccos of the dot product is exact enough here: its error is largest near
-            # d = 0, where the Gaussian is flat (value error ~ d * err(d) / sigma**2,
-            # < 1e-9 in float64).
-            d = torch.matmul(p, grid_t[:, j:e])  # (c, N, pb)
-            d.clamp_(-1.0, 1.0).arccos_().square_().mul_(factor).exp_()
-            out[i : i + p.shape[0], j:e] = torch.bmm(wi, d)[:, 0]
+    # On the CPU under pano's thread policy (pano.threads): at most torch's setting, fewer
+    # threads when other processes keep the cores busy.
+    with hot_loop_threads(device=points.device):
+        c_max = max(1, min(chunk, budget // max(1, n * min(n_pix, 4096))))
+        out = torch.empty((s, n_pix), dtype=points.dtype, device=points.device)
+        for i in range(0, s, c_max):
+            p = pts[i : i + c_max]  # (c, N, 3)
+            wi = w[i : i + c_max, None, :]  # (c, 1, N)
+            pb = max(64, min(n_pix, budget // max(1, p.shape[0] * n)))
+            for j in range(0, n_pix, pb):
+                e = min(n_pix, j + pb)
+                # arccos of the dot product is exact enough here: its error is largest near
+                # d = 0, where the Gaussian is flat (value error ~ d * err(d) / sigma**2,
+                # < 1e-9 in float64).
+                d = torch.matmul(p, grid_t[:, j:e])  # (c, N, pb)
+                d.clamp_(-1.0, 1.0).arccos_().square_().mul_(factor).exp_()
+                out[i : i + p.shape[0], j:e] = torch.bmm(wi, d)[:, 0]
     out = out.reshape(s, height, width)
     if normalize == "max":
         m = out.amax(dim=(1, 2), keepdim=True)
