@@ -117,6 +117,40 @@ def test_example_config_end_to_end(tiny_store: str, tmp_path: Path, name: str) -
     assert json.loads((run / "checkpoints" / MANIFEST).read_text()) == man
 
 
+def test_overwrite_trains_an_existing_run_again(
+    tiny_store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _train_cli(tiny_store, "pos_only", tmp_path, ("optim.steps=2",)) == 0
+    run = tmp_path / "pos_only"
+    (run / "notes.txt").write_text("mine")
+    capsys.readouterr()
+    # Running it again says what to do.
+    assert _train_cli(tiny_store, "pos_only", tmp_path) == 2
+    err = capsys.readouterr().err
+    assert "--resume" in err and "--overwrite" in err and "another --run name" in err
+    assert _train_cli(tiny_store, "pos_only", tmp_path, (), "--resume", "--overwrite") == 2
+    assert "pass one of them" in capsys.readouterr().err
+    # --overwrite starts from scratch (a 4-step run, not a resumed 2-step one); a file the
+    # user put into the run folder stays.
+    assert _train_cli(tiny_store, "pos_only", tmp_path, (), "--overwrite") == 0
+    man = json.loads((run / "checkpoints" / MANIFEST).read_text())
+    assert man["latest"] == "ckpt-00000004.pt"
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["steps"] == 4 and summary["val_videos"] == ["Surfing"]
+    assert set(summary["best_scores"]) >= {"val/orthodromic_deg", "val/no_motion_deg"}
+    assert (run / "notes.txt").read_text() == "mine"
+
+
+def test_only_rank_0_prints_the_training_summary(tmp_path: Path) -> None:
+    from pano.cli.train import summary_lines
+    from pano.pipelines.train import TrainResult
+
+    res = TrainResult(tmp_path / "r", 4, 12.5, "ckpt-4.pt", "ckpt-4.pt", ["A"], 1.0)
+    assert summary_lines("seq2seq", res)[0].startswith("trained seq2seq for 4 steps")
+    other = TrainResult(tmp_path / "r", 4, None, None, None, [], 1.0, rank=1)
+    assert summary_lines("seq2seq", other) == []
+
+
 def test_bad_input_is_one_line_and_exit_2(
     tiny_store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -284,6 +318,9 @@ def test_torchrun_two_gloo_processes(tiny_store: str, tmp_path: Path) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
     assert res.returncode == 0, res.stderr[-3000:]
+    # Only rank 0 (which validated) prints the summary: no "best validation n/a (None)".
+    assert res.stdout.count("trained dhp for 4 steps") == 1, res.stdout
+    assert "n/a" not in res.stdout
     summary = json.loads((tmp_path / "dhp" / "summary.json").read_text())
     assert summary["world_size"] == 2 and summary["steps"] == 4
     state, _ = CheckpointManager(tmp_path / "dhp" / "checkpoints").load("latest")

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Download, HERE (where pip can reach an index), the wheels pano needs on the lent GPU
-# machine: its image has Python 3.12, CUDA PyTorch, xarray, numpy, scipy, typer, rich,
-# matplotlib, tensorboard, pytest, hypothesis... but not the packages below, and it cannot
-# fetch anything itself. The folder .whl/ (git-ignored) then travels with `carry`.
-# Versions are the ones pano's CI venv runs. Left out, to stay under the 64 MiB a call may
-# carry (PyAV alone is 35 MB): decord (a CPU-only wheel: nothing to learn on a GPU
-# machine; the benchmarks report it unavailable). kornia (pure Python, 1.9 MB) computes
-# pano's rotations; its kornia_rs (5.3 MB) is imported by `import kornia`.
+# Download, HERE (where pip can reach an index), the wheels pano needs on a CUDA machine
+# that cannot download (docs/benchmarks.md, "On a CUDA machine"): one with Python 3.12, CUDA
+# PyTorch, xarray, numpy, scipy, typer, rich, matplotlib, tensorboard, pytest, hypothesis...
+# but not the packages below. Copy the folder .whl/ (git-ignored) there with the repository.
+# Versions are the ones pano's CI venv runs. Left out, to keep the copy small (under 64 MiB;
+# PyAV alone is 35 MB): decord (a CPU-only wheel: nothing to learn on a GPU machine; the
+# benchmarks report it unavailable). kornia (pure Python, 1.9 MB) computes pano's
+# rotations; its kornia_rs (5.3 MB) is imported by `import kornia`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 grep -qxF '/.whl/' .git/info/exclude 2>/dev/null || echo '/.whl/' >> .git/info/exclude
