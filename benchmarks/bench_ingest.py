@@ -103,7 +103,14 @@ def _best(fn: Any, repeats: int) -> float:
 
 
 def bench_heatmaps(quick: bool) -> dict[str, Any]:
-    from pano.heatmaps import sphere_heatmaps
+    from pano.heatmaps import sphere_heatmaps as _policy_heatmaps
+    from pano.threads import hot_loop_threads
+
+    def sphere_heatmaps(*args: Any, **kwargs: Any) -> torch.Tensor:
+        # Exactly torch's thread count, not pano's thread policy (which uses fewer threads
+        # on a busy machine; benchmarks/bench_threads.py compares the two).
+        with hot_loop_threads(torch.get_num_threads()):
+            return _policy_heatmaps(*args, **kwargs)
 
     w, h, sigma = 360, 180, 7.0
     n = 16 if quick else 64

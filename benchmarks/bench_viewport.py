@@ -94,8 +94,11 @@ def run_case(
     sub = 4 if quick else 8  # the slow libraries render this many views per timing
     reps = 3 if quick else 9
     yaw_t, pitch_t = torch.tensor(yaw), torch.tensor(pitch)
-    pano_aa = ViewportSampler(fov, (h, w), mode=mode)
-    pano_raw = ViewportSampler(fov, (h, w), mode=mode, antialias=False)
+    # Exactly torch's thread count (--threads), not pano's thread policy, which would use
+    # fewer threads on a busy machine (benchmarks/bench_threads.py compares the two).
+    n_thr = torch.get_num_threads()
+    pano_aa = ViewportSampler(fov, (h, w), mode=mode, threads=n_thr)
+    pano_raw = ViewportSampler(fov, (h, w), mode=mode, antialias=False, threads=n_thr)
 
     def py360(k: int) -> np.ndarray:
         return py360convert.e2p(img, fov, float(-yaw[k]), float(pitch[k]), (h, w), mode=mode)

@@ -27,6 +27,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
     rich_markup_mode=None,
+    # -h as well as --help, on the app and (inherited through click's context) every command.
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 _state = {"debug": False}

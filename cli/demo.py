@@ -27,11 +27,19 @@ def demo(
     from pano.pipelines.demo import DemoConfig, run_demo
 
     res = run_demo(DemoConfig(out=out, quick=quick, workers=workers, device=device, seed=seed))
+    from pano.pipelines.demo_checks import tally
     from pano.pipelines.eval_report import format_tables
 
     typer.echo(format_tables(res.tables))
-    for name, ok in res.checks.items():
-        typer.echo(f"check: {name}: {'yes' if ok else 'no' if ok is not None else 'not measured'}")
+    n, up = tally(res.comparisons), tally(res.comparisons, upper=True)
+    typer.echo(
+        f"checks: against the baselines the models won {n['yes']} and lost {n['no']} of "
+        f"{sum(n.values())} comparisons; against the inter-observer upper reference they won "
+        f"{up['yes']} of {sum(up.values())} (every comparison is listed in the report)"
+    )
+    for c in res.comparisons:
+        if c.holds is not True and not c.against_upper_reference:
+            typer.echo(f"check: {c.name}: {c.outcome}")
     total = sum(res.timings.values())
     typer.echo(f"demo finished in {total:.0f} s; report: {res.report}")
 

@@ -53,6 +53,12 @@ def eval_command(
     no_write: Annotated[
         bool, typer.Option("--no-write", help="Do not write results/RUN into the store.")
     ] = False,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite", help="Replace an existing results/RUN (else choose another --run)."
+        ),
+    ] = False,
     config: Annotated[
         Path | None, typer.Option(help="YAML config (see pipelines/configs/eval.yaml).")
     ] = None,
@@ -63,8 +69,9 @@ def eval_command(
 ) -> None:
     """Evaluate predictions beside honest baselines with sphere-aware metrics, on Dask.
 
-    Writes per-step scores to results/RUN in the store, prints the summary tables and,
-    with --out, writes CSV + Markdown tables and PNG plots. Precedence: defaults <
+    Writes per-step scores to results/RUN in the store (an existing results/RUN is replaced
+    only with --overwrite), prints the summary tables and, with --out, writes CSV +
+    Markdown tables and PNG plots. Precedence: defaults <
     --config YAML < PANO_EVAL__* environment < --set < options.
     """
     from pano.config import deep_merge, load_config, parse_overrides
@@ -92,6 +99,8 @@ def eval_command(
             flags[key] = str(val) if isinstance(val, Path) else val
     if no_write:
         flags["write_store"] = False
+    if overwrite:
+        flags["overwrite"] = True
     overrides = deep_merge(parse_overrides(set_ or []), flags)
     cfg = load_config(EvalConfig, config, overrides, section="eval")
 

@@ -123,8 +123,9 @@ def info(
     """Summarise a pano store: videos, totals, size, prediction runs and results.
 
     Per video: split, frames, fps, subjects, samples, NaNs, steps; then the prediction
-    runs (predictions/RUN) and evaluation results (results/RUN) the store holds. Groups
-    marked complete with arrays missing are listed as damaged. With --verify every
+    runs (predictions/RUN) and evaluation results (results/RUN) the store holds, with
+    results flagged [stale: ...] when the predictions they scored have changed since.
+    Groups marked complete with arrays missing are listed as damaged. With --verify every
     chunk is read too; damage found exits with code 2.
     """
     from pano.errors import StoreError

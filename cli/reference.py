@@ -20,9 +20,9 @@ _HEADER = (
 
 
 def _walk(cmd: Any, path: list[str], parent: Any) -> list[str]:
-    ctx = cmd.context_class(
-        cmd, info_name=path[-1], parent=parent, terminal_width=100, max_content_width=100
-    )
+    # The command's own context settings (the app's -h/--help), as on the command line.
+    settings = {"terminal_width": 100, "max_content_width": 100, **cmd.context_settings}
+    ctx = cmd.context_class(cmd, info_name=path[-1], parent=parent, **settings)
     out = [f"\n## `{' '.join(path)}`\n\n```text\n{cmd.get_help(ctx).rstrip()}\n```\n"]
     # typer may bundle its own click: test for the group interface, not the class.
     if hasattr(cmd, "list_commands"):

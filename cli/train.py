@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from pano.pipelines.train import TrainResult
 
 
 def train_hm_cmd(
@@ -29,6 +32,13 @@ def train_hm_cmd(
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue the run from its latest complete checkpoint.")
     ] = False,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite",
+            help="Train an existing run again from scratch (deletes its checkpoints and logs).",
+        ),
+    ] = False,
     device: Annotated[
         str | None, typer.Option(help="auto, cpu, cuda or cuda:N (overrides the config).")
     ] = None,
@@ -42,7 +52,7 @@ def train_hm_cmd(
     """Train a head-movement model (seq2seq, content-aware or the DHP agent) on a store.
 
     Under `torchrun --nproc_per_node N` it trains with DDP (gloo on CPU, NCCL on CUDA);
-    rank 0 writes checkpoints, TensorBoard logs and predictions.
+    rank 0 writes checkpoints, TensorBoard logs and predictions and prints the summary.
     """
     from pano.config import load_config
     from pano.device import resolve_device
@@ -58,15 +68,38 @@ def train_hm_cmd(
     cfg = load_config(TrainConfig, config, overrides, section="train")
     resolve_device(cfg.device)  # fail fast with one line on a CUDA request without CUDA
     res = train_hm(
-        store, cfg, run or config.stem, runs_dir=runs_dir, resume=resume, predict=predict
+        store,
+        cfg,
+        run or config.stem,
+        runs_dir=runs_dir,
+        resume=resume,
+        predict=predict,
+        overwrite=overwrite,
     )
+    for line in summary_lines(cfg.model.kind, res):
+        typer.echo(line)
+
+
+def summary_lines(kind: str, res: TrainResult) -> list[str]:
+    """What ``pano train-hm`` prints when training ends: nothing on ranks other than 0.
+
+    Under torchrun only rank 0 validates, so another rank's result has no validation score
+    (it would print ``best validation n/a (None)``); the summary is rank 0's to print.
+    """
+    if not res.is_main:
+        return []
     best = "n/a" if res.best_val is None else f"{res.best_val:.4g}"
-    typer.echo(
-        f"trained {cfg.model.kind} for {res.steps} steps in {res.seconds:.1f} s; "
+    lines = [
+        f"trained {kind} for {res.steps} steps in {res.seconds:.1f} s; "
         f"best validation {best} ({res.best_checkpoint}); run folder {res.run_dir}"
-    )
+    ]
     if res.predicted:
-        typer.echo(f"wrote predictions/{res.run_dir.name} for {len(res.predicted)} video(s)")
+        from pano.stores.predictions import prediction_path
+
+        lines.append(
+            f"wrote {prediction_path(res.run_dir.name)} for {len(res.predicted)} video(s)"
+        )
+    return lines
 
 
 def predict_hm_cmd(
@@ -81,9 +114,10 @@ def predict_hm_cmd(
 ) -> None:
     """Write a trained run's predictions for the test split into the store."""
     from pano.pipelines.train import predict_hm
+    from pano.stores.predictions import prediction_path
 
     names = predict_hm(store, run, runs_dir=runs_dir, device=device, which=checkpoint)
-    typer.echo(f"wrote predictions/{run} for {len(names)} video(s): {', '.join(names)}")
+    typer.echo(f"wrote {prediction_path(run)} for {len(names)} video(s): {', '.join(names)}")
 
 
 def register(app: typer.Typer) -> None:

@@ -8,6 +8,11 @@ Values from the environment and ``--set`` are parsed as YAML scalars/lists, so
 ``--set train.lr=1e-4``, ``--set model.hidden=[64,64]`` and ``--set ok=true`` work.
 Any problem is raised as :class:`pano.errors.ConfigError` with a one-line message
 naming the file, the field and what is wrong.
+
+The environment layer is these few lines, not pydantic-settings: pano's order (YAML <
+environment < ``--set``), YAML-parsed values and sections (``PANO_TRAIN__...`` only for the
+train config) and an injectable ``environ`` for tests would each need a custom settings
+source there.
 """
 
 from __future__ import annotations

@@ -131,12 +131,6 @@ def normalize(vec: ArrayT, eps: float = 1e-12) -> ArrayT:
     return vec / xp.clip(n, eps, None) if xp is np else vec / n.clamp_min(eps)
 
 
-def wrap_lon(lon: ArrayT) -> ArrayT:
-    """Wrap longitudes in degrees to ``[-180, 180)``."""
-    lon = _asarray(lon)
-    return (lon + 180.0) % 360.0 - 180.0
-
-
 # ---------------------------------------------------------------------------
 # Equirectangular pixels
 # ---------------------------------------------------------------------------
@@ -248,17 +242,20 @@ def rotation_matrix(yaw: ArrayT, pitch: ArrayT, roll: ArrayT | float = 0.0) -> A
 
     The columns of ``R`` are the camera's forward, left and up axes in world
     coordinates; ``R @ [1, 0, 0] == lonlat_to_vec(yaw, pitch)``.
+
+    Computed by kornia through the quaternion (:func:`pano.rotations.ypr_to_matrix`, which
+    also converts to and from quaternions); NumPy in, NumPy out (float64). A NaN angle
+    gives an all-NaN matrix.
     """
+    from pano.rotations import ypr_to_matrix
+
     yaw_a, pitch_a, roll_a = _broadcast_like(yaw, pitch, roll)
-    xp = _xp(yaw_a)
-    a, b, c = xp.deg2rad(yaw_a), xp.deg2rad(pitch_a), xp.deg2rad(roll_a)
-    ca, sa, cb, sb, cc, sc = xp.cos(a), xp.sin(a), xp.cos(b), xp.sin(b), xp.cos(c), xp.sin(c)
-    # Rz(a) @ Ry(-b) @ Rx(c), written out column by column.
-    col0 = [ca * cb, sa * cb, sb]
-    col1 = [-sa * cc - ca * sb * sc, ca * cc - sa * sb * sc, cb * sc]
-    col2 = [sa * sc - ca * sb * cc, -ca * sc - sa * sb * cc, cb * cc]
-    rows = [_stack(xp, [col0[i], col1[i], col2[i]]) for i in range(3)]
-    return xp.stack(rows, -2)
+    if _xp(yaw_a) is np:
+        import torch
+
+        parts = [torch.from_numpy(np.array(a, dtype=np.float64)) for a in (yaw_a, pitch_a, roll_a)]
+        return ypr_to_matrix(*parts).numpy()
+    return ypr_to_matrix(yaw_a, pitch_a, roll_a)
 
 
 def rotation_to_yaw_pitch_roll(rot: ArrayT) -> tuple[ArrayT, ArrayT, ArrayT]:

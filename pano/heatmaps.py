@@ -19,6 +19,7 @@ import torch
 
 from pano.errors import ShapeError
 from pano.geometry import erp_grid_lonlat, lonlat_to_vec
+from pano.threads import hot_loop_threads
 
 Normalize = Literal["max", "sum", "none"]
 PixelGrid = Literal["centre", "dhp"]
@@ -82,13 +83,15 @@ def sphere_heatmaps(
             valid point is all zeros.
         pixel: sample positions, see :func:`grid_vectors`.
         weights: optional ``(S, N)`` non-negative weights per point.
-        chunk: at most this many maps are computed at once; temporaries are further
-            bounded to about 2**18 values per CPU thread (cache-sized blocks) and 2**25
-            on CUDA.
+        chunk: on CUDA, at most this many maps are computed at once (temporaries
+            bounded to about 2**25 values); on CPU one map at a time, in cache-sized
+            blocks of about 2**18 values. CPU threads follow pano's thread policy
+            (:mod:`pano.threads`). The maps depend on neither.
 
     Returns:
         ``(S, H, W)`` maps in ``points.dtype`` (use float64 for DHP parity to 1e-5),
-        on ``points.device``.
+        on ``points.device``; bit-identical for any thread count, ``chunk`` and
+        process on one machine (see the comment in the body).
 
     """
     if points.ndim != 3 or points.shape[-1] != 3:
@@ -118,30 +121,33 @@ def sphere_heatmaps(
         serial = None
     else:
         c_max, serial = 1, _SERIAL_CPU
-    out = torch.empty((s, n_pix), dtype=points.dtype, device=points.device)
-    budget = _BLOCK_CUDA if cuda else _BLOCK_CPU
-    pb_max = max(64, min(n_pix, budget // max(1, min(c_max, s) * n)))
-    # Two buffers reused by every block (a fresh allocation of this size costs page faults).
-    buf = torch.empty(2, min(c_max, s) * n * pb_max, dtype=points.dtype, device=points.device)
-    for i in range(0, s, c_max):
-        p = pts[i : i + c_max, :, :, None]  # (c, N, 3, 1)
-        wi = w[i : i + c_max, :, None]  # (c, N, 1)
-        pb = max(64, min(n_pix, budget // max(1, p.shape[0] * n)))
-        for j in range(0, n_pix, pb):
-            g = grid_t[:, j : min(n_pix, j + pb)]  # (3, pb)
-            shape = (p.shape[0], n, g.shape[1])
-            d = buf[0, : math.prod(shape)].view(shape)  # (c, N, pb), contiguous
-            tmp = buf[1, : math.prod(shape)].view(shape)
-            # arccos of the dot product is exact enough here: its error is largest near
-            # d = 0, where the Gaussian is flat (value error ~ d * err(d) / sigma**2,
-            # < 1e-9 in float64).
-            torch.mul(p[:, :, 0], g[0], out=d)
-            d.add_(torch.mul(p[:, :, 1], g[1], out=tmp))
-            d.add_(torch.mul(p[:, :, 2], g[2], out=tmp)).clamp_(-1.0, 1.0)
-            _pieces(d, torch.Tensor.arccos_, serial)
-            d.square_().mul_(factor)
-            _pieces(d, torch.Tensor.exp_, serial)
-            out[i : i + p.shape[0], j : j + g.shape[1]] = _tree_sum(d.mul_(wi))
+    # On the CPU under pano's thread policy (pano.threads): at most torch's setting, fewer
+    # threads when other processes keep the cores busy (the bits do not depend on it).
+    with hot_loop_threads(device=points.device):
+        out = torch.empty((s, n_pix), dtype=points.dtype, device=points.device)
+        budget = _BLOCK_CUDA if cuda else _BLOCK_CPU
+        pb_max = max(64, min(n_pix, budget // max(1, min(c_max, s) * n)))
+        # Two buffers reused by every block (a fresh allocation of this size costs page faults).
+        buf = torch.empty(2, min(c_max, s) * n * pb_max, dtype=points.dtype, device=points.device)
+        for i in range(0, s, c_max):
+            p = pts[i : i + c_max, :, :, None]  # (c, N, 3, 1)
+            wi = w[i : i + c_max, :, None]  # (c, N, 1)
+            pb = max(64, min(n_pix, budget // max(1, p.shape[0] * n)))
+            for j in range(0, n_pix, pb):
+                g = grid_t[:, j : min(n_pix, j + pb)]  # (3, pb)
+                shape = (p.shape[0], n, g.shape[1])
+                d = buf[0, : math.prod(shape)].view(shape)  # (c, N, pb), contiguous
+                tmp = buf[1, : math.prod(shape)].view(shape)
+                # arccos of the dot product is exact enough here: its error is largest near
+                # d = 0, where the Gaussian is flat (value error ~ d * err(d) / sigma**2,
+                # < 1e-9 in float64).
+                torch.mul(p[:, :, 0], g[0], out=d)
+                d.add_(torch.mul(p[:, :, 1], g[1], out=tmp))
+                d.add_(torch.mul(p[:, :, 2], g[2], out=tmp)).clamp_(-1.0, 1.0)
+                _pieces(d, torch.Tensor.arccos_, serial)
+                d.square_().mul_(factor)
+                _pieces(d, torch.Tensor.exp_, serial)
+                out[i : i + p.shape[0], j : j + g.shape[1]] = _tree_sum(d.mul_(wi))
     out = out.reshape(s, height, width)
     if normalize == "max":
         m = out.amax(dim=(1, 2), keepdim=True)

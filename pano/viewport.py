@@ -44,6 +44,7 @@ import torch.nn.functional as F
 
 from pano.errors import ShapeError
 from pano.geometry import head_to_camera_axes, vec_to_lonlat
+from pano.threads import check_threads, hot_loop_threads
 
 __all__ = [
     "DHP_FOV_DEG",
@@ -110,6 +111,9 @@ class ViewportSampler:
         truncate_degrees: truncate yaw/pitch/roll toward zero to whole degrees before
             rendering, as ``remap`` parses its centre as integer degrees (12.7 -> 12).
             Meant for ``remap_compat`` but allowed in any mode.
+        threads: torch intra-op threads for rendering on the CPU; None (default) follows
+            pano's thread policy (``PANO_THREADS``, else the free cores, at most torch's
+            setting; :mod:`pano.threads`, ``docs/viewports.md``). Restored after each call.
 
     Call ``sampler(frames, yaw, pitch, roll=None, frame_index=None)`` (see
     :meth:`__call__`). A sampler caches its camera rays per device/dtype and the prepared
@@ -125,6 +129,7 @@ class ViewportSampler:
         antialias: bool = True,
         remap_compat: bool = False,
         truncate_degrees: bool = False,
+        threads: int | None = None,
     ) -> None:
         fov = _pair(fov_deg, "fov_deg", float)
         hw = _pair(size, "size", int)
@@ -152,6 +157,7 @@ class ViewportSampler:
         self.antialias = bool(antialias)
         self.remap_compat = bool(remap_compat)
         self.truncate_degrees = bool(truncate_degrees)
+        self.threads = check_threads(threads)
         h, w = hw
         self.fx = (w / 2.0) / math.tan(math.radians(fov[0]) / 2.0)
         self.fy = (h / 2.0) / math.tan(math.radians(fov[1]) / 2.0)
@@ -264,6 +270,10 @@ class ViewportSampler:
         :meth:`__call__` also accepts in place of ``frames``. The sampler keeps the last
         prepared frame tensor and reuses it while the tensor is not modified in place.
         """
+        with hot_loop_threads(self.threads, device=getattr(frames, "device", None)):
+            return self._prepare(frames, levels)
+
+    def _prepare(self, frames: torch.Tensor, levels: tuple[float, float] | None) -> _Prepared:
         x = _as_bchw(frames)
         lo, hi = _levels(levels, x)
         key = (x.shape, x.dtype, x.device, x.stride(), lo, hi)
@@ -328,6 +338,21 @@ class ViewportSampler:
             ShapeError: wrong frame rank/dtype, angle shapes, or frame indices out of range.
 
         """
+        dev = frames.padded.device if isinstance(frames, _Prepared) else None
+        with hot_loop_threads(self.threads, device=dev or getattr(frames, "device", None)):
+            return self._render(frames, yaw, pitch, roll, frame_index, out, levels)
+
+    def _render(
+        self,
+        frames: torch.Tensor | _Prepared,
+        yaw: Any,
+        pitch: Any,
+        roll: Any,
+        frame_index: Any,
+        out: torch.Tensor | None,
+        levels: tuple[float, float] | None,
+    ) -> torch.Tensor:
+        """:meth:`__call__` under the thread policy."""
         if isinstance(frames, _Prepared):
             if levels is not None:
                 raise ShapeError("levels are applied when preparing: pass them to prepare()")
@@ -335,7 +360,7 @@ class ViewportSampler:
         else:
             if not isinstance(frames, torch.Tensor):
                 raise ShapeError(f"frames must be a torch.Tensor, got {type(frames).__name__}")
-            prep = self.prepare(frames, levels)
+            prep = self._prepare(frames, levels)
             out_dtype = frames.dtype if frames.is_floating_point() else torch.float32
         uint8_in = not isinstance(frames, _Prepared) and frames.dtype == torch.uint8
         padded = prep.padded
@@ -578,8 +603,9 @@ def _cached_sampler(
     antialias: bool,
     remap_compat: bool,
     trunc: bool,
+    threads: int | None,
 ) -> ViewportSampler:
-    return ViewportSampler(fov, size, mode, antialias, remap_compat, trunc)
+    return ViewportSampler(fov, size, mode, antialias, remap_compat, trunc, threads)
 
 
 def extract_viewports(
@@ -595,6 +621,7 @@ def extract_viewports(
     remap_compat: bool = False,
     truncate_degrees: bool = False,
     frame_index: Any = None,
+    threads: int | None = None,
 ) -> torch.Tensor:
     """Functional form of :class:`ViewportSampler` (samplers are cached per configuration).
 
@@ -607,6 +634,7 @@ def extract_viewports(
         antialias,
         remap_compat,
         truncate_degrees,
+        threads,
     )
     return sampler(frame, yaw, pitch, roll, frame_index=frame_index)
 

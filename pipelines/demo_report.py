@@ -1,4 +1,9 @@
-"""The one-page Markdown report of ``pano demo`` (tables + figures a person can read)."""
+"""The one-page Markdown report of ``pano demo`` (tables + figures a person can read).
+
+:func:`write_report` draws the figures and writes ``report.md``; :func:`report_markdown`
+builds the text from the evaluation's tables, the trained runs and every comparison of
+:mod:`pano.pipelines.demo_checks` (wins and losses alike).
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pano.pipelines.demo_checks import Comparison, tally
+from pano.stores.accessor import metric_label
+
 if TYPE_CHECKING:
     from pano.pipelines.demo import ModelRun
     from pano.pipelines.eval import EvalResult
+    from pano.stores.schema import HeatmapParams, Splits
     from pano.synth import SynthConfig
 
 
@@ -35,14 +44,21 @@ def _hm_pivot(tables: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _saliency_table(tables: dict[str, Any]) -> str:
-    if "saliency" not in tables or not len(tables["saliency"]):
-        return "_no saliency maps were evaluated_"
-    df = tables["saliency"]
-    cols = [
-        c for c in ("cc", "nss", "kld", "sim", "auc", "auc_judd", "sauc", "ig") if c in df.columns
+def _header(metric: str) -> str:
+    label, higher = metric_label(metric)
+    return f"{label} {'↑' if higher else '↓'}"
+
+
+def _model_table(tables: dict[str, Any], key: str, empty: str) -> str:
+    """A model x metric summary table (saliency or scanpath) with readable headers."""
+    if key not in tables or not len(tables[key]):
+        return empty
+    df = tables[key]
+    cols = [str(c) for c in df.columns]
+    lines = [
+        "| model | " + " | ".join(_header(c) for c in cols) + " |",
+        "|---|" + "---|" * len(cols),
     ]
-    lines = ["| model | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
     for model, row in df[cols].iterrows():
         lines.append(f"| {model} | " + " | ".join(_fmt(v) for v in row.to_numpy()) + " |")
     return "\n".join(lines)
@@ -52,11 +68,12 @@ def _figure_heatmaps(store: Path, data: Path, video: str, out: Path, dhp: bool) 
     """Ground truth heatmap + scanpaths, and the DHP agent's predicted heatmap, over the frame."""
     import matplotlib.pyplot as plt
 
-    from pano.stores import open_store
+    from pano.stores import VIDEOS_GROUP, open_store
+    from pano.stores.predictions import prediction_path
     from pano.video import open_video
 
     tree = open_store(store)
-    gt = tree[f"videos/{video}"].to_dataset()
+    gt = tree[f"{VIDEOS_GROUP}/{video}"].to_dataset()
     step = int(gt.sizes["step"]) // 2
     frame_i = int(gt["step_frame"].values[step])
     with open_video(data / str(gt.attrs["video"]["path"]), backend="pyav", device="cpu") as dec:
@@ -69,7 +86,7 @@ def _figure_heatmaps(store: Path, data: Path, video: str, out: Path, dhp: bool) 
     gt.pano.scanpaths(start=max(0.0, t - 2.0), stop=t, frame=frame, ax=axes[1])
     axes[1].set_title(f"head scanpaths, last 2 s before t = {t:.1f} s")
     if dhp:
-        pred = tree[f"predictions/dhp/{video}"].to_dataset()
+        pred = tree[prediction_path("dhp", video)].to_dataset()
         pred = pred.assign_coords(step_time=gt["step_time"]) if "step_time" not in pred else pred
         pred.pano.heatmap(step=step, frame=frame, ax=axes[2])
         n = pred.sizes.get("rollout", 0)
@@ -88,7 +105,7 @@ def write_report(
     synth: SynthConfig,
     runs: list[ModelRun],
     ev: EvalResult,
-    checks: dict[str, bool | None],
+    comparisons: list[Comparison],
     timings: dict[str, float],
 ) -> tuple[Path, list[Path]]:
     """Write ``out/report.md`` and its figures; return the report path and figure paths."""
@@ -119,14 +136,194 @@ def write_report(
             backend="pyav",
         )
     )
-    for name in ("hm_vs_horizon.png", "saliency_per_video.png"):
+    for name in ("hm_vs_horizon.png", "saliency_per_video.png", "scanpath_per_video.png"):
         src = out / "eval" / name
         if src.exists():
             dst = figs_dir / name
             shutil.copyfile(src, dst)
             figures.append(dst)
+    text = report_markdown(
+        out=out,
+        store=store,
+        data=data,
+        synth=synth,
+        splits=root.splits,
+        heatmap=root.heatmap,
+        store_bytes=store_nbytes(str(store)),
+        runs=runs,
+        ev=ev,
+        comparisons=comparisons,
+        timings=timings,
+        figures=figures,
+    )
+    report = out / "report.md"
+    report.write_text(text, encoding="utf-8")
+    return report, figures
 
-    n_store = store_nbytes(str(store))
+
+_CAPTIONS = {
+    "heatmaps.png": "Ground truth at a mid-video step of a test video, the heads' last 2 s "
+    "(one colour per subject; a dot marks where each path starts), and the DHP agent's "
+    "prediction (lon positive to the LEFT, as in the frame; heatmaps normalised to max 1).",
+    "viewports.png": "What four subjects saw: their viewports cut on the fly from the "
+    "decoded video, beside the frame with their head directions.",
+    "hm_vs_horizon.png": "Head-movement metrics vs prediction horizon, models and baselines.",
+    "saliency_per_video.png": "Saliency metrics per test video, models and baselines.",
+    "scanpath_per_video.png": "Scanpath metrics per test video: the DHP agent's rollouts and "
+    "the inter-observer reference (half the subjects against the other half).",
+}
+
+
+def _validation_names(splits: Splits, runs: list[ModelRun]) -> list[str]:
+    return sorted({v for r in runs for v in r.val_videos} | set(splits.val))
+
+
+def _data_section(
+    synth: SynthConfig,
+    data: Path,
+    store: Path,
+    splits: Splits,
+    heatmap: HeatmapParams,
+    store_bytes: int,
+    runs: list[ModelRun],
+) -> list[str]:
+    val = _validation_names(splits, runs)
+    fit = [v for v in sorted(splits.train) if v not in val]
+    if splits.val:
+        how = "the store's val split"
+    else:
+        how = (
+            "the last train video by name, held out of training by each model's "
+            "`data.val_videos`; the store has no val split of its own"
+        )
+    return [
+        "## Data",
+        "",
+        f"- {synth.videos} videos x {synth.subjects} subjects x {synth.seconds:g} s, "
+        f"{synth.width}x{synth.width // 2} at {synth.fps:g} fps, seed {synth.seed} (`{data}`)",
+        f"- training videos: {', '.join(fit) or '-'}",
+        f"- validation video(s): **{', '.join(val) or 'none'}** - {how}; every checkpoint "
+        "was chosen on it",
+        f"- test videos: {', '.join(sorted(splits.test))} (DHP's test split where the names are "
+        "PVS-HM's); every table below is on the test split",
+        f"- store: `{store}` ({store_bytes / 2**20:.1f} MiB, Zarr v3); ground-truth heatmaps "
+        f"{heatmap.width}x{heatmap.height}, sigma {heatmap.sigma_deg:g} deg, "
+        f"one per {heatmap.step_frames} frames",
+        "",
+    ]
+
+
+def _models_section(runs: list[ModelRun], splits: Splits) -> list[str]:
+    lines = ["## Models", ""]
+    for r in runs:
+        lines += [
+            f"### `{r.name}` (`{r.kind}`)",
+            "",
+            r.description[:1].upper() + r.description[1:],
+            "",
+        ]
+        lines += [f"- {k}: {v}" for k, v in r.params.items()]
+        lines.append("")
+    val = ", ".join(_validation_names(splits, runs)) or "none"
+    lines += [
+        f"### Training and the chosen checkpoints (validation: {val})",
+        "",
+        "| run | updates | seconds | chosen checkpoint | validation score "
+        "| no-motion on the same windows | validation metric |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in runs:
+        nm = r.val_scores.get("val/no_motion_deg")
+        nm_text = "- (validated on heatmaps)" if r.kind == "dhp" else _fmt(nm, 2)
+        lines.append(
+            f"| {r.name} | {r.steps} | {r.seconds:.0f} | {r.best_checkpoint or '-'} "
+            f"| {_fmt(r.best_validation, 2 if r.kind != 'dhp' else 3)} | {nm_text} "
+            f"| {r.validation_metric} |"
+        )
+    per_h = [r for r in runs if any(k.startswith("val/orthodromic_deg_") for k in r.val_scores)]
+    if per_h:
+        secs = [1, 2, 3, 5]
+        lines += [
+            "",
+            "Validation orthodromic error (deg) at the chosen checkpoints, beside no-motion on "
+            "the same validation windows:",
+            "",
+            "| model (validation) | " + " | ".join(f"{s} s" for s in secs) + " |",
+            "|---|" + "---|" * len(secs),
+        ]
+        for r in per_h:
+            vals = [_fmt(r.val_scores.get(f"val/orthodromic_deg_{s}s"), 1) for s in secs]
+            lines.append(f"| {r.name} | " + " | ".join(vals) + " |")
+        ref = per_h[0].val_scores
+        vals = [_fmt(ref.get(f"val/no_motion_deg_{s}s"), 1) for s in secs]
+        lines.append("| no-motion | " + " | ".join(vals) + " |")
+    lines += [
+        "",
+        "Baselines (computed, never hard-coded): uniform on the sphere, front-centre bias (FCB, "
+        "width fitted on the train split), equator bias (fitted on the train split), "
+        "inter-observer (one half of the subjects predicting the other: an upper reference), "
+        "no-motion and constant angular velocity for head movement.",
+        "",
+    ]
+    return lines
+
+
+def _checks_section(comparisons: list[Comparison]) -> list[str]:
+    n, up = tally(comparisons), tally(comparisons, upper=True)
+    unmeasured = n["not measured"] + up["not measured"]
+    lines = [
+        "## Checks: every comparison, losses included",
+        "",
+        "Each trained model against each baseline on each metric above (test split, the "
+        f"values of the tables). Against the baselines the models won **{n['yes']}** of "
+        f"{sum(n.values())} comparisons and lost **{n['no']}**. Against the inter-observer "
+        f"upper reference (half the subjects predicting the other half, which no model is "
+        f"expected to beat) they won {up['yes']} of {sum(up.values())}."
+        + (f" {unmeasured} could not be measured." if unmeasured else ""),
+        "",
+    ]
+    groups = (
+        ("hm", "Head movement: orthodromic error (deg, lower is better)", 1),
+        ("saliency", "Saliency (each metric's direction as in the saliency table)", 3),
+        ("scanpath", "Scanpaths (each metric's direction as in the scanpath table)", 3),
+    )
+    for kind, title, digits in groups:
+        rows = [c for c in comparisons if c.kind == kind]
+        if not rows:
+            continue
+        lines += [f"### {title}", "", "| check | model | reference | holds |", "|---|---|---|---|"]
+        for c in rows:
+            tag = " (upper reference)" if c.against_upper_reference else ""
+            lines.append(
+                f"| {c.name}{tag} | {_fmt(c.model_value, digits)} "
+                f"| {_fmt(c.reference_value, digits)} | **{c.outcome}** |"
+            )
+        lines.append("")
+    order = [c for c in comparisons if c.kind == "baselines"]
+    if order:
+        lines += ["### The baselines' own order", "", "| check | values | holds |", "|---|---|---|"]
+        lines += [f"| {c.name} | {c.detail} | **{c.outcome}** |" for c in order]
+        lines.append("")
+    return lines
+
+
+def report_markdown(
+    *,
+    out: Path,
+    store: Path,
+    data: Path,
+    synth: SynthConfig,
+    splits: Splits,
+    heatmap: HeatmapParams,
+    store_bytes: int,
+    runs: list[ModelRun],
+    ev: EvalResult,
+    comparisons: list[Comparison],
+    timings: dict[str, float],
+    figures: list[Path],
+) -> str:
+    """The text of ``report.md``: data, models, test tables, every check, figures, timings."""
+    val = ", ".join(_validation_names(splits, runs)) or "none"
     lines = [
         "# pano demo report",
         "",
@@ -135,57 +332,36 @@ def write_report(
         "heads start near the front, follow moving salient targets with a lag and switch "
         "between them, so content-aware models have something to learn and no-motion is a "
         "fair baseline. No number here was chosen on the test split: checkpoints were picked "
-        "on a validation video drawn from the train split.",
+        f"on the validation video(s) {val}, held out of the train split.",
         "",
-        "## Data",
-        f"- {synth.videos} videos x {synth.subjects} subjects x {synth.seconds:g} s, "
-        f"{synth.width}x{synth.width // 2} at {synth.fps:g} fps, seed {synth.seed} (`{data}`)",
-        f"- splits: train {sorted(root.splits.train)}, val {sorted(root.splits.val)}, "
-        f"test {test} (DHP's test split where the names are PVS-HM's)",
-        f"- store: `{store}` ({n_store / 2**20:.1f} MiB, Zarr v3); ground-truth heatmaps "
-        f"{root.heatmap.width}x{root.heatmap.height}, sigma {root.heatmap.sigma_deg:g} deg, "
-        f"one per {root.heatmap.step_frames} frames",
-        "",
-        "## Models",
-        "| run | model | training steps | seconds | best validation | validation metric |",
-        "|---|---|---|---|---|---|",
-    ]
-    for r in runs:
-        lines.append(
-            f"| {r.name} | {r.kind} | {r.steps} | {r.seconds:.0f} | {_fmt(r.best_validation)} "
-            f"| {r.validation_metric} |"
-        )
-    lines += [
-        "",
-        "Baselines (computed, never hard-coded): uniform on the sphere, front-centre bias (FCB, "
-        "width fitted on the train split), equator bias (fitted on the train split), "
-        "inter-observer (one half of the subjects predicting the other: an upper reference), "
-        "no-motion and constant angular velocity for head movement.",
-        "",
+        *_data_section(synth, data, store, splits, heatmap, store_bytes, runs),
+        *_models_section(runs, splits),
         "## Head-movement forecasts: orthodromic error (degrees, lower is better)",
         "",
         _hm_pivot(ev.tables),
         "",
         "## Saliency (test split, profile `sphere`: solid-angle weighted)",
         "",
-        _saliency_table(ev.tables),
+        "Mean over the steps of each video, then over videos; ↑ higher is better, ↓ lower.",
         "",
-        "## Checks (computed from the tables above)",
+        _model_table(ev.tables, "saliency", "_no saliency maps were evaluated_"),
+        "",
+        "## Scanpaths (test split)",
+        "",
+        "Whole-video head scanpaths against the subjects': a model's are its stochastic "
+        "rollouts (only the DHP agent writes scanpaths; the trajectory models forecast from "
+        "origins instead), inter-observer's are one half of the subjects against the other "
+        "half (an upper reference). DTW and Jarodzka-360: mean over (predicted, true) pairs, "
+        "Jarodzka-360 over Hungarian-matched pairs; MultiMatch similarities in [0, 1].",
+        "",
+        _model_table(ev.tables, "scanpath", "_no scanpaths were evaluated_"),
+        "",
+        *_checks_section(comparisons),
+        "## Figures",
         "",
     ]
-    for name, ok in checks.items():
-        lines.append(f"- {name}: **{'yes' if ok else 'no' if ok is not None else 'not measured'}**")
-    lines += ["", "## Figures", ""]
-    captions = {
-        "heatmaps.png": "Ground truth at a mid-video step of a test video, the heads' last 2 s, "
-        "and the DHP agent's prediction (lon positive to the LEFT, as in the frame).",
-        "viewports.png": "What four subjects saw: their viewports cut on the fly from the "
-        "decoded video, beside the frame with their head directions.",
-        "hm_vs_horizon.png": "Head-movement error vs prediction horizon, models and baselines.",
-        "saliency_per_video.png": "Saliency metrics per test video.",
-    }
     for f in figures:
-        lines += [f"![{f.stem}](figures/{f.name})", "", f"*{captions.get(f.name, f.stem)}*", ""]
+        lines += [f"![{f.stem}](figures/{f.name})", "", f"*{_CAPTIONS.get(f.name, f.stem)}*", ""]
     lines += ["## Timings (seconds)", ""]
     lines += [f"- {k}: {v:.1f}" for k, v in timings.items()]
     lines += [
@@ -193,6 +369,4 @@ def write_report(
         f"Full tables (CSV, Markdown) and plots: `{out / 'eval'}`; per-step scores in "
         f"the store at `results/demo`.",
     ]
-    report = out / "report.md"
-    report.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return report, figures
+    return "\n".join(lines) + "\n"

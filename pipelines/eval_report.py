@@ -16,16 +16,7 @@ from typing import Any
 
 import numpy as np
 
-
-def _labels() -> dict[str, tuple[str, bool]]:
-    from pano.metrics.hm import HM_METRICS
-    from pano.metrics.saliency import SALIENCY_METRICS
-    from pano.metrics.scanpath import SCANPATH_METRICS
-
-    out = {k: (v.label or k, v.higher_is_better) for k, v in SALIENCY_METRICS.items()}
-    out.update(HM_METRICS)
-    out.update(SCANPATH_METRICS)
-    return out
+from pano.stores.accessor import metric_label
 
 
 def _nanmean(a: np.ndarray, axis: int | tuple[int, ...]) -> np.ndarray:
@@ -174,7 +165,6 @@ def _bar_grid(ds: Any, var: str, metric_dim: str, title: str, path: Path) -> Pat
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    labels = _labels()
     vals = ds[var].values
     if var == "saliency":
         vals = _nanmean(vals, axis=2)  # (model, video, metric)
@@ -201,7 +191,7 @@ def _bar_grid(ds: Any, var: str, metric_dim: str, title: str, path: Path) -> Pat
                 label=models[i],
                 color=cmap(j % 10),
             )
-        label, higher = labels.get(metric, (metric, True))
+        label, higher = metric_label(metric)
         ax.set_title(f"{label} ({'higher' if higher else 'lower'} is better)", fontsize=10)
         ax.set_ylabel(label)
         ax.set_xticks(x)
@@ -221,7 +211,6 @@ def _horizon_plot(ds: Any, title: str, path: Path) -> Path:
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    labels = _labels()
     vals = _nanmean(ds["hm"].values, axis=1)  # (model, horizon, metric)
     models = [str(m) for m in ds["model"].values]
     keep = [i for i in range(len(models)) if np.isfinite(vals[i]).any()]
@@ -235,7 +224,7 @@ def _horizon_plot(ds: Any, title: str, path: Path) -> Path:
         ax = axes[k // ncols][k % ncols]
         for j, i in enumerate(keep):
             ax.plot(hs, vals[i, :, k], marker="o", ms=3, label=models[i], color=cmap(j % 10))
-        label, higher = labels.get(metric, (metric, True))
+        label, higher = metric_label(metric)
         ax.set_title(f"{label} ({'higher' if higher else 'lower'} is better)", fontsize=10)
         ax.set_xlabel("forecast horizon (s)")
         ax.set_ylabel(label)

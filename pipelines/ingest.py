@@ -17,20 +17,19 @@ The pipeline, in order (:func:`ingest_pvs_hm`):
 5. write the final root attributes (complete videos, splits, subjects, provenance) and
    return an :class:`IngestSummary`.
 
-Parallelism: a :class:`distributed.LocalCluster` of ``workers`` processes by default, an
-existing cluster with ``scheduler`` (its workers must see the store and the videos), or
-in-process with ``workers=0`` (debugging; also used for ``memory://`` stores, which exist
-only inside this process).
+Parallelism (:mod:`pano.pipelines.runner`, shared with ``pano eval``): a
+:class:`distributed.LocalCluster` of ``workers`` processes by default, an existing cluster
+with ``scheduler`` (its workers must see the store and the videos), or in-process with
+``workers=0`` (debugging; also used for ``memory://`` stores, which exist only inside this
+process).
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -40,9 +39,9 @@ from pydantic import BaseModel, Field, field_validator
 
 from pano._version import __version__
 from pano.config import PanoConfig
-from pano.errors import ConfigError, InputDataError, PanoError, StoreError, StoreExistsError
+from pano.errors import ConfigError, InputDataError, StoreError, StoreExistsError
 from pano.geometry import CANONICAL_FRAME
-from pano.progress import track
+from pano.pipelines.runner import dask_runner
 from pano.pvs_hm_facts import DHP_TEST_VIDEOS
 from pano.stores.schema import (
     PVS_HM_SOURCE_CONVENTION,
@@ -279,98 +278,6 @@ def _result(name: str, a: VideoAttrs, status: Literal["written", "skipped"]) -> 
         n_subjects=a.n_subjects, n_samples=a.n_samples, n_nan_samples=a.n_nan_samples,
         n_steps=a.n_steps, has_em=a.has_em,
     )  # fmt: skip
-
-
-# ---------------------------------------------------------------------------
-# Execution: Dask cluster, external scheduler, or in-process
-# ---------------------------------------------------------------------------
-
-
-class _Runner:
-    """Maps a task over items on a Dask client (or in-process), with progress."""
-
-    def __init__(self, client: Any | None) -> None:
-        self.client = client
-
-    def map(
-        self, fn: Callable[..., Any], items: Sequence[Any], description: str, **kwargs: Any
-    ) -> list[Any]:
-        """Results in the order of ``items``; a failed item gives its exception (not raised)."""
-        out: list[Any] = [None] * len(items)
-        if not items:
-            return out
-        if self.client is None:
-            for i, item in enumerate(track(items, total=len(items), description=description)):
-                try:
-                    out[i] = fn(item, **kwargs)
-                except PanoError as err:
-                    out[i] = err
-            return out
-        from distributed import as_completed
-
-        scattered = self.client.scatter(list(items))
-        futures = self.client.map(_catching, scattered, fn=fn, pure=False, **kwargs)
-        index = {f.key: i for i, f in enumerate(futures)}
-        for fut in track(as_completed(futures), total=len(futures), description=description):
-            exc = fut.exception()
-            out[index[fut.key]] = exc if exc is not None else fut.result()
-        return out
-
-
-def _catching(item: Any, fn: Callable[..., Any], **kwargs: Any) -> Any:
-    """Run a task on a worker, returning (not raising) pano's expected errors.
-
-    The worker then logs no traceback for what the driver reports as one line.
-    """
-    try:
-        return fn(item, **kwargs)
-    except PanoError as err:
-        return err
-
-
-def _is_memory(location: str) -> bool:
-    return location.startswith("memory://")
-
-
-@contextlib.contextmanager
-def _runner(cfg: IngestConfig, n_tasks: int) -> Iterator[_Runner]:
-    if cfg.workers == 0 or n_tasks == 0:
-        yield _Runner(None)
-        return
-    if _is_memory(cfg.store):
-        if cfg.scheduler:
-            raise ConfigError(
-                f"--store {cfg.store}: a memory:// store exists only in this process; Dask workers "
-                "cannot write it - use a path, or --workers 0 without --scheduler"
-            )
-        log.info("memory:// store: running in-process (worker processes cannot see it)")
-        yield _Runner(None)
-        return
-    from distributed import Client, LocalCluster
-
-    if cfg.scheduler:
-        log.info("connecting to the Dask scheduler at %s", cfg.scheduler)
-        try:
-            client = Client(cfg.scheduler, timeout=20)
-        except (OSError, TimeoutError) as err:
-            raise ConfigError(f"--scheduler {cfg.scheduler}: cannot connect ({err})") from err
-        with client:
-            yield _Runner(client)
-        return
-    n = cfg.workers if cfg.workers is not None else min(n_tasks, os.cpu_count() or 1)
-    n = max(1, min(n, n_tasks))
-    log.info("starting a local Dask cluster of %d worker process(es)", n)
-    with (
-        LocalCluster(
-            n_workers=n,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",
-            silence_logs=logging.ERROR,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        yield _Runner(client)
 
 
 # ---------------------------------------------------------------------------
@@ -613,11 +520,13 @@ def _ingest(cfg: IngestConfig) -> IngestSummary:
     todo = sorted(n for n in match.pairs if names[n] not in complete)
     if len(todo) < len(match.pairs):
         log.info("%d video(s) already complete in the store: skipped", len(match.pairs) - len(todo))
-    with _runner(cfg, len(todo)) as runner:
+    with dask_runner(cfg.store, cfg.workers, cfg.scheduler, len(todo)) as runner:
         probes = runner.map(
             _probe_task,
             [_ProbeJob(n, match.pairs[n], cfg.count_frames) for n in todo],
             "probing videos",
+            scatter=True,
+            return_errors=True,
             videos_dir=cfg.videos.resolve(),
         )
         _raise_first([p for p in probes if isinstance(p, BaseException)])
@@ -653,7 +562,7 @@ def _ingest(cfg: IngestConfig) -> IngestSummary:
                 "; ".join(f"{k}: {', '.join(v)}" for k, v in sorted(rates.items())),
             )
         _prepare_store(cfg, dataset, exists)
-        results = runner.map(_write_task, jobs, "writing videos")
+        results = runner.map(_write_task, jobs, "writing videos", scatter=True, return_errors=True)
     errors = [r for r in results if isinstance(r, BaseException)]
     written = {r.name for r in results if isinstance(r, VideoResult)}
     rows = _write_final_root(

@@ -8,15 +8,23 @@ Layout and rules: ``docs/store.md``. Reading::
     tree["videos/A380"].dataset.heatmap      # labelled arrays
 
 Writing is done by :mod:`pano.pipelines.ingest` through :mod:`pano.stores.writer`;
-drawing streamed viewports (``pano viewport``) by :mod:`pano.pipelines.viewport`.
+prediction runs and evaluation results have their own modules
+(:mod:`pano.stores.predictions`, :mod:`pano.stores.results`); drawing streamed viewports
+(``pano viewport``) is :mod:`pano.pipelines.viewport`'s.
 Importing this package also registers the ``.pano`` xarray accessor (plots).
 """
 
 from typing import TYPE_CHECKING, Any
 
 from pano.stores import accessor as _accessor  # noqa: F401  (registers the .pano accessor)
+from pano.stores.predictions import (
+    check_predictions,
+    prediction_identity,
+    prediction_runs,
+    read_prediction_array,
+)
 from pano.stores.reader import (
-    StoreSummary,
+    VideoShape,
     list_videos,
     open_root,
     open_store,
@@ -24,15 +32,20 @@ from pano.stores.reader import (
     open_video_group,
     read_array,
     read_root_attrs,
+    read_video_array,
     read_video_attrs,
     store_exists,
     store_nbytes,
-    store_summary,
+    video_shape,
     zarr_store,
 )
+from pano.stores.results import list_results, open_results, stale_reasons, write_results
 from pano.stores.schema import (
     COMPLETE_ATTR,
+    PREDICTIONS_GROUP,
+    RESULTS_GROUP,
     SCHEMA_VERSION,
+    VIDEOS_GROUP,
     HeatmapParams,
     ResampleParams,
     RootAttrs,
@@ -40,6 +53,7 @@ from pano.stores.schema import (
     VideoAttrs,
     VideoSource,
 )
+from pano.stores.summary import StoreSummary, store_summary
 
 # The streaming API needs torch; it is imported on first use so that `import pano.stores`
 # (e.g. in every Dask worker of an ingest or eval) does not pay for torch. The type
@@ -59,27 +73,41 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "COMPLETE_ATTR",
+    "PREDICTIONS_GROUP",
+    "RESULTS_GROUP",
     "SCHEMA_VERSION",
+    "VIDEOS_GROUP",
     "HeatmapParams",
     "ResampleParams",
     "RootAttrs",
     "Splits",
     "StoreSummary",
     "VideoAttrs",
+    "VideoShape",
     "VideoSource",
     "ViewportBatch",
+    "check_predictions",
+    "list_results",
     "list_videos",
+    "open_results",
     "open_root",
     "open_store",
     "open_video",
+    "prediction_identity",
+    "prediction_runs",
+    "read_prediction_array",
     "open_video_group",
     "read_array",
     "read_root_attrs",
+    "read_video_array",
     "read_video_attrs",
     "resolve_video_path",
     "store_exists",
     "store_nbytes",
+    "stale_reasons",
     "store_summary",
     "stream_viewports",
+    "video_shape",
+    "write_results",
     "zarr_store",
 ]

@@ -11,11 +11,14 @@ Importing :mod:`pano.stores` registers it. On a video's dataset (``tree["videos/
 
 and on a results dataset (``tree["results/<run>"].dataset``)::
 
-    res.pano.metric_bars("cc")       # per-video bars, one per model
+    res.pano.metric_bars("cc")       # per-video bars, one per model with scores
     res.pano.horizon_curves()        # orthodromic error vs prediction horizon
 
 Every method returns the matplotlib ``Figure``. Angles on axes are pano's convention
 (degrees, lon positive LEFT so the image reads like the ERP frame, lat positive UP).
+Metric axes carry the metric's readable label and unit (:func:`metric_label`); models
+without a single finite score are left out of the results plots. ``docs/store.md``
+("Plotting in Jupyter") lists every helper.
 """
 
 from __future__ import annotations
@@ -77,6 +80,43 @@ def _figure_and_axes(
     return fig, ax
 
 
+def metric_label(metric: str) -> tuple[str, bool]:
+    """Readable axis label (with its unit) and "higher is better" of a metric id.
+
+    Read from :data:`pano.metrics.registry.METRICS`, e.g. ``"orthodromic_deg" ->
+    ("orthodromic distance (deg)", False)``, ``"kld" -> ("KLD (nats)", False)``; an unknown
+    id is returned as it is, as higher-is-better.
+    """
+    from pano.metrics.registry import METRICS
+
+    spec = METRICS.get(metric)
+    if spec is None:
+        return metric, True
+    text = spec.label
+    if spec.unit and spec.unit not in text:
+        text = f"{text} ({spec.unit})"
+    return text, spec.higher_is_better
+
+
+def distinct_colors(n: int) -> list[Any]:
+    """``n`` colours that differ: tab10 up to 10, tab20 up to 20, else evenly spaced hues."""
+    plt = _plt()
+    if n <= 10:
+        return [plt.get_cmap("tab10")(k) for k in range(n)]
+    if n <= 20:  # tab20's dark shades first, then the light ones: neighbours differ in hue
+        order = [*range(0, 20, 2), *range(1, 20, 2)]
+        return [plt.get_cmap("tab20")(k) for k in order[:n]]
+    return [plt.get_cmap("hsv")(k / n) for k in range(n)]
+
+
+def _heatmap_label(ds: xr.Dataset, variable: str) -> str:
+    """Colorbar label: the map and its normalisation (the store's recipe): ``heatmap (max = 1)``."""
+    how = {"max": "max = 1", "sum": "sums to 1", "none": "unnormalised"}.get(
+        str(ds[variable].attrs.get("normalize"))
+    )
+    return f"{variable} ({how or 'relative density'})"
+
+
 def _erp_axes(ax: Axes) -> None:
     ax.set_xlim(180, -180)  # lon positive LEFT: the image reads like the ERP frame
     ax.set_ylim(-90, 90)
@@ -134,8 +174,9 @@ class PanoDatasetAccessor:
         i = self._step_at(step, time)
         hm = np.asarray(self._ds[variable].isel(step=i).values, dtype=float)
         t = float(self._ds["step_time"].values[i]) if "step_time" in self._ds else float("nan")
+        label = _heatmap_label(self._ds, variable)
         if projection == "ortho":
-            return self._heatmap_ortho(hm, i, t, cmap)
+            return self._heatmap_ortho(hm, i, t, cmap, label)
         if projection != "erp":
             raise ValueError("projection must be 'erp' or 'ortho'")
         fig, ax = _figure_and_axes(ax)
@@ -147,13 +188,20 @@ class PanoDatasetAccessor:
         )
         _erp_axes(ax)
         ax.set_title(f"{variable} at step {i} (t = {t:.2f} s)")
-        fig.colorbar(im, ax=ax, fraction=0.03, pad=0.02)
+        fig.colorbar(im, ax=ax, fraction=0.03, pad=0.02, label=label)
         return fig
 
-    def _heatmap_ortho(self, hm: np.ndarray, i: int, t: float, cmap: str) -> Figure:
+    def _heatmap_ortho(self, hm: np.ndarray, i: int, t: float, cmap: str, label: str) -> Figure:
+        """Front and back hemispheres on ONE colour scale (the whole map's range), one colorbar."""
         plt = _plt()
         h, w = hm.shape
-        fig, axes = plt.subplots(1, 2, figsize=(9, 4.6))
+        finite = hm[np.isfinite(hm)]
+        vmin = float(finite.min()) if finite.size else 0.0
+        vmax = float(finite.max()) if finite.size else 1.0
+        if vmax <= vmin:
+            vmax = vmin + 1.0
+        fig, axes = plt.subplots(1, 2, figsize=(10, 4.6))
+        im = None
         n = 241
         a, b = np.meshgrid(np.linspace(-1, 1, n), np.linspace(1, -1, n))
         inside = a * a + b * b <= 1
@@ -167,10 +215,11 @@ class PanoDatasetAccessor:
             x, y = g.vec_to_erp(vec, w, h)
             img = hm[np.clip(y.astype(int), 0, h - 1), np.clip(x.astype(int), 0, w - 1)]
             img = np.where(inside, img, np.nan)
-            ax.imshow(img, extent=(-1, 1, -1, 1), cmap=cmap)
+            im = ax.imshow(img, extent=(-1, 1, -1, 1), cmap=cmap, vmin=vmin, vmax=vmax)
             ax.set_title(name)
             ax.axis("off")
-        fig.suptitle(f"heatmap at step {i} (t = {t:.2f} s), orthographic")
+        fig.colorbar(im, ax=list(axes), fraction=0.04, pad=0.03, label=label)
+        fig.suptitle(f"heatmap at step {i} (t = {t:.2f} s), orthographic, one colour scale")
         return fig
 
     def scanpaths(
@@ -181,15 +230,18 @@ class PanoDatasetAccessor:
         frame: np.ndarray | None = None,
         ax: Axes | None = None,
     ) -> Figure:
-        """Draw subjects' head scanpaths between ``start`` and ``stop`` seconds, seam-aware."""
+        """Draw subjects' head scanpaths between ``start`` and ``stop`` seconds, seam-aware.
+
+        One distinct colour per subject (:func:`distinct_colors`); a dot marks where each
+        path starts (explained in the legend).
+        """
         self._require("hm_lon", "hm_lat")
-        plt = _plt()
         fig, ax = _figure_and_axes(ax)
         if frame is not None:
             ax.imshow(frame, extent=(180, -180, -90, 90), aspect="auto")
         sel = self._ds.sel(time=slice(start, stop))
         subs = list(sel["subject"].values) if subjects is None else list(subjects)
-        colors = plt.get_cmap("tab10")
+        colors = distinct_colors(len(subs))
         for k, s in enumerate(subs):
             lon = sel["hm_lon"].sel(subject=s).values
             lat = sel["hm_lat"].sel(subject=s).values
@@ -198,18 +250,17 @@ class PanoDatasetAccessor:
                     lo,
                     la,
                     "-",
-                    color=colors(k % 10),
+                    color=colors[k],
                     lw=1.5,
                     label=f"subject {s}" if j == 0 else None,
                 )
             ok = ~np.isnan(lon)
             if ok.any():
-                ax.plot(lon[ok][0], lat[ok][0], "o", color=colors(k % 10), ms=5)
+                ax.plot(lon[ok][0], lat[ok][0], "o", color=colors[k], ms=5, mec="white", mew=0.6)
         _erp_axes(ax)
-        ax.set_title(
-            f"head scanpaths, {start:.1f}-{'end' if stop is None else f'{stop:.1f}'} s (o = start)"
-        )
+        ax.set_title(f"head scanpaths, {start:.1f}-{'end' if stop is None else f'{stop:.1f}'} s")
         if subs:
+            ax.plot([], [], "o", color="0.3", ms=5, mec="white", mew=0.6, label="start of a path")
             ax.legend(loc="lower left", fontsize=7, ncol=4)
         return fig
 
@@ -250,40 +301,73 @@ class PanoDatasetAccessor:
         return fig
 
     def metric_bars(self, metric: str = "cc", variable: str = "saliency") -> Figure:
-        """Per-video bars of a saliency metric for every model in a results dataset."""
+        """Per-video bars of one metric (mean over steps), one bar per model, centred on its video.
+
+        Models without a finite score for this metric are not drawn. Works on the
+        ``saliency`` (``metric`` dim) and ``scanpath`` (``sp_metric`` dim) variables.
+        """
         self._require(variable)
-        da = self._ds[variable].sel(metric=metric).mean("step", skipna=True)
+        da = self._ds[variable]
+        mdim = "metric" if "metric" in da.dims else "sp_metric"
+        da = da.sel({mdim: metric})
+        if "step" in da.dims:
+            da = da.mean("step", skipna=True)
+        vals = np.asarray(da.transpose("model", "video").values, dtype=float)
+        models = [
+            str(m)
+            for m, row in zip(da["model"].values, vals, strict=True)
+            if np.isfinite(row).any()
+        ]
+        videos = [str(v) for v in da["video"].values]
+        rows = [row for row in vals if np.isfinite(row).any()]
         plt = _plt()
-        fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * da.sizes["video"] + 2), 4))
-        models, videos = list(da["model"].values), list(da["video"].values)
+        fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(videos) + 2), 4))
+        x = np.arange(len(videos))
         width = 0.8 / max(1, len(models))
-        for k, m in enumerate(models):
-            ax.bar(np.arange(len(videos)) + k * width, da.sel(model=m).values, width, label=str(m))
-        ax.set_xticks(
-            np.arange(len(videos)) + 0.4 - width / 2, [str(v) for v in videos], rotation=30
+        colors = distinct_colors(len(models))
+        for k, (m, row) in enumerate(zip(models, rows, strict=True)):
+            offset = (k - (len(models) - 1) / 2) * width  # the group is centred on its tick
+            ax.bar(x + offset, row, width, label=m, color=colors[k])
+        ax.set_xticks(x, videos, rotation=30 if len(videos) > 3 else 0)
+        label, higher = metric_label(metric)
+        ax.set_ylabel(label)
+        ax.set_title(
+            f"{label} per video, mean over steps ({'higher' if higher else 'lower'} is better)"
         )
-        ax.set_ylabel(metric)
-        ax.set_title(f"{metric} per video (mean over steps)")
-        ax.legend(fontsize=8)
+        ax.grid(axis="y", alpha=0.3)
+        if models:
+            ax.legend(fontsize=8)
         fig.tight_layout()
         return fig
 
     def horizon_curves(self, metric: str = "orthodromic_deg", variable: str = "hm") -> Figure:
-        """Mean head-movement error vs prediction horizon (seconds), one line per model."""
+        """Mean head-movement metric vs prediction horizon (seconds), one line per model.
+
+        Averaged over every other dimension (videos); models without a finite value are
+        not drawn.
+        """
         self._require(variable)
         da = self._ds[variable].sel(hm_metric=metric)
         other = [d for d in da.dims if d not in ("model", "horizon")]
-        da = da.mean(other, skipna=True)
+        da = da.mean(other, skipna=True).transpose("model", "horizon")
         plt = _plt()
         fig, ax = plt.subplots(figsize=(6.5, 4))
         x = da["horizon_s"].values if "horizon_s" in da.coords else da["horizon"].values
-        for m in da["model"].values:
-            ax.plot(x, da.sel(model=m).values, "o-", ms=3, label=str(m))
-        ax.set_xlabel("prediction horizon [s]")
-        ax.set_ylabel(metric)
-        ax.set_title(f"{metric} vs horizon")
+        drawn = [
+            (str(m), row)
+            for m, row in zip(da["model"].values, np.asarray(da.values, dtype=float), strict=True)
+            if np.isfinite(row).any()
+        ]
+        colors = distinct_colors(len(drawn))
+        for k, (m, row) in enumerate(drawn):
+            ax.plot(x, row, "o-", ms=3, label=m, color=colors[k])
+        label, higher = metric_label(metric)
+        ax.set_xlabel("prediction horizon [s]" if "horizon_s" in da.coords else "horizon [steps]")
+        ax.set_ylabel(label)
+        ax.set_title(f"{label} vs horizon ({'higher' if higher else 'lower'} is better)")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        if drawn:
+            ax.legend(fontsize=8)
         fig.tight_layout()
         return fig
 

@@ -26,7 +26,7 @@ import contextlib
 import os
 import warnings
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
@@ -139,16 +139,7 @@ def read_array(location: StoreLike, path: str) -> np.ndarray:
         StoreError: nothing at ``path``, or a group rather than an array.
 
     """
-    import zarr
-
-    root = open_root(location)
-    try:
-        node = root[path]
-    except KeyError as err:
-        raise StoreError(f"{describe(root)}: no array {path!r} in the store") from err
-    if not isinstance(node, zarr.Array):
-        raise StoreError(f"{describe(root)}: {path!r} is a group, expected an array")
-    return np.asarray(node[...])
+    return np.asarray(array_at(location, path)[...])
 
 
 def read_root_attrs(location: StoreLike) -> RootAttrs:
@@ -187,6 +178,44 @@ def child_groups(group: zarr.Group) -> dict[str, zarr.Group]:
         return dict(group.groups())
 
 
+def group_at(location: StoreLike, path: str) -> zarr.Group:
+    """The group at ``path`` in a store.
+
+    Raises:
+        StoreError: nothing there, or an array instead of a group.
+
+    """
+    import zarr
+
+    root = open_root(location)
+    try:
+        node = root[path]
+    except KeyError:
+        raise StoreError(f"{describe(root)}: no group {path!r} in the store") from None
+    if not isinstance(node, zarr.Group):
+        raise StoreError(f"{describe(root)}: {path!r} is an array, expected a group")
+    return node
+
+
+def array_at(location: StoreLike, path: str) -> zarr.Array:
+    """The array at ``path`` in a store (lazy: nothing is read).
+
+    Raises:
+        StoreError: nothing there, or a group instead of an array.
+
+    """
+    import zarr
+
+    root = open_root(location)
+    try:
+        node = root[path]
+    except KeyError:
+        raise StoreError(f"{describe(root)}: no array {path!r} in the store") from None
+    if not isinstance(node, zarr.Array):
+        raise StoreError(f"{describe(root)}: {path!r} is a group, expected an array")
+    return node
+
+
 def _video_groups(root: zarr.Group) -> dict[str, zarr.Group]:
     if VIDEOS_GROUP not in child_groups(root):
         return {}
@@ -222,7 +251,8 @@ def interrupted_groups(location: StoreLike) -> list[str]:
     return sorted(d.name for d in videos.iterdir() if d.is_dir() and not (d / "zarr.json").exists())
 
 
-def _is_complete(attrs: Mapping[Any, Any]) -> bool:
+def is_complete(attrs: Mapping[Any, Any]) -> bool:
+    """True when a group's attributes say it is complete (``pano_complete`` is true)."""
     return attrs.get(COMPLETE_ATTR) is True
 
 
@@ -276,7 +306,7 @@ def _video_states(location: StoreLike | xr.DataTree) -> dict[str, tuple[bool, li
         for k, v in location[VIDEOS_GROUP].children.items():
             attrs = {str(a): val for a, val in v.attrs.items()}
             out[str(k)] = (
-                _is_complete(attrs),
+                is_complete(attrs),
                 missing_arrays(attrs, {str(n) for n in v.variables}),
             )
         return out
@@ -285,7 +315,7 @@ def _video_states(location: StoreLike | xr.DataTree) -> dict[str, tuple[bool, li
     present = present_arrays(root, VIDEOS_GROUP) if groups else {}
     for k, g in groups.items():
         attrs = g.attrs.asdict()
-        out[k] = (_is_complete(attrs), missing_arrays(attrs, present.get(k, set())))
+        out[k] = (is_complete(attrs), missing_arrays(attrs, present.get(k, set())))
     for k in interrupted_groups(location):
         out.setdefault(k, (False, []))
     return out
@@ -345,7 +375,7 @@ def _walk(group: zarr.Group, prefix: str = "", skip: frozenset[str] = frozenset(
         attrs = child.attrs.asdict()
         parent_is_videos = prefix == f"{VIDEOS_GROUP}/"
         if COMPLETE_ATTR in attrs or parent_is_videos:
-            if not _is_complete(attrs) or path in skip:
+            if not is_complete(attrs) or path in skip:
                 continue
         out.append(path)
         out.extend(_walk(child, f"{path}/", skip))
@@ -437,6 +467,52 @@ def open_video(location: str | os.PathLike, name: str) -> xr.Dataset:
     )
 
 
+@dataclass(frozen=True)
+class VideoShape:
+    """The sizes of one video group's ground truth (what predictions are checked against)."""
+
+    name: str
+    n_steps: int  # ground-truth steps (heatmap and scanpath length)
+    n_subjects: int  # subjects (scanpath and hm_rs_xyz)
+    n_rs: int  # samples of the resampled HM grid (rs_time)
+    grid: tuple[int, int]  # heatmap (H, W) = (lat, lon)
+
+
+#: Arrays every video group needs for evaluation.
+_GROUND_TRUTH_ARRAYS = ("heatmap", "scanpath", "hm_rs_xyz")
+
+
+def video_shape(location: StoreLike, name: str) -> VideoShape:
+    """The ground-truth sizes of ``videos/<name>`` (read from array metadata only).
+
+    Raises:
+        StoreError: the group lacks ``heatmap``, ``scanpath`` or ``hm_rs_xyz``, or their
+            step counts differ.
+
+    """
+    root = open_root(location)
+    g = group_at(root, f"{VIDEOS_GROUP}/{name}")
+    arrays = set(g.array_keys())
+    for arr in _GROUND_TRUTH_ARRAYS:
+        if arr not in arrays:
+            raise StoreError(f"{VIDEOS_GROUP}/{name} has no '{arr}' array; re-run the ingest")
+    hm, sp, rs = (array_at(g, a).shape for a in _GROUND_TRUTH_ARRAYS)
+    if sp[0] != hm[0]:
+        raise StoreError(f"{VIDEOS_GROUP}/{name}: scanpath has {sp[0]} steps, heatmap {hm[0]}")
+    return VideoShape(name, int(hm[0]), int(sp[1]), int(rs[1]), (int(hm[1]), int(hm[2])))
+
+
+def read_video_array(
+    location: StoreLike, video: str, name: str, start: int | None = None, stop: int | None = None
+) -> np.ndarray:
+    """Read ``videos/<video>/<name>[start:stop]`` (along its first axis) as NumPy.
+
+    Only the chunks of the block are read: Dask tasks call this with an open root
+    (:func:`open_root`) and their block of steps.
+    """
+    return np.asarray(array_at(location, f"{VIDEOS_GROUP}/{video}/{name}")[start:stop])
+
+
 def open_video_group(
     store: str | os.PathLike | xr.DataTree, video: str
 ) -> tuple[xr.Dataset, RootAttrs, str | None]:
@@ -465,7 +541,7 @@ def open_video_group(
                 f"store has no video {video!r}; it has {', '.join(have) or 'no videos'}"
             )
         ds = videos[video].to_dataset()
-        if ds.attrs.get(COMPLETE_ATTR) is not True:
+        if video not in list_videos(store):  # not marked complete, or arrays missing
             raise StoreError(f"videos/{video} is incomplete (re-run the ingest to finish it)")
         return ds, root, None
     return open_video(store, video), read_root_attrs(store), str(store)
@@ -480,168 +556,3 @@ def store_nbytes(location: str | os.PathLike) -> int:
 
     fs, root = fsspec.core.url_to_fs(str(location))
     return int(fs.du(root, total=True))
-
-
-@dataclass
-class VideoRow:
-    """One line of a store summary."""
-
-    name: str
-    split: str
-    n_frames: int
-    fps: float
-    n_subjects: int
-    n_samples: int
-    n_nan_samples: int
-    n_steps: int
-    has_em: bool
-
-
-@dataclass
-class RunRow:
-    """One prediction run (``predictions/<name>``) or results group (``results/<name>``)."""
-
-    group: str
-    complete: bool
-    detail: str
-
-
-@dataclass
-class StoreSummary:
-    """What ``pano info`` prints: per video and totals, then prediction runs and results."""
-
-    location: str
-    dataset: str
-    schema_version: int
-    n_subjects: int
-    heatmap: dict[str, Any]
-    videos: list[VideoRow] = field(default_factory=list)
-    incomplete: list[str] = field(default_factory=list)
-    store_bytes: int = 0
-    runs: list[RunRow] = field(default_factory=list)
-    damaged: dict[str, list[str]] = field(default_factory=dict)  # video -> missing arrays
-    writer: str | None = None  # who holds the store's write lock now (pano.stores.lock)
-
-    @property
-    def total_samples(self) -> int:
-        """Sum over videos of subjects x samples."""
-        return sum(v.n_subjects * v.n_samples for v in self.videos)
-
-    @property
-    def total_nan_samples(self) -> int:
-        """Sum over videos of NaN (subject, sample) pairs."""
-        return sum(v.n_nan_samples for v in self.videos)
-
-    def format(self) -> str:
-        """Human-readable multi-line summary."""
-        hm = self.heatmap
-        lines = [
-            f"store    {self.location}",
-            *([f"writer   {self.writer} is writing this store now"] if self.writer else []),
-            f"dataset  {self.dataset} (pano schema v{self.schema_version}), "
-            f"{self.n_subjects} subjects, {len(self.videos)} complete videos",
-            f"heatmap  {hm.get('width')}x{hm.get('height')}, sigma {hm.get('sigma_deg')} deg, "
-            f"every {hm.get('step_frames')} frames, normalize {hm.get('normalize')}",
-            "",
-            f"{'video':<24} {'split':<5} {'frames':>7} {'fps':>7} {'subj':>5} {'samples':>8} "
-            f"{'NaNs':>6} {'steps':>6} {'EM':>3}",
-        ]
-        for v in self.videos:
-            lines.append(
-                f"{v.name:<24} {v.split:<5} {v.n_frames:>7} {v.fps:>7.3f} {v.n_subjects:>5} "
-                f"{v.n_samples:>8} {v.n_nan_samples:>6} {v.n_steps:>6} "
-                f"{'yes' if v.has_em else 'no':>3}"
-            )
-        lines += [
-            "",
-            f"total    {len(self.videos)} videos, {sum(v.n_frames for v in self.videos)} frames, "
-            f"{self.total_samples} samples (subject x time), {self.total_nan_samples} NaN samples, "
-            f"{sum(v.n_steps for v in self.videos)} heatmaps",
-            f"size     {self.store_bytes} bytes ({self.store_bytes / 2**20:.1f} MiB)",
-        ]
-        if self.incomplete:
-            lines.append(f"incomplete (re-run the ingest to finish): {', '.join(self.incomplete)}")
-        if self.damaged:
-            lines.append(
-                "damaged (marked complete but arrays are missing; re-run the ingest to repair): "
-                + "; ".join(f"{k} (no {', '.join(v)})" for k, v in self.damaged.items())
-            )
-        if self.runs:
-            width = max(len(r.group) for r in self.runs)
-            lines += ["", "runs"]
-            for r in self.runs:
-                flag = "" if r.complete else "  [incomplete: re-run to finish]"
-                lines.append(f"  {r.group:<{width}}  {r.detail}{flag}")
-        return "\n".join(lines)
-
-
-def store_summary(location: str | os.PathLike) -> StoreSummary:
-    """Summarise a store (per video: split, frames, fps, samples, NaNs; totals; bytes)."""
-    from pano.stores.lock import current_writer
-
-    root = open_root(location)
-    ra = read_root_attrs(root)
-    writer = current_writer(location)
-    damaged = damaged_videos(root)
-    rows = []
-    for name in list_videos(root):
-        va = read_video_attrs(root, name)
-        rows.append(
-            VideoRow(
-                name=name, split=va.split, n_frames=va.video.n_frames, fps=va.video.fps,
-                n_subjects=va.n_subjects, n_samples=va.n_samples, n_nan_samples=va.n_nan_samples,
-                n_steps=va.n_steps, has_em=va.has_em,
-            )
-        )  # fmt: skip
-    return StoreSummary(
-        location=str(location),
-        dataset=ra.dataset,
-        schema_version=ra.pano_schema_version,
-        n_subjects=len(ra.subjects),
-        heatmap=ra.heatmap.model_dump(),
-        videos=rows,
-        incomplete=[n for n in list_videos(root, complete=False) if n not in damaged],
-        store_bytes=store_nbytes(location),
-        runs=_run_rows(root),
-        damaged=damaged,
-        writer=None if writer is None else writer.describe(),
-    )
-
-
-def _run_rows(root: zarr.Group) -> list[RunRow]:
-    """The store's prediction runs and results groups, described in one line each."""
-    groups = child_groups(root)
-    rows = []
-    if "predictions" in groups:
-        for name, g in sorted(child_groups(groups["predictions"]).items()):
-            videos = child_groups(g)
-            have = present_arrays(root, f"predictions/{name}") if videos else {}
-            done = sum(
-                _is_complete(a := v.attrs.asdict())
-                and not missing_arrays(a, have.get(k, set()), video=False)
-                for k, v in videos.items()
-            )
-            a = g.attrs.asdict()
-            rows.append(
-                RunRow(
-                    f"predictions/{name}",
-                    bool(videos) and done == len(videos),
-                    f"model {a.get('model', '?')}, split {a.get('split', '?')}, "
-                    f"{done}/{len(videos)} videos",
-                )
-            )
-    if "results" in groups:
-        for name, g in sorted(child_groups(groups["results"]).items()):
-            a = g.attrs.asdict()
-            models = [str(m) for m in np.asarray(g["model"])] if "model" in g.array_keys() else []
-            profile = a.get("profile", {})
-            rows.append(
-                RunRow(
-                    f"results/{name}",
-                    _is_complete(a),
-                    f"split {a.get('split', '?')}, profile "
-                    f"{profile.get('name', '?') if isinstance(profile, dict) else profile}, "
-                    f"{len(models)} models: {', '.join(models)}",
-                )
-            )
-    return rows

@@ -24,8 +24,22 @@ SCHEMA_VERSION = 1
 #: Per-group attribute set to ``True`` only after every array of the group is written.
 COMPLETE_ATTR = "pano_complete"
 
-#: Name of the group holding one sub-group per video.
+#: Name of the group holding one sub-group per video (``videos/<video>``).
 VIDEOS_GROUP = "videos"
+
+#: Name of the group holding one sub-group per prediction run (``predictions/<run>/<video>``).
+PREDICTIONS_GROUP = "predictions"
+
+#: Name of the group holding one group per evaluation (``results/<run>``, by ``pano eval``).
+RESULTS_GROUP = "results"
+
+#: Attribute of a ``predictions/<run>/<video>`` group: SHA-256 of its arrays' content
+#: (:func:`pano.stores.predictions.arrays_sha256`), recorded when the group is written.
+CONTENT_HASH_ATTR = "content_sha256"
+
+#: Attribute of a ``results/<run>`` group: what each scored prediction run was when it was
+#: scored (:func:`pano.stores.predictions.prediction_identity`), per run name.
+SCORED_PREDICTIONS_ATTR = "scored_predictions"
 
 #: Per-group attribute: sorted names of the arrays the group's writer wrote
 #: (:func:`pano.stores.writer.write_group`); a group is complete only if each is present.

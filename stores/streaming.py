@@ -25,7 +25,6 @@ import logging
 import math
 import os
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -37,6 +36,7 @@ from pano.errors import ConfigError, InputFileNotFoundError
 from pano.geometry import lonlat_to_vec
 from pano.stores.reader import open_video_group
 from pano.stores.schema import RootAttrs, VideoAttrs
+from pano.threads import hot_loop_threads
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -116,20 +116,6 @@ def resolve_video_path(
     )
 
 
-@contextmanager
-def _intra_op_threads(n: int) -> Iterator[None]:
-    """Run the block with ``n`` torch intra-op threads, restoring the setting afterwards."""
-    old = torch.get_num_threads()
-    if n == old:
-        yield
-        return
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
-
-
 def _last_valid(valid: np.ndarray) -> np.ndarray:
     """``(M, T)`` bool -> ``(M, T)`` index of the latest valid sample at or before t (-1: none)."""
     t = np.arange(valid.shape[1])
@@ -170,8 +156,8 @@ def stream_viewports(
             where the backend can, with its black/white levels applied by the sampler).
         start_s, seconds: time range; default from 0 to the end.
         prefetch: frames decoded ahead in a background thread (0: decode inline). On the
-            CPU the sampler then uses one torch thread less than the process setting, so
-            the decoder keeps a core (restored between batches).
+            CPU the sampler then keeps one core free for the decoder (pano's thread policy,
+            :mod:`pano.threads`, with ``reserve=1``; restored between batches).
         videos_dir: folder of the video files (default: the one recorded at ingest, see
             :func:`resolve_video_path`).
         frames: explicit increasing frame indices to render instead of ``every`` /
@@ -272,10 +258,9 @@ def stream_viewports(
     stream: Any = Prefetcher(source, depth=prefetch) if prefetch > 0 else source
     subj_t = torch.as_tensor(all_subjects[pick], device=dev)
     # On the CPU the decoding thread needs a core: sampling with every core makes torch's
-    # thread team wait on the decoder at each op (measured 3x slower on 2 cores).
-    threads = torch.get_num_threads()
-    if dev.type == "cpu" and prefetch > 0:
-        threads = max(1, threads - 1)
+    # thread team wait on the decoder at each op (measured 3x slower on 2 cores). The
+    # sampler runs under pano's thread policy with that core reserved.
+    reserve = 1 if dev.type == "cpu" and prefetch > 0 else 0
     k = -1
     try:
         for k, frame in enumerate(stream):
@@ -287,7 +272,7 @@ def stream_viewports(
             rows = np.arange(at.size)
             plon = np.where(has, lon[rows, np.maximum(at, 0)], np.nan)
             plat = np.where(has, lat[rows, np.maximum(at, 0)], np.nan)
-            with _intra_op_threads(threads):
+            with hot_loop_threads(device=dev, reserve=reserve):
                 levels = decoder.luma_levels if coded else None
                 views = sampler(frame, np.nan_to_num(plon), np.nan_to_num(plat), levels=levels)
             if not has.all():

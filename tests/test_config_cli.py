@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import Field
@@ -89,6 +90,26 @@ def test_cli_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--help"]) == 0
     assert "Usage" in capsys.readouterr().out
     assert main(["no-such-command"]) == 2
+
+
+def test_dash_h_is_help_everywhere(capsys: pytest.CaptureFixture[str]) -> None:
+    import typer
+
+    from pano.cli.app import app
+
+    def paths(cmd: Any, prefix: list[str]) -> list[list[str]]:
+        out = [prefix]
+        if hasattr(cmd, "commands"):  # a group (typer's own click)
+            for name, sub in cmd.commands.items():
+                out += paths(sub, [*prefix, name])
+        return out
+
+    every = paths(typer.main.get_command(app), [])
+    assert ["train-hm"] in every and ["ingest", "pvs-hm"] in every
+    for argv in every:
+        assert main([*argv, "-h"]) == 0, argv
+        out = capsys.readouterr().out
+        assert out.startswith(f"Usage: pano {' '.join(argv)}".rstrip()), (argv, out[:200])
 
 
 def test_cli_turns_pano_errors_into_one_line(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ def test_demo_report_has_tables_and_figures(quick_demo: Path) -> None:
         "## Models",
         "## Head-movement forecasts",
         "## Saliency",
+        "## Scanpaths",
         "## Checks",
     ):
         assert heading in report
@@ -39,6 +41,7 @@ def test_demo_report_has_tables_and_figures(quick_demo: Path) -> None:
         "viewports.png",
         "hm_vs_horizon.png",
         "saliency_per_video.png",
+        "scanpath_per_video.png",
     }
     for f in figures:
         assert f.stat().st_size > 20_000, f"{f.name} looks empty"
@@ -64,6 +67,20 @@ def test_demo_store_and_results_are_complete(quick_demo: Path) -> None:
     }
     # This one holds by construction of the data (a fixed seed): a regression would show here.
     assert info["checks"]["inter-observer > FCB > uniform on CC"] is True
+    # The report lists every comparison, the lost ones too (no model beats inter-observer).
+    report = (quick_demo / "report.md").read_text(encoding="utf-8")
+    assert len(info["comparisons"]) == len(info["checks"])
+    assert info["checks"]["DHP heatmap CC beats inter-observer"] is False
+    for name, ok in info["checks"].items():
+        outcome = "not measured" if ok is None else ("yes" if ok else "no")
+        assert any(
+            line.startswith(f"| {name}") and line.endswith(f"| **{outcome}** |")
+            for line in report.splitlines()
+        ), name
+    # The validation video is named (not the store's empty val split).
+    val = json.loads((quick_demo / "runs" / "pos_only" / "summary.json").read_text())["val_videos"]
+    assert val and f"validation video(s): **{', '.join(val)}**" in report
+    assert "val []" not in report
 
 
 def test_demo_rejects_unknown_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -102,3 +119,41 @@ def test_notebook_executes(quick_demo: Path, tmp_path: Path) -> None:
         if "image/png" in o.get("data", {})
     )
     assert images >= 7
+
+
+def _run_notebook(cwd: Path) -> None:
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(Path(__file__).resolve().parents[1] / "docs" / "analysis.ipynb", 4)
+    NotebookClient(
+        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}
+    ).execute()
+
+
+def test_notebook_without_a_demo_stops_with_the_command_to_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nbclient.exceptions import CellExecutionError
+
+    # Opened from docs/ (Jupyter's working directory) with no ../pano-demo: one clear error.
+    docs = tmp_path / "repo" / "docs"
+    docs.mkdir(parents=True)
+    monkeypatch.delenv("PANO_DEMO_DIR", raising=False)
+    with pytest.raises(CellExecutionError) as err:
+        _run_notebook(docs)
+    text = str(err.value)
+    assert "FileNotFoundError" in text
+    assert f"no pano demo output at {tmp_path / 'repo' / 'pano-demo'}" in text
+    assert "run `make demo` in the repository root" in text
+    assert "PANO_DEMO_DIR" in text
+    # An explicit folder that does not exist: the same error, naming that folder.
+    monkeypatch.setenv("PANO_DEMO_DIR", str(tmp_path / "nope"))
+    with pytest.raises(
+        CellExecutionError, match=re.escape(f"no pano demo output at {tmp_path / 'nope'}")
+    ):
+        _run_notebook(docs)
+    # Nothing was run or written in its place.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["repo"]
+    assert [p.name for p in (tmp_path / "repo").iterdir()] == ["docs"]
+    assert not any(docs.iterdir())

@@ -23,7 +23,8 @@ from pano.cli.app import main
 from pano.config import load_config
 from pano.pipelines.eval import EvalConfig, evaluate, open_results
 from pano.pipelines.ingest import IngestConfig, ingest_pvs_hm
-from pano.stores.reader import store_summary
+from pano.stores import store_summary
+from pano.stores.predictions import arrays_sha256
 from pano.stores.writer import compressor
 from pano.synth import HM_FILE, SynthConfig, write_synthetic_dataset
 
@@ -238,6 +239,54 @@ def test_several_runs_side_by_side_in_one_results_group(
     np.testing.assert_array_equal(
         mixed["saliency"].sel(model="heat").values, ds["saliency"].sel(model="copies").values
     )
+
+
+# ---------------------------------------------------------------------------
+# Results record the predictions they scored; replacing them needs --overwrite
+# ---------------------------------------------------------------------------
+
+
+def test_results_record_their_predictions_go_stale_and_need_overwrite(
+    baselines: BaselineRun, store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    s = _copy(store, tmp_path)
+    _write_predictions(s, "copies", baselines, ["Dancing", "KingKong"])  # no recorded hash
+    fast = {"baselines": "fcb", "metrics": "cc", "workers": 0}
+    res = evaluate(EvalConfig.model_validate({"store": s, "predictions": "copies", **fast}))
+    scored = res.dataset.attrs["scored_predictions"]["copies"]
+    root = zarr.open_group(s, mode="r+")
+    # Written without pano's writer: the hash is computed from the arrays, as for NumPy.
+    g = root["predictions/copies/KingKong"]
+    assert scored["videos"]["KingKong"] == arrays_sha256(
+        {k: np.asarray(g[k][:]) for k in g.array_keys()}
+    )
+    assert scored["checkpoint"] is None and len(scored["content_sha256"]) == 64
+
+    def stale() -> list[str]:
+        return {r.group: r for r in store_summary(s).runs}["results/copies"].stale
+
+    assert stale() == []
+    heat = root["predictions/copies/KingKong/heatmap"]
+    heat[0, 0, 0] = heat[0, 0, 0] + 0.5  # one value of one video changes
+    (reason,) = stale()
+    assert "predictions/copies was rewritten with other content (KingKong;" in reason
+    assert "[stale: predictions/copies was rewritten" in store_summary(s).format()
+    del root["predictions/copies"]
+    assert stale() == ["predictions/copies no longer exists"]
+
+    # Replacing a complete results group needs --overwrite (or another --run name).
+    args = ["eval", s, "--baselines", "fcb", "--metrics", "cc", "--workers", "0"]
+    created = root["results/copies"].attrs["created"]
+    capsys.readouterr()  # what the evaluate() above logged
+    err = _error([*args, "--run", "copies"], capsys)
+    assert "results/copies already exists; pass --overwrite to replace it" in err
+    assert root["results/copies"].attrs["created"] == created  # untouched
+    assert main([*args, "--run", "copies", "--overwrite"]) == 0
+    assert open_results(s, "copies").attrs["predictions"] == [] and stale() == []
+    # An incomplete group (a killed eval) holds no scores: it is replaced without a word.
+    root["results/copies"].attrs["pano_complete"] = False
+    assert main([*args, "--run", "copies"]) == 0
+    assert open_results(s, "copies").attrs["pano_complete"] is True
 
 
 # ---------------------------------------------------------------------------

@@ -236,3 +236,54 @@ def test_store_nbytes(store: Path) -> None:
     n = store_nbytes(store)
     assert n == sum(f.stat().st_size for f in store.rglob("*") if f.is_file())
     assert store_summary(store).store_bytes == n
+
+
+# ---------------------------------------------------------------------------
+# Prediction runs: content hashes and identity
+# ---------------------------------------------------------------------------
+
+
+def test_prediction_content_hash_is_the_same_in_memory_and_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pano.stores import predictions as P
+
+    rng = np.random.default_rng(0)
+    arrays = {
+        "heatmap": rng.random((7, 4, 6)).astype(np.float32),
+        "origin": np.arange(3, dtype=np.int32),
+        "scanpath": rng.uniform(-90, 90, (7, 2, 2)),
+    }
+    monkeypatch.setattr(P, "HASH_BLOCK_BYTES", 100)  # several blocks per array
+    digest = P.arrays_sha256(arrays)
+    loc = str(tmp_path / "s.zarr")
+    create_root(loc, _root_attrs())
+    P.create_prediction_run(loc, "run", {"model": "test", "checkpoint": "a.pt", "created": "t0"})
+    specs = {
+        "heatmap": ArraySpec(("step", "lat", "lon"), arrays["heatmap"]),
+        "origin": ArraySpec(("origin",), arrays["origin"]),
+        "scanpath": ArraySpec(("step", "rollout", "lonlat"), arrays["scanpath"], chunks=(3, 2, 2)),
+    }
+    assert P.write_prediction_video(loc, "run", "v", specs, {"video": "v"}) == digest
+    g = zarr.open_group(loc, mode="r")["predictions/run/v"]
+    assert g.attrs["content_sha256"] == digest and g.attrs["pano_complete"] is True
+    # Recomputed from the stored (chunked, compressed) arrays; big-endian copies agree.
+    assert P.arrays_sha256({k: g[k] for k in g.array_keys()}) == digest
+    swapped = {k: a.astype(a.dtype.newbyteorder(">")) for k, a in arrays.items()}
+    assert P.arrays_sha256(swapped) == digest
+    # Any change of a value, a name, a shape or a dtype changes the hash.
+    changed = dict(arrays, heatmap=arrays["heatmap"].copy())
+    changed["heatmap"][6, 3, 5] += 1e-3
+    others = [
+        changed,
+        {**{k: a for k, a in arrays.items() if k != "origin"}, "origins": arrays["origin"]},
+        dict(arrays, heatmap=arrays["heatmap"].reshape(7, 6, 4)),
+        dict(arrays, origin=arrays["origin"].astype(np.int64)),
+    ]
+    assert len({digest, *(P.arrays_sha256(a) for a in others)}) == 5
+    ident = P.prediction_identity(loc, "run")
+    assert ident["checkpoint"] == "a.pt" and ident["created"] == "t0"
+    assert ident["videos"] == {"v": digest} and ident["incomplete"] == []
+    assert P.prediction_identity(loc, "run", ["v", "w"])["videos"] == {"v": digest, "w": None}
+    with pytest.raises(StoreError, match="predictions/nope does not exist"):
+        P.prediction_identity(loc, "nope")

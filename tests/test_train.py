@@ -117,6 +117,40 @@ def test_example_config_end_to_end(tiny_store: str, tmp_path: Path, name: str) -
     assert json.loads((run / "checkpoints" / MANIFEST).read_text()) == man
 
 
+def test_overwrite_trains_an_existing_run_again(
+    tiny_store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _train_cli(tiny_store, "pos_only", tmp_path, ("optim.steps=2",)) == 0
+    run = tmp_path / "pos_only"
+    (run / "notes.txt").write_text("mine")
+    capsys.readouterr()
+    # Running it again says what to do.
+    assert _train_cli(tiny_store, "pos_only", tmp_path) == 2
+    err = capsys.readouterr().err
+    assert "--resume" in err and "--overwrite" in err and "another --run name" in err
+    assert _train_cli(tiny_store, "pos_only", tmp_path, (), "--resume", "--overwrite") == 2
+    assert "pass one of them" in capsys.readouterr().err
+    # --overwrite starts from scratch (a 4-step run, not a resumed 2-step one); a file the
+    # user put into the run folder stays.
+    assert _train_cli(tiny_store, "pos_only", tmp_path, (), "--overwrite") == 0
+    man = json.loads((run / "checkpoints" / MANIFEST).read_text())
+    assert man["latest"] == "ckpt-00000004.pt"
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["steps"] == 4 and summary["val_videos"] == ["Surfing"]
+    assert set(summary["best_scores"]) >= {"val/orthodromic_deg", "val/no_motion_deg"}
+    assert (run / "notes.txt").read_text() == "mine"
+
+
+def test_only_rank_0_prints_the_training_summary(tmp_path: Path) -> None:
+    from pano.cli.train import summary_lines
+    from pano.pipelines.train import TrainResult
+
+    res = TrainResult(tmp_path / "r", 4, 12.5, "ckpt-4.pt", "ckpt-4.pt", ["A"], 1.0)
+    assert summary_lines("seq2seq", res)[0].startswith("trained seq2seq for 4 steps")
+    other = TrainResult(tmp_path / "r", 4, None, None, None, [], 1.0, rank=1)
+    assert summary_lines("seq2seq", other) == []
+
+
 def test_bad_input_is_one_line_and_exit_2(
     tiny_store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -284,6 +318,9 @@ def test_torchrun_two_gloo_processes(tiny_store: str, tmp_path: Path) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
     assert res.returncode == 0, res.stderr[-3000:]
+    # Only rank 0 (which validated) prints the summary: no "best validation n/a (None)".
+    assert res.stdout.count("trained dhp for 4 steps") == 1, res.stdout
+    assert "n/a" not in res.stdout
     summary = json.loads((tmp_path / "dhp" / "summary.json").read_text())
     assert summary["world_size"] == 2 and summary["steps"] == 4
     state, _ = CheckpointManager(tmp_path / "dhp" / "checkpoints").load("latest")
@@ -340,3 +377,52 @@ def test_content_views_show_the_frames_of_their_horizon_steps(tiny_store: str) -
         lon, lat = vec_to_lonlat(v.rs_xyz[s, o])
         assert torch.allclose(yaw[j], torch.tensor(float(lon), dtype=yaw.dtype))
         assert torch.allclose(pitch[j], torch.tensor(float(lat), dtype=pitch.dtype))
+
+
+def test_results_go_stale_when_predict_hm_rewrites_the_run(
+    tiny_store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """predict -> eval -> predict with another checkpoint: `pano info` flags the results."""
+    import shutil
+
+    from pano.pipelines.eval import open_results
+    from pano.stores import store_summary
+
+    store = str(tmp_path / "store.zarr")
+    shutil.copytree(tiny_store, store)
+    runs = tmp_path / "runs"
+    assert _train_cli(store, "pos_only", runs) == 0
+    predict = ["predict-hm", store, "--run", "pos_only", "--runs-dir", str(runs)]
+    ev = ["eval", store, "--predictions", "pos_only", "--workers", "0"]
+    ev += ["--baselines", "no_motion", "--metrics", "orthodromic_deg"]
+
+    def row() -> Any:
+        return {r.group: r for r in store_summary(store).runs}["results/pos_only"]
+
+    assert main([*predict, "--checkpoint", "ckpt-00000002.pt"]) == 0
+    assert main(ev) == 0
+    assert row().stale == []
+    scored = open_results(store, "pos_only").attrs["scored_predictions"]["pos_only"]
+    assert scored["checkpoint"] == "ckpt-00000002.pt" and scored["created"]
+    assert sorted(scored["videos"]) == ["Dancing", "KingKong"]
+    assert all(len(h) == 64 for h in scored["videos"].values())
+    # The same checkpoint again: the same content at another written-at time -> current.
+    assert main([*predict, "--checkpoint", "ckpt-00000002.pt"]) == 0
+    assert row().stale == []
+    # Another checkpoint: the results no longer describe the run.
+    assert main([*predict, "--checkpoint", "latest"]) == 0
+    stale = row().stale
+    assert len(stale) == 1 and "'ckpt-00000004.pt'" in stale[0] and "'ckpt-00000002.pt'" in stale[0]
+    capsys.readouterr()
+    assert main(["info", store]) == 0
+    out = capsys.readouterr().out
+    assert "[stale: predictions/pos_only is now from checkpoint 'ckpt-00000004.pt'" in out
+    # Replacing the results needs --overwrite: one line naming the group and the flag.
+    assert main(ev) == 2
+    err = capsys.readouterr().err.strip()
+    assert "results/pos_only already exists" in err and "--overwrite" in err
+    assert "\n" not in err
+    assert main([*ev, "--overwrite"]) == 0
+    assert row().stale == []
+    scored = open_results(store, "pos_only").attrs["scored_predictions"]["pos_only"]
+    assert scored["checkpoint"] == "ckpt-00000004.pt"

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Download, HERE (where pip can reach an index), the wheels pano needs on the lent GPU
-# machine: its image has Python 3.12, CUDA PyTorch, xarray, numpy, scipy, typer, rich,
-# matplotlib, tensorboard, pytest, hypothesis... but not the packages below, and it cannot
-# fetch anything itself. The folder .whl/ (git-ignored) then travels with `carry`.
-# Versions are the ones pano's CI venv runs. Left out, to stay under the 64 MiB a call may
-# carry (PyAV alone is 35 MB): torchrl (DHP training only; its compiled parts must match
-# the image's torch, which is not 2.13), decord (a CPU-only wheel: nothing to learn on a
-# GPU machine; the benchmarks report it unavailable) and kornia (pano does not import it).
+# Download, HERE (where pip can reach an index), the wheels pano needs on a CUDA machine
+# that cannot download (docs/benchmarks.md, "On a CUDA machine"): one with Python 3.12, CUDA
+# PyTorch, xarray, numpy, scipy, typer, rich, matplotlib, tensorboard, pytest, hypothesis...
+# but not the packages below. Copy the folder .whl/ (git-ignored) there with the repository.
+# Versions are the ones pano's CI venv runs. Left out, to keep the copy small (under 64 MiB;
+# PyAV alone is 35 MB): decord (a CPU-only wheel: nothing to learn on a GPU machine; the
+# benchmarks report it unavailable). kornia (pure Python, 1.9 MB) computes pano's
+# rotations; its kornia_rs (5.3 MB) is imported by `import kornia`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 grep -qxF '/.whl/' .git/info/exclude 2>/dev/null || echo '/.whl/' >> .git/info/exclude
@@ -15,8 +15,8 @@ pkgs=(
   zarr==3.1.6 numcodecs==0.16.6 donfig==0.8.1.post1 google-crc32c==1.9.0
   dask==2026.8.0 distributed==2026.8.0 partd==1.4.2 locket==1.0.0 tblib==3.2.2
   tornado==6.6.1 zict==3.0.0
-  pydantic==2.14.3 pydantic_core==2.50.4 pydantic-settings==2.16.3 annotated-types==0.8.0
-  typing-inspection==0.4.5 python-dotenv==1.2.4 pymatreader==1.3.2 xmltodict==1.0.4
+  pydantic==2.14.3 pydantic_core==2.50.4 annotated-types==0.8.0
+  typing-inspection==0.4.5 pymatreader==1.3.2 xmltodict==1.0.4 kornia==0.9.0 kornia_rs==0.2.0
   av==18.1.0 xarray==2026.9.0 py360convert==1.0.4 pytorch360convert==0.2.3
 )
 for p in "${pkgs[@]}"; do

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Run on the lent GPU machine (see docs/benchmarks.md, "On a GPU machine"), from the repo
-# root, with .whl/ carried: installs the wheels and pano, then runs the CUDA tests and the
-# GPU benchmarks, writing every log to $OUT (or ./gpu-out when OUT is unset).
+# Run on a CUDA machine that cannot download (see docs/benchmarks.md, "On a CUDA machine"),
+# from the repo root, with .whl/ (from fetch_wheels.sh) copied along: installs the wheels and
+# pano, then runs the CUDA tests and the GPU benchmarks, writing every log to $OUT (or
+# ./gpu-out when OUT is unset).
 set -uo pipefail
 OUT="${OUT:-gpu-out}"
 mkdir -p "$OUT"

@@ -31,13 +31,6 @@ N_ACTIONS = 8
 SIGMA_DEG = 41.9
 
 
-def action_angles_deg(
-    device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32
-) -> torch.Tensor:
-    """The 8 action angles ``(8,)`` in degrees, clockwise from up as the viewer sees it."""
-    return torch.arange(N_ACTIONS, device=device, dtype=dtype) * (360.0 / N_ACTIONS)
-
-
 def direction_vector(p: torch.Tensor, angle_deg: torch.Tensor) -> torch.Tensor:
     """Unit tangent vectors at ``p (..., 3)`` for screen angles ``(...)`` (0 up, 90 right)."""
     up, left = tangent_basis(p)

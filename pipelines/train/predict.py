@@ -11,8 +11,10 @@
   :func:`pano.heatmaps.sphere_heatmaps` (sigma 7°) using the store's heatmap parameters,
   on the same ``step``/``lat``/``lon`` coordinates as the ground truth.
 
-Each video group is written with ``pano_complete = false`` and marked complete last;
-``predictions/<run>`` carries the model, config, checkpoint and pano version.
+Each video group is written with ``pano_complete = false`` and marked complete last, with
+the SHA-256 of its arrays in ``content_sha256`` (:mod:`pano.stores.predictions`);
+``predictions/<run>`` carries the model, config, checkpoint, written-at time and pano
+version - together what ``pano eval`` records of the predictions it scored.
 """
 
 from __future__ import annotations
@@ -30,8 +32,6 @@ from pano.pipelines.train.config import ContentModel, DHPModel, TrainConfig
 from pano.pipelines.train.data import FrameBank, VideoData, load_split_videos
 
 log = logging.getLogger("pano.train")
-
-PREDICTIONS_GROUP = "predictions"
 
 
 def _forecast_video(
@@ -97,7 +97,8 @@ def _write_predictions(
         StoreError: the store has no such split.
 
     """
-    from pano.stores.writer import ArraySpec, write_group
+    from pano.stores.predictions import create_prediction_run, write_prediction_video
+    from pano.stores.writer import ArraySpec
 
     is_dhp = isinstance(cfg.model, DHPModel)
     needs_frames = is_dhp or isinstance(cfg.model, ContentModel)
@@ -111,13 +112,7 @@ def _write_predictions(
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "split": cfg.predict.split,
     }
-    from pano.stores.reader import open_root
-    from pano.stores.writer import delete_group
-
-    root = open_root(location, mode="a")
-    preds = root.require_group(PREDICTIONS_GROUP)
-    delete_group(root, f"{PREDICTIONS_GROUP}/{run}")  # marked incomplete before deleting
-    preds.create_group(run, attributes=run_attrs)
+    create_prediction_run(location, run, run_attrs)
     written = []
     if is_dhp:
         from pano.heatmaps import sphere_heatmaps
@@ -162,9 +157,10 @@ def _write_predictions(
                     },
                 ),
             }
-            write_group(
+            write_prediction_video(
                 location,
-                f"{PREDICTIONS_GROUP}/{run}/{v.name}",
+                run,
+                v.name,
                 arrays,
                 {"video": v.name, "model": "dhp", "rollouts": cfg.predict.rollouts},
             )
@@ -204,9 +200,10 @@ def _write_predictions(
                 },
             ),
         }
-        write_group(
+        write_prediction_video(
             location,
-            f"{PREDICTIONS_GROUP}/{run}/{v.name}",
+            run,
+            v.name,
             arrays,
             {
                 "video": v.name,

@@ -10,8 +10,8 @@ of its video at once (:func:`pano.models.dhp.dhp_reward`).
 
 An update collects ``rl.rollout`` steps from every environment (truncated BPTT: the LSTM
 state is carried over and detached between updates, as A3C does), estimates advantages
-with generalized advantage estimation from TorchRL
-(:func:`torchrl.objectives.value.functional.generalized_advantage_estimate`) and applies
+with generalized advantage estimation (:func:`generalized_advantage_estimate`, pano's own
+few lines) and applies
 ``loss = policy + value_coef * value + speed_coef * speed - entropy_coef * entropy``
 (DHP: 0.5, 0.5, 0.01). Under DDP each rank runs ``rl.envs / world`` environments and
 gradients are averaged.
@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pano.errors import StoreError
+from pano.errors import ShapeError, StoreError
 from pano.geometry import vec_to_lonlat
 from pano.models.dhp import DHPAgent, dhp_reward, move, subject_speed_target
 from pano.pipelines.train.config import DHPModel, TrainConfig
@@ -163,8 +163,6 @@ class DHPTask:
         self, module: nn.Module, update: int, gen: torch.Generator
     ) -> tuple[torch.Tensor, dict[str, float]]:
         """Collect ``rl.rollout`` steps from every env and return the actor-critic loss."""
-        from torchrl.objectives.value.functional import generalized_advantage_estimate
-
         rl = self.cfg.rl
         self._ensure_env(gen)
         env = self.env
@@ -212,15 +210,8 @@ class DHPTask:
         don = torch.stack(dones, 1)
         next_v = torch.cat([v[:, 1:].detach(), boot[:, None]], 1)
         adv, ret = generalized_advantage_estimate(
-            rl.gamma,
-            rl.gae_lambda,
-            state_value=v.detach()[..., None],
-            next_state_value=next_v[..., None],
-            reward=rew[..., None],
-            done=don[..., None],
-            terminated=don[..., None],
+            rew, v.detach(), next_v, don, rl.gamma, rl.gae_lambda
         )
-        adv, ret = adv.squeeze(-1), ret.squeeze(-1)
         logp = torch.stack(logps, 1)
         ent = torch.stack(ents, 1)
         pol_loss = -(logp * adv.detach()).mean()
@@ -285,6 +276,57 @@ class DHPTask:
         """Restore :meth:`extra_state` (this rank's slice)."""
         if state:
             self.env = {k: t.to(self.info.device) for k, t in state.items()}
+
+
+def generalized_advantage_estimate(
+    reward: torch.Tensor,
+    value: torch.Tensor,
+    next_value: torch.Tensor,
+    done: torch.Tensor,
+    gamma: float,
+    lam: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Generalized advantage estimation (Schulman et al., ICLR 2016) over rollouts.
+
+    Time is the LAST dimension: every tensor has shape ``(..., T)`` (e.g. ``(N envs, T
+    steps)``), ``done`` is bool. With ``m_t = 1 - done_t`` (``done_t``: the episode ended
+    with the step ``t``, so nothing after it belongs to the same episode)::
+
+        delta_t = reward_t + gamma * m_t * next_value_t - value_t
+        A_t     = delta_t + gamma * lam * m_t * A_{t+1},      A_T = 0
+        return_t = A_t + value_t                           (the critic's target)
+
+    ``next_value_t`` is the value of the state after step ``t``: ``value_{t+1}`` inside
+    the rollout and a bootstrap value ``V(s_T)`` for the last step, so a rollout cut off
+    before its episode ends (truncated BPTT) is continued by the critic, while a ``done``
+    step neither bootstraps nor looks past the end of its episode. Equivalently ``A_t =
+    sum_l (gamma lam)^l delta_{t+l}`` summed up to the end of the episode or the rollout.
+    ``lam = 1`` gives the discounted return minus ``value``, ``lam = 0`` the one-step TD
+    error. The arithmetic (order of operations, float32 factors) is the same as TorchRL's
+    ``generalized_advantage_estimate`` with ``terminated = done``, which pano used before.
+
+    Returns:
+        ``(advantage, returns)``, each ``(..., T)`` in ``value``'s dtype. No gradient
+        flows through the recursion's inputs other than as given (pass detached values).
+
+    Raises:
+        ShapeError: the four tensors do not share one shape ``(..., T)``.
+
+    """
+    shapes = {tuple(t.shape) for t in (reward, value, next_value, done)}
+    if len(shapes) != 1 or reward.ndim < 1:
+        raise ShapeError(
+            "generalized_advantage_estimate: reward, value, next_value and done must share "
+            f"one shape (..., T); got {sorted(shapes)}"
+        )
+    keep = (~done.bool()).to(value.dtype)
+    delta = reward + (gamma * keep) * next_value - value
+    discount = (lam * gamma) * keep
+    advantage = torch.empty_like(delta)
+    prev = torch.zeros_like(delta[..., 0])
+    for t in reversed(range(delta.shape[-1])):
+        prev = advantage[..., t] = delta[..., t] + prev * discount[..., t]
+    return advantage, advantage + value
 
 
 def pearson_cc(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:

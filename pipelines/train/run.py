@@ -19,8 +19,9 @@ from __future__ import annotations
 import json
 import logging
 import math
+import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ import torch
 import yaml
 from torch import nn
 
-from pano.errors import CheckpointError
+from pano.errors import CheckpointError, ConfigError
 from pano.pipelines.train.checkpoint import CheckpointManager, atomic_write_bytes
 from pano.pipelines.train.config import DHPModel, TrainConfig
 from pano.pipelines.train.dist import DistInfo, all_gather_cat, barrier, init_distributed, shutdown
@@ -47,6 +48,18 @@ class TrainResult:
     last_checkpoint: str | None
     predicted: list[str]
     seconds: float
+    #: Names of the videos validation ran on (held out from the train split, or its val split).
+    val_videos: list[str] = field(default_factory=list)
+    #: The validation scalars logged at the best (chosen) validation, e.g.
+    #: ``val/orthodromic_deg`` and ``val/no_motion_deg`` (degrees) or ``val/heatmap_cc``.
+    val_scores: dict[str, float] = field(default_factory=dict)
+    #: This process's rank (0 without torchrun); only rank 0 validates and writes.
+    rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        """True on rank 0: the process whose result holds the validation scores."""
+        return self.rank == 0
 
 
 def _seed(seed: int, update: int, rank: int) -> int:
@@ -85,6 +98,15 @@ def run_dir_for(runs_dir: str | Path, run: str) -> Path:
     return Path(runs_dir) / validate_name(run, "--run")
 
 
+def _clear_run(out: Path) -> None:
+    """Delete what :func:`train_hm` writes into a run folder (and nothing else)."""
+    for name in ("checkpoints", "tb"):
+        if (out / name).is_dir():
+            shutil.rmtree(out / name)
+    for name in ("config.yaml", "summary.json"):
+        (out / name).unlink(missing_ok=True)
+
+
 def _make_task(cfg: TrainConfig, location: str, info: DistInfo) -> Any:
     from pano.pipelines.train.data import load_store_data
 
@@ -113,6 +135,7 @@ def train_hm(
     runs_dir: str | Path = "runs",
     resume: bool = False,
     predict: bool = False,
+    overwrite: bool = False,
 ) -> TrainResult:
     """Train a head-movement model on a store's train split (optionally predict the test split).
 
@@ -123,6 +146,8 @@ def train_hm(
         runs_dir: where runs live.
         resume: continue from the run's latest complete checkpoint.
         predict: afterwards write predictions for ``cfg.predict.split``.
+        overwrite: start an existing run again from scratch: its checkpoints, logs,
+            ``config.yaml`` and ``summary.json`` are deleted first (nothing else in the folder).
 
     Raises:
         ConfigError, StoreError, DeviceError, CheckpointError: bad input (one-line messages).
@@ -130,11 +155,15 @@ def train_hm(
     """
     from pano.stores.lock import assert_no_writer
 
+    if resume and overwrite:
+        raise ConfigError(
+            "--resume continues a run and --overwrite starts it again: pass one of them"
+        )
     t0 = time.perf_counter()
     assert_no_writer(store, "train")  # do not train on a store that is being rewritten
     info = init_distributed(cfg.device)
     try:
-        return _train(store, cfg, run, Path(runs_dir), resume, predict, info, t0)
+        return _train(store, cfg, run, Path(runs_dir), resume, predict, info, t0, overwrite)
     finally:
         shutdown(info)
 
@@ -148,15 +177,20 @@ def _train(
     predict: bool,
     info: DistInfo,
     t0: float,
+    overwrite: bool = False,
 ) -> TrainResult:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     out = run_dir_for(runs_dir, run)
+    if overwrite:
+        if info.is_main:
+            _clear_run(out)
+        barrier(info)
     ckpt = CheckpointManager(out / "checkpoints", keep=cfg.log.keep)
     if not resume and ckpt.has_checkpoint():
         raise CheckpointError(
-            f"{out}: run {run!r} already has checkpoints; pass --resume to continue it "
-            "or choose another --run name"
+            f"{out}: run {run!r} already has checkpoints; pass --resume to continue it, "
+            "--overwrite to train it again from scratch, or choose another --run name"
         )
     torch.manual_seed(_seed(cfg.seed, 0, info.rank))
     task = _make_task(cfg, store, info)
@@ -176,6 +210,7 @@ def _train(
     )
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg)) if opt is not None else None
     start, best, best_name = 0, None, None
+    best_scores: dict[str, float] = {}
     if resume:
         state, entry = ckpt.load("latest")
         saved_model = state.get("config", {}).get("model")
@@ -192,6 +227,7 @@ def _train(
         torch.set_rng_state(state["rng"])
         start = int(state["step"])
         best = state.get("best_val")
+        best_scores = dict(state.get("best_scores") or {})
         best_name = ckpt.manifest().get("best")
         extra = state.get("extra") or {}
         if extra:
@@ -226,6 +262,7 @@ def _train(
                 "rng": torch.get_rng_state(),
                 "step": update,
                 "best_val": best,
+                "best_scores": best_scores,
                 "config": cfg.model_dump(mode="json"),
                 "extra": extra,
             }
@@ -264,6 +301,7 @@ def _train(
                         writer.add_scalar(k, v, done)
                 if val is not None and _improved(task, val, best):
                     best, is_best = val, True
+                    best_scores = {k: float(v) for k, v in vs.items()}
                 log.info(
                     "step %d: %s",
                     done,
@@ -291,6 +329,7 @@ def _train(
         predicted = write_predictions(store, run, cfg, model, entry["file"], info.device)
     barrier(info)
     secs = time.perf_counter() - t0
+    val_videos = [v.name for v in task.data.val]
     if info.is_main:
         summary = {
             "run": run,
@@ -298,13 +337,26 @@ def _train(
             "steps": steps,
             "best_val": best,
             "best_checkpoint": best_name,
+            "best_scores": best_scores,
+            "val_videos": val_videos,
             "last_checkpoint": last_name,
             "predicted": predicted,
             "seconds": secs,
             "world_size": info.world,
         }
         atomic_write_bytes(out / "summary.json", json.dumps(summary, indent=1).encode())
-    return TrainResult(out, steps, best, best_name, last_name, predicted, secs)
+    return TrainResult(
+        out,
+        steps,
+        best,
+        best_name,
+        last_name,
+        predicted,
+        secs,
+        val_videos=val_videos,
+        val_scores=best_scores,
+        rank=info.rank,
+    )
 
 
 def predict_hm(

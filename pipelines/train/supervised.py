@@ -173,7 +173,10 @@ class SupervisedTask:
             nm = NoMotion(self.cfg.data.history, self.cfg.data.horizon)
             self._baseline = self.errors(nm, self.val_idx).mean(0)
         rate = self.data.rate_hz
-        scalars = {"val/orthodromic_deg": float(err.mean())}
+        scalars = {
+            "val/orthodromic_deg": float(err.mean()),
+            "val/no_motion_deg": float(self._baseline.mean()),  # same windows, all horizons
+        }
         for sec in (1, 2, 3, 5):
             h = round(sec * rate)
             if 1 <= h <= len(err):

@@ -1,11 +1,13 @@
 """Worker side of ``pano eval``: the tasks one Dask worker runs, each on its own chunks.
 
 Every task opens the store read-only, reads only the Zarr chunks it scores (a block of
-steps of one video, or one video's HM/scanpath arrays), computes the baselines it
-needs in place, and returns small NumPy score arrays to the driver
-(:mod:`pano.pipelines.eval`), which assembles and writes them. This module imports only
-NumPy, Zarr and pano's core at the top, so worker processes start fast; torch is
-imported only for the inter-observer heatmaps.
+steps of one video, or one video's HM/scanpath arrays) through :mod:`pano.stores`
+(:func:`~pano.stores.read_video_array`, :func:`~pano.stores.read_prediction_array`),
+computes the baselines it needs in place, and returns small NumPy score arrays to the
+driver (:mod:`pano.pipelines.eval.run`), which assembles and writes them. This module
+imports only NumPy and pano's core at the top, and :mod:`pano.stores` loads torch only
+for its streaming API, so worker processes start fast; torch is imported only for the
+inter-observer heatmaps.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ class ModelSpec:
     """One scored model: a baseline (computed in the task) or a stored prediction run."""
 
     name: str
-    kind: str  # baseline name, or "prediction"
+    kind: str  # baseline name, or "prediction" (params: {"run": the prediction run})
     params: dict[str, Any] = field(default_factory=dict)
 
 
@@ -41,15 +43,14 @@ class StoreRef:
 
 
 def _root(ref: StoreRef) -> Any:
-    """Open the store read-only in a worker.
+    """Open the store's root read-only in a worker (once per task; reads go through it).
 
-    Plain ``zarr.open_group`` on the path/URL the driver already validated: importing
-    :mod:`pano.stores` would also import torch (its streaming module) into every worker
-    process, seconds of start-up that scoring maps does not need.
+    :mod:`pano.stores` imports torch only when its streaming API is used, so this does not
+    put seconds of torch start-up into every worker process.
     """
-    import zarr
+    from pano.stores import open_root
 
-    return zarr.open_group(ref.location, mode="r", zarr_format=3)
+    return open_root(ref.location)
 
 
 # ---------------------------------------------------------------------------
@@ -126,11 +127,12 @@ def run_saliency_task(task: SaliencyTask) -> np.ndarray:
     """Scores ``(n_models, stop - start, n_metrics)`` of one block of steps."""
     from pano.baselines import split_half
     from pano.metrics.saliency import Fixations, saliency_scores, stable_seed
+    from pano.stores import read_prediction_array, read_video_array
 
     root = _root(task.ref)
-    grp = root[f"videos/{task.video}"]
-    gt = np.asarray(grp["heatmap"][task.start : task.stop], dtype=np.float64)
-    ll = np.asarray(grp["scanpath"][task.start : task.stop], dtype=np.float64)  # (F, M, 2)
+    v, s0, s1 = task.video, task.start, task.stop
+    gt = np.asarray(read_video_array(root, v, "heatmap", s0, s1), dtype=np.float64)  # (F, H, W)
+    ll = np.asarray(read_video_array(root, v, "scanpath", s0, s1), dtype=np.float64)  # (F, M, 2)
     f, h, w = gt.shape
     fix = Fixations.from_lonlat(ll, h, w)
     other = Fixations.from_lonlat(task.other, h, w)
@@ -152,7 +154,10 @@ def run_saliency_task(task: SaliencyTask) -> np.ndarray:
     for k, spec in enumerate(task.models):
         if spec.kind == "prediction":
             pred = np.asarray(
-                root[f"{spec.params['group']}/heatmap"][task.start : task.stop], dtype=np.float64
+                read_prediction_array(
+                    root, spec.params["run"], task.video, "heatmap", task.start, task.stop
+                ),
+                dtype=np.float64,
             )
             out[k] = score(pred, gt, fix)
         elif spec.kind == "inter_observer":
@@ -189,9 +194,10 @@ def run_hm_task(task: HMTask) -> tuple[np.ndarray, np.ndarray]:
     """Per-horizon means ``(n_models, H, n_metrics)`` and valid counts ``(n_models, H)``."""
     from pano.baselines import constant_velocity_forecast, forecast_targets, no_motion_forecast
     from pano.metrics.hm import hm_scores, tile_sets
+    from pano.stores import read_prediction_array, read_video_array
 
     root = _root(task.ref)
-    xyz = np.asarray(root[f"videos/{task.video}/hm_rs_xyz"][:], dtype=np.float64)
+    xyz = np.asarray(read_video_array(root, task.video, "hm_rs_xyz"), dtype=np.float64)
     truth = forecast_targets(xyz, task.origins, task.horizon)  # (S, O, H, 3)
     need_tiles = any(m.startswith("tile_") for m in task.metrics)
     gt_tiles = tile_sets(truth, task.tiles, task.fov) if need_tiles else None
@@ -203,7 +209,10 @@ def run_hm_task(task: HMTask) -> tuple[np.ndarray, np.ndarray]:
         elif spec.kind == "constant_velocity":
             pred = constant_velocity_forecast(xyz, task.origins, task.horizon)
         elif spec.kind == "prediction":
-            pred = np.asarray(root[f"{spec.params['group']}/forecast"][:], dtype=np.float64)
+            pred = np.asarray(
+                read_prediction_array(root, spec.params["run"], task.video, "forecast"),
+                dtype=np.float64,
+            )
             pred = pred[:, :, : task.horizon]
         else:
             raise ValueError(f"not a forecaster: {spec.kind}")
@@ -234,9 +243,12 @@ def run_scanpath_task(task: ScanpathTask) -> np.ndarray:
     from pano.baselines import split_half
     from pano.metrics.saliency import stable_seed
     from pano.metrics.scanpath import scanpath_scores
+    from pano.stores import read_prediction_array, read_video_array
 
     root = _root(task.ref)
-    gt = lonlat_vectors(np.asarray(root[f"videos/{task.video}/scanpath"][:], dtype=np.float64))
+    gt = lonlat_vectors(
+        np.asarray(read_video_array(root, task.video, "scanpath"), dtype=np.float64)
+    )
     gt = np.swapaxes(gt, 0, 1)  # (subject, step, 3)
     out = np.full((len(task.models), len(task.metrics)), np.nan)
     for k, spec in enumerate(task.models):
@@ -248,7 +260,10 @@ def run_scanpath_task(task: ScanpathTask) -> np.ndarray:
                 + scanpath_scores(gt[b], gt[a], task.metrics)
             )
         elif spec.kind == "prediction":
-            ll = np.asarray(root[f"{spec.params['group']}/scanpath"][:], dtype=np.float64)
+            ll = np.asarray(
+                read_prediction_array(root, spec.params["run"], task.video, "scanpath"),
+                dtype=np.float64,
+            )
             pred = np.swapaxes(lonlat_vectors(ll), 0, 1)  # (rollout, step, 3)
             out[k] = scanpath_scores(pred, gt, task.metrics)
     return out
@@ -261,6 +276,7 @@ RUNNERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def run_task(kind: str, task: Any) -> Any:
+def run_task(item: tuple[str, Any]) -> Any:
     """Run one ``(kind, task)`` pair (the function Dask calls)."""
+    kind, task = item
     return RUNNERS[kind](task)

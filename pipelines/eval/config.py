@@ -1,0 +1,258 @@
+"""``pano eval``'s configuration: :class:`EvalConfig` and the baseline names.
+
+See ``pipelines/configs/eval.yaml`` for a commented example and ``docs/eval.md`` for the
+metrics, baselines and profiles the names refer to.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from pano.config import PanoConfig
+from pano.metrics.profiles import DEFAULT_PROFILE, PROFILE_NAMES
+
+#: Saliency baselines (maps) and head-movement baselines (forecasts), in display order.
+SALIENCY_BASELINES = ("uniform", "fcb", "equator", "inter_observer")
+HM_BASELINES = ("no_motion", "constant_velocity")
+ALL_BASELINES = SALIENCY_BASELINES + HM_BASELINES
+#: Baselines that also produce scanpaths (the other half of the subjects).
+SCANPATH_BASELINES = ("inter_observer",)
+
+
+def _metric_names() -> tuple[list[str], list[str], list[str]]:
+    from pano.metrics.hm import HM_METRICS
+    from pano.metrics.saliency import SALIENCY_METRICS
+    from pano.metrics.scanpath import SCANPATH_METRICS
+
+    return list(SALIENCY_METRICS), list(HM_METRICS), list(SCANPATH_METRICS)
+
+
+def _split_list(value: Any) -> Any:
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return value
+
+
+def _plain_name(v: str) -> str:
+    if not v.strip() or "/" in v:
+        raise ValueError(f"{v!r} must be a plain group name (no '/')")
+    return v
+
+
+class HMEvalParams(PanoConfig):
+    """Head-movement forecast evaluation on the store's resampled grid (``hm_rs_xyz``)."""
+
+    horizon: int = Field(default=25, ge=1, description="forecast steps scored (5 s at 5 Hz)")
+    first_origin: int = Field(
+        default=5,
+        ge=1,
+        description="first origin index for baselines (history available before it)",
+    )
+    origin_stride: int = Field(
+        default=5, ge=1, description="rs samples between origins (1 s at 5 Hz)"
+    )
+    fov_deg: tuple[float, float] = Field(
+        default=(110.0, 113.0),
+        description="viewport FoV (horizontal, vertical) for overlap and tiles",
+    )
+    tiles: tuple[int, int] = Field(default=(6, 4), description="tile grid: columns x rows")
+    box_width_deg: float = Field(
+        default=32.75, gt=0, le=360, description="DHP mean-overlap box width"
+    )
+    report_s: list[float] = Field(
+        default_factory=lambda: [1.0, 2.0, 3.0, 5.0], description="horizons (s) shown in tables"
+    )
+
+    @field_validator("fov_deg")
+    @classmethod
+    def _fov(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not all(0 < x < 180 for x in v):
+            raise ValueError("both FoV angles must be in (0, 180) degrees")
+        return v
+
+    @field_validator("tiles")
+    @classmethod
+    def _tiles(cls, v: tuple[int, int]) -> tuple[int, int]:
+        if min(v) < 1:
+            raise ValueError("tile counts must be >= 1")
+        return v
+
+
+class SaliencyEvalParams(PanoConfig):
+    """Saliency evaluation parameters beyond the profile."""
+
+    sauc_frames: int = Field(
+        default=10, ge=1, description="other frames whose fixations are sAUC negatives"
+    )
+    sauc_min_gap_steps: int = Field(
+        default=10,
+        ge=0,
+        description="with one video only: exclude frames this close to the scored one",
+    )
+    ig_baseline: Literal["equator", "uniform"] = Field(
+        default="equator",
+        description="information-gain baseline (equator bias needs a train split)",
+    )
+    fcb_sigma_deg: float | None = Field(
+        default=None,
+        gt=0,
+        le=180,
+        description="FCB width; None = maximum likelihood on the train split",
+    )
+
+
+class EvalConfig(PanoConfig):
+    """Configuration of ``pano eval`` (see ``pipelines/configs/eval.yaml``)."""
+
+    store: str = Field(description="the pano store (path or URL)")
+    predictions: list[str] = Field(
+        default_factory=list,
+        description="prediction run(s) under predictions/<run>; several (a comma list) are "
+        "scored side by side, the baselines once",
+    )
+    run: str | None = Field(
+        default=None,
+        description="results name: results/<run> (default: the prediction run(s) joined by "
+        "'-', or 'baselines')",
+    )
+    baselines: list[str] = Field(
+        default_factory=lambda: list(ALL_BASELINES),
+        description="baselines to score: names, 'all' or 'none'",
+    )
+    metrics: list[str] | None = Field(default=None, description="metric names (default: all)")
+    profile: str = Field(
+        default=DEFAULT_PROFILE, description=f"metric profile: {', '.join(PROFILE_NAMES)}"
+    )
+    split: Literal["train", "val", "test"] = Field(default="test", description="split to evaluate")
+    videos: list[str] | None = Field(
+        default=None, description="restrict to these videos of the split"
+    )
+    workers: int = Field(default=2, ge=0, description="local Dask worker processes; 0 = in-process")
+    scheduler: str | None = Field(default=None, description="address of an existing Dask scheduler")
+    out: Path | None = Field(
+        default=None, description="folder for tables (CSV, Markdown) and PNG plots"
+    )
+    write_store: bool = Field(default=True, description="write results/<run> into the store")
+    overwrite: bool = Field(
+        default=False, description="replace an existing results/<run> (else a new --run name)"
+    )
+    seed: int = Field(
+        default=0, description="seed of every random choice (split halves, AUC sampling)"
+    )
+    steps_per_task: int = Field(default=16, ge=1, description="saliency steps per Dask task")
+    device: str = Field(
+        default="auto", description="torch device of the inter-observer heatmaps (auto, cpu, cuda)"
+    )
+    hm: HMEvalParams = Field(default_factory=HMEvalParams)
+    saliency: SaliencyEvalParams = Field(default_factory=SaliencyEvalParams)
+
+    @field_validator("baselines", mode="before")
+    @classmethod
+    def _baselines(cls, v: Any) -> Any:
+        v = _split_list(v)
+        if v in (["all"], "all"):
+            return list(ALL_BASELINES)
+        if v in (["none"], "none", None):
+            return []
+        return v
+
+    @field_validator("metrics", "videos", mode="before")
+    @classmethod
+    def _lists(cls, v: Any) -> Any:
+        v = _split_list(v)
+        return None if v in (["all"], []) else v
+
+    @field_validator("baselines")
+    @classmethod
+    def _known_baselines(cls, v: list[str]) -> list[str]:
+        bad = [b for b in v if b not in ALL_BASELINES]
+        if bad:
+            raise ValueError(
+                f"unknown baseline(s) {bad}: use all, none or {', '.join(ALL_BASELINES)}"
+            )
+        return [b for b in ALL_BASELINES if b in v]
+
+    @field_validator("metrics")
+    @classmethod
+    def _known_metrics(cls, v: list[str] | None) -> list[str] | None:
+        if v is None:
+            return v
+        sal, hm, sp = _metric_names()
+        bad = [m for m in v if m not in sal + hm + sp]
+        if bad:
+            raise ValueError(f"unknown metric(s) {bad}: use {', '.join(sal + hm + sp)}")
+        return v
+
+    @field_validator("profile")
+    @classmethod
+    def _known_profile(cls, v: str) -> str:
+        from pano.metrics.profiles import PROFILES
+
+        if v not in PROFILES:
+            raise ValueError(f"unknown profile: use one of {', '.join(PROFILES)}")
+        return v
+
+    @field_validator("predictions", mode="before")
+    @classmethod
+    def _runs(cls, v: Any) -> Any:
+        return [] if v is None else _split_list(v)
+
+    @field_validator("predictions")
+    @classmethod
+    def _run_names(cls, v: list[str]) -> list[str]:
+        for name in v:
+            _plain_name(name)
+            if name in ALL_BASELINES:
+                raise ValueError(f"prediction run {name!r} has a baseline's name; rename the run")
+        if len(set(v)) != len(v):
+            raise ValueError(f"a prediction run is listed twice: {v}")
+        return v
+
+    @field_validator("run")
+    @classmethod
+    def _name(cls, v: str | None) -> str | None:
+        return None if v is None else _plain_name(v)
+
+    @model_validator(mode="after")
+    def _something_to_score(self) -> EvalConfig:
+        if not self.predictions and not self.baselines:
+            raise ValueError("nothing to evaluate: give --predictions RUN or some --baselines")
+        return self
+
+    @property
+    def run_name(self) -> str:
+        """The results group name."""
+        return self.run or "-".join(self.predictions) or "baselines"
+
+    @property
+    def prediction_run(self) -> str | None:
+        """The one prediction run of a single-run evaluation (None: baselines only)."""
+        if len(self.predictions) > 1:
+            raise ValueError("several prediction runs: evaluate() scores them one by one")
+        return self.predictions[0] if self.predictions else None
+
+    def metric_lists(self) -> tuple[list[str], list[str], list[str]]:
+        """The requested (saliency, hm, scanpath) metric names, in registry order."""
+        sal, hm, sp = _metric_names()
+        if self.metrics is None:
+            return sal, hm, sp
+        want = set(self.metrics)
+        return (
+            [m for m in sal if m in want],
+            [m for m in hm if m in want],
+            [m for m in sp if m in want],
+        )
+
+
+__all__ = [
+    "ALL_BASELINES",
+    "HM_BASELINES",
+    "SALIENCY_BASELINES",
+    "SCANPATH_BASELINES",
+    "EvalConfig",
+    "HMEvalParams",
+    "SaliencyEvalParams",
+]

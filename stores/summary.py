@@ -1,0 +1,194 @@
+"""``pano info``: a store's summary - videos, totals, prediction runs and results.
+
+:func:`store_summary` reads attributes only (no array data), except for prediction
+video groups without a recorded content hash (written by tools other than pano's
+writer), which are hashed to tell whether results scored on them are stale.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from pano.stores.predictions import prediction_path, prediction_runs, run_progress
+from pano.stores.reader import (
+    array_at,
+    damaged_videos,
+    group_at,
+    is_complete,
+    list_videos,
+    open_root,
+    read_root_attrs,
+    read_video_attrs,
+    store_nbytes,
+)
+from pano.stores.results import list_results, results_path, stale_reasons
+
+if TYPE_CHECKING:
+    import zarr
+
+
+@dataclass
+class VideoRow:
+    """One line of a store summary."""
+
+    name: str
+    split: str
+    n_frames: int
+    fps: float
+    n_subjects: int
+    n_samples: int
+    n_nan_samples: int
+    n_steps: int
+    has_em: bool
+
+
+@dataclass
+class RunRow:
+    """One prediction run (``predictions/<name>``) or results group (``results/<name>``)."""
+
+    group: str
+    complete: bool
+    detail: str
+    #: Why a results group no longer describes the predictions it scored ([]: current).
+    stale: list[str] = field(default_factory=list)
+
+
+@dataclass
+class StoreSummary:
+    """What ``pano info`` prints: per video and totals, then prediction runs and results."""
+
+    location: str
+    dataset: str
+    schema_version: int
+    n_subjects: int
+    heatmap: dict[str, Any]
+    videos: list[VideoRow] = field(default_factory=list)
+    incomplete: list[str] = field(default_factory=list)
+    store_bytes: int = 0
+    runs: list[RunRow] = field(default_factory=list)
+    damaged: dict[str, list[str]] = field(default_factory=dict)  # video -> missing arrays
+    writer: str | None = None  # who holds the store's write lock now (pano.stores.lock)
+
+    @property
+    def total_samples(self) -> int:
+        """Sum over videos of subjects x samples."""
+        return sum(v.n_subjects * v.n_samples for v in self.videos)
+
+    @property
+    def total_nan_samples(self) -> int:
+        """Sum over videos of NaN (subject, sample) pairs."""
+        return sum(v.n_nan_samples for v in self.videos)
+
+    def format(self) -> str:
+        """Human-readable multi-line summary."""
+        hm = self.heatmap
+        lines = [
+            f"store    {self.location}",
+            *([f"writer   {self.writer} is writing this store now"] if self.writer else []),
+            f"dataset  {self.dataset} (pano schema v{self.schema_version}), "
+            f"{self.n_subjects} subjects, {len(self.videos)} complete videos",
+            f"heatmap  {hm.get('width')}x{hm.get('height')}, sigma {hm.get('sigma_deg')} deg, "
+            f"every {hm.get('step_frames')} frames, normalize {hm.get('normalize')}",
+            "",
+            f"{'video':<24} {'split':<5} {'frames':>7} {'fps':>7} {'subj':>5} {'samples':>8} "
+            f"{'NaNs':>6} {'steps':>6} {'EM':>3}",
+        ]
+        for v in self.videos:
+            lines.append(
+                f"{v.name:<24} {v.split:<5} {v.n_frames:>7} {v.fps:>7.3f} {v.n_subjects:>5} "
+                f"{v.n_samples:>8} {v.n_nan_samples:>6} {v.n_steps:>6} "
+                f"{'yes' if v.has_em else 'no':>3}"
+            )
+        lines += [
+            "",
+            f"total    {len(self.videos)} videos, {sum(v.n_frames for v in self.videos)} frames, "
+            f"{self.total_samples} samples (subject x time), {self.total_nan_samples} NaN samples, "
+            f"{sum(v.n_steps for v in self.videos)} heatmaps",
+            f"size     {self.store_bytes} bytes ({self.store_bytes / 2**20:.1f} MiB)",
+        ]
+        if self.incomplete:
+            lines.append(f"incomplete (re-run the ingest to finish): {', '.join(self.incomplete)}")
+        if self.damaged:
+            lines.append(
+                "damaged (marked complete but arrays are missing; re-run the ingest to repair): "
+                + "; ".join(f"{k} (no {', '.join(v)})" for k, v in self.damaged.items())
+            )
+        if self.runs:
+            width = max(len(r.group) for r in self.runs)
+            lines += ["", "runs"]
+            for r in self.runs:
+                flag = "" if r.complete else "  [incomplete: re-run to finish]"
+                if r.stale:
+                    flag += f"  [stale: {'; '.join(r.stale)}; re-run pano eval --overwrite]"
+                lines.append(f"  {r.group:<{width}}  {r.detail}{flag}")
+        return "\n".join(lines)
+
+
+def store_summary(location: str | os.PathLike) -> StoreSummary:
+    """Summarise a store (per video: split, frames, fps, samples, NaNs; totals; bytes)."""
+    from pano.stores.lock import current_writer
+
+    root = open_root(location)
+    ra = read_root_attrs(root)
+    writer = current_writer(location)
+    damaged = damaged_videos(root)
+    rows = []
+    for name in list_videos(root):
+        va = read_video_attrs(root, name)
+        rows.append(
+            VideoRow(
+                name=name, split=va.split, n_frames=va.video.n_frames, fps=va.video.fps,
+                n_subjects=va.n_subjects, n_samples=va.n_samples, n_nan_samples=va.n_nan_samples,
+                n_steps=va.n_steps, has_em=va.has_em,
+            )
+        )  # fmt: skip
+    return StoreSummary(
+        location=str(location),
+        dataset=ra.dataset,
+        schema_version=ra.pano_schema_version,
+        n_subjects=len(ra.subjects),
+        heatmap=ra.heatmap.model_dump(),
+        videos=rows,
+        incomplete=[n for n in list_videos(root, complete=False) if n not in damaged],
+        store_bytes=store_nbytes(location),
+        runs=_run_rows(root),
+        damaged=damaged,
+        writer=None if writer is None else writer.describe(),
+    )
+
+
+def _run_rows(root: zarr.Group) -> list[RunRow]:
+    """The store's prediction runs and results groups, described in one line each."""
+    rows = []
+    for name in prediction_runs(root):
+        done, total = run_progress(root, name)
+        a = group_at(root, prediction_path(name)).attrs.asdict()
+        rows.append(
+            RunRow(
+                prediction_path(name),
+                total > 0 and done == total,
+                f"model {a.get('model', '?')}, split {a.get('split', '?')}, {done}/{total} videos",
+            )
+        )
+    for name in list_results(root, complete=None):
+        g = group_at(root, results_path(name))
+        a = g.attrs.asdict()
+        has_models = "model" in g.array_keys()
+        models = [str(m) for m in np.asarray(array_at(g, "model")[:])] if has_models else []
+        profile = a.get("profile", {})
+        complete = is_complete(a)
+        rows.append(
+            RunRow(
+                results_path(name),
+                complete,
+                f"split {a.get('split', '?')}, profile "
+                f"{profile.get('name', '?') if isinstance(profile, dict) else profile}, "
+                f"{len(models)} models: {', '.join(models)}",
+                stale_reasons(root, name) if complete else [],
+            )
+        )
+    return rows
