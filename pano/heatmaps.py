@@ -126,13 +126,13 @@ def sphere_heatmaps(
     with hot_loop_threads(device=points.device):
         out = torch.empty((s, n_pix), dtype=points.dtype, device=points.device)
         budget = _BLOCK_CUDA if cuda else _BLOCK_CPU
-        pb_max = max(64, min(n_pix, budget // max(1, min(c_max, s) * n)))
+        c_max = max(1, min(c_max, s))
+        pb = max(64, min(n_pix, budget // max(1, c_max * n)))  # pixels per block, fixed
         # Two buffers reused by every block (a fresh allocation of this size costs page faults).
-        buf = torch.empty(2, min(c_max, s) * n * pb_max, dtype=points.dtype, device=points.device)
+        buf = torch.empty(2, c_max * n * pb, dtype=points.dtype, device=points.device)
         for i in range(0, s, c_max):
-            p = pts[i : i + c_max, :, :, None]  # (c, N, 3, 1)
+            p = pts[i : i + c_max, :, :, None]  # (c, N, 3, 1), c <= c_max
             wi = w[i : i + c_max, :, None]  # (c, N, 1)
-            pb = max(64, min(n_pix, budget // max(1, p.shape[0] * n)))
             for j in range(0, n_pix, pb):
                 g = grid_t[:, j : min(n_pix, j + pb)]  # (3, pb)
                 shape = (p.shape[0], n, g.shape[1])
@@ -178,6 +178,8 @@ def _tree_sum(x: torch.Tensor) -> torch.Tensor:
     however the work is split between threads). ``x`` is overwritten.
     """
     rows = x.shape[1]
+    if rows == 0:
+        return x.new_zeros((x.shape[0], x.shape[2]))
     while rows > 1:
         h = rows // 2
         x[:, :h] += x[:, h : 2 * h]

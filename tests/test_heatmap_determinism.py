@@ -103,7 +103,13 @@ def test_values_equal_the_plain_float64_formula() -> None:
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("rows", [1, 2, 3, 7, 58, 64])
+def test_empty_inputs() -> None:
+    assert sphere_heatmaps(torch.zeros(0, 5, 3, dtype=torch.float64), 8, 4).shape == (0, 4, 8)
+    none = sphere_heatmaps(torch.zeros(2, 0, 3, dtype=torch.float64), 8, 4)  # no points: zeros
+    assert none.shape == (2, 4, 8) and not none.any()
+
+
+@pytest.mark.parametrize("rows", [0, 1, 2, 3, 7, 58, 64])
 def test_tree_sum_adds_every_row_once(rows: int) -> None:
     x = torch.arange(rows * 5, dtype=torch.float64).reshape(1, rows, 5)
     want = x.sum(dim=1)
