@@ -78,3 +78,7 @@ class StoreLockedError(PanoError, RuntimeError):
 
 class InvalidNameError(PanoError, ValueError):
     """A video, run or results name breaks pano's name rule (``pano.stores.names``)."""
+
+
+class StoreChangedError(PanoError, RuntimeError):
+    """The store was written (its generation changed) while a reader used it."""

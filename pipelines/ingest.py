@@ -43,6 +43,7 @@ from pano.errors import ConfigError, InputDataError, StoreError, StoreExistsErro
 from pano.geometry import CANONICAL_FRAME
 from pano.pipelines.runner import dask_runner
 from pano.pvs_hm_facts import DHP_TEST_VIDEOS
+from pano.stores.generation import Generation
 from pano.stores.schema import (
     PVS_HM_SOURCE_CONVENTION,
     VIDEOS_GROUP,
@@ -320,10 +321,10 @@ def _read_validated(path: Path, what: str, tol: float) -> dict[str, np.ndarray]:
     return {k: validate_angles(v, k, path, tol) for k, v in raw.items()}
 
 
-def _remove_store(location: str) -> None:
+def _remove_store(location: str) -> Generation:
     from pano.stores.writer import remove_store
 
-    remove_store(location)  # marks every group incomplete before deleting anything
+    return remove_store(location)  # marks every group incomplete before deleting anything
 
 
 def _initial_root(cfg: IngestConfig, dataset: str) -> RootAttrs:
@@ -380,20 +381,30 @@ def _inspect_store(cfg: IngestConfig, dataset: str) -> tuple[bool, list[str]]:
     return True, kept
 
 
-def _prepare_store(cfg: IngestConfig, dataset: str, exists: bool) -> None:
-    """Create the store (or replace it with ``overwrite``); called after all input checks."""
+def _prepare_store(cfg: IngestConfig, dataset: str, exists: bool, writes: bool) -> None:
+    """Create the store (or replace it with ``overwrite``); called after all input checks.
+
+    The store's generation (:mod:`pano.stores.generation`) moves on before anything is
+    changed: in an existing store when video groups are going to be written (``writes``),
+    by ``--overwrite`` when it starts deleting and in the new store's first ``zarr.json``.
+    A re-run with nothing to write changes nothing, not even the generation.
+    """
+    from pano.stores.generation import bump_generation
     from pano.stores.writer import create_root, ensure_videos_group, remove_debris
 
     if exists and not cfg.overwrite:
+        if writes:
+            bump_generation(cfg.store)
         ensure_videos_group(cfg.store)  # a kill inside create_root can leave it out
         removed = remove_debris(cfg.store)
         if removed:
             log.info("removed what an interrupted ingest left: %s", ", ".join(removed))
         return
+    previous = None
     if exists:
         log.info("--overwrite: replacing the store %s", cfg.store)
-        _remove_store(cfg.store)
-    create_root(cfg.store, _initial_root(cfg, dataset))
+        previous = _remove_store(cfg.store)
+    create_root(cfg.store, _initial_root(cfg, dataset), previous)
 
 
 def _now() -> str:
@@ -561,7 +572,7 @@ def _ingest(cfg: IngestConfig) -> IngestSummary:
                 "videos differ in HM samples per frame: %s; check the odd ones' files",
                 "; ".join(f"{k}: {', '.join(v)}" for k, v in sorted(rates.items())),
             )
-        _prepare_store(cfg, dataset, exists)
+        _prepare_store(cfg, dataset, exists, writes=bool(jobs))
         results = runner.map(_write_task, jobs, "writing videos", scatter=True, return_errors=True)
     errors = [r for r in results if isinstance(r, BaseException)]
     written = {r.name for r in results if isinstance(r, VideoResult)}

@@ -106,9 +106,13 @@ def create_prediction_run(location: StoreLike, run: str, attrs: Mapping[str, Any
     """Create ``predictions/<run>`` with ``attrs``, replacing a run of that name.
 
     A replaced run is marked incomplete before it is deleted (``writer.delete_group``).
+    The store's generation is bumped first (:mod:`pano.stores.generation`): call it
+    holding the store's write lock.
     """
+    from pano.stores.generation import bump_generation
     from pano.stores.writer import delete_group
 
+    bump_generation(location)
     root = open_root(location, mode="a")
     preds = root.require_group(PREDICTIONS_GROUP)
     delete_group(root, prediction_path(run))

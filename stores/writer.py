@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from pano.errors import StoreError, StoreExistsError
+from pano.stores.generation import GENERATION_ATTR, Generation
 from pano.stores.reader import (
     child_groups,
     describe,
@@ -102,8 +103,13 @@ def _fill_value(dtype: np.dtype) -> Any:
     return 0
 
 
-def create_root(location: str | os.PathLike, attrs: RootAttrs) -> Any:
+def create_root(
+    location: str | os.PathLike, attrs: RootAttrs, previous: Generation | None = None
+) -> Any:
     """Create a new store with root attributes and an empty ``videos`` group.
+
+    The store starts at the generation after ``previous`` (that of a store it replaces;
+    generation 1 for a new one), with a new UUID (:mod:`pano.stores.generation`).
 
     Raises:
         StoreExistsError: a store already exists at ``location``.
@@ -125,7 +131,13 @@ def create_root(location: str | os.PathLike, attrs: RootAttrs) -> Any:
     # The attributes go into the one (atomic) write of zarr.json: a store never exists
     # without them. A process killed before the videos group exists is finished by the
     # next ingest (ensure_videos_group).
-    root = zarr.open_group(store, mode="w", zarr_format=3, attributes=attrs.to_attrs())
+    first = (previous or Generation(0, "")).next()
+    root = zarr.open_group(
+        store,
+        mode="w",
+        zarr_format=3,
+        attributes={**attrs.to_attrs(), GENERATION_ATTR: first.to_attrs()},
+    )
     root.create_group(VIDEOS_GROUP)
     return root
 
@@ -285,18 +297,29 @@ def write_video_group(
     write_group(root, f"{VIDEOS_GROUP}/{name}", arrays, attrs.to_attrs())
 
 
-def remove_store(location: str | os.PathLike) -> None:
+def remove_store(location: str | os.PathLike) -> Generation:
     """Delete a whole store (``ingest --overwrite``) so that no step can leave a lie.
 
-    In order: the root attributes' ``videos`` and ``splits`` are emptied; every group
+    In order: the store's generation is bumped (:mod:`pano.stores.generation`) and the
+    root attributes' ``videos`` and ``splits`` are emptied (one write); every group
     marked complete is marked incomplete (:func:`mark_incomplete`); everything but the
     root ``zarr.json`` is deleted; then ``zarr.json``; then the (empty) folder. A
     process killed at any point leaves groups that are complete and intact, or a store
     whose groups all say "incomplete" (a plain re-run of the ingest rewrites them), or
     an empty folder - never a group that says complete over missing arrays.
+
+    Returns:
+        The generation the store was moved to (a store that replaces it starts after it).
     """
     root = open_root(location, mode="a")
-    root.attrs.update({"videos": [], "splits": {"train": [], "val": [], "test": []}})
+    gen = Generation.from_attrs(root.attrs.get(GENERATION_ATTR)).next()
+    root.attrs.update(
+        {
+            "videos": [],
+            "splits": {"train": [], "val": [], "test": []},
+            GENERATION_ATTR: gen.to_attrs(),
+        }
+    )
     mark_incomplete(root)
     path = local_path(location)
     if path is not None:
@@ -309,7 +332,7 @@ def remove_store(location: str | os.PathLike) -> None:
                 entry.unlink()
         (path / "zarr.json").unlink()
         path.rmdir()
-        return
+        return gen
     import fsspec
 
     fs, base = fsspec.core.url_to_fs(str(location))
@@ -320,3 +343,4 @@ def remove_store(location: str | os.PathLike) -> None:
     fs.rm(f"{base}/zarr.json")
     if fs.exists(base):
         fs.rm(base, recursive=True)
+    return gen

@@ -24,6 +24,7 @@ from pano.errors import StoreExistsError
 from pano.geometry import CANONICAL_FRAME
 from pano.pipelines.ingest import IngestConfig, ingest_pvs_hm
 from pano.stores import COMPLETE_ATTR, list_videos, open_store, read_root_attrs, read_video_attrs
+from pano.stores.generation import GENERATION_ATTR
 from pano.stores.reader import interrupted_groups
 from pano.synth import EM_FILE, HM_FILE, SynthConfig, write_synthetic_dataset
 
@@ -70,6 +71,7 @@ def snapshot(store: Path | str) -> dict[str, Any]:
     attrs = root.attrs.asdict()
     attrs["provenance"] = {k: v for k, v in attrs["provenance"].items() if k != "created"}
     attrs["provenance"]["parameters"].pop("store")
+    attrs.pop(GENERATION_ATTR, None)  # a new UUID per write (pano.stores.generation)
     out["/"] = attrs
     return out
 

@@ -21,6 +21,7 @@ import zarr
 from pano.cli.app import main
 from pano.pipelines.ingest import IngestConfig, ingest_pvs_hm
 from pano.stores import COMPLETE_ATTR, list_videos, open_store, store_summary
+from pano.stores.generation import GENERATION_ATTR
 from pano.stores.ground_truth import build_video_arrays
 from pano.stores.reader import damaged_videos
 from pano.stores.schema import (
@@ -73,6 +74,7 @@ def _snapshot(store: Path) -> dict[str, Any]:
     attrs = root.attrs.asdict()
     attrs["provenance"] = {k: v for k, v in attrs["provenance"].items() if k != "created"}
     attrs["provenance"]["parameters"].pop("store")
+    attrs.pop(GENERATION_ATTR, None)  # a new UUID per write (pano.stores.generation)
     out["/"] = attrs
     return out
 

@@ -15,23 +15,35 @@
    from the driver (:func:`pano.stores.write_results`: whole arrays, so chunks are always
    aligned; ``pano_complete`` last) and, with ``out``, CSV/Markdown tables and PNG plots.
 
+Consistent reads: the store's generation (:mod:`pano.stores.generation`) is read before
+anything else; the results are written holding the store's write lock, only if the store
+is still at that generation (any writer that ran meanwhile moved it on; one that still
+runs holds the lock). Otherwise - and when a task fails while the store changed under
+it - :class:`~pano.errors.StoreChangedError` (one line) and nothing is marked complete.
+The results record the generation they scored (``pano_generation``).
+
 Results layout and metric conventions: ``docs/eval.md``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pano.errors import StoreChangedError, StoreLockedError
 from pano.pipelines.eval.assemble import assemble, side_by_side
 from pano.pipelines.eval.config import EvalConfig
 from pano.pipelines.eval.plan import build_tasks, make_plan
 from pano.pipelines.eval.tasks import run_task
 from pano.pipelines.runner import dask_runner
+from pano.stores.generation import GENERATION_ATTR, Generation
+from pano.stores.results import results_path
 from pano.stores.schema import COMPLETE_ATTR
 
 log = logging.getLogger("pano.pipelines.eval")
@@ -78,14 +90,18 @@ def evaluate(cfg: EvalConfig, announce: Callable[[str], None] | None = None) -> 
         StoreNotFoundError, StoreError, ConfigError: bad input, before any work starts
             (every run is checked before the first is scored).
         StoreExistsError: ``results/<run>`` exists and ``cfg.overwrite`` is false.
+        StoreLockedError: a writer holds the store's lock when the evaluation starts.
+        StoreChangedError: the store was written while it ran (nothing marked complete).
 
     """
     from pano.pipelines.eval_report import summary_tables, write_reports
-    from pano.stores import write_results
+    from pano.stores.generation import read_generation
     from pano.stores.lock import assert_no_writer
     from pano.stores.results import check_results_writable
 
     assert_no_writer(cfg.store, "evaluate")  # scores must not mix old and new data
+    # A writer that takes the lock from now on bumps the generation before it writes.
+    seen = read_generation(cfg.store) if _checkable(cfg.store) else None
     t0 = time.perf_counter()
     subs = [
         cfg.model_copy(update={"predictions": [r], "baselines": cfg.baselines if k == 0 else []})
@@ -104,14 +120,23 @@ def evaluate(cfg: EvalConfig, announce: Callable[[str], None] | None = None) -> 
         sorted({m.name for p in plans for m in p.sal_models + p.hm_models + p.sp_models}),
     )
     t_run = time.perf_counter()
-    results = _execute(cfg, [t for ts in tasks for t in ts], announce)  # one cluster for all
-    seconds = time.perf_counter() - t_run
-    parts, i = [], 0
-    for sub, plan, ts in zip(subs, plans, tasks, strict=True):
-        parts.append(assemble(sub, plan, ts, results[i : i + len(ts)]))
-        i += len(ts)
+    try:
+        results = _execute(cfg, [t for ts in tasks for t in ts], announce)  # one cluster for all
+        seconds = time.perf_counter() - t_run
+        parts, i = [], 0
+        for sub, plan, ts in zip(subs, plans, tasks, strict=True):
+            parts.append(assemble(sub, plan, ts, results[i : i + len(ts)]))
+            i += len(ts)
+    except Exception as err:  # a writer deleting what a task read: say so in one line
+        if seen is not None:
+            _check_snapshot(cfg, seen, err)
+        raise
     ds = parts[0] if len(parts) == 1 else side_by_side(cfg, parts, plans)
-    group = write_results(cfg.store, cfg.run_name, ds, cfg.overwrite) if cfg.write_store else None
+    if seen is not None:
+        ds.attrs[GENERATION_ATTR] = seen.to_attrs()
+    group = _write(cfg, ds, seen) if cfg.write_store else None
+    if not cfg.write_store and seen is not None:
+        _check_snapshot(cfg, seen)  # nothing is marked complete, but the tables would lie
     ds.attrs[COMPLETE_ATTR] = group is not None
     tables = summary_tables(ds, cfg.hm.report_s)
     files = write_reports(ds, tables, cfg.out) if cfg.out is not None else []
@@ -119,6 +144,52 @@ def evaluate(cfg: EvalConfig, announce: Callable[[str], None] | None = None) -> 
     for note in ds.attrs.get("notes", []):
         log.warning("%s", note)
     return EvalResult(ds, tables, group, files, seconds, n_sal_steps)
+
+
+def _checkable(location: Any) -> bool:
+    """Whether a store location has a generation and a lock to check (paths and URLs)."""
+    return isinstance(location, str | os.PathLike)
+
+
+def _check_snapshot(cfg: EvalConfig, seen: Generation, err: BaseException | None = None) -> None:
+    """Raise :class:`StoreChangedError` if the store left generation ``seen`` or is written."""
+    from pano.stores.generation import check_unchanged
+
+    what = (
+        f"{results_path(cfg.run_name)} was not written"
+        if cfg.write_store
+        else "the scores were not reported"
+    )
+    if err is None:
+        check_unchanged(cfg.store, seen, what)
+        return
+    try:
+        check_unchanged(cfg.store, seen, what)
+    except StoreChangedError as changed:
+        raise changed from err
+
+
+def _write(cfg: EvalConfig, ds: Any, seen: Generation | None) -> str:
+    """Write the results group holding the store's write lock (a short hold).
+
+    With the lock held no writer can start; the store must still be at the generation
+    the evaluation read (``seen``), or nothing is written (:class:`StoreChangedError`).
+    """
+    from pano.stores import write_results
+    from pano.stores.lock import store_write_lock
+
+    if seen is None:  # an open Zarr group: no lock, no generation
+        return write_results(cfg.store, cfg.run_name, ds, cfg.overwrite)
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(
+                store_write_lock(cfg.store, command=f"pano eval --run {cfg.run_name}")
+            )
+        except StoreLockedError as err:
+            _check_snapshot(cfg, seen, err)  # names the writer
+            raise
+        _check_snapshot(cfg, seen)
+        return write_results(cfg.store, cfg.run_name, ds, cfg.overwrite)
 
 
 def _execute(

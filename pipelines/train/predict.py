@@ -30,6 +30,8 @@ from pano._version import __version__
 from pano.geometry import vec_to_lonlat
 from pano.pipelines.train.config import ContentModel, DHPModel, TrainConfig
 from pano.pipelines.train.data import FrameBank, VideoData, load_split_videos
+from pano.stores.generation import Generation
+from pano.stores.predictions import prediction_path
 
 log = logging.getLogger("pano.train")
 
@@ -66,17 +68,35 @@ def write_predictions(
     model: Any,
     checkpoint: str | None,
     device: torch.device,
+    expect: Generation | None = None,
 ) -> list[str]:
     """Predict every complete video of ``cfg.predict.split`` and write it under ``run``.
 
     Holds the store's write lock (``pano.stores.lock``) while it reads and writes: a
     concurrent ingest or prediction into the same store is refused with one line.
+
+    Args:
+        expect: the store generation the model was trained on (``train-hm --predict``):
+            if the store has moved on since, nothing is written.
+
+    Raises:
+        StoreChangedError: the store is not at generation ``expect`` any more.
+
     """
+    from pano.stores.generation import check_unchanged
     from pano.stores.lock import store_write_lock
     from pano.stores.names import validate_name
 
     validate_name(run, "run name")
     with store_write_lock(location, command=f"pano predict-hm --run {run}"):
+        if expect is not None:
+            check_unchanged(
+                location,
+                expect,
+                f"the model was trained on the earlier data, so {prediction_path(run)} was not "
+                "written (the checkpoints are kept: `pano predict-hm` writes them from the "
+                "current store)",
+            )
         return _write_predictions(location, run, cfg, model, checkpoint, device)
 
 

@@ -29,10 +29,11 @@ import torch
 import yaml
 from torch import nn
 
-from pano.errors import CheckpointError, ConfigError
+from pano.errors import CheckpointError, ConfigError, StoreChangedError
 from pano.pipelines.train.checkpoint import CheckpointManager, atomic_write_bytes
 from pano.pipelines.train.config import DHPModel, TrainConfig
 from pano.pipelines.train.dist import DistInfo, all_gather_cat, barrier, init_distributed, shutdown
+from pano.stores.generation import Generation
 
 log = logging.getLogger("pano.train")
 
@@ -153,6 +154,7 @@ def train_hm(
         ConfigError, StoreError, DeviceError, CheckpointError: bad input (one-line messages).
 
     """
+    from pano.stores.generation import read_generation
     from pano.stores.lock import assert_no_writer
 
     if resume and overwrite:
@@ -161,9 +163,10 @@ def train_hm(
         )
     t0 = time.perf_counter()
     assert_no_writer(store, "train")  # do not train on a store that is being rewritten
+    seen = read_generation(store)  # a writer that takes the lock from now on bumps it
     info = init_distributed(cfg.device)
     try:
-        return _train(store, cfg, run, Path(runs_dir), resume, predict, info, t0, overwrite)
+        return _train(store, cfg, run, Path(runs_dir), resume, predict, info, t0, overwrite, seen)
     finally:
         shutdown(info)
 
@@ -178,6 +181,7 @@ def _train(
     info: DistInfo,
     t0: float,
     overwrite: bool = False,
+    seen: Generation | None = None,
 ) -> TrainResult:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -320,13 +324,23 @@ def _train(
     elif start >= steps:
         last_name = ckpt.manifest().get("latest")
     predicted: list[str] = []
+    changed: StoreChangedError | None = None
     if predict and info.is_main:
         which = "best" if cfg.log.select == "best" and best_name else "latest"
         state, entry = ckpt.load(which)
         model.load_state_dict(state["model"])
         from pano.pipelines.train.predict import write_predictions
 
-        predicted = write_predictions(store, run, cfg, model, entry["file"], info.device)
+        try:
+            predicted = write_predictions(
+                store, run, cfg, model, entry["file"], info.device, expect=seen
+            )
+        except StoreChangedError as err:  # checkpoints are kept; summary.json says why
+            changed = err
+    elif info.is_main and seen is not None:
+        changed = _store_changed(store, seen)
+        if changed is not None:
+            log.warning("%s", changed)
     barrier(info)
     secs = time.perf_counter() - t0
     val_videos = [v.name for v in task.data.val]
@@ -343,8 +357,12 @@ def _train(
             "predicted": predicted,
             "seconds": secs,
             "world_size": info.world,
+            "store_generation": None if seen is None else seen.to_attrs(),
+            "store_changed": None if changed is None else str(changed),
         }
         atomic_write_bytes(out / "summary.json", json.dumps(summary, indent=1).encode())
+    if changed is not None and predict:
+        raise changed
     return TrainResult(
         out,
         steps,
@@ -357,6 +375,17 @@ def _train(
         val_scores=best_scores,
         rank=info.rank,
     )
+
+
+def _store_changed(store: str, seen: Generation) -> StoreChangedError | None:
+    """Why the store is no longer the one trained on (generation ``seen``), or None."""
+    from pano.stores.generation import check_unchanged
+
+    try:
+        check_unchanged(store, seen, "the model was trained on the earlier data")
+    except StoreChangedError as err:
+        return err
+    return None
 
 
 def predict_hm(
