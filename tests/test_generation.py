@@ -131,7 +131,8 @@ def test_eval_fails_when_an_ingest_ran_during_it(
         _eval_with_writer_midway(store, monkeypatch, lambda: ingest_pvs_hm(_cfg(data, store)))
     msg = str(err.value)
     assert "\n" not in msg and "results/baselines was not written" in msg
-    assert f"at generation {before.counter} " in msg and f"now generation {before.counter + 1}" in msg
+    assert f"at generation {before.counter} " in msg
+    assert f"now generation {before.counter + 1} " in msg
     assert list_results(store, complete=None) == []  # nothing written, nothing complete
 
 
@@ -147,7 +148,9 @@ def test_eval_fails_when_a_writer_holds_the_lock_at_the_end(
         assert holder.stdout is not None and holder.stdout.readline().strip() == b"held"
 
     try:
-        with pytest.raises(StoreChangedError, match=rf"being written by 'holder' \(pid {holder.pid}"):
+        with pytest.raises(
+            StoreChangedError, match=rf"being written by 'holder' \(pid {holder.pid}"
+        ):
             _eval_with_writer_midway(store, monkeypatch, start_writer)
     finally:
         holder.communicate(b"\n", timeout=30)
@@ -233,9 +236,9 @@ def test_training_records_its_generation_and_refuses_predictions_on_a_changed_st
         train_hm(str(store), cfg, "b", runs_dir=runs, predict=True)
     assert "b" not in prediction_runs(str(store))
     summary = json.loads((runs / "b" / "summary.json").read_text())
-    assert summary["store_generation"]["counter"] == 2 and "store changed" in summary[
-        "store_changed"
-    ]
+    assert (
+        summary["store_generation"]["counter"] == 2 and "store changed" in summary["store_changed"]
+    )
     assert (runs / "b" / "checkpoints").is_dir()
     assert list_videos(store)  # the store itself is untouched
 
