@@ -23,7 +23,7 @@ $(BIN)/pano: pyproject.toml
 setup: $(BIN)/pano
 
 demo: setup
-	$(BIN)/pano demo --out $(DEMO_OUT)
+	$(BIN)/pano demo --out $(DEMO_OUT) --overwrite
 
 test: setup
 	$(BIN)/pytest

@@ -22,11 +22,23 @@ def demo(
     seed: Annotated[
         int, typer.Option("--seed", help="Seed of the synthetic data and training.")
     ] = 0,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite",
+            help="Replace an earlier demo in --out (only what its .pano-demo-manifest.json "
+            "lists). Without it a non-empty --out is refused.",
+        ),
+    ] = False,
 ) -> None:
     """Run the whole path on synthetic PVS-HM data and write a one-page report."""
     from pano.pipelines.demo import DemoConfig, run_demo
 
-    res = run_demo(DemoConfig(out=out, quick=quick, workers=workers, device=device, seed=seed))
+    res = run_demo(
+        DemoConfig(
+            out=out, quick=quick, workers=workers, device=device, seed=seed, overwrite=overwrite
+        )
+    )
     from pano.pipelines.demo_checks import tally
     from pano.pipelines.eval_report import format_tables
 

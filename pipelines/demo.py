@@ -26,6 +26,7 @@ from pydantic import Field
 
 from pano.config import PanoConfig, load_config
 from pano.errors import ConfigError
+from pano.fileio import atomic_write_bytes
 from pano.pipelines.demo_checks import Comparison, checks_dict, compute_comparisons
 from pano.synth import SynthConfig
 
@@ -83,7 +84,10 @@ class DemoConfig(PanoConfig):
     workers: int = Field(2, ge=0, description="Dask worker processes for ingest and eval")
     device: str = Field("auto", description="torch device: auto, cpu, cuda, cuda:N")
     seed: int = Field(0, ge=0)
-    overwrite: bool = Field(True, description="start from an empty output folder")
+    overwrite: bool = Field(
+        False,
+        description="replace what an earlier demo wrote in `out` (only what its manifest lists)",
+    )
 
     def synth_config(self) -> SynthConfig:
         """The synthetic data set this demo generates."""
@@ -156,14 +160,7 @@ def run_demo(cfg: DemoConfig) -> DemoResult:
         if m not in DEMO_MODELS:
             raise ConfigError(f"demo model {m!r} is unknown: use {', '.join(DEMO_MODELS)}")
     out = cfg.out
-    if cfg.overwrite and out.exists():
-        for sub in ("data", "pano.zarr", "runs", "eval", "figures", "report.md"):
-            p = out / sub
-            if p.is_dir():
-                shutil.rmtree(p)
-            elif p.exists():
-                p.unlink()
-    out.mkdir(parents=True, exist_ok=True)
+    prepare_out(out, cfg.overwrite)
     timings: dict[str, float] = {}
     data, store = out / "data", out / "pano.zarr"
 
@@ -252,6 +249,71 @@ def run_demo(cfg: DemoConfig) -> DemoResult:
     }
     (out / "demo.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
     return DemoResult(out, report, store, ev.tables, checks, runs, comparisons, timings, figures)
+
+
+#: The demo's record of what it wrote in its ``--out`` folder (the only things
+#: ``--overwrite`` deletes).
+MANIFEST = ".pano-demo-manifest.json"
+_MANIFEST_FORMAT = "pano-demo"
+#: What the demo writes in ``--out`` (the store's lock file appears beside the store).
+DEMO_ENTRIES = (
+    "data", "pano.zarr", "pano.zarr.pano-lock", "runs", "eval", "figures", "report.md",
+    "demo.json",
+)  # fmt: skip
+
+
+def _manifest_entries(out: Path) -> list[str] | None:
+    """The names a demo manifest in ``out`` lists, or None when there is no valid one."""
+    try:
+        raw = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    entries = raw.get("entries") if isinstance(raw, dict) else None
+    if raw.get("format") != _MANIFEST_FORMAT or not isinstance(entries, list):
+        return None
+    # Only plain names inside ``out``: a hand-edited manifest cannot reach elsewhere.
+    return [
+        e
+        for e in entries
+        if isinstance(e, str) and e not in ("", ".", "..", MANIFEST) and Path(e).name == e
+    ]
+
+
+def prepare_out(out: Path, overwrite: bool) -> None:
+    """Make ``out`` ready for a demo: new or empty, or (``overwrite``) an earlier demo's.
+
+    The demo writes :data:`MANIFEST` into ``out`` before anything else, naming what it
+    writes (:data:`DEMO_ENTRIES`); ``overwrite`` deletes exactly those entries, nothing a
+    user put beside them.
+
+    Raises:
+        ConfigError: ``out`` is a file, a non-empty folder without a demo manifest, or an
+            earlier demo's folder without ``overwrite`` (nothing is deleted).
+
+    """
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out}: is a file; choose a new or empty folder")
+    if out.is_dir() and any(out.iterdir()):
+        entries = _manifest_entries(out)
+        if entries is None:
+            raise ConfigError(
+                f"--out {out}: the folder is not empty and was not made by pano demo (no "
+                f"{MANIFEST}); choose a new or empty folder (nothing was deleted)"
+            )
+        if not overwrite:
+            raise ConfigError(
+                f"--out {out}: holds an earlier demo; pass --overwrite to replace what it wrote "
+                f"(listed in {out / MANIFEST}), or choose another folder"
+            )
+        for name in entries:
+            p = out / name
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            elif p.exists() or p.is_symlink():
+                p.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = {"format": _MANIFEST_FORMAT, "entries": list(DEMO_ENTRIES)}
+    atomic_write_bytes(out / MANIFEST, (json.dumps(manifest, indent=1) + "\n").encode())
 
 
 def _val_metric(kind: str) -> str:

@@ -85,6 +85,10 @@ class IngestConfig(PanoConfig):
     scheduler: str | None = Field(
         default=None, description="address of an existing Dask scheduler (tcp://host:8786)"
     )
+    dashboard: str = Field(
+        default="local",
+        description="Dask dashboard of a local cluster: 'local' (127.0.0.1), 'off' or HOST:PORT",
+    )
     overwrite: bool = Field(
         default=False, description="replace an existing store instead of resuming it"
     )
@@ -117,6 +121,13 @@ class IngestConfig(PanoConfig):
         if not v.strip():
             raise ValueError("must be a path or URL")
         return v
+
+    @field_validator("dashboard")
+    @classmethod
+    def _dashboard(cls, v: str) -> str:
+        from pano.pipelines.runner import check_dashboard
+
+        return check_dashboard(v)
 
 
 class VideoResult(BaseModel):
@@ -413,7 +424,7 @@ def _now() -> str:
 
 def _parameters(cfg: IngestConfig) -> dict[str, Any]:
     p = cfg.model_dump(mode="json")
-    for k in ("overwrite", "workers", "scheduler", "verify"):
+    for k in ("overwrite", "workers", "scheduler", "dashboard", "verify"):
         p.pop(k, None)
     return p
 
@@ -531,7 +542,9 @@ def _ingest(cfg: IngestConfig) -> IngestSummary:
     todo = sorted(n for n in match.pairs if names[n] not in complete)
     if len(todo) < len(match.pairs):
         log.info("%d video(s) already complete in the store: skipped", len(match.pairs) - len(todo))
-    with dask_runner(cfg.store, cfg.workers, cfg.scheduler, len(todo)) as runner:
+    with dask_runner(
+        cfg.store, cfg.workers, cfg.scheduler, len(todo), dashboard=cfg.dashboard
+    ) as runner:
         probes = runner.map(
             _probe_task,
             [_ProbeJob(n, match.pairs[n], cfg.count_frames) for n in todo],

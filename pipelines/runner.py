@@ -4,8 +4,11 @@
 
 * by default on a :class:`distributed.LocalCluster` of ``workers`` single-threaded
   processes (``workers=None``: one per task, up to the CPU count; never more than the
-  tasks), started without Dask's ``MALLOC_TRIM_THRESHOLD_`` (see below) and with a
-  dashboard when bokeh is installed (its link is announced);
+  tasks), started without Dask's ``MALLOC_TRIM_THRESHOLD_`` (see below); the scheduler
+  listens on the loopback interface only, and so does the dashboard (when bokeh is
+  installed; its link is announced) unless asked otherwise (``dashboard``: ``"local"``,
+  the default, ``"off"``, or an explicit ``HOST:PORT`` - the dashboard has no
+  authentication, so anything but loopback is the user's explicit choice);
 * on an existing cluster with ``scheduler`` (its workers must see the store, and the
   inputs, at the same paths or URLs);
 * in this process with ``workers=0``, when there are no tasks, and always for
@@ -35,6 +38,40 @@ CONNECT_TIMEOUT_S = 20
 def is_memory(location: str) -> bool:
     """True for ``memory://`` stores (they exist only inside the process that made them)."""
     return str(location).startswith("memory://")
+
+
+#: The ``dashboard`` values besides an explicit ``HOST:PORT``.
+DASHBOARD_CHOICES = ("local", "off")
+_DASHBOARD_HELP = (
+    "'local' (127.0.0.1, a free port; the default), 'off', or HOST:PORT to listen there "
+    "(the dashboard has no authentication: only on a network you trust)"
+)
+
+
+def check_dashboard(value: str) -> str:
+    """Validate a ``dashboard`` setting (a config field validator calls it).
+
+    Raises:
+        ValueError: not ``local``, ``off`` or ``HOST:PORT`` with a port 0-65535.
+
+    """
+    if value in DASHBOARD_CHOICES:
+        return value
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"dashboard {value!r}: use {_DASHBOARD_HELP}")
+    return value
+
+
+def dashboard_address(value: str, has_bokeh: bool) -> str | None:
+    """The LocalCluster ``dashboard_address`` for a ``dashboard`` setting (None: none).
+
+    >>> dashboard_address("local", True), dashboard_address("off", True)
+    ('127.0.0.1:0', None)
+    """
+    if not has_bokeh or value == "off":
+        return None
+    return "127.0.0.1:0" if value == "local" else value
 
 
 def _has_bokeh() -> bool:
@@ -122,6 +159,7 @@ def dask_runner(
     scheduler: str | None,
     n_tasks: int,
     announce: Callable[[str], None] | None = None,
+    dashboard: str = "local",
 ) -> Iterator[Runner]:
     """A :class:`Runner` for ``n_tasks`` tasks on ``store`` (see the module docstring).
 
@@ -132,6 +170,9 @@ def dask_runner(
         scheduler: address of an existing Dask scheduler (``tcp://host:8786``), or None.
         n_tasks: how many tasks will be mapped (no cluster is started for none).
         announce: called with one-line messages for the user (the dashboard link).
+        dashboard: a local cluster's dashboard: ``"local"`` (loopback, a free port),
+            ``"off"`` or ``HOST:PORT`` (see :func:`check_dashboard`); an existing
+            cluster's dashboard is its own (its link is announced).
 
     Raises:
         ConfigError: a ``memory://`` store or ``workers=0`` with a scheduler, or a
@@ -161,7 +202,7 @@ def dask_runner(
 
     has_bokeh = _has_bokeh()
 
-    def dashboard(client: Any) -> None:
+    def show_dashboard(client: Any) -> None:
         link = client.dashboard_link if has_bokeh else None
         if link:
             log.info("Dask dashboard: %s", link)
@@ -175,19 +216,23 @@ def dask_runner(
         except (OSError, TimeoutError) as err:
             raise ConfigError(f"--scheduler {scheduler}: cannot connect ({err})") from err
         with client:
-            dashboard(client)
+            show_dashboard(client)
             yield Runner(client)
         return
     n = workers if workers is not None else min(n_tasks, os.cpu_count() or 1)
     n = max(1, min(n, n_tasks))
     log.info("starting a local Dask cluster of %d worker process(es)", n)
-    with _local_cluster(n, has_bokeh) as cluster, Client(cluster) as client:
-        dashboard(client)
+    address = dashboard_address(check_dashboard(dashboard), has_bokeh)
+    with _local_cluster(n, address) as cluster, Client(cluster) as client:
+        show_dashboard(client)
         yield Runner(client)
 
 
-def _local_cluster(n_workers: int, dashboard: bool) -> Any:
+def _local_cluster(n_workers: int, dashboard: str | None) -> Any:
     """A LocalCluster of single-threaded worker processes with glibc's default malloc.
+
+    The scheduler and the workers listen on 127.0.0.1 only; the dashboard at
+    ``dashboard`` (:func:`dashboard_address`; None: no dashboard).
 
     Dask starts workers with ``MALLOC_TRIM_THRESHOLD_=65536``, which also switches off
     glibc's adaptive mmap threshold: every multi-MB NumPy temporary is then mmap'ed and
@@ -204,9 +249,17 @@ def _local_cluster(n_workers: int, dashboard: bool) -> Any:
             n_workers=n_workers,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=":0" if dashboard else None,
+            host="127.0.0.1",
+            dashboard_address=dashboard,
             silence_logs=logging.ERROR,
         )
 
 
-__all__ = ["Runner", "dask_runner", "is_memory"]
+__all__ = [
+    "DASHBOARD_CHOICES",
+    "Runner",
+    "check_dashboard",
+    "dashboard_address",
+    "dask_runner",
+    "is_memory",
+]

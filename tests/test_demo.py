@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from pano.cli.app import main
 from pano.pipelines.eval import open_results
 from pano.stores import list_videos, read_root_attrs
 
@@ -157,3 +158,52 @@ def test_notebook_without_a_demo_stops_with_the_command_to_run(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["repo"]
     assert [p.name for p in (tmp_path / "repo").iterdir()] == ["docs"]
     assert not any(docs.iterdir())
+
+
+def test_demo_refuses_a_folder_it_did_not_make_and_overwrites_only_its_own(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pano.errors import ConfigError
+    from pano.pipelines.demo import DEMO_ENTRIES, MANIFEST, prepare_out
+
+    mine = tmp_path / "thesis"
+    mine.mkdir()
+    (mine / "data").mkdir()
+    (mine / "data" / "chapter1.tex").write_text("years of work")
+    (mine / "report.md").write_text("mine")
+    for overwrite in (False, True):  # not a demo folder: refused even with --overwrite
+        with pytest.raises(ConfigError, match="was not made by pano demo .*nothing was deleted"):
+            prepare_out(mine, overwrite)
+    assert (mine / "data" / "chapter1.tex").read_text() == "years of work"
+    capsys.readouterr()
+    assert main(["demo", "--quick", "--out", str(mine), "--overwrite"]) == 2  # through the CLI
+    assert "pano: error: --out" in capsys.readouterr().err
+    assert sorted(p.name for p in mine.iterdir()) == ["data", "report.md"]
+    afile = tmp_path / "f"
+    afile.write_text("x")
+    with pytest.raises(ConfigError, match="is a file"):
+        prepare_out(afile, True)
+
+    demo = tmp_path / "demo"  # new: created, manifest written first
+    prepare_out(demo, False)
+    manifest = json.loads((demo / MANIFEST).read_text())
+    assert manifest == {"format": "pano-demo", "entries": list(DEMO_ENTRIES)}
+    for name in ("data", "runs", "pano.zarr"):
+        (demo / name).mkdir()
+        (demo / name / "x").write_text("old")
+    (demo / "report.md").write_text("old")
+    (demo / "notes.txt").write_text("the user's")  # beside the demo's files
+    with pytest.raises(ConfigError, match="holds an earlier demo; pass --overwrite"):
+        prepare_out(demo, False)
+    assert (demo / "report.md").exists()
+    prepare_out(demo, True)  # deletes exactly what the manifest lists
+    assert sorted(p.name for p in demo.iterdir()) == [MANIFEST, "notes.txt"]
+    # A hand-edited manifest cannot reach outside the folder.
+    (tmp_path / "outside").write_text("keep")
+    (demo / MANIFEST).write_text(json.dumps({"format": "pano-demo", "entries": ["../outside"]}))
+    prepare_out(demo, True)
+    assert (tmp_path / "outside").read_text() == "keep"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    prepare_out(empty, False)  # an empty folder is fine
+    assert (empty / MANIFEST).is_file()

@@ -58,3 +58,52 @@ def test_local_cluster_keeps_order_and_returns_errors() -> None:
         assert out[0] == {"a": 1} and isinstance(out[1], ConfigError)
         with pytest.raises(ConfigError, match="-s 'bad': expected key=value"):
             r.map(parse_overrides, [["a=1"], ["bad"]], "t", source="-s")
+
+
+def test_a_local_cluster_listens_on_loopback_only() -> None:
+    """The scheduler, the workers and the dashboard (no authentication) are loopback-only."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    from pano.pipelines.runner import _has_bokeh, check_dashboard, dashboard_address
+
+    for setting in ("local", "off"):
+        with dask_runner("s.zarr", 1, None, 1, dashboard=setting) as r:
+            assert r.client is not None
+            info = r.client.scheduler_info()
+            assert urllib.parse.urlparse(info["address"]).hostname == "127.0.0.1"
+            for worker in info["workers"]:
+                assert urllib.parse.urlparse(worker).hostname == "127.0.0.1"
+            # Dask always serves HTTP (health, metrics; the bokeh dashboard when on):
+            # bound to loopback, never to every interface (Dask's ":0" means 0.0.0.0).
+            http = r.client.cluster.scheduler.http_server
+            assert http.address == "127.0.0.1"
+            url = f"http://127.0.0.1:{http.port}/status"
+            try:
+                with urllib.request.urlopen(url, timeout=10) as resp:
+                    status = resp.status
+            except urllib.error.HTTPError as err:
+                status = err.code
+            assert status == (200 if setting == "local" and _has_bokeh() else 404)
+    assert dashboard_address("local", True) == "127.0.0.1:0"
+    assert dashboard_address("local", False) is None  # no bokeh: no dashboard
+    assert dashboard_address("off", True) is None
+    assert dashboard_address("0.0.0.0:8787", True) == "0.0.0.0:8787"  # asked explicitly
+    for bad in ("anywhere", ":80", "h:99999", "h:x"):
+        with pytest.raises(ValueError, match="use 'local'"):
+            check_dashboard(bad)
+
+
+def test_the_dashboard_setting_is_checked_in_the_configs() -> None:
+    from pano.pipelines.eval import EvalConfig
+    from pano.pipelines.ingest import IngestConfig
+
+    with pytest.raises(ConfigError, match="dashboard"):
+        from pano.config import load_config
+
+        load_config(EvalConfig, None, {"store": "s.zarr", "dashboard": "everywhere"})
+    cfg = IngestConfig.model_validate(
+        {"videos": ".", "hm": "x.mat", "store": "s.zarr", "dashboard": "off"}
+    )
+    assert cfg.dashboard == "off"

@@ -132,6 +132,10 @@ class EvalConfig(PanoConfig):
     )
     workers: int = Field(default=2, ge=0, description="local Dask worker processes; 0 = in-process")
     scheduler: str | None = Field(default=None, description="address of an existing Dask scheduler")
+    dashboard: str = Field(
+        default="local",
+        description="Dask dashboard of a local cluster: 'local' (127.0.0.1), 'off' or HOST:PORT",
+    )
     out: Path | None = Field(
         default=None, description="folder for tables (CSV, Markdown) and PNG plots"
     )
@@ -158,6 +162,13 @@ class EvalConfig(PanoConfig):
         if v in (["none"], "none", None):
             return []
         return v
+
+    @field_validator("dashboard")
+    @classmethod
+    def _dashboard(cls, v: str) -> str:
+        from pano.pipelines.runner import check_dashboard
+
+        return check_dashboard(v)
 
     @field_validator("metrics", "videos", mode="before")
     @classmethod

@@ -196,5 +196,7 @@ def _execute(
     cfg: EvalConfig, tasks: list[tuple[str, Any]], announce: Callable[[str], None] | None
 ) -> list[Any]:
     """Run the ``(kind, task)`` pairs on the configured Dask runner; results in task order."""
-    with dask_runner(cfg.store, cfg.workers, cfg.scheduler, len(tasks), announce) as runner:
+    with dask_runner(
+        cfg.store, cfg.workers, cfg.scheduler, len(tasks), announce, cfg.dashboard
+    ) as runner:
         return runner.map(run_task, tasks, "evaluating")

@@ -7,7 +7,8 @@ Layout of a run directory's ``checkpoints/``::
     manifest.json         {"latest": ..., "best": ..., "checkpoints": [{file, step, sha256,
                            val, bytes}, ...]}
 
-A checkpoint is serialised in memory, written to a temporary file in the same folder,
+A checkpoint is serialised in memory, written to a temporary file in the same folder
+(created exclusively with an unpredictable name: :func:`pano.fileio.atomic_write_bytes`),
 flushed and fsync'ed, then renamed over its final name (``os.replace``, atomic on POSIX);
 only then is the manifest rewritten the same way. A process killed at any moment leaves
 either the old manifest (pointing at complete, verified files) or the new one; stray
@@ -23,39 +24,19 @@ import hashlib
 import io
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from pano.errors import CheckpointError
+from pano.fileio import atomic_write_bytes
+
+__all__ = ["MANIFEST", "CheckpointManager", "atomic_write_bytes"]
 
 log = logging.getLogger("pano.train")
 
 MANIFEST = "manifest.json"
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temporary file + fsync + ``os.replace``)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
 
 
 def _sha256(data: bytes) -> str:
