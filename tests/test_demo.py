@@ -172,7 +172,7 @@ def test_demo_refuses_a_folder_it_did_not_make_and_overwrites_only_its_own(
     (mine / "data" / "chapter1.tex").write_text("years of work")
     (mine / "report.md").write_text("mine")
     for overwrite in (False, True):  # not a demo folder: refused even with --overwrite
-        with pytest.raises(ConfigError, match="was not made by pano demo .*nothing was deleted"):
+        with pytest.raises(ConfigError, match=r"was not made by pano demo .*nothing was deleted"):
             prepare_out(mine, overwrite)
     assert (mine / "data" / "chapter1.tex").read_text() == "years of work"
     capsys.readouterr()
