@@ -72,6 +72,7 @@ class StoreSummary:
     runs: list[RunRow] = field(default_factory=list)
     damaged: dict[str, list[str]] = field(default_factory=dict)  # video -> missing arrays
     writer: str | None = None  # who holds the store's write lock now (pano.stores.lock)
+    generation: str = ""  # the store's generation (pano.stores.generation), for people
 
     @property
     def total_samples(self) -> int:
@@ -93,6 +94,7 @@ class StoreSummary:
             f"{self.n_subjects} subjects, {len(self.videos)} complete videos",
             f"heatmap  {hm.get('width')}x{hm.get('height')}, sigma {hm.get('sigma_deg')} deg, "
             f"every {hm.get('step_frames')} frames, normalize {hm.get('normalize')}",
+            *([f"state    {self.generation}"] if self.generation else []),
             "",
             f"{'video':<24} {'split':<5} {'frames':>7} {'fps':>7} {'subj':>5} {'samples':>8} "
             f"{'NaNs':>6} {'steps':>6} {'EM':>3}",
@@ -130,6 +132,7 @@ class StoreSummary:
 
 def store_summary(location: str | os.PathLike) -> StoreSummary:
     """Summarise a store (per video: split, frames, fps, samples, NaNs; totals; bytes)."""
+    from pano.stores.generation import GENERATION_ATTR, Generation
     from pano.stores.lock import current_writer
 
     root = open_root(location)
@@ -158,6 +161,7 @@ def store_summary(location: str | os.PathLike) -> StoreSummary:
         runs=_run_rows(root),
         damaged=damaged,
         writer=None if writer is None else writer.describe(),
+        generation=Generation.from_attrs(root.attrs.get(GENERATION_ATTR)).describe(),
     )
 
 

@@ -178,6 +178,9 @@ def test_results_record_the_generation_they_scored(
     attrs = zarr.open_group(str(store), mode="r")["results/baselines"].attrs
     assert attrs[GENERATION_ATTR] == read_generation(store).to_attrs()
     assert attrs[COMPLETE_ATTR] is True and res.results_group == "results/baselines"
+    assert main(["info", str(store)]) == 0
+    gen = read_generation(store)
+    assert f"\nstate    generation {gen.counter} ({gen.uuid[:8]})\n" in capsys.readouterr().out
     # Written under the lock, which is released afterwards (a writer may start).
     with store_write_lock(store):
         pass
