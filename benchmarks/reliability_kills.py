@@ -348,6 +348,10 @@ def evals(
             outcome = "refused at start" if "evaluate after" in lines[0] else "failed: writer"
         elif ev.returncode == 2 and one_line and "changed while this ran" in lines[0]:
             outcome = "failed: store changed"
+        elif ev.returncode == 0 and not _results_exist(store) and scen == "overwrite":
+            # It finished before the --overwrite began, which then replaced the whole store
+            # (results included): nothing in the store claims anything.
+            outcome = "complete (then replaced by the --overwrite)"
         elif ev.returncode == 0:
             digest, gen = results_digest(store, "baselines")
             matches = [k for k, (dg, _) in refs[scen].items() if dg == digest]
@@ -391,6 +395,10 @@ def _generation(store: Path) -> Any:
         return None
 
 
+def _results_exist(store: Path) -> bool:
+    return (store / "results" / "baselines" / "zarr.json").exists()
+
+
 def _results_complete(store: Path) -> bool:
     meta = store / "results" / "baselines" / "zarr.json"
     try:
@@ -428,6 +436,12 @@ def main() -> None:
     info = machine()
     t_all = time.perf_counter()
     out: dict[str, Any] = {"machine": info, "trials": []}
+
+    def save() -> None:  # after every trial: a crash later keeps what was measured
+        if args.json is not None:
+            out["seconds"] = round(time.perf_counter() - t_all, 1)
+            args.json.write_text(json.dumps(out, indent=1) + "\n")
+
     with tempfile.TemporaryDirectory(prefix="pano-reliability-") as tmp:
         work = Path(tmp)
         data = work / "data"
@@ -450,6 +464,7 @@ def main() -> None:
                 lambda d, s: ingest_cmd(data, s), plain_rerun, clean_digest, t_ingest,
                 lambda d, s: snapshot(s),
             ))  # fmt: skip
+            save()
         if "b" in args.only:
             t_over = timed(ingest_cmd(data, work / "over.zarr"))
             t_over = timed(ingest_cmd(data, work / "over.zarr", "--overwrite"))
@@ -463,6 +478,7 @@ def main() -> None:
                 lambda d, s: ingest_cmd(data, s, "--overwrite"), plain_rerun, clean_digest,
                 t_over, lambda d, s: snapshot(s),
             ))  # fmt: skip
+            save()
         if "c" in args.only:
             ref = work / "train-ref"
             ref.mkdir()
@@ -486,8 +502,10 @@ def main() -> None:
                 lambda d, s: train_cmd(s, d / "runs"), resume, train_digest, t_train,
                 _train_digest,
             ))  # fmt: skip
+            save()
         if "d" in args.only:
             out["trials"].append(concurrent(args.pairs, work, data, clean, clean_digest))
+            save()
         if "e" in args.only:
             shutil.copytree(clean, work / "eval-time.zarr")
             t_eval = timed(_pano("eval", str(work / "eval-time.zarr"), *EVAL_OPTS))

@@ -52,14 +52,15 @@ def check_dashboard(value: str) -> str:
     """Validate a ``dashboard`` setting (a config field validator calls it).
 
     Raises:
-        ValueError: not ``local``, ``off`` or ``HOST:PORT`` with a port 0-65535.
+        ConfigError: not ``local``, ``off`` or ``HOST:PORT`` with a port 0-65535 (also a
+            ``ValueError``, so a pydantic validator reports it as the field's error).
 
     """
     if value in DASHBOARD_CHOICES:
         return value
     host, sep, port = value.rpartition(":")
     if not sep or not host or not port.isdigit() or int(port) > 65535:
-        raise ValueError(f"dashboard {value!r}: use {_DASHBOARD_HELP}")
+        raise ConfigError(f"dashboard {value!r}: use {_DASHBOARD_HELP}")
     return value
 
 
