@@ -454,7 +454,9 @@ def ingest_pvs_hm(cfg: IngestConfig) -> IngestSummary:
     with one line (:class:`pano.errors.StoreLockedError`) naming the first.
     """
     from pano.stores.lock import store_write_lock
+    from pano.stores.preflight import check_store_location
 
+    check_store_location(cfg.store, write=True, groups=(VIDEOS_GROUP,), option="--store")
     with store_write_lock(cfg.store, command="pano ingest pvs-hm"):
         return _ingest(cfg)
 

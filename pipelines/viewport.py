@@ -202,6 +202,9 @@ def render_viewports(
         raise ConfigError(f"{out}: the output must end in .png (contact sheet) or .mp4 (video)")
     if rows < 1:
         raise ConfigError(f"rows must be >= 1, got {rows}")
+    from pano.stores.preflight import check_output_file
+
+    _check_times(start_s, seconds)
     ds, root, _ = open_video_group(store, video)
     va = VideoAttrs.from_attrs(dict(ds.attrs), where=f"videos/{video}")
     if subjects is None:
@@ -212,6 +215,8 @@ def render_viewports(
         f"S{s}" + (f" ({ids[s]})" if s < len(ids) and ids[s] != str(s) else "") for s in subjects
     ]
     fov = _fov_pair(fov_deg)
+    check_viewport_memory(size, len(subjects))
+    check_output_file(out, "--out")
     fps, n_frames = float(va.video.fps), int(va.video.n_frames)
     kw: dict[str, Any] = {
         "subjects": subjects, "fov_deg": fov, "size": size, "device": device, "backend": backend,
@@ -275,6 +280,47 @@ def render_viewports(
     finally:
         plt.close(fig)
     return out
+
+
+#: The most memory one batch of viewport tiles may take (bytes); see
+#: :func:`viewport_batch_bytes`. Documented in docs/viewports.md.
+VIEWPORT_MEMORY_LIMIT = 2 * 1024**3
+
+
+def viewport_batch_bytes(size: int | Sequence[int], n_tiles: int) -> int:
+    """Estimated bytes of one frame's viewport tiles at ``size`` (H, W) for ``n_tiles`` subjects.
+
+    Per tile pixel: the sampling grid (2 x float32), the sampled RGB (3 x float32), its
+    uint8 copy (3 bytes) and the drawn figure's RGBA (4 bytes) - 27 bytes.
+    """
+    h, w = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+    return 27 * h * w * max(n_tiles, 1)
+
+
+def check_viewport_memory(size: int | Sequence[int], n_tiles: int) -> None:
+    """Refuse a tile size whose estimated memory exceeds :data:`VIEWPORT_MEMORY_LIMIT`.
+
+    Raises:
+        ConfigError: one line with the estimate, the limit and a size that fits.
+
+    """
+    need = viewport_batch_bytes(size, n_tiles)
+    if need <= VIEWPORT_MEMORY_LIMIT:
+        return
+    h, w = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+    side = int(math.sqrt(VIEWPORT_MEMORY_LIMIT / (27 * max(n_tiles, 1))))
+    raise ConfigError(
+        f"--size {w}x{h}: {n_tiles} viewport tile(s) of {w}x{h} px need about "
+        f"{need / 1024**3:.1f} GiB (limit {VIEWPORT_MEMORY_LIMIT / 1024**3:.0f} GiB); "
+        f"use at most about {side}x{side}"
+    )
+
+
+def _check_times(start_s: float, seconds: float | None) -> None:
+    if not math.isfinite(start_s):
+        raise ConfigError(f"--start {start_s}: must be a finite time in seconds, e.g. 0")
+    if seconds is not None and (not math.isfinite(seconds) or seconds <= 0):
+        raise ConfigError(f"--seconds {seconds}: must be a finite duration > 0 in seconds")
 
 
 def _fov_pair(fov_deg: float | Sequence[float]) -> tuple[float, float]:

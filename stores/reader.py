@@ -101,6 +101,9 @@ def store_exists(location: str | os.PathLike) -> bool:
         return (path / "zarr.json").is_file()
     import fsspec
 
+    from pano.stores.preflight import check_store_location
+
+    check_store_location(location, write=False)  # an unknown protocol: one line
     fs, root = fsspec.core.url_to_fs(str(location))
     return bool(fs.exists(f"{root.rstrip('/')}/zarr.json"))
 

@@ -32,7 +32,7 @@ from pano.pipelines.eval.config import EvalConfig
 from pano.pipelines.eval.plan import build_tasks, make_plan
 from pano.pipelines.eval.tasks import run_task
 from pano.pipelines.runner import dask_runner
-from pano.stores.schema import COMPLETE_ATTR
+from pano.stores.schema import COMPLETE_ATTR, RESULTS_GROUP
 
 log = logging.getLogger("pano.pipelines.eval")
 
@@ -85,6 +85,12 @@ def evaluate(cfg: EvalConfig, announce: Callable[[str], None] | None = None) -> 
     from pano.stores.lock import assert_no_writer
     from pano.stores.results import check_results_writable
 
+    from pano.stores.preflight import check_output_folder, check_store_location
+
+    # Before any work: a store or --out that cannot be written fails now, not after scoring.
+    check_store_location(cfg.store, write=cfg.write_store, groups=(RESULTS_GROUP,))
+    if cfg.out is not None:
+        check_output_folder(cfg.out, "--out")
     assert_no_writer(cfg.store, "evaluate")  # scores must not mix old and new data
     t0 = time.perf_counter()
     subs = [

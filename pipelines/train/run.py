@@ -32,6 +32,7 @@ from torch import nn
 from pano.errors import CheckpointError, ConfigError
 from pano.pipelines.train.checkpoint import CheckpointManager, atomic_write_bytes
 from pano.pipelines.train.config import DHPModel, TrainConfig
+from pano.stores.schema import PREDICTIONS_GROUP
 from pano.pipelines.train.dist import DistInfo, all_gather_cat, barrier, init_distributed, shutdown
 
 log = logging.getLogger("pano.train")
@@ -154,11 +155,15 @@ def train_hm(
 
     """
     from pano.stores.lock import assert_no_writer
+    from pano.stores.preflight import check_output_folder, check_store_location
 
     if resume and overwrite:
         raise ConfigError(
             "--resume continues a run and --overwrite starts it again: pass one of them"
         )
+    # Before any work: the run folder, and with --predict the store, must be writable.
+    check_store_location(store, write=predict, groups=(PREDICTIONS_GROUP,))
+    check_output_folder(runs_dir, "--runs-dir")
     t0 = time.perf_counter()
     assert_no_writer(store, "train")  # do not train on a store that is being rewritten
     info = init_distributed(cfg.device)
@@ -377,6 +382,9 @@ def predict_hm(
     from pano.device import resolve_device
     from pano.pipelines.train.predict import write_predictions
 
+    from pano.stores.preflight import check_store_location
+
+    check_store_location(store, write=True, groups=(PREDICTIONS_GROUP,))
     out = run_dir_for(runs_dir, run)
     cfg_path = out / "config.yaml"
     if not cfg_path.is_file():
@@ -386,8 +394,9 @@ def predict_hm(
     cfg = load_config(TrainConfig, cfg_path)
     dev = resolve_device(device)
     ckpt = CheckpointManager(out / "checkpoints")
+    chosen = which is not None  # named by the user: that one or an error, never another
     which = which or ("best" if cfg.log.select == "best" else "latest")
-    state, entry = ckpt.load(which)
+    state, entry = ckpt.load(which, strict=chosen)
     model = build_for_config(cfg).to(dev)
     model.load_state_dict(state["model"])
     return write_predictions(store, run, cfg, model, entry["file"], dev)
