@@ -232,12 +232,13 @@ class _ProbeResult:
 
 
 def _probe_task(job: _ProbeJob, videos_dir: Path) -> _ProbeResult:
-    from pano.probe import probe_video, sha256_file
+    from pano.probe import file_fingerprint, probe_video, sha256_file
 
     info = probe_video(job.path, count=job.count)  # type: ignore[arg-type]
     src = VideoSource(
         path=os.path.relpath(job.path, videos_dir),
         sha256=sha256_file(job.path),
+        fingerprint=file_fingerprint(job.path),
         fps=info.fps,
         n_frames=info.n_frames,
         width=info.width,
@@ -635,18 +636,22 @@ def _check_consistent(
         by_subj.setdefault(a.n_subjects, []).append(f"{n} (in the store)")
     if len(rates) > 1 and not cfg.mixed_rates:
         common, odd = _odd_ones(rates)
+        verb = "differs" if len(odd) == 1 else "differ"
         got = "; ".join(f"{k}: {', '.join(sorted(v))}" for k, v in sorted(rates.items()))
         raise InputDataError(
             f"{cfg.hm}: HM samples per frame differ between videos ({got}); "
-            f"{', '.join(odd)} differ from {common} - check those videos are complete, or "
+            f"{', '.join(odd)} {verb} from the rest ({common}) - "
+            "check those videos are complete, or "
             "pass --set mixed_rates=true if the rates really differ"
         )
     if len(by_subj) > 1 and not cfg.mixed_subjects:
         common, odd = _odd_ones(by_subj)
+        verb = "differs" if len(odd) == 1 else "differ"
         got = "; ".join(f"{k}: {', '.join(sorted(v))}" for k, v in sorted(by_subj.items()))
         raise InputDataError(
             f"{cfg.hm}: the number of subjects differs between videos ({got}); "
-            f"{', '.join(odd)} differ from {common} - use the file of the same subjects, or "
+            f"{', '.join(odd)} {verb} from the rest ({common}) - "
+            "use the file of the same subjects, or "
             "pass --set mixed_subjects=true if subject k need not be the same person"
         )
 

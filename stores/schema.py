@@ -209,6 +209,11 @@ class VideoSource(_Model):
 
     path: str = Field(description="file path relative to the --videos folder")
     sha256: str
+    fingerprint: str | None = Field(
+        default=None,
+        description="'<bytes>:<sha256 of the first and last MiB>' (pano.probe.file_fingerprint);"
+        " checked whenever the video is opened (absent in stores of older pano versions)",
+    )
     fps: float = Field(gt=0)
     n_frames: int = Field(gt=0)
     width: int = Field(gt=0)

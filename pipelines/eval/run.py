@@ -83,9 +83,8 @@ def evaluate(cfg: EvalConfig, announce: Callable[[str], None] | None = None) -> 
     from pano.pipelines.eval_report import summary_tables, write_reports
     from pano.stores import write_results
     from pano.stores.lock import assert_no_writer
-    from pano.stores.results import check_results_writable
-
     from pano.stores.preflight import check_output_folder, check_store_location
+    from pano.stores.results import check_results_writable
 
     # Before any work: a store or --out that cannot be written fails now, not after scoring.
     check_store_location(cfg.store, write=cfg.write_store, groups=(RESULTS_GROUP,))

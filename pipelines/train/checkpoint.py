@@ -158,7 +158,9 @@ class CheckpointManager:
             return None
         return obj
 
-    def load(self, which: str = "latest", strict: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
+    def load(
+        self, which: str = "latest", strict: bool = False
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Load the ``"latest"`` or ``"best"`` complete checkpoint, or one named by its file.
 
         Args:

@@ -81,7 +81,9 @@ def _load_video(
         from pano.stores import resolve_video_path
 
         # Raises InputFileNotFoundError listing where it looked; --videos is an override.
-        path = resolve_video_path(location, root_attrs, va.video.path, cfg.data.videos_dir)
+        path = resolve_video_path(
+            location, root_attrs, va.video.path, cfg.data.videos_dir, expect=va.video
+        )
     return VideoData(
         name=name,
         split=va.split,

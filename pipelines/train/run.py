@@ -32,8 +32,8 @@ from torch import nn
 from pano.errors import CheckpointError, ConfigError
 from pano.pipelines.train.checkpoint import CheckpointManager, atomic_write_bytes
 from pano.pipelines.train.config import DHPModel, TrainConfig
-from pano.stores.schema import PREDICTIONS_GROUP
 from pano.pipelines.train.dist import DistInfo, all_gather_cat, barrier, init_distributed, shutdown
+from pano.stores.schema import PREDICTIONS_GROUP
 
 log = logging.getLogger("pano.train")
 
@@ -129,6 +129,43 @@ def _improved(task: Any, val: float, best: float | None) -> bool:
     return val > best if task.higher_is_better else val < best
 
 
+#: Config keys that may differ when a run is resumed (``--resume``): how long to train,
+#: logging/checkpoint cadence, prediction settings and where/how it runs. Everything else
+#: (model, data, optimiser, RL, seed) must equal the checkpoint's config.
+RESUME_MAY_CHANGE: tuple[str, ...] = (
+    "optim.steps", "log", "predict", "device", "threads", "data.videos_dir",
+    "data.decode_backend",
+)  # fmt: skip
+
+
+def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(d, dict):
+        return {prefix: d}
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        out.update(_flatten(v, f"{prefix}{k}."))
+    return {k.rstrip("."): v for k, v in out.items()}
+
+
+def resume_conflicts(saved: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """The config fields that differ between a checkpoint's config and a resumed run's.
+
+    Returns ``"key: saved -> new"`` for every differing key except those under
+    :data:`RESUME_MAY_CHANGE`; empty when the run may be resumed with ``new``. A saved
+    config without a key (an older pano) does not conflict on it.
+    """
+    a, b = _flatten(saved), _flatten(json.loads(json.dumps(new)))
+    out = []
+    for key in sorted(set(a) | set(b)):
+        if any(key == m or key.startswith(m + ".") for m in RESUME_MAY_CHANGE):
+            continue
+        if key not in a:
+            continue
+        if a.get(key) != b.get(key):
+            out.append(f"{key}: {a.get(key)!r} -> {b.get(key)!r}")
+    return out
+
+
 def train_hm(
     store: str,
     cfg: TrainConfig,
@@ -218,6 +255,13 @@ def _train(
     best_scores: dict[str, float] = {}
     if resume:
         state, entry = ckpt.load("latest")
+        changed = resume_conflicts(state.get("config") or {}, cfg.model_dump(mode="json"))
+        if changed:
+            raise CheckpointError(
+                f"{out}: --resume with another config than the run was trained with: "
+                f"{'; '.join(changed)}; resume with the run's own config.yaml (only "
+                f"{', '.join(RESUME_MAY_CHANGE)} may change), or start a new --run"
+            )
         saved_model = state.get("config", {}).get("model")
         if saved_model != json.loads(json.dumps(cfg.model.model_dump(mode="json"))):
             raise CheckpointError(
@@ -381,7 +425,6 @@ def predict_hm(
     from pano.config import load_config
     from pano.device import resolve_device
     from pano.pipelines.train.predict import write_predictions
-
     from pano.stores.preflight import check_store_location
 
     check_store_location(store, write=True, groups=(PREDICTIONS_GROUP,))
