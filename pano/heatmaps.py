@@ -19,7 +19,7 @@ import math
 import numpy as np
 import torch
 
-from pano.errors import ShapeError
+from pano.errors import ParameterError, ShapeError, UnknownNameError
 from pano.geometry import lonlat_to_vec
 from pano.heatmap_params import (
     DHP_GRID,
@@ -119,7 +119,7 @@ def sphere_heatmaps(
         raise ShapeError(f"points must be a float tensor, got {points.dtype}")
     s, n, _ = points.shape
     if chunk < 1:
-        raise ValueError(f"chunk must be >= 1, got {chunk}")
+        raise ParameterError(f"chunk must be >= 1, got {chunk}")
     grid_t = grid_vectors(width, height, pixel, dtype=points.dtype, device=points.device)
     grid_t = grid_t.reshape(-1, 3).T.contiguous()  # (3, P)
     n_pix = grid_t.shape[1]
@@ -163,5 +163,5 @@ def sphere_heatmaps(
         m = out.sum(dim=(1, 2), keepdim=True)
         out = torch.where(m > 0, out / torch.where(m > 0, m, torch.ones_like(m)), out)
     elif normalize != "none":
-        raise ValueError(f"normalize must be 'max', 'sum' or 'none', not {normalize!r}")
+        raise UnknownNameError(f"normalize must be 'max', 'sum' or 'none', not {normalize!r}")
     return out
