@@ -128,3 +128,17 @@ def test_unknown_key_error_is_a_key_error_printed_plainly() -> None:
     assert isinstance(err, KeyError) and isinstance(err, UnknownNameError)
     assert isinstance(err, ValueError)
     assert str(err) == "no video 'x' in the manifest"  # KeyError alone would add quotes
+
+
+def test_architecture_doc_lists_every_error_class() -> None:
+    """docs/architecture.md's error table has a row for each class of pano.errors."""
+    text = (REPO / "docs" / "architecture.md").read_text(encoding="utf-8")
+    rows = {
+        line.split("|")[1].strip().strip("`")
+        for line in text.splitlines()
+        if line.startswith("| `")
+    }
+    names = {
+        n for n, c in inspect.getmembers(errors, inspect.isclass) if c.__module__ == errors.__name__
+    }
+    assert names - {"PanoError"} <= rows, sorted(names - {"PanoError"} - rows)
