@@ -31,6 +31,15 @@ import numpy as np
 from pano.errors import InputDataError, ParameterError, ShapeError
 from pano.geometry import erp_grid_lonlat, lonlat_to_vec, orthodromic_distance
 
+#: The baselines ``pano eval`` scores, by name, in display order: saliency maps ...
+SALIENCY_BASELINES = ("uniform", "fcb", "equator", "inter_observer")
+#: ... and head-movement forecasts.
+HM_BASELINES = ("no_motion", "constant_velocity")
+#: Every baseline name (``pano eval --baselines``).
+ALL_BASELINES = SALIENCY_BASELINES + HM_BASELINES
+#: Baselines that also produce scanpaths (the other half of the subjects).
+SCANPATH_BASELINES = ("inter_observer",)
+
 # ---------------------------------------------------------------------------
 # Saliency baselines
 # ---------------------------------------------------------------------------

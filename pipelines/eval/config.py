@@ -11,17 +11,12 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+# The baseline names are core's (pano.baselines), re-exported here (see __all__).
+from pano.baselines import ALL_BASELINES, HM_BASELINES, SALIENCY_BASELINES, SCANPATH_BASELINES
 from pano.config import PanoConfig
 from pano.errors import ConfigError, ParameterError, UnknownNameError
 from pano.fov import DHP_FOV, FoV
 from pano.metrics.profiles import DEFAULT_PROFILE, PROFILE_NAMES, ProfileName
-
-#: Saliency baselines (maps) and head-movement baselines (forecasts), in display order.
-SALIENCY_BASELINES = ("uniform", "fcb", "equator", "inter_observer")
-HM_BASELINES = ("no_motion", "constant_velocity")
-ALL_BASELINES = SALIENCY_BASELINES + HM_BASELINES
-#: Baselines that also produce scanpaths (the other half of the subjects).
-SCANPATH_BASELINES = ("inter_observer",)
 
 
 def _metric_names() -> tuple[list[str], list[str], list[str]]:
