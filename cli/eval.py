@@ -76,7 +76,12 @@ def eval_command(
     """
     from pano.config import deep_merge, load_config, parse_overrides
     from pano.pipelines.eval import EvalConfig, evaluate
+    from pano.stores.names import validate_name
 
+    if run is not None:  # results and prediction runs are store groups: pano's name rule
+        validate_name(run, "--run")
+    for name in filter(None, (p.strip() for p in (predictions or "").split(","))):
+        validate_name(name, "--predictions")
     flags: dict[str, Any] = {"store": store}
     for key, val in (
         ("predictions", predictions),

@@ -61,6 +61,12 @@ def pvs_hm(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace an existing store instead of resuming.")
     ] = False,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify", help="Read every chunk of the complete videos; rewrite damaged ones."
+        ),
+    ] = False,
     config: Annotated[
         Path | None, typer.Option(help="YAML config (see pipelines/configs/ingest.yaml).")
     ] = None,
@@ -88,6 +94,8 @@ def pvs_hm(
             flags[key] = str(val)
     if overwrite:
         flags["overwrite"] = True
+    if verify:
+        flags["verify"] = True
     heat: dict[str, Any] = {}
     if heatmap_sigma is not None:
         heat["sigma_deg"] = heatmap_sigma
@@ -105,16 +113,35 @@ def pvs_hm(
 
 def info(
     store: Annotated[str, typer.Argument(metavar="STORE", help="Store path or fsspec URL.")],
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify", help="Also read every chunk of every complete group (slow on big stores)."
+        ),
+    ] = False,
 ) -> None:
     """Summarise a pano store: videos, totals, size, prediction runs and results.
 
     Per video: split, frames, fps, subjects, samples, NaNs, steps; then the prediction
     runs (predictions/RUN) and evaluation results (results/RUN) the store holds, with
     results flagged [stale: ...] when the predictions they scored have changed since.
+    Groups marked complete with arrays missing are listed as damaged. With --verify every
+    chunk is read too; damage found exits with code 2.
     """
+    from pano.errors import StoreError
     from pano.stores import store_summary
 
     typer.echo(store_summary(store).format())
+    if verify:
+        from pano.stores.verify import verify_store
+
+        report = verify_store(store, full=True)
+        typer.echo(report.format())
+        if not report.ok:
+            raise StoreError(
+                f"{report.one_line()}; re-run `pano ingest` with the same inputs and --verify to "
+                "rewrite damaged videos (prediction runs: `pano predict-hm`; results: `pano eval`)"
+            )
 
 
 def register(app: typer.Typer) -> None:

@@ -57,7 +57,9 @@ def train_hm_cmd(
     from pano.config import load_config
     from pano.device import resolve_device
     from pano.pipelines.train import TrainConfig, train_hm
+    from pano.stores.names import validate_name
 
+    validate_name(run or config.stem, "--run")  # before any work: a folder and a store group
     overrides = list(set_ or [])
     if device is not None:
         overrides.append(f"device={device}")

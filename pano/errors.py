@@ -87,3 +87,11 @@ class UnknownMetricError(UnknownNameError, MetricInputError):
 
     Also a :class:`MetricInputError`, so callers that caught that for unknown names still do.
     """
+
+
+class StoreLockedError(PanoError, RuntimeError):
+    """Another process holds the store's write lock (see ``pano.stores.lock``)."""
+
+
+class InvalidNameError(PanoError, ValueError):
+    """A video, run or results name breaks pano's name rule (``pano.stores.names``)."""

@@ -15,6 +15,7 @@ No cos(lat) weighting is applied (as in DHP); metrics decide their own weighting
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -31,9 +32,16 @@ from pano.heatmap_params import (
 )
 from pano.threads import hot_loop_threads
 
-#: Elements per temporary block (maps x points x pixels): per CPU thread, and on CUDA.
+#: Elements per temporary block (points x pixels) on CPU: cache-sized, fixed (never
+#: derived from the thread count, so that the blocks - and the bits - are the same everywhere).
 _BLOCK_CPU = 1 << 18
+#: Elements per temporary block (maps x points x pixels) on CUDA.
 _BLOCK_CUDA = 1 << 25
+#: Elements per call of a transcendental function (arccos, exp) on CPU: below torch's
+#: intra-op grain size (32768), so each call runs on one thread and whether an element is
+#: computed by the vectorised body or the scalar tail (whose results may differ in the last
+#: bit) depends only on the shapes, never on the number of threads.
+_SERIAL_CPU = 1 << 14
 
 
 def grid_vectors(
@@ -104,13 +112,15 @@ def sphere_heatmaps(
             valid point is all zeros.
         pixel: sample positions, see :func:`grid_vectors`.
         weights: optional ``(S, N)`` non-negative weights per point.
-        chunk: at most this many maps are computed at once; temporaries are further
-            bounded to about 2**18 values per CPU thread (cache-sized blocks) and 2**25
-            on CUDA. CPU threads follow pano's thread policy (:mod:`pano.threads`).
+        chunk: on CUDA, at most this many maps are computed at once (temporaries
+            bounded to about 2**25 values); on CPU one map at a time, in cache-sized
+            blocks of about 2**18 values. CPU threads follow pano's thread policy
+            (:mod:`pano.threads`). The maps depend on neither.
 
     Returns:
         ``(S, H, W)`` maps in ``points.dtype`` (use float64 for DHP parity to 1e-5),
-        on ``points.device``.
+        on ``points.device``; bit-identical for any thread count, ``chunk`` and
+        process on one machine (see the comment in the body).
 
     """
     if points.ndim != 3 or points.shape[-1] != 3:
@@ -128,40 +138,81 @@ def sphere_heatmaps(
     w = valid.to(points.dtype) if weights is None else weights.to(points.dtype) * valid
     # exp(-d_deg**2 / (2 sigma**2)) with d_deg = deg(arccos(dot)): deg() folded into the factor.
     factor = -((180.0 / math.pi) ** 2) / (2.0 * float(sigma_deg) ** 2)
-    # Blocks of maps x pixels keep the temporaries small: on CPU a block stays in the cache
-    # (~20x faster than whole maps at 360x180 x 58 points; 2**18 values per intra-op
-    # thread, so that each op's work still outweighs the threads' synchronisation, which
-    # matters on a busy machine); on CUDA blocks are large.
-    # The blocks follow torch's setting, not the thread policy's choice, so that the maps
-    # (block-wise sums) are the same numbers whatever the load.
-    if points.device.type == "cuda":
-        budget = _BLOCK_CUDA
+    # Bit-reproducible by construction (same bits for any thread count, in any process):
+    # the dot products are element-wise multiply/adds (no BLAS: its reductions depend on
+    # shapes, threads and alignment), the block shapes depend only on the input's shape,
+    # arccos/exp run in single-threaded pieces of fixed size on CPU, and the sum over
+    # points is a pairwise tree in a fixed order (:func:`_tree_sum`). On CPU one map is
+    # computed at a time in cache-sized blocks of pixels; on CUDA blocks are large.
+    cuda = points.device.type == "cuda"
+    if cuda:
+        c_max = max(1, min(chunk, _BLOCK_CUDA // max(1, n * min(n_pix, 4096))))
+        serial = None
     else:
-        budget = _BLOCK_CPU * max(1, torch.get_num_threads())
+        c_max, serial = 1, _SERIAL_CPU
     # On the CPU under pano's thread policy (pano.threads): at most torch's setting, fewer
-    # threads when other processes keep the cores busy.
+    # threads when other processes keep the cores busy (the bits do not depend on it).
     with hot_loop_threads(device=points.device):
-        c_max = max(1, min(chunk, budget // max(1, n * min(n_pix, 4096))))
         out = torch.empty((s, n_pix), dtype=points.dtype, device=points.device)
+        budget = _BLOCK_CUDA if cuda else _BLOCK_CPU
+        c_max = max(1, min(c_max, s))
+        pb = max(64, min(n_pix, budget // max(1, c_max * n)))  # pixels per block, fixed
+        # Two buffers reused by every block (a fresh allocation of this size costs page faults).
+        buf = torch.empty(2, c_max * n * pb, dtype=points.dtype, device=points.device)
         for i in range(0, s, c_max):
-            p = pts[i : i + c_max]  # (c, N, 3)
-            wi = w[i : i + c_max, None, :]  # (c, 1, N)
-            pb = max(64, min(n_pix, budget // max(1, p.shape[0] * n)))
+            p = pts[i : i + c_max, :, :, None]  # (c, N, 3, 1), c <= c_max
+            wi = w[i : i + c_max, :, None]  # (c, N, 1)
             for j in range(0, n_pix, pb):
-                e = min(n_pix, j + pb)
+                g = grid_t[:, j : min(n_pix, j + pb)]  # (3, pb)
+                shape = (p.shape[0], n, g.shape[1])
+                d = buf[0, : math.prod(shape)].view(shape)  # (c, N, pb), contiguous
+                tmp = buf[1, : math.prod(shape)].view(shape)
                 # arccos of the dot product is exact enough here: its error is largest near
                 # d = 0, where the Gaussian is flat (value error ~ d * err(d) / sigma**2,
                 # < 1e-9 in float64).
-                d = torch.matmul(p, grid_t[:, j:e])  # (c, N, pb)
-                d.clamp_(-1.0, 1.0).arccos_().square_().mul_(factor).exp_()
-                out[i : i + p.shape[0], j:e] = torch.bmm(wi, d)[:, 0]
+                torch.mul(p[:, :, 0], g[0], out=d)
+                d.add_(torch.mul(p[:, :, 1], g[1], out=tmp))
+                d.add_(torch.mul(p[:, :, 2], g[2], out=tmp)).clamp_(-1.0, 1.0)
+                _pieces(d, torch.Tensor.arccos_, serial)
+                d.square_().mul_(factor)
+                _pieces(d, torch.Tensor.exp_, serial)
+                out[i : i + p.shape[0], j : j + g.shape[1]] = _tree_sum(d.mul_(wi))
     out = out.reshape(s, height, width)
     if normalize == "max":
         m = out.amax(dim=(1, 2), keepdim=True)
         out = torch.where(m > 0, out / torch.where(m > 0, m, torch.ones_like(m)), out)
     elif normalize == "sum":
-        m = out.sum(dim=(1, 2), keepdim=True)
+        m = _tree_sum(out.reshape(s, -1, 1).clone())[:, :, None]  # (S, 1, 1), fixed order
         out = torch.where(m > 0, out / torch.where(m > 0, m, torch.ones_like(m)), out)
     elif normalize != "none":
         raise UnknownNameError(f"normalize must be 'max', 'sum' or 'none', not {normalize!r}")
     return out
+
+
+def _pieces(x: torch.Tensor, op: Callable[[torch.Tensor], torch.Tensor], size: int | None) -> None:
+    """Apply the in-place ``op`` to the contiguous ``x`` in flat pieces of ``size`` elements."""
+    if size is None:
+        op(x)
+        return
+    flat = x.view(-1)
+    for k in range(0, flat.numel(), size):
+        op(flat[k : k + size])
+
+
+def _tree_sum(x: torch.Tensor) -> torch.Tensor:
+    """Sum ``(c, N, P)`` over ``N`` as a pairwise tree in a fixed order -> ``(c, P)``.
+
+    Row ``k`` is added to row ``k + h`` (``h = N // 2``), an odd last row moves up, and so
+    on: every step is an element-wise add (one rounding per element, the same bits
+    however the work is split between threads). ``x`` is overwritten.
+    """
+    rows = x.shape[1]
+    if rows == 0:
+        return x.new_zeros((x.shape[0], x.shape[2]))
+    while rows > 1:
+        h = rows // 2
+        x[:, :h] += x[:, h : 2 * h]
+        if rows % 2:
+            x[:, h] = x[:, 2 * h]
+        rows = h + rows % 2
+    return x[:, 0]

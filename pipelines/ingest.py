@@ -45,6 +45,7 @@ from pano.pipelines.runner import dask_runner
 from pano.pvs_hm_facts import DHP_TEST_VIDEOS
 from pano.stores.schema import (
     PVS_HM_SOURCE_CONVENTION,
+    VIDEOS_GROUP,
     Conventions,
     HeatmapParams,
     Provenance,
@@ -103,6 +104,10 @@ class IngestConfig(PanoConfig):
     )
     count_frames: Literal["auto", "container", "demux"] = Field(
         default="auto", description="frame count: header if consistent, header only, or demux"
+    )
+    verify: bool = Field(
+        default=False,
+        description="read every chunk of the complete videos and rewrite the damaged ones",
     )
 
     @field_validator("store")
@@ -237,7 +242,8 @@ def _probe_task(job: _ProbeJob, videos_dir: Path) -> _ProbeResult:
 @dataclass
 class _WriteJob:
     store: str
-    name: str
+    name: str  # the group name (pano.stores.names)
+    variable: str  # the .mat variable
     hm: np.ndarray
     em: np.ndarray | None
     source: VideoSource
@@ -258,7 +264,8 @@ def _write_task(job: _WriteJob) -> VideoResult:
         em=job.em, device=resolve_device(job.device), spf_tolerance=job.spf_tolerance,
     )  # fmt: skip
     attrs = VideoAttrs(
-        video=job.source, source_variable=job.name, split=job.split, has_em=job.em is not None,
+        video=job.source, source_variable=job.variable, split=job.split,
+        has_em=job.em is not None, source_name=None if job.variable == job.name else job.variable,
         **info,
     )  # fmt: skip
     write_video_group(job.store, job.name, arrays, attrs)
@@ -314,18 +321,9 @@ def _read_validated(path: Path, what: str, tol: float) -> dict[str, np.ndarray]:
 
 
 def _remove_store(location: str) -> None:
-    from pano.stores.reader import local_path
+    from pano.stores.writer import remove_store
 
-    path = local_path(location)
-    if path is not None:
-        import shutil
-
-        shutil.rmtree(path)
-        return
-    import fsspec
-
-    fs, root = fsspec.core.url_to_fs(location)
-    fs.rm(root, recursive=True)
+    remove_store(location)  # marks every group incomplete before deleting anything
 
 
 def _initial_root(cfg: IngestConfig, dataset: str) -> RootAttrs:
@@ -350,7 +348,7 @@ def _inspect_store(cfg: IngestConfig, dataset: str) -> tuple[bool, list[str]]:
             store built with other parameters (without ``overwrite``).
 
     """
-    from pano.stores.reader import list_videos, read_root_attrs, store_exists
+    from pano.stores.reader import damaged_videos, list_videos, read_root_attrs, store_exists
 
     if not store_exists(cfg.store):
         return False, []
@@ -369,14 +367,25 @@ def _inspect_store(cfg: IngestConfig, dataset: str) -> tuple[bool, list[str]]:
             f"{cfg.store}: the store was built with other parameters: {'; '.join(diff)}. "
             "Pass --overwrite to rebuild it, or use another --store"
         )
-    return True, list_videos(cfg.store)
+    for name, missing in damaged_videos(cfg.store).items():
+        log.warning("video '%s' is marked complete but lacks %s: rewriting it", name, missing)
+    kept = list_videos(cfg.store)  # complete and not damaged
+    if cfg.verify:
+        from pano.stores.verify import damaged_video_names, verify_store
+
+        report = verify_store(cfg.store, full=True, prefix=VIDEOS_GROUP)
+        for p in report.problems:
+            log.warning("%s: %s: rewriting it", p.group, p.what)
+        kept = [n for n in kept if n not in damaged_video_names(report)]
+    return True, kept
 
 
 def _prepare_store(cfg: IngestConfig, dataset: str, exists: bool) -> None:
     """Create the store (or replace it with ``overwrite``); called after all input checks."""
-    from pano.stores.writer import create_root, remove_debris
+    from pano.stores.writer import create_root, ensure_videos_group, remove_debris
 
     if exists and not cfg.overwrite:
+        ensure_videos_group(cfg.store)  # a kill inside create_root can leave it out
         removed = remove_debris(cfg.store)
         if removed:
             log.info("removed what an interrupted ingest left: %s", ", ".join(removed))
@@ -393,7 +402,7 @@ def _now() -> str:
 
 def _parameters(cfg: IngestConfig) -> dict[str, Any]:
     p = cfg.model_dump(mode="json")
-    for k in ("overwrite", "workers", "scheduler"):
+    for k in ("overwrite", "workers", "scheduler", "verify"):
         p.pop(k, None)
     return p
 
@@ -438,6 +447,19 @@ def _write_final_root(
 
 
 def ingest_pvs_hm(cfg: IngestConfig) -> IngestSummary:
+    """Build (or finish) a pano store from PVS-HM-format data, holding the store's write lock.
+
+    See the module docstring and :func:`_ingest`; the lock (``pano.stores.lock``) is taken
+    before anything is read or written, so a second ingest into the same store is refused
+    with one line (:class:`pano.errors.StoreLockedError`) naming the first.
+    """
+    from pano.stores.lock import store_write_lock
+
+    with store_write_lock(cfg.store, command="pano ingest pvs-hm"):
+        return _ingest(cfg)
+
+
+def _ingest(cfg: IngestConfig) -> IngestSummary:
     """Build (or finish) a pano store from PVS-HM-format data; see the module docstring.
 
     Returns:
@@ -454,6 +476,7 @@ def ingest_pvs_hm(cfg: IngestConfig) -> IngestSummary:
 
     """
     from pano.device import resolve_device
+    from pano.stores.names import map_source_names
     from pano.stores.pvs_hm import find_videos, match_videos
     from pano.stores.reader import list_videos, local_path, store_nbytes
 
@@ -463,6 +486,7 @@ def ingest_pvs_hm(cfg: IngestConfig) -> IngestSummary:
     hm = _read_validated(cfg.hm, "HM", cfg.angle_tolerance_deg)
     em = _read_validated(cfg.em, "EM", cfg.angle_tolerance_deg) if cfg.em is not None else None
     match = match_videos(list(hm), videos)
+    names = map_source_names(match.pairs, str(cfg.hm))  # .mat variable -> group name
     for n in match.hm_without_video:
         log.warning("HM variable '%s' has no video in %s: skipped", n, cfg.videos)
     for n in match.videos_without_hm:
@@ -493,11 +517,9 @@ def ingest_pvs_hm(cfg: IngestConfig) -> IngestSummary:
     store_path = local_path(cfg.store)  # absolute for the workers, whose cwd may differ
     task_store = cfg.store if store_path is None else str(store_path.resolve())
     complete = set(kept)
-    todo = sorted(n for n in match.pairs if n not in complete)
-    if complete & set(match.pairs):
-        log.info(
-            "%d video(s) already complete in the store: skipped", len(complete & set(match.pairs))
-        )
+    todo = sorted(n for n in match.pairs if names[n] not in complete)
+    if len(todo) < len(match.pairs):
+        log.info("%d video(s) already complete in the store: skipped", len(match.pairs) - len(todo))
     with dask_runner(cfg.store, cfg.workers, cfg.scheduler, len(todo)) as runner:
         probes = runner.map(
             _probe_task,
@@ -528,7 +550,8 @@ def ingest_pvs_hm(cfg: IngestConfig) -> IngestSummary:
                 samples_per_frame(e.shape[0], src.n_frames, n, "EM", cfg.spf_tolerance)
             jobs.append(
                 _WriteJob(
-                    store=task_store, name=n, hm=hm[n], em=e, source=src, split=_split_of(n, val),
+                    store=task_store, name=names[n], variable=n, hm=hm[n], em=e, source=src,
+                    split=_split_of(names[n], val),
                     heatmap=cfg.heatmap, resample=cfg.resample, device=cfg.device,
                     spf_tolerance=cfg.spf_tolerance,
                 )

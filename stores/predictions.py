@@ -34,7 +34,9 @@ from pano.stores.reader import (
     child_groups,
     describe,
     is_complete,
+    missing_arrays,
     open_root,
+    present_arrays,
 )
 from pano.stores.schema import CONTENT_HASH_ATTR, PREDICTIONS_GROUP
 
@@ -101,11 +103,15 @@ def arrays_sha256(arrays: Mapping[str, Any]) -> str:
 
 
 def create_prediction_run(location: StoreLike, run: str, attrs: Mapping[str, Any]) -> None:
-    """Create ``predictions/<run>`` with ``attrs``, replacing a run of that name."""
+    """Create ``predictions/<run>`` with ``attrs``, replacing a run of that name.
+
+    A replaced run is marked incomplete before it is deleted (``writer.delete_group``).
+    """
+    from pano.stores.writer import delete_group
+
     root = open_root(location, mode="a")
     preds = root.require_group(PREDICTIONS_GROUP)
-    if run in child_groups(preds):
-        del preds[run]
+    delete_group(root, prediction_path(run))
     preds.create_group(run, attributes=dict(attrs))
 
 
@@ -194,6 +200,11 @@ def check_predictions(
         if v.attrs.get("pano_complete") is False:
             raise StoreError(f"{where}/{info.name} is incomplete (pano_complete is false)")
         arrays = set(v.array_keys())
+        lost = missing_arrays(v.attrs.asdict(), arrays, video=False)
+        if lost:
+            raise StoreError(
+                f"{where}/{info.name} is damaged (no {', '.join(lost)}); predict it again"
+            )
         has = {k: k in arrays for k in PREDICTION_OUTPUTS}
         if not any(has.values()):
             raise StoreError(f"{where}/{info.name} has none of heatmap, scanpath, forecast")
@@ -302,9 +313,15 @@ def prediction_identity(
 
 
 def run_progress(location: StoreLike, run: str) -> tuple[int, int]:
-    """``(complete, total)`` video groups of ``predictions/<run>``."""
-    videos = child_groups(_run_groups(open_root(location))[run])
-    return sum(is_complete(v.attrs) for v in videos.values()), len(videos)
+    """``(complete, total)`` video groups of ``predictions/<run>`` (damaged ones not complete)."""
+    root = open_root(location)
+    videos = child_groups(_run_groups(root)[run])
+    have = present_arrays(root, prediction_path(run)) if videos else {}
+    done = sum(
+        is_complete(a := v.attrs.asdict()) and not missing_arrays(a, have.get(k, set()), False)
+        for k, v in videos.items()
+    )
+    return done, len(videos)
 
 
 __all__ = [

@@ -12,6 +12,12 @@ folder without group metadata (killed between creating the folder and writing it
 ``zarr.json``) and Zarr's ``*.partial`` temporary files (killed inside an atomic write).
 Listing ignores debris (it is counted as an incomplete video); the next ingest removes it
 (:func:`pano.stores.writer.remove_debris`).
+
+A group is *complete* only if its ``pano_complete`` is true **and** every array it
+requires (:func:`pano.stores.schema.required_arrays`) has its metadata: a group marked
+complete with arrays missing is *damaged* (:func:`damaged_videos`); readers skip it like an
+incomplete one, ``pano info`` names it, and the next ingest rewrites it. ``pano info
+--verify`` (:func:`pano.stores.verify.verify_store`) also reads every chunk.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from pano.stores.schema import (
     VIDEOS_GROUP,
     RootAttrs,
     VideoAttrs,
+    required_arrays,
 )
 
 if TYPE_CHECKING:
@@ -171,6 +178,22 @@ def child_groups(group: zarr.Group) -> dict[str, zarr.Group]:
         return dict(group.groups())
 
 
+def _node_at(location: StoreLike, path: str, kind: type[Any]) -> Any:
+    """The node at ``path`` if it is a ``kind`` (``zarr.Group`` or ``zarr.Array``)."""
+    want, other = ("group", "array") if kind.__name__ == "Group" else ("array", "group")
+    root = open_root(location)
+    try:
+        node = root[path]
+    except KeyError:
+        raise StoreError(f"{describe(root)}: no {want} {path!r} in the store") from None
+    if not isinstance(node, kind):
+        raise StoreError(
+            f"{describe(root)}: {path!r} is {'an' if other == 'array' else 'a'} "
+            f"{other}, expected {'an' if want == 'array' else 'a'} {want}"
+        )
+    return node
+
+
 def group_at(location: StoreLike, path: str) -> zarr.Group:
     """The group at ``path`` in a store.
 
@@ -180,14 +203,8 @@ def group_at(location: StoreLike, path: str) -> zarr.Group:
     """
     import zarr
 
-    root = open_root(location)
-    try:
-        node = root[path]
-    except KeyError:
-        raise StoreError(f"{describe(root)}: no group {path!r} in the store") from None
-    if not isinstance(node, zarr.Group):
-        raise StoreError(f"{describe(root)}: {path!r} is an array, expected a group")
-    return node
+    group: zarr.Group = _node_at(location, path, zarr.Group)
+    return group
 
 
 def array_at(location: StoreLike, path: str) -> zarr.Array:
@@ -199,14 +216,8 @@ def array_at(location: StoreLike, path: str) -> zarr.Array:
     """
     import zarr
 
-    root = open_root(location)
-    try:
-        node = root[path]
-    except KeyError:
-        raise StoreError(f"{describe(root)}: no array {path!r} in the store") from None
-    if not isinstance(node, zarr.Array):
-        raise StoreError(f"{describe(root)}: {path!r} is a group, expected an array")
-    return node
+    array: zarr.Array = _node_at(location, path, zarr.Array)
+    return array
 
 
 def _video_groups(root: zarr.Group) -> dict[str, zarr.Group]:
@@ -249,29 +260,89 @@ def is_complete(attrs: Mapping[Any, Any]) -> bool:
     return attrs.get(COMPLETE_ATTR) is True
 
 
+def present_arrays(root: zarr.Group, parent: str) -> dict[str, set[str]]:
+    """Names of the arrays with metadata (``zarr.json``) in each group ``parent/<name>``.
+
+    One directory scan (local stores) or one key listing of ``parent/`` (other stores); the
+    arrays' metadata is not parsed (that is :func:`pano.stores.verify.verify_store`).
+    """
+    from zarr.storage import LocalStore
+
+    out: dict[str, set[str]] = {}
+    store = root.store
+    if isinstance(store, LocalStore):
+        base = Path(store.root).joinpath(*parent.split("/"))
+        if not base.is_dir():
+            return out
+        for g in os.scandir(base):
+            if g.is_dir():
+                out[g.name] = {
+                    a.name
+                    for a in os.scandir(g.path)
+                    if a.is_dir() and os.path.isfile(os.path.join(a.path, "zarr.json"))
+                }
+        return out
+    from zarr.core.sync import sync
+
+    async def keys() -> list[str]:
+        return [k async for k in store.list_prefix(f"{parent}/")]
+
+    for key in sync(keys()):
+        parts = key[len(parent) + 1 :].split("/")
+        if len(parts) == 3 and parts[2] == "zarr.json":
+            out.setdefault(parts[0], set()).add(parts[1])
+    return out
+
+
+def missing_arrays(attrs: Mapping[str, Any], present: set[str], video: bool = True) -> list[str]:
+    """Arrays a group requires (:func:`~pano.stores.schema.required_arrays`) but lacks."""
+    return sorted(set(required_arrays(attrs, video=video)) - present)
+
+
+def _video_states(location: StoreLike | xr.DataTree) -> dict[str, tuple[bool, list[str]]]:
+    """Per video group: ``(pano_complete is true, missing arrays)``; debris included."""
+    import xarray as xr
+
+    out: dict[str, tuple[bool, list[str]]] = {}
+    if isinstance(location, xr.DataTree):
+        if VIDEOS_GROUP not in location.children:
+            return out
+        for k, v in location[VIDEOS_GROUP].children.items():
+            attrs = {str(a): val for a, val in v.attrs.items()}
+            out[str(k)] = (
+                is_complete(attrs),
+                missing_arrays(attrs, {str(n) for n in v.variables}),
+            )
+        return out
+    root = open_root(location)
+    groups = _video_groups(root)
+    present = present_arrays(root, VIDEOS_GROUP) if groups else {}
+    for k, g in groups.items():
+        attrs = g.attrs.asdict()
+        out[k] = (is_complete(attrs), missing_arrays(attrs, present.get(k, set())))
+    for k in interrupted_groups(location):
+        out.setdefault(k, (False, []))
+    return out
+
+
+def damaged_videos(location: StoreLike | xr.DataTree) -> dict[str, list[str]]:
+    """Video groups marked complete with required arrays missing: ``{name: missing}``."""
+    return {k: m for k, (done, m) in sorted(_video_states(location).items()) if done and m}
+
+
 def list_videos(location: StoreLike | xr.DataTree, complete: bool = True) -> list[str]:
     """Sorted names of the video groups of a store.
 
     Args:
         location: path, URL, open root group, or a tree from :func:`open_store`.
-        complete: True (default) lists only complete groups (``pano_complete`` true);
-            False lists only the *incomplete* ones (left by an interrupted ingest), debris
-            folders without group metadata included.
+        complete: True (default) lists only complete groups (``pano_complete`` true and
+            every required array present); False lists only the others: *incomplete*
+            ones (left by an interrupted ingest, debris folders without group metadata
+            included) and *damaged* ones (:func:`damaged_videos`).
 
     """
-    import xarray as xr
-
-    if isinstance(location, xr.DataTree):
-        if VIDEOS_GROUP not in location.children:
-            return []
-        items: dict[str, Mapping[Any, Any]] = {
-            str(k): v.attrs for k, v in location[VIDEOS_GROUP].children.items()
-        }
-    else:
-        items = {k: g.attrs.asdict() for k, g in _video_groups(open_root(location)).items()}
-        if not complete:
-            items.update({k: {} for k in interrupted_groups(location)})
-    return sorted(k for k, a in items.items() if is_complete(a) == complete)
+    states = _video_states(location)
+    return sorted(k for k, (done, missing) in states.items() if (done and not missing) == complete)
 
 
 def read_video_attrs(location: StoreLike | xr.DataTree, name: str) -> VideoAttrs:
@@ -300,7 +371,7 @@ def read_video_attrs(location: StoreLike | xr.DataTree, name: str) -> VideoAttrs
     return VideoAttrs.from_attrs(attrs, where=where)
 
 
-def _walk(group: zarr.Group, prefix: str = "") -> list[str]:
+def _walk(group: zarr.Group, prefix: str = "", skip: frozenset[str] = frozenset()) -> list[str]:
     """Paths of all groups under ``group`` that readers should see (complete ones)."""
     out = []
     for name, child in sorted(child_groups(group).items()):
@@ -308,10 +379,10 @@ def _walk(group: zarr.Group, prefix: str = "") -> list[str]:
         attrs = child.attrs.asdict()
         parent_is_videos = prefix == f"{VIDEOS_GROUP}/"
         if COMPLETE_ATTR in attrs or parent_is_videos:
-            if not is_complete(attrs):
+            if not is_complete(attrs) or path in skip:
                 continue
         out.append(path)
-        out.extend(_walk(child, f"{path}/"))
+        out.extend(_walk(child, f"{path}/", skip))
     return out
 
 
@@ -353,7 +424,7 @@ def open_store(
             members = root.members(max_depth=None)
         paths = [p for p, _ in members if isinstance(_, zarr.Group)]
     else:
-        paths = _walk(root)
+        paths = _walk(root, skip=frozenset(f"{VIDEOS_GROUP}/{n}" for n in damaged_videos(root)))
 
     def ds(path: str | None) -> xr.Dataset:
         with quiet_debris():
@@ -474,7 +545,7 @@ def open_video_group(
                 f"store has no video {video!r}; it has {', '.join(have) or 'no videos'}"
             )
         ds = videos[video].to_dataset()
-        if ds.attrs.get(COMPLETE_ATTR) is not True:
+        if video not in list_videos(store):  # not marked complete, or arrays missing
             raise StoreError(f"videos/{video} is incomplete (re-run the ingest to finish it)")
         return ds, root, None
     return open_video(store, video), read_root_attrs(store), str(store)

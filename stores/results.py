@@ -23,7 +23,7 @@ from pano.stores.reader import (
     open_root,
     zarr_store,
 )
-from pano.stores.schema import COMPLETE_ATTR, RESULTS_GROUP, SCORED_PREDICTIONS_ATTR
+from pano.stores.schema import ARRAYS_ATTR, COMPLETE_ATTR, RESULTS_GROUP, SCORED_PREDICTIONS_ATTR
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -83,18 +83,20 @@ def write_results(location: StoreLike, run: str, ds: xr.Dataset, overwrite: bool
         StoreExistsError: a complete group of that name exists and ``overwrite`` is False.
 
     """
-    from pano.stores.writer import compressor
+    from pano.stores.writer import compressor, delete_group
 
     check_results_writable(location, run, overwrite)
     root = open_root(location, mode="a")
     group = results_path(run)
+    delete_group(root, group)  # an old group is marked incomplete before it is deleted
     enc = {
         str(name): {"compressors": compressor()}
         for name, v in ds.data_vars.items()
         if v.dtype.kind in "fiu"
     }
     out = ds.copy(deep=False)
-    out.attrs = {**ds.attrs, COMPLETE_ATTR: False}
+    arrays = sorted(str(k) for k in out.variables)  # all must be present (schema.ARRAYS_ATTR)
+    out.attrs = {**ds.attrs, ARRAYS_ATTR: arrays, COMPLETE_ATTR: False}
     out.to_zarr(
         root.store,
         group=group,

@@ -44,6 +44,38 @@ CONTENT_HASH_ATTR = "content_sha256"
 #: scored (:func:`pano.stores.predictions.prediction_identity`), per run name.
 SCORED_PREDICTIONS_ATTR = "scored_predictions"
 
+#: Per-group attribute: sorted names of the arrays the group's writer wrote
+#: (:func:`pano.stores.writer.write_group`); a group is complete only if each is present.
+ARRAYS_ATTR = "pano_arrays"
+
+#: Arrays every video group holds (what ``stores/ground_truth.py`` always writes).
+VIDEO_ARRAYS: tuple[str, ...] = (
+    "subject", "time", "step", "step_time", "step_frame", "step_sample", "lat", "lon",
+    "rs_time", "hm_lat", "hm_lon", "hm_xyz", "hm_valid", "hm_rs_xyz", "nan_count", "heatmap",
+    "scanpath",
+)  # fmt: skip
+#: Arrays a video group holds in addition when it has eye movements (``has_em``).
+VIDEO_EM_ARRAYS: tuple[str, ...] = (
+    "em_time", "em_lat", "em_lon", "em_xyz", "em_valid", "em_nan_count",
+)  # fmt: skip
+
+
+def required_arrays(attrs: Mapping[str, Any], video: bool = False) -> tuple[str, ...]:
+    """The arrays a group must hold to be complete.
+
+    A group written by :func:`pano.stores.writer.write_group` lists them itself
+    (:data:`ARRAYS_ATTR`). A video group without that list (written by an older pano)
+    must hold :data:`VIDEO_ARRAYS`, and :data:`VIDEO_EM_ARRAYS` when ``has_em`` is true;
+    other groups without it require nothing.
+    """
+    listed = attrs.get(ARRAYS_ATTR)
+    if isinstance(listed, list | tuple) and all(isinstance(a, str) for a in listed):
+        return tuple(listed)
+    if not video:
+        return ()
+    return VIDEO_ARRAYS + (VIDEO_EM_ARRAYS if attrs.get("has_em") is True else ())
+
+
 #: Statement of PVS-HM's source convention (how the ``.mat`` columns are read).
 PVS_HM_SOURCE_CONVENTION: dict[str, str] = {
     "name": "PVS-HM FULLdata_per_video_frame.mat",
@@ -173,6 +205,11 @@ class VideoAttrs(_OpenModel):
 
     video: VideoSource
     source_variable: str = Field(description="name of the .mat variable the HM came from")
+    source_name: str | None = Field(
+        default=None,
+        description="the source's name of the video when it breaks the name rule and the "
+        "group has a mapped name (pano.stores.names.safe_name); else None",
+    )
     split: Split
     samples_per_frame: float = Field(gt=0, description="n_samples / n_frames (DHP)")
     n_subjects: int = Field(ge=1)

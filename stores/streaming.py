@@ -86,20 +86,23 @@ def resolve_video_path(
     """The video file of a video group: ``videos_dir`` (or the store's videos folder) + ``rel``.
 
     With ``videos_dir`` only ``videos_dir / rel`` is tried (an override, never a guess).
-    Otherwise, in order: ``rel`` if absolute; the ``videos`` folder recorded in the
-    store's provenance at ingest (source role ``"videos"``) + ``rel``; next to the store
-    (``STORE/../rel`` and ``STORE/../videos/rel``).
+    Otherwise, in order: the ``videos`` folder recorded in the store's provenance at
+    ingest (source role ``"videos"``) + ``rel``; next to the store (``STORE/../rel`` and
+    ``STORE/../videos/rel``). ``rel`` must be a plain relative path (no absolute path, no
+    ``..``: :func:`pano.stores.names.relative_store_path`).
 
     Raises:
         InputFileNotFoundError: none exists (the message lists where it looked).
+        StoreError: ``rel`` is absolute or escapes with ``..``.
 
     """
+    from pano.stores.names import relative_store_path
+
+    rel = str(relative_store_path(rel, "video.path"))  # never a file outside the folder
     cands: list[Path] = []
     if videos_dir is not None:
         cands.append(Path(videos_dir) / rel)
     else:
-        if Path(rel).is_absolute():
-            cands.append(Path(rel))
         cands += [Path(s.path) / rel for s in root_attrs.provenance.sources if s.role == "videos"]
         if location is not None and "://" not in str(location):
             loc = Path(location)

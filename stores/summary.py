@@ -16,6 +16,7 @@ import numpy as np
 from pano.stores.predictions import prediction_path, prediction_runs, run_progress
 from pano.stores.reader import (
     array_at,
+    damaged_videos,
     group_at,
     is_complete,
     list_videos,
@@ -69,6 +70,8 @@ class StoreSummary:
     incomplete: list[str] = field(default_factory=list)
     store_bytes: int = 0
     runs: list[RunRow] = field(default_factory=list)
+    damaged: dict[str, list[str]] = field(default_factory=dict)  # video -> missing arrays
+    writer: str | None = None  # who holds the store's write lock now (pano.stores.lock)
 
     @property
     def total_samples(self) -> int:
@@ -85,6 +88,7 @@ class StoreSummary:
         hm = self.heatmap
         lines = [
             f"store    {self.location}",
+            *([f"writer   {self.writer} is writing this store now"] if self.writer else []),
             f"dataset  {self.dataset} (pano schema v{self.schema_version}), "
             f"{self.n_subjects} subjects, {len(self.videos)} complete videos",
             f"heatmap  {hm.get('width')}x{hm.get('height')}, sigma {hm.get('sigma_deg')} deg, "
@@ -108,6 +112,11 @@ class StoreSummary:
         ]
         if self.incomplete:
             lines.append(f"incomplete (re-run the ingest to finish): {', '.join(self.incomplete)}")
+        if self.damaged:
+            lines.append(
+                "damaged (marked complete but arrays are missing; re-run the ingest to repair): "
+                + "; ".join(f"{k} (no {', '.join(v)})" for k, v in self.damaged.items())
+            )
         if self.runs:
             width = max(len(r.group) for r in self.runs)
             lines += ["", "runs"]
@@ -121,8 +130,12 @@ class StoreSummary:
 
 def store_summary(location: str | os.PathLike) -> StoreSummary:
     """Summarise a store (per video: split, frames, fps, samples, NaNs; totals; bytes)."""
+    from pano.stores.lock import current_writer
+
     root = open_root(location)
     ra = read_root_attrs(root)
+    writer = current_writer(location)
+    damaged = damaged_videos(root)
     rows = []
     for name in list_videos(root):
         va = read_video_attrs(root, name)
@@ -140,9 +153,11 @@ def store_summary(location: str | os.PathLike) -> StoreSummary:
         n_subjects=len(ra.subjects),
         heatmap=ra.heatmap.model_dump(),
         videos=rows,
-        incomplete=list_videos(root, complete=False),
+        incomplete=[n for n in list_videos(root, complete=False) if n not in damaged],
         store_bytes=store_nbytes(location),
         runs=_run_rows(root),
+        damaged=damaged,
+        writer=None if writer is None else writer.describe(),
     )
 
 

@@ -5,8 +5,12 @@ Rules (see ``docs/store.md``):
 * every array is Zarr format 3 with ``dimension_names`` and lossless Blosc zstd +
   bitshuffle (:data:`COMPRESSOR`);
 * a video group is written by exactly one writer; it is created with
-  ``pano_complete = false``, filled, and only then marked ``pano_complete = true``,
-  so an interrupted write is never mistaken for a complete one;
+  ``pano_complete = false`` and the list of its arrays (``pano_arrays``), filled (every
+  chunk stored, empty ones included, so a missing chunk is damage), and only then marked
+  ``pano_complete = true``, so an interrupted write is never mistaken for a complete one;
+* a group is marked incomplete *before* it is deleted or replaced, and a whole store
+  before it is deleted (:func:`remove_store`), so a writer killed while deleting never
+  leaves a group that says complete over missing arrays;
 * only the process driving an ingest writes the root attributes.
 """
 
@@ -27,11 +31,12 @@ from pano.stores.reader import (
     interrupted_groups,
     local_path,
     open_root,
+    quiet_debris,
     store_exists,
     store_root_path,
     zarr_store,
 )
-from pano.stores.schema import COMPLETE_ATTR, VIDEOS_GROUP, RootAttrs, VideoAttrs
+from pano.stores.schema import ARRAYS_ATTR, COMPLETE_ATTR, VIDEOS_GROUP, RootAttrs, VideoAttrs
 
 #: Time samples per chunk of the (subject, time[, xyz]) arrays.
 TIME_BLOCK = 4096
@@ -116,10 +121,20 @@ def create_root(location: str | os.PathLike, attrs: RootAttrs) -> Any:
             f"{path}: the folder exists and is not empty (and holds no Zarr store); "
             "choose a new --store path"
         )
-    root = zarr.open_group(zarr_store(location, read_only=False), mode="w", zarr_format=3)
-    root.attrs.put(attrs.to_attrs())
+    store = zarr_store(location, read_only=False)
+    # The attributes go into the one (atomic) write of zarr.json: a store never exists
+    # without them. A process killed before the videos group exists is finished by the
+    # next ingest (ensure_videos_group).
+    root = zarr.open_group(store, mode="w", zarr_format=3, attributes=attrs.to_attrs())
     root.create_group(VIDEOS_GROUP)
     return root
+
+
+def ensure_videos_group(location: Any) -> None:
+    """Create the ``videos`` group if a killed :func:`create_root` left the store without it."""
+    root = open_root(location, mode="a")
+    if VIDEOS_GROUP not in child_groups(root):
+        root.create_group(VIDEOS_GROUP)
 
 
 def write_root_attrs(location: Any, attrs: RootAttrs) -> None:
@@ -137,12 +152,47 @@ def delete_video_group(location: Any, name: str) -> None:
         _delete_child(root, VIDEOS_GROUP, name)
 
 
+def mark_incomplete(group: Any) -> list[str]:
+    """Set ``pano_complete = false`` on ``group`` and every group under it that is complete.
+
+    Returns the paths marked. Called before anything is deleted or replaced, so that a
+    process killed while deleting leaves groups that say "incomplete", never groups that
+    say "complete" over missing arrays.
+    """
+    import zarr
+
+    marked = []
+    with quiet_debris():
+        nodes = [("", group), *group.members(max_depth=None)]
+    for path, node in nodes:
+        if isinstance(node, zarr.Group) and node.attrs.get(COMPLETE_ATTR) is True:
+            node.attrs[COMPLETE_ATTR] = False
+            marked.append(path)
+    return marked
+
+
+def delete_group(location: Any, path: str) -> None:
+    """Delete the group at ``path`` (marked incomplete first; a no-op if absent)."""
+    import zarr
+
+    root = open_root(location, mode="a")
+    parent_path = path.rpartition("/")[0]
+    try:
+        parent = root[parent_path] if parent_path else root
+    except KeyError:
+        return
+    if isinstance(parent, zarr.Group):
+        _delete_child(root, parent_path, path.rpartition("/")[2])
+
+
 def _delete_child(root: Any, parent_path: str, name: str) -> None:
     """Delete the group ``parent_path/name``, or a folder there without metadata (debris)."""
     parent = root[parent_path] if parent_path else root
     base = store_root_path(root)
     folder = None if base is None else base.joinpath(*parent_path.split("/"), name)
-    if name in child_groups(parent):
+    children = child_groups(parent)
+    if name in children:
+        mark_incomplete(children[name])
         del parent[name]
     elif folder is not None and folder.is_dir() and not (folder / "zarr.json").exists():
         shutil.rmtree(folder)  # a writer killed between creating the folder and its metadata
@@ -171,7 +221,8 @@ def write_group(
     parent_path, _, name = path.rpartition("/")
     parent = root.require_group(parent_path) if parent_path else root
     _delete_child(root, parent_path, name)
-    group = parent.create_group(name, attributes={**attrs, COMPLETE_ATTR: False})
+    listed = {ARRAYS_ATTR: sorted(arrays)}
+    group = parent.create_group(name, attributes={**attrs, **listed, COMPLETE_ATTR: False})
     comp = compressor()
     for key, spec in arrays.items():
         data = np.ascontiguousarray(spec.data)
@@ -186,10 +237,11 @@ def write_group(
             fill_value=_fill_value(data.dtype),
             dimension_names=list(spec.dims),
             attributes=spec.attrs,
+            config={"write_empty_chunks": True},  # every chunk stored: a missing one is damage
         )
         if data.size:
             arr[...] = data
-    group.attrs.put({**attrs, COMPLETE_ATTR: True})
+    group.attrs.put({**attrs, **listed, COMPLETE_ATTR: True})
 
 
 def remove_debris(location: Any) -> list[str]:
@@ -231,3 +283,40 @@ def write_video_group(
     if VIDEOS_GROUP not in child_groups(root):
         raise StoreError(f"{describe(location)}: no '{VIDEOS_GROUP}' group; create the store first")
     write_group(root, f"{VIDEOS_GROUP}/{name}", arrays, attrs.to_attrs())
+
+
+def remove_store(location: str | os.PathLike) -> None:
+    """Delete a whole store (``ingest --overwrite``) so that no step can leave a lie.
+
+    In order: the root attributes' ``videos`` and ``splits`` are emptied; every group
+    marked complete is marked incomplete (:func:`mark_incomplete`); everything but the
+    root ``zarr.json`` is deleted; then ``zarr.json``; then the (empty) folder. A
+    process killed at any point leaves groups that are complete and intact, or a store
+    whose groups all say "incomplete" (a plain re-run of the ingest rewrites them), or
+    an empty folder - never a group that says complete over missing arrays.
+    """
+    root = open_root(location, mode="a")
+    root.attrs.update({"videos": [], "splits": {"train": [], "val": [], "test": []}})
+    mark_incomplete(root)
+    path = local_path(location)
+    if path is not None:
+        for entry in sorted(path.iterdir()):
+            if entry.name == "zarr.json":
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        (path / "zarr.json").unlink()
+        path.rmdir()
+        return
+    import fsspec
+
+    fs, base = fsspec.core.url_to_fs(str(location))
+    base = base.rstrip("/")
+    for entry in sorted(fs.ls(base, detail=False)):
+        if entry.rstrip("/").rsplit("/", 1)[-1] != "zarr.json":
+            fs.rm(entry, recursive=True)
+    fs.rm(f"{base}/zarr.json")
+    if fs.exists(base):
+        fs.rm(base, recursive=True)

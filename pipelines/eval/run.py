@@ -82,8 +82,10 @@ def evaluate(cfg: EvalConfig, announce: Callable[[str], None] | None = None) -> 
     """
     from pano.pipelines.eval_report import summary_tables, write_reports
     from pano.stores import write_results
+    from pano.stores.lock import assert_no_writer
     from pano.stores.results import check_results_writable
 
+    assert_no_writer(cfg.store, "evaluate")  # scores must not mix old and new data
     t0 = time.perf_counter()
     subs = [
         cfg.model_copy(update={"predictions": [r], "baselines": cfg.baselines if k == 0 else []})

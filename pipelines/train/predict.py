@@ -70,6 +70,27 @@ def write_predictions(
 ) -> list[str]:
     """Predict every complete video of ``cfg.predict.split`` and write it under ``run``.
 
+    Holds the store's write lock (``pano.stores.lock``) while it reads and writes: a
+    concurrent ingest or prediction into the same store is refused with one line.
+    """
+    from pano.stores.lock import store_write_lock
+    from pano.stores.names import validate_name
+
+    validate_name(run, "run name")
+    with store_write_lock(location, command=f"pano predict-hm --run {run}"):
+        return _write_predictions(location, run, cfg, model, checkpoint, device)
+
+
+def _write_predictions(
+    location: str,
+    run: str,
+    cfg: TrainConfig,
+    model: Any,
+    checkpoint: str | None,
+    device: torch.device,
+) -> list[str]:
+    """Predict every complete video of ``cfg.predict.split`` and write it under ``run``.
+
     Returns:
         The names of the videos written.
 

@@ -87,10 +87,15 @@ def _lr_lambda(cfg: TrainConfig) -> Any:
 
 
 def run_dir_for(runs_dir: str | Path, run: str) -> Path:
-    """``<runs_dir>/<run>`` after checking the run name is a plain folder name."""
-    if not run or "/" in run or run in (".", "..") or run.strip() != run:
-        raise ConfigError(f"--run {run!r}: use a plain name (letters, digits, - _ .), no slashes")
-    return Path(runs_dir) / run
+    """``<runs_dir>/<run>`` after checking the run name keeps the name rule.
+
+    Raises:
+        InvalidNameError: see :mod:`pano.stores.names`.
+
+    """
+    from pano.stores.names import validate_name
+
+    return Path(runs_dir) / validate_name(run, "--run")
 
 
 def _clear_run(out: Path) -> None:
@@ -148,11 +153,14 @@ def train_hm(
         ConfigError, StoreError, DeviceError, CheckpointError: bad input (one-line messages).
 
     """
+    from pano.stores.lock import assert_no_writer
+
     if resume and overwrite:
         raise ConfigError(
             "--resume continues a run and --overwrite starts it again: pass one of them"
         )
     t0 = time.perf_counter()
+    assert_no_writer(store, "train")  # do not train on a store that is being rewritten
     info = init_distributed(cfg.device)
     try:
         return _train(store, cfg, run, Path(runs_dir), resume, predict, info, t0, overwrite)
