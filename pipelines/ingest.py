@@ -123,7 +123,7 @@ class IngestConfig(PanoConfig):
     @classmethod
     def _store_not_empty(cls, v: str) -> str:
         if not v.strip():
-            raise ValueError("must be a path or URL")
+            raise ConfigError("must be a path or URL")
         return v
 
 

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from pano.errors import ConfigError
+from pano.errors import ConfigError, ParameterError
+from pano.fov import VIEWPORT_FOV, FoV, FoVLike
 from pano.progress import track
 from pano.stores import ViewportBatch, open_video_group, stream_viewports
 from pano.stores.schema import VideoAttrs
@@ -54,7 +55,7 @@ class _Panel:
         erp_spec: Any,
         tile_specs: list[Any],
         labels: list[str],
-        fov: tuple[float, float],
+        fov: FoV,
         animated: bool = False,
     ) -> None:
         from pano.stores.accessor import _erp_axes
@@ -112,7 +113,7 @@ class _Panel:
         from pano.viewport import viewport_outline
 
         if batch.frame is None:
-            raise ValueError("render needs batches streamed with with_frames=True")
+            raise ParameterError("render needs batches streamed with with_frames=True")
         img = batch.frame.detach().cpu().permute(1, 2, 0).numpy()
         self.img.set_data(np.repeat(img, 3, axis=2) if img.shape[2] == 1 else img)
         self.title.set_text(title)
@@ -162,7 +163,7 @@ def render_viewports(
     video: str,
     out: str | os.PathLike,
     subjects: Sequence[int] | None = None,
-    fov_deg: float | Sequence[float] = (90.0, 90.0),
+    fov_deg: FoVLike = VIEWPORT_FOV,
     size: int | Sequence[int] = (224, 224),
     start_s: float = 0.0,
     seconds: float | None = None,
@@ -214,7 +215,7 @@ def render_viewports(
     labels = [
         f"S{s}" + (f" ({ids[s]})" if s < len(ids) and ids[s] != str(s) else "") for s in subjects
     ]
-    fov = _fov_pair(fov_deg)
+    fov = FoV.parse(fov_deg, "fov_deg")
     check_viewport_memory(size, len(subjects))
     check_output_file(out, "--out")
     fps, n_frames = float(va.video.fps), int(va.video.n_frames)
@@ -322,9 +323,3 @@ def _check_times(start_s: float, seconds: float | None) -> None:
     if seconds is not None and (not math.isfinite(seconds) or seconds <= 0):
         raise ConfigError(f"--seconds {seconds}: must be a finite duration > 0 in seconds")
 
-
-def _fov_pair(fov_deg: float | Sequence[float]) -> tuple[float, float]:
-    if isinstance(fov_deg, (int, float)):
-        return float(fov_deg), float(fov_deg)
-    a, b = fov_deg
-    return float(a), float(b)

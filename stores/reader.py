@@ -181,6 +181,22 @@ def child_groups(group: zarr.Group) -> dict[str, zarr.Group]:
         return dict(group.groups())
 
 
+def _node_at(location: StoreLike, path: str, kind: type[Any]) -> Any:
+    """The node at ``path`` if it is a ``kind`` (``zarr.Group`` or ``zarr.Array``)."""
+    want, other = ("group", "array") if kind.__name__ == "Group" else ("array", "group")
+    root = open_root(location)
+    try:
+        node = root[path]
+    except KeyError:
+        raise StoreError(f"{describe(root)}: no {want} {path!r} in the store") from None
+    if not isinstance(node, kind):
+        raise StoreError(
+            f"{describe(root)}: {path!r} is {'an' if other == 'array' else 'a'} "
+            f"{other}, expected {'an' if want == 'array' else 'a'} {want}"
+        )
+    return node
+
+
 def group_at(location: StoreLike, path: str) -> zarr.Group:
     """The group at ``path`` in a store.
 
@@ -190,14 +206,8 @@ def group_at(location: StoreLike, path: str) -> zarr.Group:
     """
     import zarr
 
-    root = open_root(location)
-    try:
-        node = root[path]
-    except KeyError:
-        raise StoreError(f"{describe(root)}: no group {path!r} in the store") from None
-    if not isinstance(node, zarr.Group):
-        raise StoreError(f"{describe(root)}: {path!r} is an array, expected a group")
-    return node
+    group: zarr.Group = _node_at(location, path, zarr.Group)
+    return group
 
 
 def array_at(location: StoreLike, path: str) -> zarr.Array:
@@ -209,14 +219,8 @@ def array_at(location: StoreLike, path: str) -> zarr.Array:
     """
     import zarr
 
-    root = open_root(location)
-    try:
-        node = root[path]
-    except KeyError:
-        raise StoreError(f"{describe(root)}: no array {path!r} in the store") from None
-    if not isinstance(node, zarr.Array):
-        raise StoreError(f"{describe(root)}: {path!r} is a group, expected an array")
-    return node
+    array: zarr.Array = _node_at(location, path, zarr.Array)
+    return array
 
 
 def _video_groups(root: zarr.Group) -> dict[str, zarr.Group]:

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from pano.errors import ConfigError, InputFileNotFoundError, VideoError
+from pano.fov import VIEWPORT_FOV, FoVLike
 from pano.geometry import lonlat_to_vec
 from pano.stores.reader import open_video_group
 from pano.stores.schema import RootAttrs, VideoAttrs, VideoSource
@@ -163,7 +164,7 @@ def stream_viewports(
     store: str | os.PathLike | xr.DataTree,
     video: str,
     subjects: Sequence[int] | None = None,
-    fov_deg: float | Sequence[float] = (90.0, 90.0),
+    fov_deg: FoVLike = VIEWPORT_FOV,
     size: int | Sequence[int] = (224, 224),
     every: Literal["frame", "step"] = "frame",
     device: str | torch.device = "auto",

@@ -179,7 +179,7 @@ def make_plan(cfg: EvalConfig) -> Plan:
     # Workers may run elsewhere (another cwd): give them an absolute path for local stores.
     path = local_path(cfg.store)
     location = str(path.resolve()) if path is not None else cfg.store
-    ref = StoreRef(location, root_attrs.heatmap.model_dump(), float(root_attrs.resample.rate_hz))
+    ref = StoreRef(location, root_attrs.heatmap, float(root_attrs.resample.rate_hz))
     # The prediction run: each task reads its own video's group.
     pred = ModelSpec(run or "", "prediction", {"run": run})
     sal_models: list[ModelSpec] = []
