@@ -5,10 +5,10 @@ Every command that reads or writes a store calls :func:`check_store_location` fi
 user cannot write is refused in one line before anything is probed, trained or scored
 (not after the whole job, as it would be when the first write fails).
 
-Writability is *tried*, not guessed from permission bits: a temporary file is created
-with exclusive creation (``O_CREAT | O_EXCL``, a random name) in the folder and removed
-again. That also catches read-only mounts, full quotas and ACLs that ``os.access`` does
-not see. Remote URLs (``s3://`` ...) are only checked for a known protocol: their
+Writability is asked of the kernel (``access(2)`` for the effective user: permission
+bits, ACLs and read-only mounts), not tried with a probe file: a probe created inside a
+store could make a concurrent writer's deletion of that folder fail ("Directory not
+empty"). Remote URLs (``s3://`` ...) are only checked for a known protocol: their
 permissions show at the first write.
 """
 
@@ -16,13 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 from pathlib import Path
 
 from pano.errors import ConfigError, StoreError
 from pano.stores.reader import is_url, local_path
-
-_PROBE_PREFIX = ".pano-write-check-"
 
 
 def _check_protocol(location: str, option: str) -> None:
@@ -43,18 +40,23 @@ def _check_protocol(location: str, option: str) -> None:
 
 
 def _try_write(folder: Path, what: str, option: str) -> None:
-    """Create and remove a temporary file in ``folder`` (exclusive creation)."""
-    probe = folder / f"{_PROBE_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
-    try:
-        fd = os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    except OSError as err:
-        raise StoreError(
-            f"{option} {what}: cannot write in {folder} ({err.strerror or err}); make it "
-            "writable or choose another location"
-        ) from err
-    os.close(fd)
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(probe)
+    """Refuse ``folder`` when this process may not create files in it.
+
+    Asks the kernel (``access(2)`` with the effective user, as a write would be checked:
+    permission bits, ACLs and read-only mounts) instead of creating a probe file, so a
+    check never puts a file into a store another process may be deleting or listing.
+    """
+    kw = {"effective_ids": True} if os.access in os.supports_effective_ids else {}
+    if os.access(folder, os.W_OK | os.X_OK, **kw):
+        return
+    why = "permission denied"
+    with contextlib.suppress(OSError):
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            why = "read-only file system"
+    raise StoreError(
+        f"{option} {what}: cannot write in {folder} ({why}); make it writable or choose "
+        "another location"
+    )
 
 
 def _nearest_existing(path: Path) -> Path:

@@ -8,7 +8,6 @@ other folder the case names) byte-identical before and after.
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import os
 import re
@@ -97,9 +96,9 @@ class Case:
 def read_only(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Make ``folder`` (and everything in it) not writable.
 
-    As a normal user through permissions; as root (who ignores them) by failing every
-    ``os.open`` that would create a file under ``folder`` with EROFS, as a read-only
-    mount does.
+    As a normal user through permissions; as root (who ignores them) by answering
+    ``os.access(..., W_OK)`` under ``folder`` with False, as the kernel does for a
+    read-only mount.
     """
     if os.geteuid() != 0:
         modes = {p: p.stat().st_mode for p in [folder, *folder.rglob("*")] if p.is_dir()}
@@ -111,17 +110,17 @@ def read_only(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
             for p, m in modes.items():
                 p.chmod(m)
         return
-    real_open = os.open
+    real_access = os.access
     base = str(folder.resolve())
 
-    def fake_open(path: object, flags: int, *args: object, **kw: object) -> int:
+    def fake_access(path: object, mode: int, *args: object, **kw: object) -> bool:
         p = os.path.abspath(os.fspath(path))  # type: ignore[arg-type]
-        if flags & os.O_CREAT and (p == base or p.startswith(base + os.sep)):
-            raise OSError(errno.EROFS, os.strerror(errno.EROFS), p)
-        return real_open(path, flags, *args, **kw)  # type: ignore[arg-type]
+        if mode & os.W_OK and (p == base or p.startswith(base + os.sep)):
+            return False
+        return real_access(path, mode, *args, **kw)  # type: ignore[arg-type]
 
     with monkeypatch.context() as m:
-        m.setattr(os, "open", fake_open)
+        m.setattr(os, "access", fake_access)
         yield
 
 
