@@ -125,6 +125,11 @@ def open_root(location: StoreLike, mode: str = "r") -> zarr.Group:
     if isinstance(location, zarr.Group):
         return location
     if not store_exists(location):
+        path = local_path(location)
+        if path is not None and path.is_file():
+            raise StoreNotFoundError(
+                f"{location}: is a file, not a store folder; give the store's folder (OUT.zarr)"
+            )
         raise StoreNotFoundError(
             f"{location}: no pano store here (no zarr.json); run `pano ingest` first"
         )
@@ -414,6 +419,11 @@ def open_store(
     import zarr
 
     if not store_exists(location):
+        path = local_path(location)
+        if path is not None and path.is_file():
+            raise StoreNotFoundError(
+                f"{location}: is a file, not a store folder; give the store's folder (OUT.zarr)"
+            )
         raise StoreNotFoundError(
             f"{location}: no pano store here (no zarr.json); run `pano ingest` first"
         )

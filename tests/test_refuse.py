@@ -161,6 +161,18 @@ def store_is_a_file(env: Env, tmp: Path, mp: pytest.MonkeyPatch) -> Case:
     return Case(_ingest_args(env.raw, f), r"--store .*notes\.txt: is a file, not a store", [f])
 
 
+def info_store_is_a_file(env: Env, tmp: Path, mp: pytest.MonkeyPatch) -> Case:
+    f = tmp / "notes.txt"
+    f.write_text("not a store")
+    return Case(["info", str(f)], r"notes\.txt: is a file, not a store folder", [f])
+
+
+def eval_store_is_a_file(env: Env, tmp: Path, mp: pytest.MonkeyPatch) -> Case:
+    f = tmp / "notes.txt"
+    f.write_text("not a store")
+    return Case(_eval(f), r"notes\.txt: is a file, not a store folder", [f])
+
+
 def store_unknown_protocol(env: Env, tmp: Path, mp: pytest.MonkeyPatch) -> Case:
     return Case(_ingest_args(env.raw, "foo://bucket/x.zarr"), r"unknown protocol 'foo://'")
 
@@ -405,7 +417,7 @@ def _hide_recorded_videos_dir(store: Path) -> None:
 CASES: dict[str, Callable[[Env, Path, pytest.MonkeyPatch], Case]] = {
     f.__name__.replace("_", "-"): f
     for f in (
-        store_is_a_file, store_unknown_protocol, info_unknown_protocol, eval_unknown_protocol,
+        store_is_a_file, info_store_is_a_file, eval_store_is_a_file, store_unknown_protocol, info_unknown_protocol, eval_unknown_protocol,
         eval_read_only_store, ingest_read_only_store, train_predict_read_only_store,
         predict_read_only_store, eval_out_is_a_file, eval_run_dotdot, viewport_start_nan,
         viewport_start_inf, viewport_huge_size, ingest_other_samples_per_frame,
@@ -461,3 +473,31 @@ def test_mixed_rates_are_accepted_when_asked(env: Env, tmp_path: Path) -> None:
     s = _copy_store(env, tmp_path)
     shutil.rmtree(s / "videos" / "A380")
     assert main(_ingest_args(raw, s, "--set", "mixed_rates=true")) == 0
+
+
+def test_video_names_that_are_paths_stay_inside_the_store(env: Env, tmp_path: Path) -> None:
+    """.mat variables named '../../x' and 'zarr.json' become plain groups (mapped).
+
+    ('..' itself matches no video file name - it is skipped with a warning - and maps to
+    ``v-<hash>``: tests/test_names.py.)
+    """
+    from pano.stores import list_videos, read_video_attrs
+
+    src = _copy_raw(env, tmp_path)
+    d = tmp_path / "odd"
+    d.mkdir()
+    rename = {"Camping": "../../x", "Surfing": "zarr.json"}
+    files = {"../../x": "x.mp4", "zarr.json": "zarr.json.mp4"}
+    for old, new in rename.items():
+        shutil.copy(src / f"{old}.mp4", d / files[new])
+    mat = {k: v for k, v in read_mat(str(src / HM_FILE)).items() if k in rename}
+    scipy.io.savemat(d / HM_FILE, {rename[k]: v for k, v in mat.items()}, format="5")
+    store = tmp_path / "deep" / "s.zarr"
+    outside = sorted(p for p in tmp_path.rglob("*") if p.is_file())
+    assert main(_ingest_args(d, store)) == 0
+    names = list_videos(store)
+    assert names == ["x", "zarr_json"]
+    assert all("/" not in n and not n.startswith(".") for n in names)
+    assert {read_video_attrs(store, n).source_variable for n in names} == set(rename.values())
+    new_files = {p for p in tmp_path.rglob("*") if p.is_file()} - set(outside)
+    assert all(store in p.parents or p == Path(f"{store}.pano-lock") for p in new_files)
