@@ -417,7 +417,8 @@ def _hide_recorded_videos_dir(store: Path) -> None:
 CASES: dict[str, Callable[[Env, Path, pytest.MonkeyPatch], Case]] = {
     f.__name__.replace("_", "-"): f
     for f in (
-        store_is_a_file, info_store_is_a_file, eval_store_is_a_file, store_unknown_protocol, info_unknown_protocol, eval_unknown_protocol,
+        store_is_a_file, info_store_is_a_file, eval_store_is_a_file, store_unknown_protocol,
+        info_unknown_protocol, eval_unknown_protocol,
         eval_read_only_store, ingest_read_only_store, train_predict_read_only_store,
         predict_read_only_store, eval_out_is_a_file, eval_run_dotdot, viewport_start_nan,
         viewport_start_inf, viewport_huge_size, ingest_other_samples_per_frame,
