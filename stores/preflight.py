@@ -39,7 +39,7 @@ def _check_protocol(location: str, option: str) -> None:
         ) from err
 
 
-def _try_write(folder: Path, what: str, option: str) -> None:
+def _check_writable(folder: Path, what: str, option: str) -> None:
     """Refuse ``folder`` when this process may not create files in it.
 
     Asks the kernel (``access(2)`` with the effective user, as a write would be checked:
@@ -78,10 +78,10 @@ def check_store_location(
     Args:
         location: the store's path or fsspec URL (it need not exist when ``write``).
         write: the command will write the store (ingest, predictions, results): a local
-            store folder (or, for a new store, the nearest existing parent) must accept a
-            new file; the lock file goes beside the store, so its parent folder is tried
+            store folder (or, for a new store, the nearest existing parent) must be
+            writable; the lock file goes beside the store, so its parent folder is checked
             too.
-        groups: sub-folders (e.g. ``("results",)``) the command writes into, tried too
+        groups: sub-folders (e.g. ``("results",)``) the command writes into, checked too
             where they exist.
         option: the option named in messages.
 
@@ -95,8 +95,7 @@ def check_store_location(
     if is_url(text) and not text.startswith("file://"):
         _check_protocol(text, option)
         return
-    path = local_path(text)
-    assert path is not None
+    path = local_path(text) or Path(text)  # a local path here (remote URLs returned above)
     if path.exists() and not path.is_dir():
         raise StoreError(
             f"{option} {text}: is a file, not a store folder; give a folder path such as "
@@ -110,13 +109,13 @@ def check_store_location(
         )
     if not write:
         return
-    _try_write(base, text, option)
+    _check_writable(base, text, option)
     if base == path.absolute():  # an existing store: also the lock's folder and the groups
-        _try_write(path.absolute().parent, text, option)
+        _check_writable(path.absolute().parent, text, option)
         for g in groups:
             sub = path / g
             if sub.is_dir():
-                _try_write(sub, text, option)
+                _check_writable(sub, text, option)
 
 
 def check_output_folder(path: str | os.PathLike[str], option: str) -> None:
@@ -133,7 +132,7 @@ def check_output_folder(path: str | os.PathLike[str], option: str) -> None:
     if not base.is_dir():
         raise ConfigError(f"{option} {p}: {base} is a file, so no folder can be made there")
     try:
-        _try_write(base, str(p), option)
+        _check_writable(base, str(p), option)
     except StoreError as err:
         raise ConfigError(str(err)) from err
 
@@ -152,6 +151,6 @@ def check_output_file(path: str | os.PathLike[str], option: str) -> None:
     if not base.is_dir():
         raise ConfigError(f"{option} {p}: {base} is a file, so no file can be made under it")
     try:
-        _try_write(base, str(p), option)
+        _check_writable(base, str(p), option)
     except StoreError as err:
         raise ConfigError(str(err)) from err
