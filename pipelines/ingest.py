@@ -568,7 +568,7 @@ def _ingest(cfg: IngestConfig) -> IngestSummary:
                     spf_tolerance=cfg.spf_tolerance,
                 )
             )  # fmt: skip
-        _check_consistent(cfg, kept, rates, {n: hm[n].shape[1] // 2 for n in rates_names(rates)})
+        _check_consistent(cfg, kept, rates, {n: hm[n].shape[1] // 2 for n in _names_of(rates)})
         _prepare_store(cfg, dataset, exists)
         results = runner.map(_write_task, jobs, "writing videos", scatter=True, return_errors=True)
     errors = [r for r in results if isinstance(r, BaseException)]
@@ -597,7 +597,7 @@ def _ingest(cfg: IngestConfig) -> IngestSummary:
     return summary
 
 
-def rates_names(rates: dict[int, list[str]]) -> list[str]:
+def _names_of(rates: dict[int, list[str]]) -> list[str]:
     """Every video name of a ``{samples per frame: [names]}`` map."""
     return [n for v in rates.values() for n in v]
 
