@@ -386,6 +386,16 @@ def viewport_other_video_file(env: Env, tmp: Path, mp: pytest.MonkeyPatch) -> Ca
     )  # fmt: skip
 
 
+def train_content_other_video_file(env: Env, tmp: Path, mp: pytest.MonkeyPatch) -> Case:
+    raw = _copy_raw(env, tmp)
+    _replace_video(raw)
+    runs = tmp / "runs"
+    argv = ["train-hm", str(env.store), "--config", str(CONFIGS / "content.yaml")]
+    argv += ["--runs-dir", str(runs), "--videos", str(raw)]
+    argv += _sets([*TINY, "model.content_steps=[0,5]", "model.size=[16,16]"])
+    return Case(argv, r"A380\.mp4: not the video ingested under this name", [env.store, runs])
+
+
 def info_verify_other_video_file(env: Env, tmp: Path, mp: pytest.MonkeyPatch) -> Case:
     s = _copy_store(env, tmp)
     raw = _copy_raw(env, tmp)
@@ -425,7 +435,7 @@ CASES: dict[str, Callable[[Env, Path, pytest.MonkeyPatch], Case]] = {
         ingest_fewer_subjects, ingest_all_nan, ingest_logical, predict_checkpoint_typo,
         eval_all_nan_forecast, eval_negative_heatmap, eval_horizon_beyond_predictions,
         eval_horizon_beyond_videos, resume_other_optimiser, resume_other_data,
-        viewport_other_video_file, info_verify_other_video_file,
+        viewport_other_video_file, train_content_other_video_file, info_verify_other_video_file,
     )
 }  # fmt: skip
 
@@ -502,3 +512,16 @@ def test_video_names_that_are_paths_stay_inside_the_store(env: Env, tmp_path: Pa
     assert {read_video_attrs(store, n).source_variable for n in names} == set(rename.values())
     new_files = {p for p in tmp_path.rglob("*") if p.is_file()} - set(outside)
     assert all(store in p.parents or p == Path(f"{store}.pano-lock") for p in new_files)
+
+
+def test_info_verify_lists_video_files_it_cannot_find(
+    env: Env, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Videos not on this machine are 'not checked', not damage: exit 0."""
+    s = _copy_store(env, tmp_path)
+    _hide_recorded_videos_dir(s)
+    capsys.readouterr()
+    assert main(["info", str(s), "--verify"]) == 0
+    out = capsys.readouterr().out
+    assert "video files: 0 match the SHA-256 recorded at ingest" in out
+    assert out.count("not checked: videos/") == 6
