@@ -53,11 +53,12 @@ def machine() -> str:
 
 def cases() -> dict[str, tuple[Callable[[str], object], int, str]]:
     """name -> (fn(mode) rendering one batch, items per call, unit)."""
+    from pano.fov import DHP_FOV
     from pano.geometry import lonlat_to_vec
     from pano.heatmaps import sphere_heatmaps
     from pano.synth import make_background
     from pano.threads import hot_loop_threads
-    from pano.viewport import DHP_FOV_DEG, DHP_SIZE, ViewportSampler
+    from pano.viewport import DHP_SIZE, ViewportSampler
 
     default = torch.get_num_threads()
     forced = {"default": default, "policy": None, "1 thread": 1}
@@ -71,8 +72,7 @@ def cases() -> dict[str, tuple[Callable[[str], object], int, str]]:
     pitch = torch.tensor(np.clip(rng.normal(0, 25, 58), -85, 85))
     big = {m: ViewportSampler((90.0, 90.0), (224, 224), threads=n) for m, n in forced.items()}
     dhp = {
-        m: ViewportSampler(DHP_FOV_DEG, DHP_SIZE, mode="bicubic", threads=n)
-        for m, n in forced.items()
+        m: ViewportSampler(DHP_FOV, DHP_SIZE, mode="bicubic", threads=n) for m, n in forced.items()
     }
     bufs = {m: torch.empty(58, 3, 224, 224) for m in forced}
     pts = torch.from_numpy(

@@ -73,14 +73,15 @@ def run_case(
     import py360convert
     import pytorch360convert
 
-    from pano.viewport import DHP_FOV_DEG, DHP_SIZE, ViewportSampler
+    from pano.fov import DHP_FOV
+    from pano.viewport import DHP_SIZE, ViewportSampler
 
     n = 58
     rng = np.random.default_rng(1)
     yaw = rng.uniform(-180, 180, n)
     pitch = np.clip(rng.normal(0, 25, n), -85, 85)
     if name == "dhp42":
-        fov, (h, w), mode = DHP_FOV_DEG, DHP_SIZE, "bicubic"
+        fov, (h, w), mode = DHP_FOV, DHP_SIZE, "bicubic"
         img = (frame.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)).astype(
             np.uint8
         )

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from pano.baselines import ALL_BASELINES
 from pano.metrics.profiles import DEFAULT_PROFILE, PROFILE_NAMES
 
 
@@ -22,8 +23,7 @@ def eval_command(
     baselines: Annotated[
         str | None,
         typer.Option(
-            help="Baselines: all, none, or a comma list of uniform, fcb, equator, "
-            "inter_observer, no_motion, constant_velocity [all]."
+            help=f"Baselines: all, none, or a comma list of {', '.join(ALL_BASELINES)} [all]."
         ),
     ] = None,
     metrics: Annotated[

@@ -133,7 +133,8 @@ def info(
 
     typer.echo(store_summary(store).format())
     if verify:
-        from pano.stores.verify import verify_store
+        from pano.errors import VideoError
+        from pano.stores.verify import verify_store, verify_video_files
 
         report = verify_store(store, full=True)
         typer.echo(report.format())
@@ -141,6 +142,14 @@ def info(
             raise StoreError(
                 f"{report.one_line()}; re-run `pano ingest` with the same inputs and --verify to "
                 "rewrite damaged videos (prediction runs: `pano predict-hm`; results: `pano eval`)"
+            )
+        files = verify_video_files(store)
+        typer.echo(files.format())
+        if files.mismatched:
+            raise VideoError(
+                f"{files.mismatched[0]}"
+                + (f" (and {len(files.mismatched) - 1} more)" if len(files.mismatched) > 1 else "")
+                + "; put the original file back, or re-run `pano ingest --overwrite` with it"
             )
 
 

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from pano.fov import VIEWPORT_FOV, FoV
+
 
 def _pair(text: str, option: str, cast: type) -> tuple:
     from pano.errors import ConfigError
@@ -48,7 +50,9 @@ def viewport(
         str | None,
         typer.Option(help="Subject indices, comma separated (default: the first 4)."),
     ] = None,
-    fov: Annotated[str, typer.Option(help="Field of view HxV in degrees.")] = "90x90",
+    fov: Annotated[
+        str, typer.Option(help="Field of view HxV in degrees, each < 180 (one number: both).")
+    ] = str(VIEWPORT_FOV),
     size: Annotated[str, typer.Option(help="Viewport tile size WxH in pixels.")] = "224x224",
     start: Annotated[float, typer.Option(help="Start time in seconds.")] = 0.0,
     seconds: Annotated[
@@ -78,7 +82,7 @@ def viewport(
         video,
         out,
         subjects=_subjects(subjects),
-        fov_deg=_pair(fov, "--fov", float),
+        fov_deg=FoV.parse(fov, "option --fov"),
         size=(h, w),
         start_s=start,
         seconds=seconds,

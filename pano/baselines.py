@@ -28,8 +28,17 @@ from typing import Any
 
 import numpy as np
 
-from pano.errors import InputDataError, ShapeError
+from pano.errors import InputDataError, ParameterError, ShapeError
 from pano.geometry import erp_grid_lonlat, lonlat_to_vec, orthodromic_distance
+
+#: The baselines ``pano eval`` scores, by name, in display order: saliency maps ...
+SALIENCY_BASELINES = ("uniform", "fcb", "equator", "inter_observer")
+#: ... and head-movement forecasts.
+HM_BASELINES = ("no_motion", "constant_velocity")
+#: Every baseline name (``pano eval --baselines``).
+ALL_BASELINES = SALIENCY_BASELINES + HM_BASELINES
+#: Baselines that also produce scanpaths (the other half of the subjects).
+SCANPATH_BASELINES = ("inter_observer",)
 
 # ---------------------------------------------------------------------------
 # Saliency baselines
@@ -59,7 +68,7 @@ def fcb_map(height: int, width: int, sigma_deg: float) -> np.ndarray:
 
     """
     if not sigma_deg > 0:
-        raise ValueError(f"sigma_deg must be > 0, got {sigma_deg}")
+        raise ParameterError(f"fcb_map: sigma_deg must be > 0, got {sigma_deg}")
     d = np.rad2deg(orthodromic_distance(_grid_vectors(height, width), np.array([1.0, 0.0, 0.0])))
     m = np.exp(-(d * d) / (2.0 * sigma_deg**2))
     return m / m.max()
@@ -160,7 +169,7 @@ def _check_series(xyz: Any, origins: Any, horizon: int) -> tuple[np.ndarray, np.
     if o.ndim != 1 or (o.size and (o.min() < 0 or o.max() >= x.shape[-2])):
         raise ShapeError(f"origins must be indices in [0, {x.shape[-2]}), got {o}")
     if horizon < 1:
-        raise ShapeError(f"horizon must be >= 1, got {horizon}")
+        raise ParameterError(f"horizon must be >= 1, got {horizon}")
     return x, o
 
 

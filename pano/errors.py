@@ -61,6 +61,23 @@ class ParameterError(PanoError, ValueError):
     """An argument's value is outside its valid range; the message names it and the range."""
 
 
+class UnknownKeyError(UnknownNameError, KeyError):
+    """A name looked up like a mapping key (e.g. a video of a synthetic manifest) is absent.
+
+    Also a ``KeyError``, and printed as its plain message (``KeyError`` alone would quote it).
+    """
+
+    def __str__(self) -> str:
+        return Exception.__str__(self)
+
+
+class UnsupportedError(PanoError, TypeError):
+    """An operation pano does not support on this object (e.g. pickling an open decoder).
+
+    The message says what to do instead.
+    """
+
+
 class MetricInputError(PanoError, TypeError):
     """A metric got the wrong kind of input (e.g. a density map where fixations are needed)."""
 

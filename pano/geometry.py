@@ -34,6 +34,8 @@ from typing import Any, TypeAlias
 
 import numpy as np
 
+from pano.errors import ParameterError, ShapeError
+
 #: numpy.ndarray or torch.Tensor (functions return the type they are given).
 ArrayT: TypeAlias = Any
 
@@ -345,12 +347,12 @@ def resample_directions(times: np.ndarray, vecs: np.ndarray, new_times: np.ndarr
     vecs = np.asarray(vecs, dtype=np.float64)
     new_times = np.asarray(new_times, dtype=np.float64)
     if times.ndim != 1 or vecs.shape[-2] != times.shape[0] or vecs.shape[-1] != 3:
-        raise ValueError(
+        raise ShapeError(
             f"resample_directions: times {times.shape} and vecs {vecs.shape} "
             "must be (T,) and (..., T, 3)"
         )
     if times.size < 2 or np.any(np.diff(times) <= 0):
-        raise ValueError("resample_directions: times must hold >= 2 strictly increasing values")
+        raise ParameterError("resample_directions: times must hold >= 2 strictly increasing values")
     idx = np.searchsorted(times, new_times, side="right") - 1
     inside = (new_times >= times[0]) & (new_times <= times[-1])
     idx = np.clip(idx, 0, times.size - 2)

@@ -1,5 +1,9 @@
 """Heatmaps on the sphere from gaze / head points (DHP's recipe by default), in torch.
 
+The parameters (sigma, grid, normalisation) are one value,
+:class:`pano.heatmap_params.HeatmapParams`; :func:`heatmaps_for` computes the maps of a
+``HeatmapParams`` passed whole (ground truth, predictions, baselines all call it).
+
 A heatmap is an equirectangular ``(H, W)`` float map in pano's ERP convention
 (column 0 at the left edge, +lon to the LEFT, row 0 at the top; see
 :mod:`pano.geometry`). Each point adds a great-circle Gaussian
@@ -12,17 +16,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Literal
 
 import numpy as np
 import torch
 
-from pano.errors import ShapeError
-from pano.geometry import erp_grid_lonlat, lonlat_to_vec
+from pano.errors import ParameterError, ShapeError, UnknownNameError
+from pano.geometry import lonlat_to_vec
+from pano.heatmap_params import (
+    DHP_GRID,
+    DHP_SIGMA_DEG,
+    HeatmapParams,
+    Normalize,
+    PixelGrid,
+    grid_lonlat,
+)
 from pano.threads import hot_loop_threads
-
-Normalize = Literal["max", "sum", "none"]
-PixelGrid = Literal["centre", "dhp"]
 
 #: Elements per temporary block (points x pixels) on CPU: cache-sized, fixed (never
 #: derived from the thread count, so that the blocks - and the bits - are the same everywhere).
@@ -51,22 +59,43 @@ def grid_vectors(
             ``lat = 90 - y * 180/H`` for integer ``x, y`` (half a pixel off the centres).
 
     """
-    if pixel == "centre":
-        lon, lat = erp_grid_lonlat(width, height)
-    elif pixel == "dhp":
-        lon = 180.0 - np.arange(width) * 360.0 / width
-        lat = 90.0 - np.arange(height) * 180.0 / height
-    else:
-        raise ValueError(f"pixel must be 'centre' or 'dhp', not {pixel!r}")
+    lon, lat = grid_lonlat(width, height, pixel)
     lo, la = np.meshgrid(lon, lat)
     return torch.as_tensor(lonlat_to_vec(lo, la), dtype=dtype, device=device)
 
 
+def heatmaps_for(
+    points: torch.Tensor, params: HeatmapParams, weights: torch.Tensor | None = None
+) -> torch.Tensor:
+    """The heatmaps of point sets made as ``params`` says (sigma, grid, normalisation, pixel).
+
+    The one way pano turns points into heatmaps that are compared with a store's ground
+    truth: pass the store's :class:`~pano.heatmap_params.HeatmapParams` (root attribute
+    ``heatmap``) whole.
+
+    Args:
+        points: unit vectors ``(S, N, 3)`` (pano's frame, :mod:`pano.geometry`); rows with
+            NaN are ignored.
+        params: the recipe; ``step_frames``/``drop_last_steps`` (the step grid) are not
+            used here.
+        weights: optional ``(S, N)`` non-negative weights per point.
+
+    Returns:
+        ``(S, params.height, params.width)`` maps in ``points.dtype`` on ``points.device``
+        (see :func:`sphere_heatmaps`).
+
+    """
+    return sphere_heatmaps(
+        points, params.width, params.height, params.sigma_deg, params.normalize, params.pixel,
+        weights,
+    )  # fmt: skip
+
+
 def sphere_heatmaps(
     points: torch.Tensor,
-    width: int = 360,
-    height: int = 180,
-    sigma_deg: float = 7.0,
+    width: int = DHP_GRID[0],
+    height: int = DHP_GRID[1],
+    sigma_deg: float = DHP_SIGMA_DEG,
     normalize: Normalize = "max",
     pixel: PixelGrid = "centre",
     weights: torch.Tensor | None = None,
@@ -100,7 +129,7 @@ def sphere_heatmaps(
         raise ShapeError(f"points must be a float tensor, got {points.dtype}")
     s, n, _ = points.shape
     if chunk < 1:
-        raise ValueError(f"chunk must be >= 1, got {chunk}")
+        raise ParameterError(f"chunk must be >= 1, got {chunk}")
     grid_t = grid_vectors(width, height, pixel, dtype=points.dtype, device=points.device)
     grid_t = grid_t.reshape(-1, 3).T.contiguous()  # (3, P)
     n_pix = grid_t.shape[1]
@@ -156,7 +185,7 @@ def sphere_heatmaps(
         m = _tree_sum(out.reshape(s, -1, 1).clone())[:, :, None]  # (S, 1, 1), fixed order
         out = torch.where(m > 0, out / torch.where(m > 0, m, torch.ones_like(m)), out)
     elif normalize != "none":
-        raise ValueError(f"normalize must be 'max', 'sum' or 'none', not {normalize!r}")
+        raise UnknownNameError(f"normalize must be 'max', 'sum' or 'none', not {normalize!r}")
     return out
 
 

@@ -16,6 +16,7 @@ stream) is raised as :class:`pano.errors.VideoError` whose message names the fil
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -50,6 +51,37 @@ class VideoInfo:
     def to_dict(self) -> dict[str, Any]:
         """Plain ``dict`` of the fields (JSON-ready)."""
         return asdict(self)
+
+
+#: Bytes hashed at each end of a file by :func:`file_fingerprint`.
+FINGERPRINT_BYTES = 1 << 20
+
+
+def file_fingerprint(path: str | Path) -> str:
+    """A fast identity of a file: its size and the SHA-256 of its first and last MiB.
+
+    ``"<size in bytes>:<hex SHA-256 of the first MiB followed by the last MiB>"`` (a
+    file of at most 2 MiB is hashed whole). It reads 2 MiB whatever the file's size, so
+    it is checked every time a video is opened; the full :func:`sha256_file` is checked
+    by ``pano info --verify``.
+
+    Raises:
+        VideoError: the file cannot be read.
+
+    """
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size <= 2 * FINGERPRINT_BYTES:
+                h.update(f.read())
+            else:
+                h.update(f.read(FINGERPRINT_BYTES))
+                f.seek(size - FINGERPRINT_BYTES)
+                h.update(f.read(FINGERPRINT_BYTES))
+    except OSError as err:
+        raise VideoError(f"{path}: cannot read the file ({err.strerror or err})") from err
+    return f"{size}:{h.hexdigest()}"
 
 
 def sha256_file(path: str | Path, block: int = 1 << 22) -> str:

@@ -35,6 +35,10 @@ def setup_logging(verbosity: int = 0) -> None:
         logger.addHandler(handler)
     for h in logger.handlers:
         h.setLevel(level)
+        if getattr(h, "_pano", False) and isinstance(h, logging.StreamHandler):
+            # The stderr of now: a second call (the CLI run again in one process, e.g. a
+            # notebook or a test capturing stderr) must not write to a closed old stream.
+            h.stream = sys.stderr  # not setStream: it flushes the old one, maybe closed
     logger.propagate = False
 
 

@@ -42,21 +42,19 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pano.errors import ShapeError
+from pano.errors import ParameterError, ShapeError, UnknownNameError
+from pano.fov import DHP_FOV, VIEWPORT_FOV, FoV, FoVLike
 from pano.geometry import head_to_camera_axes, vec_to_lonlat
 from pano.threads import check_threads, hot_loop_threads
 
 __all__ = [
-    "DHP_FOV_DEG",
     "DHP_SIZE",
     "ViewportSampler",
     "extract_viewports",
     "viewport_outline",
 ]
 
-#: Field of view (horizontal, vertical) in degrees of DHP's agent observation.
-DHP_FOV_DEG = (110.0, 113.0)
-#: Size (height, width) of DHP's agent observation.
+#: Size (height, width) of DHP's agent observation (its field of view: :data:`pano.fov.DHP_FOV`).
 DHP_SIZE = (42, 42)
 
 _MODES = ("nearest", "bilinear", "bicubic")
@@ -92,8 +90,9 @@ class ViewportSampler:
     """Render gnomonic viewports from equirectangular frames, batched, on any device.
 
     Args:
-        fov_deg: field of view ``(horizontal, vertical)`` in degrees (one number = both),
-            each in ``(0, 180)``.
+        fov_deg: field of view ``(horizontal, vertical)`` in degrees: a
+            :class:`pano.fov.FoV`, one number (both), a pair or ``"HxV"`` text; each angle
+            in ``(0, 180)`` (else :class:`~pano.errors.ParameterError`).
         size: output ``(height, width)`` in pixels (one number = square).
         mode: ``"nearest"``, ``"bilinear"`` or ``"bicubic"`` (bicubic output of uint8
             frames is clamped to ``[0, 1]``).
@@ -107,7 +106,7 @@ class ViewportSampler:
             WRAPS the ±180° seam and samples across the poles, ``remap`` CLAMPS the seam;
             pano's pre-filter is a box level, ``remap`` blurs the full frame with a 9-tap
             filter. Passing a non-default ``fov_deg``/``size``/``mode`` that differs from
-            DHP's raises :class:`~pano.errors.ShapeError`.
+            DHP's raises :class:`~pano.errors.ParameterError`.
         truncate_degrees: truncate yaw/pitch/roll toward zero to whole degrees before
             rendering, as ``remap`` parses its centre as integer degrees (12.7 -> 12).
             Meant for ``remap_compat`` but allowed in any mode.
@@ -123,7 +122,7 @@ class ViewportSampler:
 
     def __init__(
         self,
-        fov_deg: float | Sequence[float] = (90.0, 90.0),
+        fov_deg: FoVLike = VIEWPORT_FOV,
         size: int | Sequence[int] = (224, 224),
         mode: str = "bilinear",
         antialias: bool = True,
@@ -131,27 +130,25 @@ class ViewportSampler:
         truncate_degrees: bool = False,
         threads: int | None = None,
     ) -> None:
-        fov = _pair(fov_deg, "fov_deg", float)
+        fov = FoV.parse(fov_deg, "fov_deg")
         hw = _pair(size, "size", int)
         if remap_compat:
             for given, default, dhp, name in (
-                (fov, (90.0, 90.0), DHP_FOV_DEG, "fov_deg"),
+                (fov, VIEWPORT_FOV, DHP_FOV, "fov_deg"),
                 (hw, (224, 224), DHP_SIZE, "size"),
                 (mode, "bilinear", "bicubic", "mode"),
             ):
                 if given != default and given != dhp:
-                    raise ShapeError(
+                    raise ParameterError(
                         f"remap_compat=True fixes {name} to DHP's {dhp!r}; got {given!r} "
                         "(drop the argument or use remap_compat=False)"
                     )
-            fov, hw, mode = DHP_FOV_DEG, DHP_SIZE, "bicubic"
-        if not all(0.0 < f < 180.0 for f in fov):
-            raise ShapeError(f"fov_deg must be in (0, 180) degrees, got {fov!r}")
+            fov, hw, mode = DHP_FOV, DHP_SIZE, "bicubic"
         if not all(n >= 1 for n in hw):
             raise ShapeError(f"size must be positive (height, width), got {hw!r}")
         if mode not in _MODES:
-            raise ShapeError(f"mode must be one of {', '.join(_MODES)}; got {mode!r}")
-        self.fov_deg: tuple[float, float] = fov
+            raise UnknownNameError(f"mode must be one of {', '.join(_MODES)}; got {mode!r}")
+        self.fov_deg: FoV = fov
         self.size: tuple[int, int] = hw
         self.mode = mode
         self.antialias = bool(antialias)
@@ -159,8 +156,8 @@ class ViewportSampler:
         self.truncate_degrees = bool(truncate_degrees)
         self.threads = check_threads(threads)
         h, w = hw
-        self.fx = (w / 2.0) / math.tan(math.radians(fov[0]) / 2.0)
-        self.fy = (h / 2.0) / math.tan(math.radians(fov[1]) / 2.0)
+        self.fx = (w / 2.0) / math.tan(math.radians(fov.h_deg) / 2.0)
+        self.fy = (h / 2.0) / math.tan(math.radians(fov.v_deg) / 2.0)
         self._rays: dict[tuple[torch.device, torch.dtype], tuple[torch.Tensor, torch.Tensor]] = {}
         self._last: tuple[torch.Tensor, int, tuple[Any, ...], _Prepared] | None = None
 
@@ -355,7 +352,7 @@ class ViewportSampler:
         """:meth:`__call__` under the thread policy."""
         if isinstance(frames, _Prepared):
             if levels is not None:
-                raise ShapeError("levels are applied when preparing: pass them to prepare()")
+                raise ParameterError("levels are applied when preparing: pass them to prepare()")
             prep, out_dtype = frames, frames.padded.dtype
         else:
             if not isinstance(frames, torch.Tensor):
@@ -511,11 +508,11 @@ def _levels(levels: tuple[float, float] | None, x: torch.Tensor) -> tuple[float,
     try:
         lo, hi = (float(v) for v in levels)
     except (TypeError, ValueError) as err:
-        raise ShapeError(f"levels must be (black, white) numbers, got {levels!r}") from err
+        raise ParameterError(f"levels must be (black, white) numbers, got {levels!r}") from err
     if x.is_floating_point():
         raise ShapeError("levels apply to uint8 frames only; scale float frames yourself")
     if not 0.0 <= lo < hi <= 255.0:
-        raise ShapeError(f"levels must satisfy 0 <= black < white <= 255, got {levels!r}")
+        raise ParameterError(f"levels must satisfy 0 <= black < white <= 255, got {levels!r}")
     return lo, hi
 
 
@@ -597,7 +594,7 @@ def _tall(padded: torch.Tensor) -> torch.Tensor:
 
 @functools.lru_cache(maxsize=16)
 def _cached_sampler(
-    fov: tuple[float, float],
+    fov: FoV,
     size: tuple[int, int],
     mode: str,
     antialias: bool,
@@ -614,7 +611,7 @@ def extract_viewports(
     pitch: Any,
     roll: Any = None,
     *,
-    fov_deg: float | Sequence[float] = (90.0, 90.0),
+    fov_deg: FoVLike = VIEWPORT_FOV,
     size: int | Sequence[int] = (224, 224),
     mode: str = "bilinear",
     antialias: bool = True,
@@ -628,7 +625,7 @@ def extract_viewports(
     Returns ``(N, C, h, w)`` viewports of ``frame`` (see :meth:`ViewportSampler.__call__`).
     """
     sampler = _cached_sampler(
-        _pair(fov_deg, "fov_deg", float),
+        FoV.parse(fov_deg, "fov_deg"),
         _pair(size, "size", int),
         mode,
         antialias,
@@ -643,7 +640,7 @@ def viewport_outline(
     yaw: float,
     pitch: float,
     roll: float = 0.0,
-    fov_deg: float | Sequence[float] = (90.0, 90.0),
+    fov_deg: FoVLike = VIEWPORT_FOV,
     n: int = 32,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The border of a viewport on the sphere as pano ``(lon, lat)`` degrees, ``(4n + 1,)`` each.
@@ -652,7 +649,7 @@ def viewport_outline(
     the loop; handy for drawing viewports on an ERP frame (break the line where ``lon``
     jumps by more than 180°).
     """
-    fx_deg, fy_deg = _pair(fov_deg, "fov_deg", float)
+    fx_deg, fy_deg = FoV.parse(fov_deg, "fov_deg")
     tx, ty = math.tan(math.radians(fx_deg) / 2.0), math.tan(math.radians(fy_deg) / 2.0)
     s = np.linspace(-1.0, 1.0, n, endpoint=False)
     a = np.concatenate([s, np.ones(n), -s, -np.ones(n), [-1.0]]) * tx

@@ -199,7 +199,7 @@ def run_demo(cfg: DemoConfig) -> DemoResult:
         tcfg = _train_config(name, cfg.quick, cfg.device, cfg.seed)
         res = train_hm(str(store), tcfg, run=name, runs_dir=out / "runs", predict=True)
         timings[f"train {name}"] = time.perf_counter() - t
-        description, params = model_card(tcfg)
+        description, params = model_card(tcfg, heat)
         runs.append(
             ModelRun(
                 name,
@@ -340,8 +340,12 @@ MODEL_DESCRIPTIONS: dict[str, str] = {
 }
 
 
-def model_card(tcfg: Any) -> tuple[str, dict[str, Any]]:
-    """A model's one-sentence description and its key hyper-parameters (as trained here)."""
+def model_card(tcfg: Any, heatmap: Any = None) -> tuple[str, dict[str, Any]]:
+    """A model's one-sentence description and its key hyper-parameters (as trained here).
+
+    ``heatmap``: the store's :class:`~pano.heatmap_params.HeatmapParams` (DHP's prediction
+    heatmaps are made with them); named in the card when given.
+    """
     m, d, o = tcfg.model, tcfg.data, tcfg.optim
     params: dict[str, Any] = {}
     if m.kind in ("seq2seq", "content"):
@@ -364,9 +368,10 @@ def model_card(tcfg: Any) -> tuple[str, dict[str, Any]]:
             f"GAE lambda {r.gae_lambda:g}, entropy {r.entropy_coef:g}, "
             f"reward sigma {r.sigma_deg:g} deg"
         )
-        params["predictions"] = (
-            f"{tcfg.predict.rollouts} rollouts per video, "
-            f"heatmap sigma {tcfg.predict.sigma_deg:g} deg"
+        params["predictions"] = f"{tcfg.predict.rollouts} rollouts per video, " + (
+            "heatmaps with the store's parameters"
+            if heatmap is None
+            else f"heatmap sigma {heatmap.sigma_deg:g} deg (the store's)"
         )
     params["optimiser"] = (
         f"Adam lr {o.lr:g} ({o.scheduler}), {o.steps} updates"

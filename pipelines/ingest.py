@@ -114,12 +114,21 @@ class IngestConfig(PanoConfig):
         default=False,
         description="read every chunk of the complete videos and rewrite the damaged ones",
     )
+    mixed_rates: bool = Field(
+        default=False,
+        description="accept videos whose HM samples per frame differ (else refused: a "
+        "truncated video with a whole-number ratio looks like this)",
+    )
+    mixed_subjects: bool = Field(
+        default=False,
+        description="accept videos with different numbers of subjects (else refused)",
+    )
 
     @field_validator("store")
     @classmethod
     def _store_not_empty(cls, v: str) -> str:
         if not v.strip():
-            raise ValueError("must be a path or URL")
+            raise ConfigError("must be a path or URL")
         return v
 
     @field_validator("dashboard")
@@ -235,12 +244,13 @@ class _ProbeResult:
 
 
 def _probe_task(job: _ProbeJob, videos_dir: Path) -> _ProbeResult:
-    from pano.probe import probe_video, sha256_file
+    from pano.probe import file_fingerprint, probe_video, sha256_file
 
     info = probe_video(job.path, count=job.count)  # type: ignore[arg-type]
     src = VideoSource(
         path=os.path.relpath(job.path, videos_dir),
         sha256=sha256_file(job.path),
+        fingerprint=file_fingerprint(job.path),
         fps=info.fps,
         n_frames=info.n_frames,
         width=info.width,
@@ -476,7 +486,9 @@ def ingest_pvs_hm(cfg: IngestConfig) -> IngestSummary:
     with one line (:class:`pano.errors.StoreLockedError`) naming the first.
     """
     from pano.stores.lock import store_write_lock
+    from pano.stores.preflight import check_store_location
 
+    check_store_location(cfg.store, write=True, groups=(VIDEOS_GROUP,), option="--store")
     with store_write_lock(cfg.store, command="pano ingest pvs-hm"):
         return _ingest(cfg)
 
@@ -580,11 +592,7 @@ def _ingest(cfg: IngestConfig) -> IngestSummary:
                     spf_tolerance=cfg.spf_tolerance,
                 )
             )  # fmt: skip
-        if len(rates) > 1:  # legal, but a truncated video with an integer ratio looks like this
-            log.warning(
-                "videos differ in HM samples per frame: %s; check the odd ones' files",
-                "; ".join(f"{k}: {', '.join(v)}" for k, v in sorted(rates.items())),
-            )
+        _check_consistent(cfg, kept, rates, {n: hm[n].shape[1] // 2 for n in _names_of(rates)})
         _prepare_store(cfg, dataset, exists, writes=bool(jobs))
         results = runner.map(_write_task, jobs, "writing videos", scatter=True, return_errors=True)
     errors = [r for r in results if isinstance(r, BaseException)]
@@ -611,6 +619,65 @@ def _ingest(cfg: IngestConfig) -> IngestSummary:
     if incomplete:  # pragma: no cover - only if a writer died without raising
         log.warning("incomplete video groups remain: %s (re-run to finish)", ", ".join(incomplete))
     return summary
+
+
+def _names_of(rates: dict[int, list[str]]) -> list[str]:
+    """Every video name of a ``{samples per frame: [names]}`` map."""
+    return [n for v in rates.values() for n in v]
+
+
+def _odd_ones(groups: dict[int, list[str]]) -> tuple[int, list[str]]:
+    """The most common key (ties: the smallest) and the names that have another one."""
+    common = max(sorted(groups), key=lambda k: len(groups[k]))
+    return common, sorted(n for k, v in groups.items() if k != common for n in v)
+
+
+def _check_consistent(
+    cfg: IngestConfig, kept: list[str], rates: dict[int, list[str]], subjects: dict[str, int]
+) -> None:
+    """Refuse videos that do not fit the rest (new ones and those already in the store).
+
+    A different whole-number HM samples per frame (e.g. 1 where the rest have 2) is what a
+    video truncated to half its length looks like; a different number of subjects means
+    subject k is not the same person across videos. Both are refused before anything is
+    written unless ``mixed_rates`` / ``mixed_subjects`` is set.
+
+    Raises:
+        InputDataError: naming the odd video(s), their value and the rest's.
+
+    """
+    from pano.stores.reader import read_video_attrs
+
+    if not rates:
+        return  # nothing new: what the store holds was accepted before
+    rates = {k: list(v) for k, v in rates.items()}
+    by_subj: dict[int, list[str]] = {}
+    for n, m in subjects.items():
+        by_subj.setdefault(m, []).append(n)
+    for n in kept:
+        a = read_video_attrs(cfg.store, n)
+        rates.setdefault(round(a.samples_per_frame), []).append(f"{n} (in the store)")
+        by_subj.setdefault(a.n_subjects, []).append(f"{n} (in the store)")
+    if len(rates) > 1 and not cfg.mixed_rates:
+        common, odd = _odd_ones(rates)
+        verb = "differs" if len(odd) == 1 else "differ"
+        got = "; ".join(f"{k}: {', '.join(sorted(v))}" for k, v in sorted(rates.items()))
+        raise InputDataError(
+            f"{cfg.hm}: HM samples per frame differ between videos ({got}); "
+            f"{', '.join(odd)} {verb} from the rest ({common}) - "
+            "check those videos are complete, or "
+            "pass --set mixed_rates=true if the rates really differ"
+        )
+    if len(by_subj) > 1 and not cfg.mixed_subjects:
+        common, odd = _odd_ones(by_subj)
+        verb = "differs" if len(odd) == 1 else "differ"
+        got = "; ".join(f"{k}: {', '.join(sorted(v))}" for k, v in sorted(by_subj.items()))
+        raise InputDataError(
+            f"{cfg.hm}: the number of subjects differs between videos ({got}); "
+            f"{', '.join(odd)} {verb} from the rest ({common}) - "
+            "use the file of the same subjects, or "
+            "pass --set mixed_subjects=true if subject k need not be the same person"
+        )
 
 
 def _raise_first(errors: list[BaseException]) -> None:

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from pano.errors import ConfigError
+from pano.errors import ConfigError, ParameterError
+from pano.fov import VIEWPORT_FOV, FoV, FoVLike
 from pano.progress import track
 from pano.stores import ViewportBatch, open_video_group, stream_viewports
 from pano.stores.schema import VideoAttrs
@@ -54,7 +55,7 @@ class _Panel:
         erp_spec: Any,
         tile_specs: list[Any],
         labels: list[str],
-        fov: tuple[float, float],
+        fov: FoV,
         animated: bool = False,
     ) -> None:
         from pano.stores.accessor import _erp_axes
@@ -112,7 +113,7 @@ class _Panel:
         from pano.viewport import viewport_outline
 
         if batch.frame is None:
-            raise ValueError("render needs batches streamed with with_frames=True")
+            raise ParameterError("render needs batches streamed with with_frames=True")
         img = batch.frame.detach().cpu().permute(1, 2, 0).numpy()
         self.img.set_data(np.repeat(img, 3, axis=2) if img.shape[2] == 1 else img)
         self.title.set_text(title)
@@ -162,7 +163,7 @@ def render_viewports(
     video: str,
     out: str | os.PathLike,
     subjects: Sequence[int] | None = None,
-    fov_deg: float | Sequence[float] = (90.0, 90.0),
+    fov_deg: FoVLike = VIEWPORT_FOV,
     size: int | Sequence[int] = (224, 224),
     start_s: float = 0.0,
     seconds: float | None = None,
@@ -202,6 +203,9 @@ def render_viewports(
         raise ConfigError(f"{out}: the output must end in .png (contact sheet) or .mp4 (video)")
     if rows < 1:
         raise ConfigError(f"rows must be >= 1, got {rows}")
+    from pano.stores.preflight import check_output_file
+
+    _check_times(start_s, seconds)
     ds, root, _ = open_video_group(store, video)
     va = VideoAttrs.from_attrs(dict(ds.attrs), where=f"videos/{video}")
     if subjects is None:
@@ -211,7 +215,9 @@ def render_viewports(
     labels = [
         f"S{s}" + (f" ({ids[s]})" if s < len(ids) and ids[s] != str(s) else "") for s in subjects
     ]
-    fov = _fov_pair(fov_deg)
+    fov = FoV.parse(fov_deg, "fov_deg")
+    check_viewport_memory(size, len(subjects))
+    check_output_file(out, "--out")
     fps, n_frames = float(va.video.fps), int(va.video.n_frames)
     kw: dict[str, Any] = {
         "subjects": subjects, "fov_deg": fov, "size": size, "device": device, "backend": backend,
@@ -277,8 +283,43 @@ def render_viewports(
     return out
 
 
-def _fov_pair(fov_deg: float | Sequence[float]) -> tuple[float, float]:
-    if isinstance(fov_deg, (int, float)):
-        return float(fov_deg), float(fov_deg)
-    a, b = fov_deg
-    return float(a), float(b)
+#: The most memory one batch of viewport tiles may take (bytes); see
+#: :func:`viewport_batch_bytes`. Documented in docs/viewports.md.
+VIEWPORT_MEMORY_LIMIT = 2 * 1024**3
+
+
+def viewport_batch_bytes(size: int | Sequence[int], n_tiles: int) -> int:
+    """Estimated bytes of one frame's viewport tiles at ``size`` (H, W) for ``n_tiles`` subjects.
+
+    Per tile pixel: the sampling grid (2 x float32), the sampled RGB (3 x float32), its
+    uint8 copy (3 bytes) and the drawn figure's RGBA (4 bytes) - 27 bytes.
+    """
+    h, w = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+    return 27 * h * w * max(n_tiles, 1)
+
+
+def check_viewport_memory(size: int | Sequence[int], n_tiles: int) -> None:
+    """Refuse a tile size whose estimated memory exceeds :data:`VIEWPORT_MEMORY_LIMIT`.
+
+    Raises:
+        ConfigError: one line with the estimate, the limit and a size that fits.
+
+    """
+    need = viewport_batch_bytes(size, n_tiles)
+    if need <= VIEWPORT_MEMORY_LIMIT:
+        return
+    h, w = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+    side = int(math.sqrt(VIEWPORT_MEMORY_LIMIT / (27 * max(n_tiles, 1))))
+    raise ConfigError(
+        f"--size {w}x{h}: {n_tiles} viewport tile(s) of {w}x{h} px need about "
+        f"{need / 1024**3:.1f} GiB (limit {VIEWPORT_MEMORY_LIMIT / 1024**3:.0f} GiB); "
+        f"use at most about {side}x{side}"
+    )
+
+
+def _check_times(start_s: float, seconds: float | None) -> None:
+    if not math.isfinite(start_s):
+        raise ConfigError(f"--start {start_s}: must be a finite time in seconds, e.g. 0")
+    if seconds is not None and (not math.isfinite(seconds) or seconds <= 0):
+        raise ConfigError(f"--seconds {seconds}: must be a finite duration > 0 in seconds")
+

@@ -30,7 +30,8 @@ import numpy as np
 import xarray as xr
 
 from pano import geometry as g
-from pano.errors import StoreError
+from pano.errors import ParameterError, StoreError, UnknownNameError
+from pano.fov import VIEWPORT_FOV, FoV, FoVLike
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -76,7 +77,7 @@ def _figure_and_axes(
         return fig, new_ax
     fig = ax.get_figure(root=True)
     if fig is None:
-        raise ValueError("ax= must belong to a matplotlib figure")
+        raise ParameterError("ax= must belong to a matplotlib figure")
     return fig, ax
 
 
@@ -144,7 +145,7 @@ class PanoDatasetAccessor:
 
     def _step_at(self, step: int | None, time: float | None) -> int:
         if (step is None) == (time is None):
-            raise ValueError("give exactly one of step= or time= (seconds)")
+            raise ParameterError("give exactly one of step= or time= (seconds)")
         if step is not None:
             return int(step)
         times = np.asarray(self._ds["step_time"].values)
@@ -178,7 +179,7 @@ class PanoDatasetAccessor:
         if projection == "ortho":
             return self._heatmap_ortho(hm, i, t, cmap, label)
         if projection != "erp":
-            raise ValueError("projection must be 'erp' or 'ortho'")
+            raise UnknownNameError(f"projection must be 'erp' or 'ortho', not {projection!r}")
         fig, ax = _figure_and_axes(ax)
         ext = (180, -180, -90, 90)
         if frame is not None:
@@ -269,10 +270,13 @@ class PanoDatasetAccessor:
         subject: int,
         times: Sequence[float],
         video_path: str,
-        fov_deg: tuple[float, float] = (90.0, 90.0),
+        fov_deg: FoVLike = VIEWPORT_FOV,
         size: tuple[int, int] = (160, 160),
     ) -> Figure:
-        """Show what ``subject`` saw at ``times`` (seconds): viewports cut from the video."""
+        """Show what ``subject`` saw at ``times`` (seconds): viewports cut from the video.
+
+        ``fov_deg``: anything :meth:`pano.fov.FoV.parse` reads (degrees, horizontal x vertical).
+        """
         import torch
 
         from pano.video import open_video
@@ -280,7 +284,8 @@ class PanoDatasetAccessor:
 
         self._require("hm_lon", "hm_lat")
         fps = float(self._ds.attrs["video"]["fps"])
-        sampler = ViewportSampler(fov_deg=fov_deg, size=size)
+        fov = FoV.parse(fov_deg, "fov_deg")
+        sampler = ViewportSampler(fov_deg=fov, size=size)
         plt = _plt()
         fig, axes = plt.subplots(1, len(times), figsize=(2.6 * len(times), 3.0), squeeze=False)
         with open_video(video_path, backend="pyav", device="cpu") as dec:
@@ -297,7 +302,7 @@ class PanoDatasetAccessor:
                 ax.imshow(vp.permute(1, 2, 0).clamp(0, 1).numpy())
                 ax.set_title(f"t={t:.1f}s f{fi}\nlon {lon:.0f}, lat {lat:.0f}", fontsize=8)
                 ax.axis("off")
-        fig.suptitle(f"subject {subject}: viewports (FoV {fov_deg[0]:.0f}x{fov_deg[1]:.0f} deg)")
+        fig.suptitle(f"subject {subject}: viewports (FoV {fov} deg)")
         return fig
 
     def metric_bars(self, metric: str = "cc", variable: str = "saliency") -> Figure:
@@ -388,7 +393,7 @@ def select(
     """
     if video is None:
         if split is None:
-            raise ValueError("give video= (a name) or split= (train/val/test)")
+            raise ParameterError("give video= (a name) or split= (train/val/test)")
         splits = tree.attrs.get("splits", {})
         if split not in splits:
             raise StoreError(f"store has no split {split!r}; it has {sorted(splits)}")

@@ -10,9 +10,9 @@ meanings in ``docs/store.md``). The ground truth follows DHP:
   ``samples_per_step = samples_per_frame * step_frames`` (rounding half up);
 * there are ``floor(n_frames / step_frames)`` steps, of which the last
   ``drop_last_steps`` are dropped;
-* the heatmap of a step is :func:`pano.heatmaps.sphere_heatmaps` of the subjects' HM
-  points at that sample (NaN subjects left out), computed in float64 in torch (on the GPU
-  when asked) and stored as float32.
+* the heatmap of a step is :func:`pano.heatmaps.heatmaps_for` (the store's ``heatmap``
+  parameters, passed whole) of the subjects' HM points at that sample (NaN subjects left
+  out), computed in float64 in torch (on the GPU when asked) and stored as float32.
 """
 
 from __future__ import annotations
@@ -101,29 +101,16 @@ def step_grid(
     )
 
 
-def heatmap_lonlat(params: HeatmapParams) -> tuple[np.ndarray, np.ndarray]:
-    """Coordinates ``lon (W,)``, ``lat (H,)`` of the heatmap's sample points."""
-    from pano.geometry import erp_grid_lonlat
-
-    if params.pixel == "dhp":
-        lon = 180.0 - np.arange(params.width) * 360.0 / params.width
-        lat = 90.0 - np.arange(params.height) * 180.0 / params.height
-        return lon, lat
-    return erp_grid_lonlat(params.width, params.height)
-
-
 def compute_heatmaps(
     lon: np.ndarray, lat: np.ndarray, params: HeatmapParams, device: Any = "cpu"
 ) -> np.ndarray:
     """Heatmaps ``(S, H, W)`` float32 of points ``lon, lat`` ``(S, M)`` degrees (NaN = missing)."""
     import torch
 
-    from pano.heatmaps import sphere_heatmaps
+    from pano.heatmaps import heatmaps_for
 
     pts = torch.as_tensor(lonlat_to_vec(lon, lat), dtype=torch.float64, device=device)
-    maps = sphere_heatmaps(
-        pts, params.width, params.height, params.sigma_deg, params.normalize, params.pixel
-    )
+    maps = heatmaps_for(pts, params)
     return maps.to(torch.float32).cpu().numpy()
 
 
@@ -216,7 +203,7 @@ def build_video_arrays(
     s_lat = lat[:, grid.step_sample].T  # (S, M)
     s_lon = lon[:, grid.step_sample].T
     maps = compute_heatmaps(s_lon, s_lat, heatmap, device)
-    hm_lon_c, hm_lat_c = heatmap_lonlat(heatmap)
+    hm_lon_c, hm_lat_c = heatmap.grid_lonlat()
     nan_count = (~valid).sum(axis=1).astype(np.int32)
     sub, t, s3 = ("subject",), ("subject", "time"), ("subject", "time", "xyz")
     arrays: dict[str, ArraySpec] = {

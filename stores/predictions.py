@@ -228,6 +228,7 @@ def check_predictions(
                     f"videos/{info.name}/heatmap is {want} (steps, lat, lon); predict on the "
                     "store's step grid and heatmap size"
                 )
+            _check_heatmap_values(array_at(v, "heatmap"), f"{where}/{info.name}/heatmap")
         if has["scanpath"]:
             shape = tuple(array_at(v, "scanpath").shape)
             if len(shape) != 3 or shape[0] != info.n_steps or shape[2] != 2:
@@ -250,11 +251,42 @@ def check_predictions(
                     f"{where}/{info.name}/origin must hold {shape[1]} indices into rs_time "
                     f"[0, {info.n_rs})"
                 )
+            _check_forecast_values(array_at(v, "forecast"), f"{where}/{info.name}/forecast")
             if horizon is not None and shape[2] != horizon:
                 raise StoreError(f"{where}: videos have different forecast horizons")
             horizon = int(shape[2])
             origins[info.name] = o
     return PredictionRun(run, dict(grp.attrs.asdict()), kinds, origins, horizon)
+
+
+def _check_heatmap_values(arr: zarr.Array, where: str) -> None:
+    """Refuse a predicted heatmap with NaN/inf or negative values (read one step at a time).
+
+    Saliency metrics take a map as a density (>= 0); a negative value would give
+    meaningless KLD/NSS/IG scores rather than an error.
+    """
+    for i in range(int(arr.shape[0])):
+        m = np.asarray(arr[i])
+        if not np.isfinite(m).all():
+            raise StoreError(
+                f"{where} has NaN or infinite values at step {i}; a predicted heatmap must be "
+                "finite - predict it again"
+            )
+        if m.size and float(m.min()) < 0:
+            raise StoreError(
+                f"{where} has negative values (min {float(m.min()):.4g} at step {i}); a "
+                "saliency map must be >= 0 - clip or predict it again"
+            )
+
+
+def _check_forecast_values(arr: zarr.Array, where: str) -> None:
+    """Refuse a predicted forecast that is NaN everywhere (nothing would be scored)."""
+    v = np.asarray(arr[:])
+    if v.size and np.isnan(v).all():
+        raise StoreError(
+            f"{where} is all NaN (no forecast at any subject, origin or horizon); nothing could "
+            "be scored - predict it again"
+        )
 
 
 # ---------------------------------------------------------------------------

@@ -54,7 +54,36 @@ def read_mat_variables(path: str | Path, what: str = "HM") -> dict[str, np.ndarr
     out = {k: v for k, v in data.items() if not (k.startswith("__") and k.endswith("__"))}
     if not out:
         raise InputDataError(f"{path}: the {what} .mat file holds no variables")
+    for k in _logical_variables(path) & set(out):  # readers give MATLAB logicals as uint8
+        if isinstance(out[k], np.ndarray):
+            out[k] = out[k].astype(np.bool_)
     return out
+
+
+def _logical_variables(path: Path) -> set[str]:
+    """Names of the MATLAB ``logical`` (true/false) variables of a ``.mat`` file (v5 or v7.3)."""
+    import scipy.io
+
+    try:
+        return {n for n, _, cls in scipy.io.whosmat(str(path)) if cls == "logical"}
+    except NotImplementedError:  # v7.3 (HDF5): the class is an attribute of each dataset
+        pass
+    except Exception:  # read_mat read the file: no class list is not fatal
+        return set()
+    try:
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            return {
+                k for k, v in f.items()
+                if _attr_text(v.attrs.get("MATLAB_class")) == "logical"
+            }  # fmt: skip
+    except Exception:
+        return set()
+
+
+def _attr_text(v: object) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
 
 
 def validate_angles(
@@ -78,6 +107,11 @@ def validate_angles(
             "expected float [n_samples, 2 * subjects]"
         )
     arr = np.asarray(value)
+    if arr.dtype.kind == "b":
+        raise InputDataError(
+            f"{where} is a logical (true/false) matrix, not angles; expected float degrees "
+            "[n_samples, 2 * subjects] (lat, lon per subject)"
+        )
     if arr.dtype.kind not in "fiu":
         raise InputDataError(
             f"{where} is not numeric (dtype {arr.dtype}); expected float [n_samples, 2 * subjects]"
@@ -100,6 +134,11 @@ def validate_angles(
     if np.isinf(arr).any():
         r, c = np.argwhere(np.isinf(arr))[0]
         raise InputDataError(f"{where} has an infinite value at sample {r}, column {c}")
+    if np.isnan(arr).all():
+        raise InputDataError(
+            f"{where} is all NaN (no sample of any subject); its ground truth would be empty "
+            "heatmaps - fix the file or remove the variable"
+        )
     for col0, lim, label in ((0, 90.0, "latitude"), (1, 180.0, "longitude")):
         part = arr[:, col0::2]
         with np.errstate(invalid="ignore"):

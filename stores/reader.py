@@ -101,6 +101,9 @@ def store_exists(location: str | os.PathLike) -> bool:
         return (path / "zarr.json").is_file()
     import fsspec
 
+    from pano.stores.preflight import check_store_location
+
+    check_store_location(location, write=False)  # an unknown protocol: one line
     fs, root = fsspec.core.url_to_fs(str(location))
     return bool(fs.exists(f"{root.rstrip('/')}/zarr.json"))
 
@@ -122,6 +125,11 @@ def open_root(location: StoreLike, mode: str = "r") -> zarr.Group:
     if isinstance(location, zarr.Group):
         return location
     if not store_exists(location):
+        path = local_path(location)
+        if path is not None and path.is_file():
+            raise StoreNotFoundError(
+                f"{location}: is a file, not a store folder; give the store's folder (OUT.zarr)"
+            )
         raise StoreNotFoundError(
             f"{location}: no pano store here (no zarr.json); run `pano ingest` first"
         )
@@ -178,6 +186,22 @@ def child_groups(group: zarr.Group) -> dict[str, zarr.Group]:
         return dict(group.groups())
 
 
+def _node_at(location: StoreLike, path: str, kind: type[Any]) -> Any:
+    """The node at ``path`` if it is a ``kind`` (``zarr.Group`` or ``zarr.Array``)."""
+    want, other = ("group", "array") if kind.__name__ == "Group" else ("array", "group")
+    root = open_root(location)
+    try:
+        node = root[path]
+    except KeyError:
+        raise StoreError(f"{describe(root)}: no {want} {path!r} in the store") from None
+    if not isinstance(node, kind):
+        raise StoreError(
+            f"{describe(root)}: {path!r} is {'an' if other == 'array' else 'a'} "
+            f"{other}, expected {'an' if want == 'array' else 'a'} {want}"
+        )
+    return node
+
+
 def group_at(location: StoreLike, path: str) -> zarr.Group:
     """The group at ``path`` in a store.
 
@@ -187,14 +211,8 @@ def group_at(location: StoreLike, path: str) -> zarr.Group:
     """
     import zarr
 
-    root = open_root(location)
-    try:
-        node = root[path]
-    except KeyError:
-        raise StoreError(f"{describe(root)}: no group {path!r} in the store") from None
-    if not isinstance(node, zarr.Group):
-        raise StoreError(f"{describe(root)}: {path!r} is an array, expected a group")
-    return node
+    group: zarr.Group = _node_at(location, path, zarr.Group)
+    return group
 
 
 def array_at(location: StoreLike, path: str) -> zarr.Array:
@@ -206,14 +224,8 @@ def array_at(location: StoreLike, path: str) -> zarr.Array:
     """
     import zarr
 
-    root = open_root(location)
-    try:
-        node = root[path]
-    except KeyError:
-        raise StoreError(f"{describe(root)}: no array {path!r} in the store") from None
-    if not isinstance(node, zarr.Array):
-        raise StoreError(f"{describe(root)}: {path!r} is a group, expected an array")
-    return node
+    array: zarr.Array = _node_at(location, path, zarr.Array)
+    return array
 
 
 def _video_groups(root: zarr.Group) -> dict[str, zarr.Group]:
@@ -407,6 +419,11 @@ def open_store(
     import zarr
 
     if not store_exists(location):
+        path = local_path(location)
+        if path is not None and path.is_file():
+            raise StoreNotFoundError(
+                f"{location}: is a file, not a store folder; give the store's folder (OUT.zarr)"
+            )
         raise StoreNotFoundError(
             f"{location}: no pano store here (no zarr.json); run `pano ingest` first"
         )

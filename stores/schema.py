@@ -18,6 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from pano.errors import StoreError
 
+# The root attribute ``heatmap`` is core's value type, re-exported here with the layout.
+from pano.heatmap_params import HeatmapParams as HeatmapParams
+
 #: Version of the store layout written by this pano (root attr ``pano_schema_version``).
 SCHEMA_VERSION = 1
 
@@ -111,26 +114,6 @@ class _OpenModel(_Model):
             raise StoreError(format_validation_error(err, f"{where} attributes")) from err
 
 
-class HeatmapParams(_Model):
-    """How the ground-truth heatmaps and the step grid are made (DHP's recipe by default)."""
-
-    sigma_deg: float = Field(
-        default=7.0, gt=0, le=180, description="Gaussian sigma, degrees of great-circle angle"
-    )
-    width: int = Field(default=360, ge=2, le=8192, description="heatmap width in pixels")
-    height: int = Field(default=180, ge=1, le=4096, description="heatmap height in pixels")
-    step_frames: int = Field(default=10, ge=1, description="video frames per ground-truth step")
-    drop_last_steps: int = Field(
-        default=5, ge=0, description="steps dropped at the end of each video (DHP: 5)"
-    )
-    normalize: Literal["max", "sum", "none"] = Field(
-        default="max", description="map normalisation (DHP: max)"
-    )
-    pixel: Literal["centre", "dhp"] = Field(
-        default="centre", description="sample points: pixel centres, or DHP's integer positions"
-    )
-
-
 class ResampleParams(_Model):
     """The fixed-rate resampled HM grid (``hm_rs_xyz``)."""
 
@@ -197,7 +180,7 @@ class RootAttrs(_OpenModel):
     @classmethod
     def _known_version(cls, v: int) -> int:
         if v > SCHEMA_VERSION:
-            raise ValueError(
+            raise StoreError(
                 f"store schema version {v} is newer than this pano understands ({SCHEMA_VERSION}); "
                 "upgrade pano"
             )
@@ -209,6 +192,11 @@ class VideoSource(_Model):
 
     path: str = Field(description="file path relative to the --videos folder")
     sha256: str
+    fingerprint: str | None = Field(
+        default=None,
+        description="'<bytes>:<sha256 of the first and last MiB>' (pano.probe.file_fingerprint);"
+        " checked whenever the video is opened (absent in stores of older pano versions)",
+    )
     fps: float = Field(gt=0)
     n_frames: int = Field(gt=0)
     width: int = Field(gt=0)
@@ -243,7 +231,7 @@ class VideoAttrs(_OpenModel):
     @classmethod
     def _finite(cls, v: float) -> float:
         if not math.isfinite(v):
-            raise ValueError("samples_per_frame must be finite")
+            raise StoreError("samples_per_frame must be finite")
         return v
 
 

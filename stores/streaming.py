@@ -32,10 +32,11 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import torch
 
-from pano.errors import ConfigError, InputFileNotFoundError
+from pano.errors import ConfigError, InputFileNotFoundError, VideoError
+from pano.fov import VIEWPORT_FOV, FoVLike
 from pano.geometry import lonlat_to_vec
 from pano.stores.reader import open_video_group
-from pano.stores.schema import RootAttrs, VideoAttrs
+from pano.stores.schema import RootAttrs, VideoAttrs, VideoSource
 from pano.threads import hot_loop_threads
 
 if TYPE_CHECKING:
@@ -81,8 +82,14 @@ def resolve_video_path(
     root_attrs: RootAttrs,
     rel: str,
     videos_dir: str | os.PathLike | None = None,
+    expect: VideoSource | None = None,
 ) -> Path:
     """The video file of a video group: ``videos_dir`` (or the store's videos folder) + ``rel``.
+
+    With ``expect`` (the group's recorded :class:`VideoSource`) the file found must match
+    the fingerprint recorded at ingest (size + SHA-256 of its first and last MiB,
+    :func:`pano.probe.file_fingerprint`): another file under the same name is refused
+    instead of being decoded as if it were the ingested video.
 
     With ``videos_dir`` only ``videos_dir / rel`` is tried (an override, never a guess).
     Otherwise, in order: the ``videos`` folder recorded in the store's provenance at
@@ -93,6 +100,7 @@ def resolve_video_path(
     Raises:
         InputFileNotFoundError: none exists (the message lists where it looked).
         StoreError: ``rel`` is absolute or escapes with ``..``.
+        VideoError: the file's fingerprint differs from the recorded one.
 
     """
     from pano.stores.names import relative_store_path
@@ -108,12 +116,42 @@ def resolve_video_path(
             cands += [loc.parent / rel, loc.parent / "videos" / rel]
     for c in cands:
         if c.is_file():
+            if expect is not None:
+                check_video_fingerprint(c, expect)
             return c
     raise InputFileNotFoundError(
         f"video file {rel!r} not found "
         f"(looked in {', '.join(str(c) for c in cands) or 'nowhere'}); "
         "pass videos_dir= / --videos-dir pointing at the folder of the videos"
     )
+
+
+def check_video_fingerprint(path: Path, expect: VideoSource) -> None:
+    """Refuse a video file whose fingerprint differs from the one recorded at ingest.
+
+    Stores written before fingerprints were recorded (``expect.fingerprint`` None) pass;
+    ``pano info --verify`` checks their full SHA-256.
+
+    Raises:
+        VideoError: one line naming the file and the recorded and found values.
+
+    """
+    from pano.probe import file_fingerprint
+
+    if expect.fingerprint is None:
+        return
+    found = file_fingerprint(path)
+    if found != expect.fingerprint:
+        raise VideoError(
+            f"{path}: not the video ingested under this name (recorded size:sha256-of-ends "
+            f"{_short(expect.fingerprint)}, found {_short(found)}); put the original file back, "
+            "or re-run `pano ingest --overwrite` with this one"
+        )
+
+
+def _short(fp: str) -> str:
+    size, _, digest = fp.partition(":")
+    return f"{size}:{digest[:12]}"
 
 
 def _last_valid(valid: np.ndarray) -> np.ndarray:
@@ -126,7 +164,7 @@ def stream_viewports(
     store: str | os.PathLike | xr.DataTree,
     video: str,
     subjects: Sequence[int] | None = None,
-    fov_deg: float | Sequence[float] = (90.0, 90.0),
+    fov_deg: FoVLike = VIEWPORT_FOV,
     size: int | Sequence[int] = (224, 224),
     every: Literal["frame", "step"] = "frame",
     device: str | torch.device = "auto",
@@ -179,13 +217,17 @@ def stream_viewports(
 
     if every not in ("frame", "step"):
         raise ConfigError(f"every must be 'frame' or 'step', got {every!r}")
-    if start_s < 0 or (seconds is not None and seconds <= 0):
+    if (
+        not math.isfinite(start_s)
+        or start_s < 0
+        or (seconds is not None and (not math.isfinite(seconds) or seconds <= 0))
+    ):
         raise ConfigError(
             f"need start_s >= 0 and seconds > 0, got start_s={start_s}, seconds={seconds}"
         )
     ds, root, location = open_video_group(store, video)
     va = VideoAttrs.from_attrs(dict(ds.attrs), where=f"videos/{video}")
-    path = resolve_video_path(location, root, va.video.path, videos_dir)
+    path = resolve_video_path(location, root, va.video.path, videos_dir, expect=va.video)
     fps, n_frames, spf = float(va.video.fps), int(va.video.n_frames), float(va.samples_per_frame)
 
     all_subjects = np.asarray(ds["subject"].values, dtype=np.int64)

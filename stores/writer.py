@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from pano.errors import StoreError, StoreExistsError
+from pano.errors import ShapeError, StoreError, StoreExistsError
 from pano.stores.generation import GENERATION_ATTR, Generation
 from pano.stores.reader import (
     child_groups,
@@ -69,7 +69,7 @@ class ArraySpec:
 
     def __post_init__(self) -> None:
         if self.data.ndim != len(self.dims):
-            raise ValueError(f"data has {self.data.ndim} dims but dims={self.dims}")
+            raise ShapeError(f"ArraySpec: data has {self.data.ndim} dims but dims={self.dims}")
 
 
 def default_chunks(

@@ -94,6 +94,8 @@ def test_example_config_end_to_end(tiny_store: str, tmp_path: Path, name: str) -
         if name == "dhp":
             assert ds["heatmap"].dims == ("step", "lat", "lon")
             assert ds["heatmap"].shape == gt["heatmap"].shape
+            store_sigma = tree.attrs["heatmap"]["sigma_deg"]
+            assert ds["heatmap"].attrs["sigma_deg"] == store_sigma  # the store's recipe
             np.testing.assert_array_equal(ds["lat"].values, gt["lat"].values)
             np.testing.assert_array_equal(ds["lon"].values, gt["lon"].values)
             assert ds["scanpath"].shape == (gt.sizes["step"], 5, 2)
@@ -158,6 +160,8 @@ def test_bad_input_is_one_line_and_exit_2(
         (["--set", "optim.lrr=1"], "optim.lrr"),
         (["--set", "model.kind=transformer"], "model"),
         (["--device", "cuda:7"] if torch.cuda.is_available() else ["--device", "cuda"], "cuda"),
+        # Prediction heatmaps use the store's sigma (7): another one is refused up front.
+        (["--set", "predict.sigma_deg=5"], "predict.sigma_deg is 5 but the store's"),
     ]
     for extra, needle in cases:
         code = main(

@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from pano.errors import ShapeError
+from pano.errors import ParameterError, ShapeError, UnknownNameError
 from pano.geometry import erp_grid_lonlat, lonlat_to_vec
 from pano.testing import marker_frame
 from pano.viewport import DHP_SIZE, ViewportSampler, extract_viewports, viewport_outline
@@ -293,9 +293,9 @@ def test_levels_map_limited_range_luma(device: torch.device) -> None:
         )
     with pytest.raises(ShapeError, match="uint8 frames only"):
         s(tex.to(device), 0.0, 0.0, levels=(16, 235))
-    with pytest.raises(ShapeError, match="black < white"):
+    with pytest.raises(ParameterError, match="black < white"):
         s(coded, 0.0, 0.0, levels=(235, 16))
-    with pytest.raises(ShapeError, match="pass them to prepare"):
+    with pytest.raises(ParameterError, match="pass them to prepare"):
         s(s.prepare(coded), 0.0, 0.0, levels=(16, 235))
 
 
@@ -344,7 +344,7 @@ def test_remap_compat(device: torch.device) -> None:
     assert torch.equal(out, s(tex, [12.0, -40.0], [-3.0, 60.0]))  # integer degrees, toward zero
     luma = (tex.float() * torch.tensor([0.299, 0.587, 0.114], device=device)[:, None, None]).sum(0)
     assert torch.allclose(s(luma / 255.0, [5.0], [5.0]), s(tex, [5.0], [5.0]), atol=1e-4)
-    with pytest.raises(ShapeError, match="remap_compat"):
+    with pytest.raises(ParameterError, match="remap_compat"):
         ViewportSampler(fov_deg=(90, 60), remap_compat=True)
 
 
@@ -370,13 +370,14 @@ def test_shape_errors(frames: object, kwargs: dict, match: str) -> None:
 
 
 def test_constructor_errors() -> None:
-    with pytest.raises(ShapeError, match="fov_deg"):
+    # Ranges and names are parameter errors (issue 11), shapes stay ShapeError.
+    with pytest.raises(ParameterError, match=r"fov_deg: .*\(0, 180\) degrees.*got 0x90"):
         ViewportSampler(fov_deg=(0.0, 90.0))
-    with pytest.raises(ShapeError, match="fov_deg"):
-        ViewportSampler(fov_deg="wide")  # type: ignore[arg-type]
+    with pytest.raises(ParameterError, match=r"fov_deg: .*got 'wide'"):
+        ViewportSampler(fov_deg="wide")
     with pytest.raises(ShapeError, match="size"):
         ViewportSampler(size=(0, 10))
-    with pytest.raises(ShapeError, match="mode"):
+    with pytest.raises(UnknownNameError, match="mode"):
         ViewportSampler(mode="lanczos")
 
 

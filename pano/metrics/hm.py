@@ -5,7 +5,8 @@ z up; :mod:`pano.geometry`), NumPy or torch (computed in float64 NumPy, returned
 NumPy), with any leading shape - typically ``(subject, origin, horizon)``. A NaN in
 either input gives NaN.
 
-Viewports (``fov = (horizontal, vertical)`` full angles in degrees) are pinhole
+Viewports (``fov``: a :class:`pano.fov.FoV`, full ``(horizontal, vertical)`` angles in
+degrees, or anything :meth:`pano.fov.FoV.parse` reads; default DHP's 110x113) are pinhole
 (gnomonic) viewports with zero roll: the set of directions ``d`` with ``d . f > 0``,
 ``|d . r| <= tan(fov_x / 2) d . f`` and ``|d . u| <= tan(fov_y / 2) d . f`` for the
 viewport's forward/right/up axes - i.e. the rays within FoV/2 in its tangent frame.
@@ -25,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from pano.errors import ParameterError, ShapeError
+from pano.fov import DHP_FOV, FoV, FoVLike
 from pano.geometry import head_to_camera_axes, orthodromic_distance, vec_to_lonlat
 from pano.metrics._arrays import to_numpy
 from pano.metrics.registry import check_metric_names, metrics_of
@@ -32,8 +34,6 @@ from pano.metrics.registry import check_metric_names, metrics_of
 #: DHP's mean-overlap box: width 32.75 deg of longitude, height 0.75 x width.
 DHP_BOX_WIDTH_DEG = 32.75
 DHP_BOX_ASPECT = 0.75
-#: Default viewport field of view (horizontal, vertical) in degrees (DHP's viewport).
-DEFAULT_FOV = (110.0, 113.0)
 #: Default streaming tile grid (columns in longitude, rows in latitude).
 DEFAULT_TILES = (6, 4)
 
@@ -110,27 +110,33 @@ def viewport_frame(vec: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return axes[..., 2, :], axes[..., 0, :], -axes[..., 1, :]
 
 
-def viewport_planes(vec: np.ndarray, fov: Sequence[float] = DEFAULT_FOV) -> np.ndarray:
+def _tan_half(fov: FoVLike) -> tuple[float, float]:
+    f = FoV.parse(fov, "fov")
+    return math.tan(math.radians(f.h_deg) / 2), math.tan(math.radians(f.v_deg) / 2)
+
+
+def viewport_planes(vec: np.ndarray, fov: FoVLike = DHP_FOV) -> np.ndarray:
     """Inward normals ``(..., 4, 3)`` of the four great circles bounding each viewport.
 
     A direction ``d`` is inside iff ``n . d >= 0`` for all four normals.
     """
     f, r, u = viewport_frame(vec)
-    tx, ty = math.tan(math.radians(fov[0]) / 2), math.tan(math.radians(fov[1]) / 2)
+    tx, ty = _tan_half(fov)
     return np.stack([tx * f - r, tx * f + r, ty * f - u, ty * f + u], axis=-2)
 
 
-def viewport_corners(vec: np.ndarray, fov: Sequence[float] = DEFAULT_FOV) -> np.ndarray:
+def viewport_corners(vec: np.ndarray, fov: FoVLike = DHP_FOV) -> np.ndarray:
     """Corner directions ``(..., 4, 3)`` of each viewport, in cyclic order."""
     f, r, u = viewport_frame(vec)
-    tx, ty = math.tan(math.radians(fov[0]) / 2), math.tan(math.radians(fov[1]) / 2)
+    tx, ty = _tan_half(fov)
     corners = [f + a * tx * r + b * ty * u for a, b in ((-1, -1), (1, -1), (1, 1), (-1, 1))]
     return _unit(np.stack(corners, axis=-2))
 
 
-def viewport_area(fov: Sequence[float] = DEFAULT_FOV) -> float:
+def viewport_area(fov: FoVLike = DHP_FOV) -> float:
     """Solid angle (sr) of a pinhole viewport: ``4 asin(sin(a/2) sin(b/2))``."""
-    a, b = math.radians(fov[0]), math.radians(fov[1])
+    f = FoV.parse(fov, "fov")
+    a, b = math.radians(f.h_deg), math.radians(f.v_deg)
     return 4.0 * math.asin(math.sin(a / 2) * math.sin(b / 2))
 
 
@@ -173,10 +179,9 @@ def _polygon_area(verts: np.ndarray, count: np.ndarray) -> np.ndarray:
     return np.where(use, tri, 0.0).sum(1)
 
 
-def viewport_intersection_area(
-    pred: Any, gt: Any, fov: Sequence[float] = DEFAULT_FOV
-) -> np.ndarray:
+def viewport_intersection_area(pred: Any, gt: Any, fov: FoVLike = DHP_FOV) -> np.ndarray:
     """Exact solid angle (sr) of the intersection of the two viewports, shape ``(...)``."""
+    fov = FoV.parse(fov, "fov")
     p, g = _pair(pred, gt)
     shape = p.shape[:-1]
     p2, g2 = p.reshape(-1, 3), g.reshape(-1, 3)
@@ -192,9 +197,7 @@ def viewport_intersection_area(
     return out.reshape(shape)
 
 
-def viewport_overlap(
-    pred: Any, gt: Any, fov: Sequence[float] = DEFAULT_FOV
-) -> tuple[np.ndarray, np.ndarray]:
+def viewport_overlap(pred: Any, gt: Any, fov: FoVLike = DHP_FOV) -> tuple[np.ndarray, np.ndarray]:
     """Spherical mean overlap and IoU of the predicted and true viewports.
 
     Returns:
@@ -246,7 +249,7 @@ def _z_range(
 def tile_sets(
     vec: Any,
     tiles: Sequence[int] = DEFAULT_TILES,
-    fov: Sequence[float] = DEFAULT_FOV,
+    fov: FoVLike = DHP_FOV,
     block: int = 8192,
 ) -> np.ndarray:
     """Which tiles of an ``m x n`` ERP grid each viewport overlaps (with positive area).
@@ -265,6 +268,7 @@ def tile_sets(
 
     """
     v = _vec(vec, "vec")
+    fov = FoV.parse(fov, "fov")
     m, n = int(tiles[0]), int(tiles[1])
     if m < 1 or n < 1:
         raise ParameterError(f"tiles must be two positive counts (m, n), got {tuple(tiles)}")
@@ -338,7 +342,7 @@ def hm_scores(
     pred: Any,
     gt: Any,
     metrics: Sequence[str] = tuple(HM_METRICS),
-    fov: Sequence[float] = DEFAULT_FOV,
+    fov: FoVLike = DHP_FOV,
     tiles: Sequence[int] = DEFAULT_TILES,
     box_width_deg: float = DHP_BOX_WIDTH_DEG,
     gt_tiles: np.ndarray | None = None,
@@ -354,9 +358,11 @@ def hm_scores(
 
     Raises:
         UnknownMetricError: a name that is not an HM metric (the message lists them).
+        ParameterError: ``fov`` is not a field of view in ``(0, 180)`` degrees.
 
     """
     metrics = check_metric_names(metrics, "hm")
+    fov = FoV.parse(fov, "fov")
     p, g = _pair(pred, gt)
     bad = ~(np.isfinite(p).all(-1) & np.isfinite(g).all(-1))
     cols: dict[str, np.ndarray] = {}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pano.errors import UnknownNameError
 from pano.models.base import HMForecaster
 from pano.models.const_velocity import ConstantVelocity
 from pano.models.content import ContentForecaster
@@ -35,7 +36,9 @@ def build_model(kind: str, **kwargs: Any) -> Any:
     try:
         cls = MODELS[kind]
     except KeyError:
-        raise ValueError(f"unknown model kind {kind!r}; choose one of {sorted(MODELS)}") from None
+        raise UnknownNameError(
+            f"unknown model kind {kind!r}; choose one of {sorted(MODELS)}"
+        ) from None
     return cls(**kwargs)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from pano.errors import ShapeError
+from pano.errors import ParameterError, ShapeError
 
 
 class HMForecaster(nn.Module):
@@ -32,7 +32,7 @@ class HMForecaster(nn.Module):
     def __init__(self, history: int = 5, horizon: int = 25) -> None:
         super().__init__()
         if history < 1 or horizon < 1:
-            raise ValueError(f"history ({history}) and horizon ({horizon}) must be >= 1")
+            raise ParameterError(f"history ({history}) and horizon ({horizon}) must be >= 1")
         self.history = int(history)
         self.horizon = int(horizon)
         self.content_steps: tuple[int, ...] = ()

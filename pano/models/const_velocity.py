@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from pano.errors import ParameterError
 from pano.models.base import HMForecaster
 from pano.models.sphere import exp_map, log_map
 
@@ -31,9 +32,9 @@ class ConstantVelocity(HMForecaster):
     ) -> None:
         super().__init__(history, horizon)
         if not 1 <= window:
-            raise ValueError(f"window must be >= 1, got {window}")
+            raise ParameterError(f"window must be >= 1, got {window}")
         if not 0.0 <= damping < 1.0:
-            raise ValueError(f"damping must be in [0, 1), got {damping}")
+            raise ParameterError(f"damping must be in [0, 1), got {damping}")
         self.window = int(window)
         self.damping = float(damping)
 

@@ -19,7 +19,8 @@ import math
 import torch
 from torch import nn
 
-from pano.errors import ShapeError
+from pano.errors import ParameterError, ShapeError
+from pano.fov import CONTENT_FOV, FoV, FoVLike
 from pano.models.seq2seq import Seq2SeqForecaster
 from pano.models.sphere import front_log, unit
 
@@ -61,7 +62,7 @@ class ViewportKeypoints(nn.Module):
         self,
         channels: int,
         keypoints: int,
-        fov_deg: tuple[float, float],
+        fov_deg: FoVLike,
         scale: float,
         width: int = 8,
         views: int = 1,
@@ -80,9 +81,10 @@ class ViewportKeypoints(nn.Module):
         self.log_temp = nn.Parameter(torch.zeros(()))
         # Prior width per view, in normalised image units ([-1, 1] across the view).
         self.log_sigma = nn.Parameter(torch.full((views,), math.log(0.35)))
+        fov = FoV.parse(fov_deg, "fov_deg")
         self.tan_half = (
-            math.tan(math.radians(fov_deg[0]) / 2),
-            math.tan(math.radians(fov_deg[1]) / 2),
+            math.tan(math.radians(fov.h_deg) / 2),
+            math.tan(math.radians(fov.v_deg) / 2),
         )
         self.scale = scale
         self.keypoints = keypoints
@@ -141,7 +143,8 @@ class ContentForecaster(Seq2SeqForecaster):
     Args:
         history, horizon, hidden, layers, scale, dropout: as :class:`Seq2SeqForecaster`.
         content_steps: horizon steps whose frames the viewports show (0 = origin frame).
-        fov_deg: ``(horizontal, vertical)`` field of view of the viewports, degrees.
+        fov_deg: ``(horizontal, vertical)`` field of view of the viewports, degrees (anything
+            :meth:`pano.fov.FoV.parse` reads; each angle in ``(0, 180)``).
         size: ``(h, w)`` viewport size in pixels.
         channels: 1 (luma) or 3 (RGB).
         keypoints: spatial-softmax maps.
@@ -160,7 +163,7 @@ class ContentForecaster(Seq2SeqForecaster):
         scale: float = 10.0,
         dropout: float = 0.0,
         content_steps: tuple[int, ...] | list[int] = (0, 5, 10, 15, 20, 25),
-        fov_deg: tuple[float, float] | list[float] = (120.0, 120.0),
+        fov_deg: FoVLike = CONTENT_FOV,
         size: tuple[int, int] | list[int] = (32, 32),
         channels: int = 3,
         keypoints: int = 4,
@@ -168,12 +171,12 @@ class ContentForecaster(Seq2SeqForecaster):
     ) -> None:
         steps = tuple(int(s) for s in content_steps)
         if not steps or list(steps) != sorted(set(steps)) or steps[0] < 0:
-            raise ValueError(f"content_steps must be increasing non-negative ints, got {steps}")
+            raise ParameterError(f"content_steps must be increasing non-negative ints, got {steps}")
         super().__init__(
             history, horizon, hidden, layers, scale, dropout, context_dim=3 * (keypoints + 1) * 2
         )
         self.content_steps = steps
-        self.fov_deg = (float(fov_deg[0]), float(fov_deg[1]))
+        self.fov_deg = FoV.parse(fov_deg, "fov_deg")
         self.size = (int(size[0]), int(size[1]))
         self.channels = int(channels)
         self.encoder_views = ViewportKeypoints(

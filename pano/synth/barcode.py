@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from pano.errors import ShapeError, VideoError
+from pano.errors import ParameterError, ShapeError, VideoError
 
 N_BITS = 16
 MAX_INDEX = (1 << N_BITS) - 1
@@ -68,7 +68,7 @@ def encode_barcode(frame: np.ndarray, index: int) -> np.ndarray:
     if not isinstance(frame, np.ndarray) or frame.ndim not in (2, 3) or frame.dtype != np.uint8:
         raise ShapeError("encode_barcode: frame must be a (H, W[, C]) uint8 numpy array")
     if not 0 <= int(index) <= MAX_INDEX:
-        raise ValueError(f"encode_barcode: index {index} outside 0..{MAX_INDEX}")
+        raise ParameterError(f"encode_barcode: index {index} outside 0..{MAX_INDEX}")
     h, w = frame.shape[:2]
     b = barcode_block(w)
     bh, bw = ROWS * b, COLS * b

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from pano.errors import ShapeError
+from pano.errors import ParameterError, ShapeError
 from pano.geometry import erp_grid_lonlat
 from pano.synth.barcode import barcode_size, encode_barcode
 from pano.video.writer import rgb_to_yuv, yuv420p_planes
@@ -68,7 +68,7 @@ def paint_marker(
     if not isinstance(frame, np.ndarray) or frame.ndim not in (2, 3):
         raise ShapeError("paint_marker: frame must be a (H, W[, C]) numpy array")
     if not radius_deg > 0:
-        raise ValueError(f"paint_marker: radius_deg must be > 0, got {radius_deg}")
+        raise ParameterError(f"paint_marker: radius_deg must be > 0, got {radius_deg}")
     h, w = frame.shape[:2]
     pix = 180.0 / h
     lat_hi = min(90.0, lat + radius_deg + pix)

@@ -51,7 +51,7 @@ import numpy as np
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from pano.config import PanoConfig
-from pano.errors import StoreExistsError
+from pano.errors import ConfigError, StoreExistsError, UnknownKeyError
 from pano.geometry import vec_to_lonlat
 from pano.pvs_hm_facts import PVS_HM_VIDEOS, dhp_split, video_file_stem
 from pano.synth.barcode import MAX_INDEX
@@ -109,16 +109,16 @@ class SynthConfig(PanoConfig):
     @classmethod
     def _width_multiple_of_4(cls, v: int) -> int:
         if v % 4:
-            raise ValueError("must be a multiple of 4 so that width and height = width/2 are even")
+            raise ConfigError("must be a multiple of 4 so that width and height = width/2 are even")
         return v
 
     @model_validator(mode="after")
     def _frames_fit(self) -> SynthConfig:
         n = self.n_frames
         if n < 2:
-            raise ValueError(f"seconds * fps gives {n} frame(s); at least 2 are needed")
+            raise ConfigError(f"seconds * fps gives {n} frame(s); at least 2 are needed")
         if n > MAX_INDEX + 1:
-            raise ValueError(
+            raise ConfigError(
                 f"seconds * fps gives {n} frames; the barcode holds at most {MAX_INDEX + 1}"
             )
         return self
@@ -220,7 +220,9 @@ class SynthManifest(BaseModel):
         for v in self.videos:
             if v.name == name:
                 return v
-        raise KeyError(f"no video {name!r} in the manifest; have {[v.name for v in self.videos]}")
+        raise UnknownKeyError(
+            f"no video {name!r} in the manifest; have {[v.name for v in self.videos]}"
+        )
 
 
 def _rngs(seed: int, video: int) -> dict[str, np.random.Generator]:

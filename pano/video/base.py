@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from pano.errors import ShapeError, VideoError
+from pano.errors import ParameterError, ShapeError, UnsupportedError, VideoError
 from pano.probe import VideoInfo
 
 #: BT.601 luma weights used to turn RGB into ``gray=True`` frames where the backend cannot
@@ -179,7 +179,7 @@ class VideoDecoder(abc.ABC):
         n = len(self)
         stop = n if stop is None else min(int(stop), n)
         if start < 0 or step < 1:
-            raise ShapeError(
+            raise ParameterError(
                 f"{self.path.name}: iter_frames needs start >= 0 and step >= 1, got {start}, {step}"
             )
         if start >= stop:
@@ -218,7 +218,7 @@ class VideoDecoder(abc.ABC):
             pass
 
     def __reduce__(self) -> Any:
-        raise TypeError(
+        raise UnsupportedError(
             f"{type(self).__name__} for {self.path.name} cannot be pickled: decoders hold open "
             "FFmpeg state; open the video inside each worker / task "
             "(pano.video.open_video(path)) instead"

@@ -7,6 +7,8 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any, Generic, TypeVar
 
+from pano.errors import ParameterError
+
 T = TypeVar("T")
 
 _ITEM, _END, _ERROR = 0, 1, 2
@@ -30,7 +32,7 @@ class Prefetcher(Generic[T]):
 
     def __init__(self, iterable: Iterable[T], depth: int = 4, name: str = "pano-prefetch") -> None:
         if depth < 1:
-            raise ValueError(f"Prefetcher depth must be >= 1, got {depth}")
+            raise ParameterError(f"Prefetcher depth must be >= 1, got {depth}")
         self._queue: queue.Queue[tuple[int, Any]] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self._done = False

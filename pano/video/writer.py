@@ -15,7 +15,7 @@ from typing import Literal, get_args
 
 import numpy as np
 
-from pano.errors import ShapeError, VideoError
+from pano.errors import ParameterError, ShapeError, UnknownNameError, VideoError
 
 #: x264 speed presets accepted by :func:`make_video` (fastest first).
 X264Preset = Literal[
@@ -108,10 +108,12 @@ def make_video(
     import av
 
     if preset not in X264_PRESETS:
-        raise ValueError(f"make_video: unknown x264 preset {preset!r}; use one of {X264_PRESETS}")
+        raise UnknownNameError(
+            f"make_video: unknown x264 preset {preset!r}; use one of {X264_PRESETS}"
+        )
     if callable(frames):
         if n_frames is None:
-            raise ValueError("make_video: n_frames is required when frames is a function")
+            raise ParameterError("make_video: n_frames is required when frames is a function")
         fn = frames
         source: Iterable[np.ndarray] = (fn(i) for i in range(n_frames))
     else:

@@ -11,23 +11,19 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+# The baseline names are core's (pano.baselines), re-exported here (see __all__).
+from pano.baselines import ALL_BASELINES, HM_BASELINES, SALIENCY_BASELINES, SCANPATH_BASELINES
 from pano.config import PanoConfig
-from pano.metrics.profiles import DEFAULT_PROFILE, PROFILE_NAMES
-
-#: Saliency baselines (maps) and head-movement baselines (forecasts), in display order.
-SALIENCY_BASELINES = ("uniform", "fcb", "equator", "inter_observer")
-HM_BASELINES = ("no_motion", "constant_velocity")
-ALL_BASELINES = SALIENCY_BASELINES + HM_BASELINES
-#: Baselines that also produce scanpaths (the other half of the subjects).
-SCANPATH_BASELINES = ("inter_observer",)
+from pano.errors import ConfigError, ParameterError, UnknownNameError
+from pano.fov import DHP_FOV, FoV
+from pano.metrics.profiles import DEFAULT_PROFILE, PROFILE_NAMES, ProfileName
 
 
 def _metric_names() -> tuple[list[str], list[str], list[str]]:
-    from pano.metrics.hm import HM_METRICS
-    from pano.metrics.saliency import SALIENCY_METRICS
-    from pano.metrics.scanpath import SCANPATH_METRICS
+    """The registry's (saliency, hm, scanpath) metric names, in display order."""
+    from pano.metrics.registry import metric_names
 
-    return list(SALIENCY_METRICS), list(HM_METRICS), list(SCANPATH_METRICS)
+    return metric_names("saliency"), metric_names("hm"), metric_names("scanpath")
 
 
 def _split_list(value: Any) -> Any:
@@ -38,7 +34,7 @@ def _split_list(value: Any) -> Any:
 
 def _plain_name(v: str) -> str:
     if not v.strip() or "/" in v:
-        raise ValueError(f"{v!r} must be a plain group name (no '/')")
+        raise ConfigError(f"{v!r} must be a plain group name (no '/')")
     return v
 
 
@@ -54,9 +50,9 @@ class HMEvalParams(PanoConfig):
     origin_stride: int = Field(
         default=5, ge=1, description="rs samples between origins (1 s at 5 Hz)"
     )
-    fov_deg: tuple[float, float] = Field(
-        default=(110.0, 113.0),
-        description="viewport FoV (horizontal, vertical) for overlap and tiles",
+    fov_deg: FoV = Field(
+        default=DHP_FOV,
+        description="viewport FoV (horizontal, vertical) degrees for overlap and tiles, or 'HxV'",
     )
     tiles: tuple[int, int] = Field(default=(6, 4), description="tile grid: columns x rows")
     box_width_deg: float = Field(
@@ -66,18 +62,11 @@ class HMEvalParams(PanoConfig):
         default_factory=lambda: [1.0, 2.0, 3.0, 5.0], description="horizons (s) shown in tables"
     )
 
-    @field_validator("fov_deg")
-    @classmethod
-    def _fov(cls, v: tuple[float, float]) -> tuple[float, float]:
-        if not all(0 < x < 180 for x in v):
-            raise ValueError("both FoV angles must be in (0, 180) degrees")
-        return v
-
     @field_validator("tiles")
     @classmethod
     def _tiles(cls, v: tuple[int, int]) -> tuple[int, int]:
         if min(v) < 1:
-            raise ValueError("tile counts must be >= 1")
+            raise ConfigError("tile counts must be >= 1")
         return v
 
 
@@ -123,7 +112,7 @@ class EvalConfig(PanoConfig):
         description="baselines to score: names, 'all' or 'none'",
     )
     metrics: list[str] | None = Field(default=None, description="metric names (default: all)")
-    profile: str = Field(
+    profile: ProfileName = Field(
         default=DEFAULT_PROFILE, description=f"metric profile: {', '.join(PROFILE_NAMES)}"
     )
     split: Literal["train", "val", "test"] = Field(default="test", description="split to evaluate")
@@ -181,7 +170,7 @@ class EvalConfig(PanoConfig):
     def _known_baselines(cls, v: list[str]) -> list[str]:
         bad = [b for b in v if b not in ALL_BASELINES]
         if bad:
-            raise ValueError(
+            raise UnknownNameError(
                 f"unknown baseline(s) {bad}: use all, none or {', '.join(ALL_BASELINES)}"
             )
         return [b for b in ALL_BASELINES if b in v]
@@ -194,16 +183,14 @@ class EvalConfig(PanoConfig):
         sal, hm, sp = _metric_names()
         bad = [m for m in v if m not in sal + hm + sp]
         if bad:
-            raise ValueError(f"unknown metric(s) {bad}: use {', '.join(sal + hm + sp)}")
+            raise UnknownNameError(f"unknown metric(s) {bad}: use {', '.join(sal + hm + sp)}")
         return v
 
-    @field_validator("profile")
+    @field_validator("profile", mode="before")
     @classmethod
-    def _known_profile(cls, v: str) -> str:
-        from pano.metrics.profiles import PROFILES
-
-        if v not in PROFILES:
-            raise ValueError(f"unknown profile: use one of {', '.join(PROFILES)}")
+    def _known_profile(cls, v: Any) -> Any:
+        if v not in PROFILE_NAMES:
+            raise UnknownNameError(f"unknown profile {v!r}: use one of {', '.join(PROFILE_NAMES)}")
         return v
 
     @field_validator("predictions", mode="before")
@@ -217,9 +204,9 @@ class EvalConfig(PanoConfig):
         for name in v:
             _plain_name(name)
             if name in ALL_BASELINES:
-                raise ValueError(f"prediction run {name!r} has a baseline's name; rename the run")
+                raise ConfigError(f"prediction run {name!r} has a baseline's name; rename the run")
         if len(set(v)) != len(v):
-            raise ValueError(f"a prediction run is listed twice: {v}")
+            raise ConfigError(f"a prediction run is listed twice: {v}")
         return v
 
     @field_validator("run")
@@ -230,7 +217,7 @@ class EvalConfig(PanoConfig):
     @model_validator(mode="after")
     def _something_to_score(self) -> EvalConfig:
         if not self.predictions and not self.baselines:
-            raise ValueError("nothing to evaluate: give --predictions RUN or some --baselines")
+            raise ConfigError("nothing to evaluate: give --predictions RUN or some --baselines")
         return self
 
     @property
@@ -242,7 +229,10 @@ class EvalConfig(PanoConfig):
     def prediction_run(self) -> str | None:
         """The one prediction run of a single-run evaluation (None: baselines only)."""
         if len(self.predictions) > 1:
-            raise ValueError("several prediction runs: evaluate() scores them one by one")
+            raise ParameterError(
+                f"predictions {self.predictions}: a plan covers one prediction run; "
+                "evaluate() splits several into one config each"
+            )
         return self.predictions[0] if self.predictions else None
 
     def metric_lists(self) -> tuple[list[str], list[str], list[str]]:

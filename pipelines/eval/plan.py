@@ -150,6 +150,11 @@ def make_plan(cfg: EvalConfig) -> Plan:
         checked = check_predictions(cfg.store, run, infos, cfg.split)
         kinds, pred_attrs, pred_origins = checked.outputs, checked.attrs, checked.origins
         if checked.horizon is not None:
+            if "horizon" in cfg.hm.model_fields_set and cfg.hm.horizon > checked.horizon:
+                raise ConfigError(
+                    f"hm.horizon={cfg.hm.horizon}: predictions/{run} forecasts only "
+                    f"{checked.horizon} step(s); set hm.horizon to at most {checked.horizon}"
+                )
             horizon = checked.horizon
         identity = prediction_identity(root, run, names)
 
@@ -174,7 +179,7 @@ def make_plan(cfg: EvalConfig) -> Plan:
     # Workers may run elsewhere (another cwd): give them an absolute path for local stores.
     path = local_path(cfg.store)
     location = str(path.resolve()) if path is not None else cfg.store
-    ref = StoreRef(location, root_attrs.heatmap.model_dump(), float(root_attrs.resample.rate_hz))
+    ref = StoreRef(location, root_attrs.heatmap, float(root_attrs.resample.rate_hz))
     # The prediction run: each task reads its own video's group.
     pred = ModelSpec(run or "", "prediction", {"run": run})
     sal_models: list[ModelSpec] = []
@@ -214,6 +219,13 @@ def make_plan(cfg: EvalConfig) -> Plan:
                 )
             if origins[info.name].size == 0:
                 notes.append(f"{info.name}: too short for a {horizon}-step forecast; no HM scores")
+        if infos and all(o.size == 0 for o in origins.values()):
+            longest = max(i.n_rs for i in infos)
+            raise ConfigError(
+                f"hm.horizon={horizon}: every video of split {cfg.split!r} is too short for a "
+                f"{horizon}-step forecast (the longest has {longest} resampled samples); set "
+                f"hm.horizon below {max(longest - cfg.hm.first_origin, 1)}"
+            )
     if any(m.kind == "inter_observer" for m in sal_models) and cfg.device != "auto":
         from pano.device import resolve_device
 

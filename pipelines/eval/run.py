@@ -44,7 +44,7 @@ from pano.pipelines.eval.tasks import run_task
 from pano.pipelines.runner import dask_runner
 from pano.stores.generation import GENERATION_ATTR, Generation
 from pano.stores.results import results_path
-from pano.stores.schema import COMPLETE_ATTR
+from pano.stores.schema import COMPLETE_ATTR, RESULTS_GROUP
 
 log = logging.getLogger("pano.pipelines.eval")
 
@@ -97,8 +97,13 @@ def evaluate(cfg: EvalConfig, announce: Callable[[str], None] | None = None) -> 
     from pano.pipelines.eval_report import summary_tables, write_reports
     from pano.stores.generation import read_generation
     from pano.stores.lock import assert_no_writer
+    from pano.stores.preflight import check_output_folder, check_store_location
     from pano.stores.results import check_results_writable
 
+    # Before any work: a store or --out that cannot be written fails now, not after scoring.
+    check_store_location(cfg.store, write=cfg.write_store, groups=(RESULTS_GROUP,))
+    if cfg.out is not None:
+        check_output_folder(cfg.out, "--out")
     assert_no_writer(cfg.store, "evaluate")  # scores must not mix old and new data
     # A writer that takes the lock from now on bumps the generation before it writes.
     seen = read_generation(cfg.store) if _checkable(cfg.store) else None

@@ -19,6 +19,10 @@ from typing import Any
 
 import numpy as np
 
+from pano.errors import UnknownNameError
+from pano.fov import FoV
+from pano.heatmap_params import HeatmapParams
+
 # ---------------------------------------------------------------------------
 # Model specifications (what a task computes)
 # ---------------------------------------------------------------------------
@@ -38,7 +42,7 @@ class StoreRef:
     """Where the store is and the ground truth's parameters (heatmap recipe, HM rate)."""
 
     location: str
-    heatmap: dict[str, Any]  # HeatmapParams.model_dump()
+    heatmap: HeatmapParams  # the store's root attribute ``heatmap``
     rate_hz: float
 
 
@@ -83,13 +87,13 @@ def lonlat_vectors(ll: np.ndarray) -> np.ndarray:
 
 
 def _halves_maps(
-    ll: np.ndarray, halves: tuple[np.ndarray, np.ndarray], heat: dict[str, Any], device: str
+    ll: np.ndarray, halves: tuple[np.ndarray, np.ndarray], heat: HeatmapParams, device: str
 ) -> list[np.ndarray]:
     """Each half's heatmaps with the ground truth's recipe (float64, on ``device``)."""
     import torch
 
     from pano.device import resolve_device
-    from pano.heatmaps import sphere_heatmaps
+    from pano.heatmaps import heatmaps_for
 
     dev = resolve_device(device)
     out = []
@@ -100,10 +104,7 @@ def _halves_maps(
     try:
         for idx in halves:
             pts = torch.as_tensor(lonlat_vectors(ll[:, idx]), dtype=torch.float64, device=dev)
-            maps = sphere_heatmaps(
-                pts, heat["width"], heat["height"], heat["sigma_deg"], heat["normalize"],
-                heat["pixel"],
-            )  # fmt: skip
+            maps = heatmaps_for(pts, heat)
             out.append(maps.cpu().numpy())
     finally:
         torch.set_num_threads(threads)
@@ -120,7 +121,9 @@ def _baseline_map(spec: ModelSpec, h: int, w: int) -> np.ndarray:
     if spec.kind == "equator":
         prof = np.asarray(spec.params["profile"], dtype=np.float64)
         return np.broadcast_to(prof[:, None], (h, w)).copy()
-    raise ValueError(f"not a map baseline: {spec.kind}")
+    raise UnknownNameError(
+        f"{spec.name}: {spec.kind!r} is not a map baseline (uniform, fcb, equator)"
+    )
 
 
 def run_saliency_task(task: SaliencyTask) -> np.ndarray:
@@ -185,7 +188,7 @@ class HMTask:
     metrics: tuple[str, ...]
     origins: np.ndarray
     horizon: int
-    fov: tuple[float, float]
+    fov: FoV
     tiles: tuple[int, int]
     box_width_deg: float
 
@@ -215,7 +218,10 @@ def run_hm_task(task: HMTask) -> tuple[np.ndarray, np.ndarray]:
             )
             pred = pred[:, :, : task.horizon]
         else:
-            raise ValueError(f"not a forecaster: {spec.kind}")
+            raise UnknownNameError(
+                f"{spec.name}: {spec.kind!r} is not a forecaster "
+                "(no_motion, constant_velocity, prediction)"
+            )
         s = hm_scores(
             pred, truth, list(task.metrics), task.fov, task.tiles, task.box_width_deg, gt_tiles
         )  # (S, O, H, m)

@@ -139,19 +139,43 @@ class CheckpointManager:
             return None
         return obj
 
-    def load(self, which: str = "latest") -> tuple[dict[str, Any], dict[str, Any]]:
-        """Load the ``"latest"`` or ``"best"`` complete checkpoint.
+    def load(
+        self, which: str = "latest", strict: bool = False
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Load the ``"latest"`` or ``"best"`` complete checkpoint, or one named by its file.
+
+        Args:
+            which: ``"latest"``, ``"best"`` or a checkpoint file name (``ckpt-00000004.pt``).
+            strict: the user chose ``which``: a checkpoint file name the manifest does not
+                list, or one that fails verification, is an error instead of falling back to
+                another checkpoint (which would silently write predictions of the wrong one).
 
         Returns:
             ``(state, entry)``: the saved dict and its manifest entry.
 
         Raises:
-            CheckpointError: no verified checkpoint exists.
+            CheckpointError: no verified checkpoint exists; with ``strict``, the named one
+                does not exist or is not intact (the message lists those that exist).
 
         """
         man = self.manifest()
         entries = sorted(man["checkpoints"], key=lambda e: e["step"], reverse=True)
         wanted = man.get(which) if which in ("latest", "best") else which
+        names = [e["file"] for e in entries]
+        if strict and which not in ("latest", "best") and which not in names:
+            raise CheckpointError(
+                f"{self.folder}: --checkpoint {which!r} does not exist; choose best, latest or "
+                f"one of: {', '.join(names) or '(none: train first)'}"
+            )
+        if strict and wanted is not None:
+            entry = next(e for e in entries if e["file"] == wanted)
+            state = self._verified(entry)
+            if state is None:
+                raise CheckpointError(
+                    f"{self.folder}: checkpoint {wanted!r} is damaged or incomplete; choose "
+                    f"another of: {', '.join(n for n in names if n != wanted) or '(none)'}"
+                )
+            return state, entry
         if wanted is not None:
             entries.sort(key=lambda e: e["file"] != wanted)  # the named one first, stable
         for e in entries:

@@ -11,6 +11,9 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from pano.config import PanoConfig
+from pano.errors import ConfigError
+from pano.fov import CONTENT_FOV, DHP_FOV, FoV
+from pano.heatmap_params import HeatmapParams
 
 
 class NoMotionModel(PanoConfig):
@@ -45,7 +48,7 @@ class ContentModel(Seq2SeqModel):
         default_factory=lambda: [0, 5, 10, 15, 20, 25],
         description="horizon steps whose frames the viewports show (0 = origin)",
     )
-    fov_deg: tuple[float, float] = Field((120.0, 120.0), description="viewport FoV (h, v) degrees")
+    fov_deg: FoV = Field(CONTENT_FOV, description="viewport FoV (h, v) degrees, or 'HxV'")
     size: tuple[int, int] = Field((32, 32), description="viewport (height, width) pixels")
     channels: Literal[1, 3] = Field(3, description="1 = luma, 3 = RGB")
     keypoints: int = Field(
@@ -57,9 +60,7 @@ class ContentModel(Seq2SeqModel):
     def _steps(self) -> ContentModel:
         s = self.content_steps
         if not s or s != sorted(set(s)) or s[0] < 0:
-            raise ValueError(f"content_steps must be increasing, non-negative and unique, got {s}")
-        if not all(0 < f < 180 for f in self.fov_deg):
-            raise ValueError(f"fov_deg must be in (0, 180), got {self.fov_deg}")
+            raise ConfigError(f"content_steps must be increasing, non-negative and unique, got {s}")
         return self
 
 
@@ -68,9 +69,7 @@ class DHPModel(PanoConfig):
 
     kind: Literal["dhp"] = "dhp"
     size: int = Field(42, ge=8, le=256, description="square viewport size (DHP: 42)")
-    fov_deg: tuple[float, float] = Field(
-        (110.0, 113.0), description="viewport FoV (DHP: 110 x 113)"
-    )
+    fov_deg: FoV = Field(DHP_FOV, description="viewport FoV (h, v) degrees (DHP: 110x113)")
     hidden: int = Field(288, ge=1, le=4096, description="LSTM width (DHP: 288)")
     speed_scale: float = Field(1.0, gt=0, description="degrees per step of softplus(x) = 1")
 
@@ -160,8 +159,33 @@ class PredictConfig(PanoConfig):
 
     split: str = Field("test", description="store split to predict")
     rollouts: int = Field(58, ge=1, description="DHP stochastic rollouts per video")
-    sigma_deg: float = Field(7.0, gt=0, description="heatmap Gaussian sigma (DHP: 7)")
+    sigma_deg: float | None = Field(
+        None,
+        gt=0,
+        le=180,
+        description="leave null: DHP heatmaps use the store's heatmap parameters (sigma set "
+        "at ingest); a value must equal the store's heatmap.sigma_deg or the run is refused",
+    )
     batch_size: int = Field(512, ge=1)
+
+    def check_store_heatmap(self, store: HeatmapParams, where: str) -> None:
+        """Refuse a ``sigma_deg`` unlike the store's (prediction heatmaps use the store's).
+
+        Args:
+            store: the store's heatmap parameters (root attribute ``heatmap``).
+            where: the store's location, named in the error.
+
+        Raises:
+            ConfigError: ``sigma_deg`` is set and differs from ``store.sigma_deg``.
+
+        """
+        if self.sigma_deg is not None and self.sigma_deg != store.sigma_deg:
+            raise ConfigError(
+                f"{where}: predict.sigma_deg is {self.sigma_deg:g} but the store's heatmaps use "
+                f"sigma_deg {store.sigma_deg:g}; prediction heatmaps are made with the store's "
+                "heatmap parameters: drop predict.sigma_deg from the config (or ingest again "
+                f"with --heatmap-sigma {self.sigma_deg:g})"
+            )
 
 
 class TrainConfig(PanoConfig):
@@ -181,7 +205,7 @@ class TrainConfig(PanoConfig):
     def _content_fits_horizon(self) -> TrainConfig:
         m = self.model
         if isinstance(m, ContentModel) and m.content_steps[-1] > self.data.horizon:
-            raise ValueError(
+            raise ConfigError(
                 f"model.content_steps {m.content_steps} go beyond data.horizon {self.data.horizon}"
             )
         return self

@@ -81,7 +81,9 @@ def _load_video(
         from pano.stores import resolve_video_path
 
         # Raises InputFileNotFoundError listing where it looked; --videos is an override.
-        path = resolve_video_path(location, root_attrs, va.video.path, cfg.data.videos_dir)
+        path = resolve_video_path(
+            location, root_attrs, va.video.path, cfg.data.videos_dir, expect=va.video
+        )
     return VideoData(
         name=name,
         split=va.split,
@@ -103,11 +105,13 @@ def load_split_videos(
 
     Raises:
         StoreError: the store has no such split or it is empty.
+        ConfigError: ``predict.sigma_deg`` differs from the store's heatmap sigma.
 
     """
     from pano.stores import list_videos, read_root_attrs
 
     root = read_root_attrs(location)
+    cfg.predict.check_store_heatmap(root.heatmap, location)
     names = list(getattr(root.splits, split, None) or [])
     complete = set(list_videos(location))
     names = [n for n in names if n in complete]
@@ -125,12 +129,14 @@ def load_store_data(location: str, cfg: TrainConfig, need_video: bool) -> StoreD
     Raises:
         StoreError: no store, no train split, or too few train videos for the validation
             hold-out.
-        ConfigError: the store's resampling rate disagrees with the protocol.
+        ConfigError: the store's resampling rate disagrees with the protocol, or
+            ``predict.sigma_deg`` differs from the store's heatmap sigma.
 
     """
     from pano.stores import list_videos, read_root_attrs
 
     root = read_root_attrs(location)
+    cfg.predict.check_store_heatmap(root.heatmap, location)
     complete = set(list_videos(location))
     train_names = sorted(n for n in root.splits.train if n in complete)
     val_names = sorted(n for n in root.splits.val if n in complete)

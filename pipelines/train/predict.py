@@ -8,8 +8,9 @@
   window with a full horizon); a window whose history has a gap is NaN.
 * the DHP agent: ``scanpath (step, rollout, lonlat)`` (``predict.rollouts`` stochastic
   rollouts, DHP: 58) and ``heatmap (step, lat, lon)`` - the rollouts summed into maps with
-  :func:`pano.heatmaps.sphere_heatmaps` (sigma 7°) using the store's heatmap parameters,
-  on the same ``step``/``lat``/``lon`` coordinates as the ground truth.
+  :func:`pano.heatmaps.heatmaps_for` and the store's heatmap parameters passed whole (the
+  ground truth's sigma, grid and normalisation; ``predict.sigma_deg`` may only repeat the
+  store's), on the same ``step``/``lat``/``lon`` coordinates as the ground truth.
 
 Each video group is written with ``pano_complete = false`` and marked complete last, with
 the SHA-256 of its arrays in ``content_sha256`` (:mod:`pano.stores.predictions`);
@@ -135,7 +136,7 @@ def _write_predictions(
     create_prediction_run(location, run, run_attrs)
     written = []
     if is_dhp:
-        from pano.heatmaps import sphere_heatmaps
+        from pano.heatmaps import heatmaps_for
         from pano.pipelines.train.rl import make_sampler, rollout_video
         from pano.stores import open_video, read_root_attrs
 
@@ -152,9 +153,7 @@ def _write_predictions(
         gen = torch.Generator().manual_seed(cfg.seed + 15485863)
         for v in videos:
             pos = rollout_video(model, sampler, bank, v, cfg.predict.rollouts, gen, device)
-            maps = sphere_heatmaps(
-                pos, hp.width, hp.height, cfg.predict.sigma_deg, hp.normalize, hp.pixel
-            )
+            maps = heatmaps_for(pos, hp)
             gt = open_video(location, v.name)
             lon, lat = vec_to_lonlat(pos.numpy())
             arrays = {
@@ -165,7 +164,7 @@ def _write_predictions(
                 "heatmap": ArraySpec(
                     ("step", "lat", "lon"),
                     maps.numpy().astype(np.float32),
-                    {"sigma_deg": cfg.predict.sigma_deg, "normalize": hp.normalize},
+                    {"sigma_deg": hp.sigma_deg, "normalize": hp.normalize},
                 ),
                 "scanpath": ArraySpec(
                     ("step", "rollout", "lonlat"),

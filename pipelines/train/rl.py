@@ -51,7 +51,7 @@ def make_sampler(cfg: TrainConfig) -> Any:
     m = cfg.model
     assert isinstance(m, DHPModel)
     return ViewportSampler(
-        fov_deg=tuple(m.fov_deg), size=(m.size, m.size), mode="bilinear", antialias=True
+        fov_deg=m.fov_deg, size=(m.size, m.size), mode="bilinear", antialias=True
     )
 
 
@@ -246,10 +246,10 @@ class DHPTask:
         """Mean heatmap CC of stochastic rollouts on the validation videos (higher is better)."""
         if not self.val_videos:
             return None, {}
-        from pano.heatmaps import sphere_heatmaps
+        from pano.heatmaps import heatmaps_for
 
         assert isinstance(model, DHPAgent)
-        hp = self.data.root_attrs.heatmap
+        hp = self.data.root_attrs.heatmap  # the store's (predict.sigma_deg checked against it)
         gen = torch.Generator().manual_seed(self.cfg.seed + 104729)
         ccs = []
         for v in self.val_videos:
@@ -259,9 +259,7 @@ class DHPTask:
                 gt = open_video(self.data.location, v.name)["heatmap"].values
                 self._val_heatmaps[v.name] = torch.from_numpy(np.asarray(gt, dtype=np.float64))
             pos = self.rollouts(model, v, self.cfg.rl.val_rollouts, gen)
-            pred = sphere_heatmaps(
-                pos, hp.width, hp.height, self.cfg.predict.sigma_deg, hp.normalize, hp.pixel
-            )
+            pred = heatmaps_for(pos, hp)
             ccs.append(float(pearson_cc(pred, self._val_heatmaps[v.name]).mean()))
         cc = float(np.mean(ccs))
         return cc, {"val/heatmap_cc": cc}

@@ -34,6 +34,7 @@ from pano.pipelines.train.checkpoint import CheckpointManager, atomic_write_byte
 from pano.pipelines.train.config import DHPModel, TrainConfig
 from pano.pipelines.train.dist import DistInfo, all_gather_cat, barrier, init_distributed, shutdown
 from pano.stores.generation import Generation
+from pano.stores.schema import PREDICTIONS_GROUP
 
 log = logging.getLogger("pano.train")
 
@@ -129,6 +130,43 @@ def _improved(task: Any, val: float, best: float | None) -> bool:
     return val > best if task.higher_is_better else val < best
 
 
+#: Config keys that may differ when a run is resumed (``--resume``): how long to train,
+#: logging/checkpoint cadence, prediction settings and where/how it runs. Everything else
+#: (model, data, optimiser, RL, seed) must equal the checkpoint's config.
+RESUME_MAY_CHANGE: tuple[str, ...] = (
+    "optim.steps", "log", "predict", "device", "threads", "data.videos_dir",
+    "data.decode_backend",
+)  # fmt: skip
+
+
+def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(d, dict):
+        return {prefix: d}
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        out.update(_flatten(v, f"{prefix}{k}."))
+    return {k.rstrip("."): v for k, v in out.items()}
+
+
+def resume_conflicts(saved: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """The config fields that differ between a checkpoint's config and a resumed run's.
+
+    Returns ``"key: saved -> new"`` for every differing key except those under
+    :data:`RESUME_MAY_CHANGE`; empty when the run may be resumed with ``new``. A saved
+    config without a key (an older pano) does not conflict on it.
+    """
+    a, b = _flatten(saved), _flatten(json.loads(json.dumps(new)))
+    out = []
+    for key in sorted(set(a) | set(b)):
+        if any(key == m or key.startswith(m + ".") for m in RESUME_MAY_CHANGE):
+            continue
+        if key not in a:
+            continue
+        if a.get(key) != b.get(key):
+            out.append(f"{key}: {a.get(key)!r} -> {b.get(key)!r}")
+    return out
+
+
 def train_hm(
     store: str,
     cfg: TrainConfig,
@@ -156,11 +194,15 @@ def train_hm(
     """
     from pano.stores.generation import read_generation
     from pano.stores.lock import assert_no_writer
+    from pano.stores.preflight import check_output_folder, check_store_location
 
     if resume and overwrite:
         raise ConfigError(
             "--resume continues a run and --overwrite starts it again: pass one of them"
         )
+    # Before any work: the run folder, and with --predict the store, must be writable.
+    check_store_location(store, write=predict, groups=(PREDICTIONS_GROUP,))
+    check_output_folder(runs_dir, "--runs-dir")
     t0 = time.perf_counter()
     assert_no_writer(store, "train")  # do not train on a store that is being rewritten
     seen = read_generation(store)  # a writer that takes the lock from now on bumps it
@@ -217,6 +259,13 @@ def _train(
     best_scores: dict[str, float] = {}
     if resume:
         state, entry = ckpt.load("latest")
+        changed = resume_conflicts(state.get("config") or {}, cfg.model_dump(mode="json"))
+        if changed:
+            raise CheckpointError(
+                f"{out}: --resume with another config than the run was trained with: "
+                f"{'; '.join(changed)}; resume with the run's own config.yaml (only "
+                f"{', '.join(RESUME_MAY_CHANGE)} may change), or start a new --run"
+            )
         saved_model = state.get("config", {}).get("model")
         if saved_model != json.loads(json.dumps(cfg.model.model_dump(mode="json"))):
             raise CheckpointError(
@@ -405,7 +454,9 @@ def predict_hm(
     from pano.config import load_config
     from pano.device import resolve_device
     from pano.pipelines.train.predict import write_predictions
+    from pano.stores.preflight import check_store_location
 
+    check_store_location(store, write=True, groups=(PREDICTIONS_GROUP,))
     out = run_dir_for(runs_dir, run)
     cfg_path = out / "config.yaml"
     if not cfg_path.is_file():
@@ -415,8 +466,9 @@ def predict_hm(
     cfg = load_config(TrainConfig, cfg_path)
     dev = resolve_device(device)
     ckpt = CheckpointManager(out / "checkpoints")
+    chosen = which is not None  # named by the user: that one or an error, never another
     which = which or ("best" if cfg.log.select == "best" else "latest")
-    state, entry = ckpt.load(which)
+    state, entry = ckpt.load(which, strict=chosen)
     model = build_for_config(cfg).to(dev)
     model.load_state_dict(state["model"])
     return write_predictions(store, run, cfg, model, entry["file"], dev)

@@ -34,7 +34,7 @@ class ViewRenderer:
         self.cfg = model_cfg
         self.bank = bank
         self.sampler = ViewportSampler(
-            fov_deg=tuple(model_cfg.fov_deg),
+            fov_deg=model_cfg.fov_deg,
             size=tuple(model_cfg.size),
             mode="bilinear",
             antialias=True,
