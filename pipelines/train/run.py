@@ -373,7 +373,7 @@ def _train(
     elif start >= steps:
         last_name = ckpt.manifest().get("latest")
     predicted: list[str] = []
-    changed: StoreChangedError | None = None
+    store_changed: StoreChangedError | None = None
     if predict and info.is_main:
         which = "best" if cfg.log.select == "best" and best_name else "latest"
         state, entry = ckpt.load(which)
@@ -385,11 +385,11 @@ def _train(
                 store, run, cfg, model, entry["file"], info.device, expect=seen
             )
         except StoreChangedError as err:  # checkpoints are kept; summary.json says why
-            changed = err
+            store_changed = err
     elif info.is_main and seen is not None:
-        changed = _store_changed(store, seen)
-        if changed is not None:
-            log.warning("%s", changed)
+        store_changed = _store_changed(store, seen)
+        if store_changed is not None:
+            log.warning("%s", store_changed)
     barrier(info)
     secs = time.perf_counter() - t0
     val_videos = [v.name for v in task.data.val]
@@ -407,11 +407,11 @@ def _train(
             "seconds": secs,
             "world_size": info.world,
             "store_generation": None if seen is None else seen.to_attrs(),
-            "store_changed": None if changed is None else str(changed),
+            "store_changed": None if store_changed is None else str(store_changed),
         }
         atomic_write_bytes(out / "summary.json", json.dumps(summary, indent=1).encode())
-    if changed is not None and predict:
-        raise changed
+    if store_changed is not None and predict:
+        raise store_changed
     return TrainResult(
         out,
         steps,
