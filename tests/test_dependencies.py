@@ -76,7 +76,5 @@ def test_every_third_party_import_is_declared() -> None:
 
 def test_store_readers_do_not_import_torch() -> None:
     code = "import sys, pano.stores; print(sorted(m for m in sys.modules if m == 'torch'))"
-    res = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert res.stdout.strip() == "[]", "import pano.stores loaded torch"
