@@ -6,7 +6,8 @@ module level or inside a function); each top-level module that is not pano's own
 standard library must belong to a distribution named in ``[project] dependencies`` or an
 optional extra (``dashboard``: bokeh; optional backends such as torchcodec are tried and
 skipped when absent). ``import pano.stores`` must not pull in torch: store readers run in
-Dask workers (docs/architecture.md, "Lazily exported names").
+Dask workers (docs/architecture.md, "Lazily exported names"). Every package folder is listed
+in ``[tool.setuptools] packages`` (a missing one would be left out of the wheel).
 """
 
 from __future__ import annotations
@@ -78,3 +79,16 @@ def test_store_readers_do_not_import_torch() -> None:
     code = "import sys, pano.stores; print(sorted(m for m in sys.modules if m == 'torch'))"
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert res.stdout.strip() == "[]", "import pano.stores loaded torch"
+
+
+def test_every_sub_package_is_listed_in_pyproject() -> None:
+    """A package folder missing from ``[tool.setuptools] packages`` is left out of the wheel."""
+    tool = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]
+    listed = set(tool["setuptools"]["packages"])
+    dirs = {v: k for k, v in tool["setuptools"]["package-dir"].items()}  # folder -> package
+    found = set()
+    for folder, package in dirs.items():
+        for init in (REPO / folder).rglob("__init__.py"):
+            rel = init.parent.relative_to(REPO / folder).parts
+            found.add(".".join((package, *rel)))
+    assert found - listed == set(), f"add to pyproject's packages: {sorted(found - listed)}"
