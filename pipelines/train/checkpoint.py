@@ -24,6 +24,7 @@ import io
 import json
 import logging
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -48,9 +49,14 @@ def _fsync_dir(path: Path) -> None:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temporary file + fsync + ``os.replace``)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
+    """Write ``data`` to ``path`` atomically (temporary file + fsync + ``os.replace``).
+
+    The temporary file has an unpredictable name and is created exclusively (``O_EXCL``):
+    a file or symlink planted under a guessable name is never written through.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
+    with os.fdopen(fd, "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
