@@ -117,7 +117,7 @@ def format_validation_error(err: ValidationError, source: str) -> str:
     parts = []
     for e in err.errors():
         field = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        msg = e["msg"]
+        msg = e["msg"].removeprefix("Value error, ")  # pydantic's prefix for a validator's raise
         if e["type"] == "extra_forbidden":
             msg = "unknown field (check the spelling; see the example configs)"
         given = e.get("input")

@@ -658,26 +658,40 @@ def _check_consistent(
         a = read_video_attrs(cfg.store, n)
         rates.setdefault(round(a.samples_per_frame), []).append(f"{n} (in the store)")
         by_subj.setdefault(a.n_subjects, []).append(f"{n} (in the store)")
-    if len(rates) > 1 and not cfg.mixed_rates:
-        common, odd = _odd_ones(rates)
-        verb = "differs" if len(odd) == 1 else "differ"
-        got = "; ".join(f"{k}: {', '.join(sorted(v))}" for k, v in sorted(rates.items()))
-        raise InputDataError(
-            f"{cfg.hm}: HM samples per frame differ between videos ({got}); "
-            f"{', '.join(odd)} {verb} from the rest ({common}) - "
+    if not cfg.mixed_rates:
+        _refuse_odd_ones(
+            cfg,
+            rates,
+            "HM samples per frame differ",
             "check those videos are complete, or "
-            "pass --set mixed_rates=true if the rates really differ"
+            "pass --set mixed_rates=true if the rates really differ",
         )
-    if len(by_subj) > 1 and not cfg.mixed_subjects:
-        common, odd = _odd_ones(by_subj)
-        verb = "differs" if len(odd) == 1 else "differ"
-        got = "; ".join(f"{k}: {', '.join(sorted(v))}" for k, v in sorted(by_subj.items()))
-        raise InputDataError(
-            f"{cfg.hm}: the number of subjects differs between videos ({got}); "
-            f"{', '.join(odd)} {verb} from the rest ({common}) - "
+    if not cfg.mixed_subjects:
+        _refuse_odd_ones(
+            cfg,
+            by_subj,
+            "the number of subjects differs",
             "use the file of the same subjects, or "
-            "pass --set mixed_subjects=true if subject k need not be the same person"
+            "pass --set mixed_subjects=true if subject k need not be the same person",
         )
+
+
+def _refuse_odd_ones(cfg: IngestConfig, groups: dict[int, list[str]], what: str, fix: str) -> None:
+    """Raise when ``groups`` (value -> videos) has more than one value, naming the odd ones.
+
+    Raises:
+        InputDataError: ``"{hm}: {what} between videos (...); X differs from the rest (v) -
+            {fix}"``.
+    """
+    if len(groups) <= 1:
+        return
+    common, odd = _odd_ones(groups)
+    verb = "differs" if len(odd) == 1 else "differ"
+    got = "; ".join(f"{k}: {', '.join(sorted(v))}" for k, v in sorted(groups.items()))
+    raise InputDataError(
+        f"{cfg.hm}: {what} between videos ({got}); "
+        f"{', '.join(odd)} {verb} from the rest ({common}) - {fix}"
+    )
 
 
 def _raise_first(errors: list[BaseException]) -> None:

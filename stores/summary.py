@@ -55,6 +55,8 @@ class RunRow:
     detail: str
     #: Why a results group no longer describes the predictions it scored ([]: current).
     stale: list[str] = field(default_factory=list)
+    #: The command that rescores a stale results group (its prediction runs and name).
+    rerun: str = "pano eval --overwrite"
 
 
 @dataclass
@@ -125,7 +127,7 @@ class StoreSummary:
             for r in self.runs:
                 flag = "" if r.complete else "  [incomplete: re-run to finish]"
                 if r.stale:
-                    flag += f"  [stale: {'; '.join(r.stale)}; re-run pano eval --overwrite]"
+                    flag += f"  [stale: {'; '.join(r.stale)}; re-run {r.rerun}]"
                 lines.append(f"  {r.group:<{width}}  {r.detail}{flag}")
         return "\n".join(lines)
 
@@ -158,14 +160,14 @@ def store_summary(location: str | os.PathLike) -> StoreSummary:
         videos=rows,
         incomplete=[n for n in list_videos(root, complete=False) if n not in damaged],
         store_bytes=store_nbytes(location),
-        runs=_run_rows(root),
+        runs=_run_rows(root, str(location)),
         damaged=damaged,
         writer=None if writer is None else writer.describe(),
         generation=Generation.from_attrs(root.attrs.get(GENERATION_ATTR)).describe(),
     )
 
 
-def _run_rows(root: zarr.Group) -> list[RunRow]:
+def _run_rows(root: zarr.Group, location: str) -> list[RunRow]:
     """The store's prediction runs and results groups, described in one line each."""
     rows = []
     for name in prediction_runs(root):
@@ -193,6 +195,15 @@ def _run_rows(root: zarr.Group) -> list[RunRow]:
                 f"{profile.get('name', '?') if isinstance(profile, dict) else profile}, "
                 f"{len(models)} models: {', '.join(models)}",
                 stale_reasons(root, name) if complete else [],
+                _rerun_command(location, name, a.get("predictions")),
             )
         )
     return rows
+
+
+def _rerun_command(location: str, run: str, predictions: object) -> str:
+    """``pano eval`` with the store, prediction runs and results name that rescore ``run``."""
+    cmd = f"pano eval {location}"
+    if isinstance(predictions, list) and predictions:
+        cmd += f" --predictions {','.join(str(p) for p in predictions)}"
+    return f"{cmd} --run {run} --overwrite"

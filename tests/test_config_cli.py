@@ -51,6 +51,25 @@ def test_bad_value_names_file_and_field(tmp_path: Path) -> None:
     assert str(f) in msg and "train.lr" in msg and "greater than 0" in msg and "\n" not in msg
 
 
+def test_a_validators_message_is_shown_without_pydantics_prefix() -> None:
+    from pydantic import field_validator
+
+    class Checked(PanoConfig):
+        mode: str = "a"
+
+        @field_validator("mode")
+        @classmethod
+        def _known(cls, v: str) -> str:
+            if v != "a":
+                raise ValueError(f"unknown mode {v!r}: use a")
+            return v
+
+    with pytest.raises(errors.ConfigError) as ei:
+        load_config(Checked, overrides=["mode=b"])
+    assert "field 'mode': unknown mode 'b': use a (got 'b')" in str(ei.value)
+    assert "Value error" not in str(ei.value)
+
+
 def test_unknown_field_and_bad_yaml(tmp_path: Path) -> None:
     f = tmp_path / "typo.yaml"
     f.write_text("trian:\n  lr: 1\n")

@@ -1,4 +1,5 @@
-"""The docs name only files in the repository, and the quickstart's outputs are git-ignored."""
+"""The docs name only files in the repository, commands and options that exist, and the
+quickstart's outputs are git-ignored."""
 
 from __future__ import annotations
 
@@ -53,3 +54,79 @@ def test_quickstart_outputs_are_git_ignored() -> None:
     )
     ignored = {line.split("\t", 1)[1] for line in res.stdout.splitlines()}
     assert ignored == set(outs), f"not git-ignored: {sorted(set(outs) - ignored)}"
+
+
+def _commands() -> dict[str, set[str]]:
+    """``pano`` command path ("" for the root, "ingest pvs-hm") -> its option names."""
+    import click
+    import typer.main
+
+    from pano.cli.app import app
+
+    def options(cmd: click.Command) -> set[str]:
+        return {"-h", "--help"} | {o for p in cmd.params for o in (*p.opts, *p.secondary_opts)}
+
+    root = typer.main.get_command(app)
+    ctx = click.Context(root)
+    out = {"": options(root)}
+    todo: list[tuple[str, click.Command]] = [("", root)]
+    while todo:
+        path, cmd = todo.pop()
+        if hasattr(cmd, "list_commands"):  # a group (typer's may not subclass click.Group)
+            for name in cmd.list_commands(ctx):
+                sub = cmd.get_command(ctx, name)
+                assert sub is not None
+                key = f"{path} {name}".strip()
+                out[key] = options(sub)
+                todo.append((key, sub))
+    return out
+
+
+def _doc_command_lines() -> list[tuple[str, str]]:
+    """(doc, command) for each ``pano ...`` command in a code block or inline code span."""
+    found = []
+    for md in DOCS:
+        rel = md.relative_to(ROOT).as_posix()
+        text = md.read_text(encoding="utf-8")
+        lines: list[str] = []
+        for block in re.findall(r"```[a-z]*\n(.*?)```", text, flags=re.S):
+            joined = block.replace("\\\n", " ")
+            lines += [line.split("#", 1)[0] for line in joined.splitlines()]
+        prose = re.sub(r"```.*?```", "", text, flags=re.S)
+        for line in prose.splitlines():
+            lines += re.findall(r"`([^`]+)`", line)
+        for line in lines:
+            for part in re.split(r"&&|;|\|", line):
+                part = part.strip().removeprefix("$ ").replace(".venv/bin/pano", "pano")
+                if re.match(r"pano( -|$| [a-z][a-z-]* ?)", part):
+                    found.append((rel, part))
+    return found
+
+
+def test_docs_name_only_commands_and_options_that_exist() -> None:
+    commands = _commands()
+    bad = []
+    for doc, line in _doc_command_lines():
+        words = line.split()[1:]
+        path = ""
+        for i, w in enumerate(words):
+            if w.startswith("-") or w == "...":
+                rest = words[i:]
+                break
+            key = f"{path} {w}".strip()
+            if key not in commands:
+                if path == "" and not any(k.startswith(key) for k in commands):
+                    bad.append(f"{doc}: `{line}`: no command {w!r}")
+                rest = words[i:]
+                break
+            path = key
+        else:
+            rest = []
+        if path == "" and rest and not rest[0].startswith("-"):
+            continue  # reported above
+        known = set().union(*(v for k, v in commands.items() if k.startswith(path)))
+        for w in rest:
+            opt = w.split("=", 1)[0].strip("[]")
+            if re.fullmatch(r"--?[A-Za-z][\w-]*", opt) and opt not in known:
+                bad.append(f"{doc}: `{line}`: `pano {path}` has no option {opt}")
+    assert not bad, "; ".join(bad)

@@ -271,6 +271,10 @@ def test_results_record_their_predictions_go_stale_and_need_overwrite(
     (reason,) = stale()
     assert "predictions/copies was rewritten with other content (KingKong;" in reason
     assert "[stale: predictions/copies was rewritten" in store_summary(s).format()
+    # The hint is a command that rescores exactly this group.
+    assert f"re-run pano eval {s} --predictions copies --run copies --overwrite]" in (
+        store_summary(s).format()
+    )
     del root["predictions/copies"]
     assert stale() == ["predictions/copies no longer exists"]
 

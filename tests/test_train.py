@@ -172,8 +172,9 @@ def test_bad_input_is_one_line_and_exit_2(
         assert code == 2, err
         assert len(err.splitlines()) == 1 and needle in err, err
     code = main(
-        ["train-hm", str(tmp_path / "nope.zarr"), "--config", str(CONFIGS / "pos_only.yaml")]
-    )
+        ["train-hm", str(tmp_path / "nope.zarr"), "--config", str(CONFIGS / "pos_only.yaml"),
+         "--runs-dir", str(tmp_path / "fresh")]  # not ./runs: it may hold a pos_only run
+    )  # fmt: skip
     assert code == 2 and "no pano store" in capsys.readouterr().err
     code = main(["predict-hm", tiny_store, "--run", "never-trained", "--runs-dir", str(tmp_path)])
     assert code == 2 and "no trained run" in capsys.readouterr().err
@@ -430,3 +431,18 @@ def test_results_go_stale_when_predict_hm_rewrites_the_run(
     assert row().stale == []
     scored = open_results(store, "pos_only").attrs["scored_predictions"]["pos_only"]
     assert scored["checkpoint"] == "ckpt-00000004.pt"
+
+
+def test_atomic_write_never_writes_through_a_planted_temporary_name(tmp_path: Path) -> None:
+    """Issue 12: checkpoint temporaries are created exclusively under unpredictable names."""
+    from pano.pipelines.train.checkpoint import atomic_write_bytes
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep")
+    target = tmp_path / "ckpt-00000002.pt"
+    (tmp_path / f".{target.name}.{os.getpid()}.tmp").symlink_to(victim)  # the old name
+    atomic_write_bytes(target, b"weights")
+    atomic_write_bytes(target, b"weights2")
+    assert target.read_bytes() == b"weights2"
+    assert victim.read_text() == "keep"
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp") and not p.is_symlink()]
