@@ -47,6 +47,12 @@ def _head_offset(h: np.ndarray, off_yaw: float, off_pitch: float) -> np.ndarray:
     return rot @ np.array([cp * cy, cp * sy, sp])
 
 
+#: Truth label of a fixation sample in :func:`simulate_gaze_events` (= ``pano.em.EmEvent``).
+TRUE_FIXATION = 1
+#: Truth label of a saccade sample in :func:`simulate_gaze_events` (= ``pano.em.EmEvent``).
+TRUE_SACCADE = 2
+
+
 def simulate_gaze(
     heads: np.ndarray,
     targets: np.ndarray,
@@ -55,6 +61,9 @@ def simulate_gaze(
     rng: np.random.Generator,
 ) -> np.ndarray:
     """Simulate gaze directions for the head traces ``heads``.
+
+    The gaze of :func:`simulate_gaze_events` without its truth labels (same draws, same
+    output).
 
     Args:
         heads: ``(S, N, 3)`` unit head directions (no NaN).
@@ -67,9 +76,31 @@ def simulate_gaze(
         ``(S, N, 3)`` float64 unit gaze directions in world coordinates.
 
     """
+    return simulate_gaze_events(heads, targets, attention, dt, rng)[0]
+
+
+def simulate_gaze_events(
+    heads: np.ndarray,
+    targets: np.ndarray,
+    attention: np.ndarray,
+    dt: float,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Simulate gaze and return the true event of every sample as well.
+
+    Args: as :func:`simulate_gaze`.
+
+    Returns:
+        ``gaze (S, N, 3)`` float64 unit directions (world frame) and ``events (S, N)``
+        int8: :data:`TRUE_FIXATION` (1) for samples of a fixation (on a world point or
+        pursuing a target), :data:`TRUE_SACCADE` (2) for samples of a saccade, whose last
+        sample is the saccade's goal. Codes match ``pano.em.EmEvent``.
+
+    """
     heads = np.asarray(heads, dtype=np.float64)
     s_n, n, _ = heads.shape
     gaze = np.empty_like(heads)
+    events = np.full((s_n, n), TRUE_FIXATION, dtype=np.int8)
     for s in range(s_n):
         hs, gs = heads[s], gaze[s]
         g = hs[0]
@@ -114,7 +145,8 @@ def simulate_gaze(
                 np.broadcast_to(goal, (stop - i, 3)),
                 _min_jerk(tau),
             )
+            events[s, i:stop] = TRUE_SACCADE
             g = goal
             i = stop
     # Hard limit on the eye-in-head offset.
-    return normalize(_towards(heads, gaze, MAX_OFFSET_DEG))
+    return normalize(_towards(heads, gaze, MAX_OFFSET_DEG)), events

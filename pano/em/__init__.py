@@ -1,0 +1,43 @@
+"""Eye movements on the sphere: angular velocity, I-VT / I-DT event detection, fixation lists.
+
+Core only (numpy + scipy, no store or CLI). See ``docs/em.md`` for the pipeline, its
+parameters and its measured accuracy on synthetic data.
+"""
+
+from __future__ import annotations
+
+from pano.em.detect import (
+    EmResult,
+    Fixations,
+    detect_events,
+    fixation_list,
+    label_idt,
+    label_ivt,
+    postprocess,
+)
+from pano.em.params import EmEvent, EmMethod, EmParams
+from pano.em.velocity import (
+    angular_velocity,
+    check_gaze,
+    check_rate,
+    resample_gaze,
+    smooth_gaze,
+)
+
+__all__ = [
+    "EmEvent",
+    "EmMethod",
+    "EmParams",
+    "EmResult",
+    "Fixations",
+    "angular_velocity",
+    "check_gaze",
+    "check_rate",
+    "detect_events",
+    "fixation_list",
+    "label_idt",
+    "label_ivt",
+    "postprocess",
+    "resample_gaze",
+    "smooth_gaze",
+]
