@@ -131,8 +131,9 @@ def label_idt(vecs: np.ndarray, dt: float, dispersion_deg: float, window_s: floa
     samples: a window of ``ceil(window_s / dt)`` samples whose dispersion is at most
     ``dispersion_deg`` starts a fixation, which grows one sample at a time while the
     dispersion stays within the threshold; otherwise the window's first sample is a
-    saccade and the window moves on by one. Runs shorter than the window are ``UNKNOWN``;
-    missing samples are ``BLINK``.
+    saccade and the window moves on by one. Runs shorter than the window, and the last
+    samples of a run that never start a full window, are ``UNKNOWN``; missing samples are
+    ``BLINK``.
 
     Args:
         vecs: ``(N, 3)`` unit vectors, NaN rows missing.
@@ -161,7 +162,7 @@ def label_idt(vecs: np.ndarray, dt: float, dispersion_deg: float, window_s: floa
             else:
                 out[i] = _SAC
                 i += 1
-        # The tail shorter than a window: saccade samples if the run had any, else unknown.
+        # A run's last samples that never start a full window stay UNKNOWN.
     return out
 
 

@@ -63,8 +63,8 @@ class EmParams(BaseModel):
       samples from their mean direction (not the max pairwise angle), so ~2 deg tolerates
       +-2 deg of noise around the centre.
     * ``merge_gap_s=0.075``, ``merge_angle_deg=0.5``: two fixations separated by at most
-      75 ms of non-fixation whose centres are within 0.5 deg are merged (Komogortsev et
-      al. 2010's defaults for I-VT post-processing).
+      75 ms of non-fixation whose centres are within 0.5 deg are merged (the defaults of
+      the Tobii I-VT fixation filter, Olsen 2012).
     * ``min_fixation_s=0.08``: the toolbox's documented ~80 ms minimum; shorter fixations
       become ``UNKNOWN``.
     * ``rate_tolerance=0.05``: without resampling, every sample interval must be within 5 %
