@@ -35,12 +35,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, Field, field_validator
 
 from pano._version import __version__
-from pano.config import PanoConfig
 from pano.errors import ConfigError, InputDataError, StoreError, StoreExistsError
 from pano.geometry import CANONICAL_FRAME
+from pano.pipelines.ingest_config import IngestConfig, IngestSummary, VideoResult
 from pano.pipelines.runner import dask_runner
 from pano.pvs_hm_facts import DHP_TEST_VIDEOS
 from pano.stores.generation import Generation
@@ -61,168 +60,6 @@ from pano.stores.schema import (
 )
 
 log = logging.getLogger("pano.pipelines.ingest")
-
-
-class IngestConfig(PanoConfig):
-    """Configuration of ``pano ingest pvs-hm`` (see ``pipelines/configs/ingest.yaml``)."""
-
-    videos: Path = Field(description="folder of the mp4 videos")
-    hm: Path = Field(description="head-movement .mat file (FULLdata_per_video_frame.mat)")
-    store: str = Field(description="output store: a path or an fsspec URL")
-    em: Path | None = Field(
-        default=None, description="optional eye-movement .mat file (EMdata_per_video_frame.mat)"
-    )
-    heatmap: HeatmapParams = Field(default_factory=lambda: HeatmapParams())
-    resample: ResampleParams = Field(default_factory=lambda: ResampleParams())
-    device: str = Field(
-        default="auto", description="torch device for the heatmaps: auto, cpu, cuda, cuda:N"
-    )
-    workers: int | None = Field(
-        default=None,
-        ge=0,
-        description="Dask worker processes (default: one per video, <= CPUs); 0 = in-process",
-    )
-    scheduler: str | None = Field(
-        default=None, description="address of an existing Dask scheduler (tcp://host:8786)"
-    )
-    dashboard: str = Field(
-        default="local",
-        description="Dask dashboard of a local cluster: 'local' (127.0.0.1), 'off' or HOST:PORT",
-    )
-    overwrite: bool = Field(
-        default=False, description="replace an existing store instead of resuming it"
-    )
-    val_videos: list[str] = Field(
-        default_factory=list, description="videos to put in the 'val' split"
-    )
-    dataset: str | None = Field(
-        default=None, description="dataset name in the store (default: detected)"
-    )
-    spf_tolerance: float = Field(
-        default=0.05,
-        ge=0,
-        lt=0.5,
-        description="allowed distance of n_samples / n_frames from a whole number",
-    )
-    angle_tolerance_deg: float = Field(
-        default=1e-3, ge=0, le=1, description="tolerance of the |lat|<=90, |lon|<=180 check"
-    )
-    count_frames: Literal["auto", "container", "demux"] = Field(
-        default="auto", description="frame count: header if consistent, header only, or demux"
-    )
-    verify: bool = Field(
-        default=False,
-        description="read every chunk of the complete videos and rewrite the damaged ones",
-    )
-    mixed_rates: bool = Field(
-        default=False,
-        description="accept videos whose HM samples per frame differ (else refused: a "
-        "truncated video with a whole-number ratio looks like this)",
-    )
-    mixed_subjects: bool = Field(
-        default=False,
-        description="accept videos with different numbers of subjects (else refused)",
-    )
-
-    @field_validator("store")
-    @classmethod
-    def _store_not_empty(cls, v: str) -> str:
-        if not v.strip():
-            raise ConfigError("must be a path or URL")
-        return v
-
-    @field_validator("dashboard")
-    @classmethod
-    def _dashboard(cls, v: str) -> str:
-        from pano.pipelines.runner import check_dashboard
-
-        return check_dashboard(v)
-
-
-class VideoResult(BaseModel):
-    """One video in an ingest summary."""
-
-    name: str
-    status: Literal["written", "skipped"]
-    split: str
-    n_frames: int
-    fps: float
-    n_subjects: int
-    n_samples: int
-    n_nan_samples: int
-    n_steps: int
-    has_em: bool
-
-
-class IngestSummary(BaseModel):
-    """What an ingest run did (also printed by the CLI)."""
-
-    store: str
-    dataset: str
-    videos: list[VideoResult] = Field(default_factory=list)
-    videos_without_hm: list[str] = Field(default_factory=list)
-    hm_without_videos: list[str] = Field(default_factory=list)
-    em_missing: list[str] = Field(
-        default_factory=list, description="videos with HM but no EM variable"
-    )
-    n_subjects: int = 0
-    store_bytes: int = 0
-    seconds: float = 0.0
-
-    @property
-    def written(self) -> list[str]:
-        """Videos written by this run."""
-        return [v.name for v in self.videos if v.status == "written"]
-
-    @property
-    def skipped(self) -> list[str]:
-        """Videos that were already complete."""
-        return [v.name for v in self.videos if v.status == "skipped"]
-
-    @property
-    def total_samples(self) -> int:
-        """Subject x time samples over all videos."""
-        return sum(v.n_subjects * v.n_samples for v in self.videos)
-
-    @property
-    def total_nan_samples(self) -> int:
-        """NaN (subject, sample) pairs over all videos."""
-        return sum(v.n_nan_samples for v in self.videos)
-
-    def format(self) -> str:
-        """Human-readable summary (a few lines)."""
-        lines = [
-            f"store    {self.store} ({self.dataset})",
-            f"videos   {len(self.videos)} in store: {len(self.written)} written, "
-            f"{len(self.skipped)} already complete",
-        ]
-        for v in self.videos:
-            lines.append(
-                f"  {v.name:<24} {v.split:<5} {v.n_frames:>6} frames {v.fps:7.3f} fps "
-                f"{v.n_subjects:>4} subj {v.n_samples:>7} samples {v.n_nan_samples:>5} NaN "
-                f"{v.n_steps:>5} steps{'  EM' if v.has_em else ''}  [{v.status}]"
-            )
-        lines.append(
-            f"totals   {self.n_subjects} subjects, {self.total_samples} samples (subject x time), "
-            f"{self.total_nan_samples} NaN samples, {sum(v.n_steps for v in self.videos)} heatmaps"
-        )
-        if self.videos_without_hm:
-            lines.append(
-                "warning  videos without HM data (not ingested): "
-                + ", ".join(self.videos_without_hm)
-            )
-        if self.hm_without_videos:
-            lines.append(
-                "warning  HM variables without a video (not ingested): "
-                + ", ".join(self.hm_without_videos)
-            )
-        if self.em_missing:
-            lines.append(f"warning  videos without EM data: {', '.join(self.em_missing)}")
-        lines.append(
-            f"size     {self.store_bytes} bytes ({self.store_bytes / 2**20:.2f} MiB), "
-            f"{self.seconds:.1f} s"
-        )
-        return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------
