@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
-import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -36,19 +35,6 @@ def busy(deadline: float) -> None:
     x = 0
     while time.time() < deadline:
         x += 1
-
-
-def machine() -> str:
-    cpu = platform.processor() or "cpu"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return (
-        f"{cpu}, {len(os.sched_getaffinity(0))} usable cores, torch {torch.__version__} "
-        f"(default {torch.get_num_threads()} threads), python {platform.python_version()}"
-    )
 
 
 def cases() -> dict[str, tuple[Callable[[str], object], int, str]]:
@@ -155,6 +141,8 @@ def main() -> None:
     ap.add_argument("--no-idle", action="store_true", help="skip the measurement without load")
     args = ap.parse_args()
     os.environ.pop("PANO_THREADS", None)
+    from bench_viewport import machine
+
     print(f"machine: {machine()}")
     units = {"58 views 224x224 RGB (out=)": "views/s", "58 DHP views 42x42 luma": "views/s",
              "sphere_heatmaps 8 x 360x180, 58 pts": "maps/s"}  # fmt: skip

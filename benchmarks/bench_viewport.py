@@ -36,8 +36,8 @@ def machine() -> str:
     except (OSError, StopIteration):
         pass
     return (
-        f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} "
-        f"({torch.get_num_threads()} threads), python {platform.python_version()}"
+        f"{cpu}, {len(os.sched_getaffinity(0))} usable cores, torch {torch.__version__} "
+        f"(default {torch.get_num_threads()} threads), python {platform.python_version()}"
     )
 
 
