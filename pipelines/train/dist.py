@@ -53,9 +53,17 @@ def init_distributed(device_spec: str) -> DistInfo:
     return DistInfo(rank, world, local, device, True)
 
 
-def shutdown(info: DistInfo) -> None:
-    """Leave the process group (if this process joined one)."""
+def shutdown(info: DistInfo, clean: bool = True) -> None:
+    """Leave the process group (if this process joined one).
+
+    After a clean run (``clean``) every rank first waits at a barrier, so no collective is
+    still in flight and all ranks tear the group down together: a rank that destroys its
+    gloo connections while a peer is still using them can abort the peer at exit. After an
+    error the barrier is skipped (the other ranks may never reach it).
+    """
     if info.initialized and tdist.is_initialized():
+        if clean:
+            tdist.barrier()
         tdist.destroy_process_group()
 
 

@@ -32,7 +32,14 @@ from torch import nn
 from pano.errors import CheckpointError, ConfigError, StoreChangedError
 from pano.pipelines.train.checkpoint import CheckpointManager, atomic_write_bytes
 from pano.pipelines.train.config import DHPModel, TrainConfig
-from pano.pipelines.train.dist import DistInfo, all_gather_cat, barrier, init_distributed, shutdown
+from pano.pipelines.train.dist import (
+    DistInfo,
+    all_gather_cat,
+    barrier,
+    broadcast_object,
+    init_distributed,
+    shutdown,
+)
 from pano.stores.generation import Generation
 from pano.stores.schema import PREDICTIONS_GROUP
 
@@ -207,10 +214,13 @@ def train_hm(
     assert_no_writer(store, "train")  # do not train on a store that is being rewritten
     seen = read_generation(store)  # a writer that takes the lock from now on bumps it
     info = init_distributed(cfg.device)
+    clean = False
     try:
-        return _train(store, cfg, run, Path(runs_dir), resume, predict, info, t0, overwrite, seen)
+        result = _train(store, cfg, run, Path(runs_dir), resume, predict, info, t0, overwrite, seen)
+        clean = True
+        return result
     finally:
-        shutdown(info)
+        shutdown(info, clean=clean)
 
 
 def _train(
@@ -361,6 +371,9 @@ def _train(
                     ", ".join(f"{k}={v:.4g}" for k, v in {**scalars, **vs}.items()),
                 )
             barrier(info)
+        # Only rank 0 validates: every rank must agree on whether this step saves (save()
+        # runs collectives), so rank 0's verdict is sent to all.
+        is_best = bool(broadcast_object(info, is_best))
         if done % ck_every == 0 or done == steps or is_best:
             last_name = save(done, val, is_best)
             if is_best:
