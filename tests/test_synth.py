@@ -399,3 +399,21 @@ def test_cli_bad_option(
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and words in err and err.startswith("pano: error:")
     assert not (tmp_path / "x").exists()
+
+
+def test_simulate_recordings_are_seeded_unit_vectors_with_true_events() -> None:
+    from pano.synth import simulate_recordings
+
+    a = simulate_recordings(n_videos=2, n_subjects=2, duration_s=3.0, rate_hz=50.0, seed=3)
+    b = simulate_recordings(n_videos=2, n_subjects=2, duration_s=3.0, rate_hz=50.0, seed=3)
+    assert [r.video for r in a.recordings] == ["video00", "video00", "video01", "video01"]
+    for ra, rb in zip(a.recordings, b.recordings, strict=True):
+        assert ra.t.shape == (150,) and ra.t[1] == pytest.approx(0.02)
+        np.testing.assert_array_equal(ra.head, rb.head)
+        assert ra.gaze is not None and ra.events is not None
+        np.testing.assert_allclose(np.linalg.norm(ra.head, axis=1), 1.0, atol=1e-12)
+        np.testing.assert_allclose(np.linalg.norm(ra.gaze, axis=1), 1.0, atol=1e-12)
+        assert set(np.unique(ra.events)) <= {1, 2} and (ra.events == 2).any()
+    c = simulate_recordings(n_videos=1, n_subjects=2, duration_s=3.0, rate_hz=50.0, seed=4)
+    assert not np.array_equal(c.recordings[0].head, a.recordings[0].head)
+    assert simulate_recordings(n_videos=1, gaze=False).recordings[0].gaze is None

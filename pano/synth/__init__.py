@@ -38,6 +38,7 @@ from pano.synth.pvs_hm import (
     synthetic_video_names,
     write_synthetic_dataset,
 )
+from pano.synth.recordings import SimDataset, SimRecording, SimVideo, simulate_recordings
 from pano.synth.targets import TARGET_COLORS, TargetSpec, default_target_specs, simulate_targets
 
 __all__ = [
@@ -48,6 +49,9 @@ __all__ = [
     "MANIFEST_FILE",
     "MAX_OFFSET_DEG",
     "TARGET_COLORS",
+    "SimDataset",
+    "SimRecording",
+    "SimVideo",
     "AttentionSegment",
     "SynthConfig",
     "SynthManifest",
@@ -66,6 +70,7 @@ __all__ = [
     "render_frame_yuv420p",
     "simulate_gaze",
     "simulate_heads",
+    "simulate_recordings",
     "simulate_targets",
     "synthetic_video_names",
     "write_synthetic_dataset",
