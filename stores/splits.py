@@ -19,6 +19,7 @@ same inputs. Training without a ``val`` split draws its own hold-out from ``trai
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -41,6 +42,12 @@ class SplitPlan:
     of: dict[str, Split]
     source: str  # a sentence: where the split came from
     users: dict[str, list[str]] = field(default_factory=dict)
+
+
+def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key that orders digit runs by value: ``"2" < "10"``, ``"u2" < "u10"``."""
+    parts = re.split(r"(\d+)", name)
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in parts if p)
 
 
 @cache
@@ -66,12 +73,17 @@ def track_entry(dataset: str) -> tuple[str, dict[str, Any]]:
     shipped = ", ".join(k for k, e in table.items() if "not_shipped" not in e)
     raise ConfigError(
         f"--split track: no TRACK split is shipped for data set {dataset!r} "
-        f"(shipped: {shipped}); use --split auto or --split dataset"
+        f"(shipped: {shipped}); name the data set TRACK's files come from "
+        "(pano ingest track ... --set options.dataset=pvs-hm), or use --split auto or dataset"
     )
 
 
 def track_split(dataset: str, videos: list[str], subjects: list[str]) -> SplitPlan:
     """TRACK's published split for ``dataset`` applied to the videos (and subjects) read.
+
+    Indices are 0-based as in TRACK's code: videos in the data set's order (the shipped
+    list) or, where TRACK lists them itself, the video names in natural order
+    (:func:`natural_key`); user ``i`` is the ``i``-th subject id in natural order.
 
     Raises:
         ConfigError: not shipped for this data set.
@@ -84,7 +96,8 @@ def track_split(dataset: str, videos: list[str], subjects: list[str]) -> SplitPl
         test = set(e["test_videos_names"])
         of = {v: "test" if v in test else "train" for v in videos}
         return SplitPlan(of, f"TRACK's published split of {key} (by video)")
-    order = sorted(videos) if e["videos_order"] == "sorted" else list(e["videos_order"])
+    listed = e["videos_order"]
+    order = sorted(videos, key=natural_key) if listed == "sorted" else list(listed)
     top = max(e["train_videos"] + e["test_videos"])
     if top >= len(order):
         raise InputDataError(
@@ -98,9 +111,10 @@ def track_split(dataset: str, videos: list[str], subjects: list[str]) -> SplitPl
     users: dict[str, list[str]] = {}
     if "train_users" in e:
         tu = set(e["train_users"])
+        ordered = sorted(subjects, key=natural_key)  # user i = the i-th id, numbers by value
         users = {
-            "train": [s for i, s in enumerate(subjects) if i in tu],
-            "test": [s for i, s in enumerate(subjects) if i not in tu],
+            "train": [s for i, s in enumerate(ordered) if i in tu],
+            "test": [s for i, s in enumerate(ordered) if i not in tu],
         }
     return SplitPlan(of, f"TRACK's published split of {key}", users)
 

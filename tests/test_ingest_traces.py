@@ -225,3 +225,34 @@ def test_resume_and_parameters(tmp_path: Path) -> None:
     done = ingest_traces(_cfg(store, overwrite=True), fewer)
     assert done.written == ["video00", "video01"]
     assert read_root_attrs(str(store)).subjects == ["u00", "u01"]
+
+
+def test_version_1_store_still_opens(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A store of schema version 1 (no layout, fps, repairs attributes) reads unchanged."""
+    import zarr
+
+    from pano.pipelines.ingest import IngestConfig, ingest_pvs_hm
+    from pano.synth import SynthConfig, write_synthetic_dataset
+
+    raw = tmp_path / "raw"
+    write_synthetic_dataset(
+        raw, SynthConfig(videos=1, subjects=2, seconds=2, width=128, fps=30, em=False)
+    )
+    store = tmp_path / "v1.zarr"
+    ingest_pvs_hm(IngestConfig(videos=raw, hm=raw / "FULLdata_per_video_frame.mat",
+                               store=str(store), workers=0, device="cpu"))  # fmt: skip
+    root = zarr.open_group(str(store), mode="a")
+    attrs = root.attrs.asdict()
+    attrs["pano_schema_version"] = 1
+    attrs.pop("repairs")
+    root.attrs.put(attrs)
+    name = list_videos(str(store))[0]
+    g = root[f"videos/{name}"]
+    va = {k: v for k, v in g.attrs.asdict().items()
+          if k not in ("layout", "fps", "n_frames", "duration_s", "fps_source", "subject_ids")}
+    g.attrs.put(va)  # fmt: skip
+    a = read_video_attrs(str(store), name)
+    assert a.layout == "frames" and a.frame_rate() == 30.0 and a.frame_count() == 60
+    assert read_root_attrs(str(store)).pano_schema_version == 1
+    assert main(["info", str(store)]) == 0
+    assert "repairs  none" in capsys.readouterr().out

@@ -16,7 +16,7 @@ DAVID = [
 
 
 def test_david_split_videos_and_users() -> None:
-    users = [str(i) for i in range(57)]
+    users = sorted(str(i) for i in range(57))  # "0", "1", "10", ...: ids, not positions
     plan = track_split("salient360", sorted(DAVID), users)
     test = sorted(v for v, s in plan.of.items() if s == "test")
     train = sorted(v for v, s in plan.of.items() if s == "train")
@@ -25,14 +25,14 @@ def test_david_split_videos_and_users() -> None:
     assert len(train) == 10 and "2_Diner" in train and "19_Touvet" in train
     assert sum(s == "unused" for s in plan.of.values()) == 4
     assert len(plan.users["train"]) == 28 and len(plan.users["test"]) == 29
-    assert plan.users["train"][:3] == ["1", "2", "9"]
+    assert plan.users["train"][:4] == ["1", "2", "9", "10"]
 
 
 def test_pvs_hm_and_nguyen_and_xu() -> None:
     plan = track_split("pvs-hm", ["KingKong", "A380"], [])
     assert plan.of == {"KingKong": "test", "A380": "train"}
     vids = [f"v{i}" for i in range(9)]
-    plan = track_split("nguyen-mm18", vids, [])
+    plan = track_split("nguyen-mm18", sorted(vids, reverse=True), [])
     assert [plan.of[v] for v in vids] == ["train"] * 4 + ["test", "test", "train", "test", "test"]
     with pytest.raises(ConfigError, match="134 train / 74 test videos"):
         track_split("xu-cvpr18", vids, [])
