@@ -391,8 +391,13 @@ def _final_root(
         "split_source": plan.source,
         "split_users": plan.users or None,
     }
-    root = base.model_copy(
+    root = old.model_copy(  # keeps what other writers put there (the store's generation)
         update={
+            "dataset": dataset,
+            "conventions": base.conventions,
+            "heatmap": cfg.heatmap,
+            "resample": cfg.resample,
+            "repairs": base.repairs,
             "subjects": subjects,
             "splits": splits,
             "videos": names,

@@ -209,7 +209,8 @@ def render_viewports(
     ds, root, location = open_video_group(store, video)
     va = VideoAttrs.from_attrs(dict(ds.attrs), where=f"videos/{video}")
     if subjects is None:
-        subjects = list(range(min(DEFAULT_RENDER_SUBJECTS, int(ds.sizes["subject"]))))
+        # the subject coordinate's values (a trace group holds only its video's subjects)
+        subjects = [int(s) for s in ds["subject"].values[:DEFAULT_RENDER_SUBJECTS]]
     subjects = list(subjects)
     ids = root.subjects
     labels = [

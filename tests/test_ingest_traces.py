@@ -214,6 +214,8 @@ def test_resume_and_parameters(tmp_path: Path) -> None:
     store = tmp_path / "r.zarr"
     first = ingest_traces(_cfg(store), ts)
     assert first.written == ["video00", "video01"]
+    gen = read_root_attrs(str(store)).model_dump()["pano_generation"]
+    assert gen["counter"] == 1 and len(gen["uuid"]) == 32
     again = ingest_traces(_cfg(store), _traceset())
     assert again.written == [] and again.skipped == ["video00", "video01"]
     with pytest.raises(StoreExistsError, match=r"heatmap\.sigma_deg"):
