@@ -120,6 +120,17 @@ G42 = np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 0.0], [0.0, 0.0]])
 P42 = np.array([[1.0, 1.0], [2.0, 2.0], [1.0, 1.0], [1.0, 1.0]])
 
 
+def test_cc_hand_value_sine_weighted() -> None:
+    # Row 0 weighs 0 and row 3 ~1.2e-16, rows 1-2 equally: CC is the plain Pearson of
+    # rows 1-2, (1, 2, 3, 4) against the tied (0, 0, 1, 1): cov 2, variances 5 and 1 ->
+    # 2 / sqrt(5). Rows 0 and 3 (7s and -3s) do not count; unweighted they would.
+    p = np.array([[7.0, 7.0], [1.0, 2.0], [3.0, 4.0], [-3.0, -3.0]])
+    g = np.array([[7.0, -3.0], [0.0, 0.0], [1.0, 1.0], [-3.0, 7.0]])
+    assert tb_cc(p, g) == pytest.approx(2 / math.sqrt(5), abs=1e-12)
+    assert float(cc(p, g, "salient360")) == pytest.approx(2 / math.sqrt(5), abs=1e-12)
+    assert abs(float(cc(p, g, "mit")) - 2 / math.sqrt(5)) > 0.1
+
+
 def test_sim_hand_value_weights_before_min_max() -> None:
     # P*w: rows 0, 1.73, 0.87, ~0 -> min-max 0, 1, 1/2, ~0 -> sum 3 -> masses 1/3, 1/6.
     # G: mass 1/2 on each pixel of row 1. SIM = 2 * min(1/3, 1/2) = 2/3.
