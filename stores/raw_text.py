@@ -71,21 +71,28 @@ def parse_rows(
 
     """
     try:
-        return np.array([[float(r[c]) for c in columns] for r in rows], dtype=np.float64).reshape(
-            len(rows), len(columns)
-        )
+        picked = rows if _all_columns(rows, columns) else [[r[c] for c in columns] for r in rows]
+        # numpy parses the text fields itself (~2x faster than float() per field)
+        return np.array(picked, dtype=np.float64).reshape(len(rows), len(columns))
     except ValueError:
         pass
-    for r, line in zip(rows, lines, strict=True):
-        for c, label in zip(columns, labels, strict=True):
+    out = np.empty((len(rows), len(columns)), dtype=np.float64)
+    for i, (r, line) in enumerate(zip(rows, lines, strict=True)):
+        for j, (c, label) in enumerate(zip(columns, labels, strict=True)):
             try:
-                float(r[c])
+                out[i, j] = float(r[c])
             except ValueError:
                 raise InputDataError(
                     f"{path}: line {line}, column {c + 1} ({label}): {r[c]!r} is not a number; "
                     "fix or remove that line"
                 ) from None
-    raise InputDataError(f"{path}: a field is not a number")  # not reached: one fails above
+    return out  # numpy refused a form Python's float() reads (e.g. "1_0")
+
+
+def _all_columns(rows: Sequence[Sequence[str]], columns: Sequence[int]) -> bool:
+    """True when ``columns`` is every field, in order, of every row."""
+    n = len(columns)
+    return list(columns) == list(range(n)) and all(len(r) == n for r in rows)
 
 
 def check_range(
