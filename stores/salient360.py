@@ -79,8 +79,8 @@ def read_salient360(
     kind: Kind = "auto",
     coordinates: Coordinates = "auto",
     time_unit: Literal["ms", "s"] = "ms",
-    image_size: Sequence[int] | None = None,
-    image_sizes: Mapping[str, Sequence[int]] | None = None,
+    image_size: Sequence[int] | str | None = None,
+    image_sizes: Mapping[str, Sequence[int] | str] | None = None,
     maps: bool = True,
     fps: float | None = None,
 ) -> TraceSet:
@@ -89,16 +89,16 @@ def read_salient360(
     Args:
         source: a folder holding ``H`` and/or ``HE`` condition folders (at any depth), or
             one condition folder itself.
-        conditions: which conditions to read (``"H"``, ``"HE"``); a missing one is skipped,
-            none found is an error.
+        conditions: which conditions to read (``"H"``, ``"HE"``; a list or ``"H,HE"``); a
+            missing one is skipped, none found is an error.
         kind: ``"video"`` / ``"image"``, or ``"auto"`` (default): a file with a start-frame
             column is a video's, otherwise an image's.
         coordinates: ``"normalised"`` (fractions in [0, 1]), ``"pixels"`` (1-based integer
             pixels) or ``"auto"`` (default): pixels when a value of the file exceeds 1.
         time_unit: unit of the start timestamps and durations (``"ms"`` as documented).
-        image_size: ``(W, H)`` of every image, for pixel coordinates.
-        image_sizes: ``{name: (W, H)}`` per image (wins over ``image_size``); without
-            either, a map of the same name supplies the size.
+        image_size: ``(W, H)`` (or ``"WxH"``) of every image, for pixel coordinates.
+        image_sizes: ``{name: (W, H)}`` per image (wins over ``image_size``; names are
+            compared as text); without either, a map of the same name supplies the size.
         maps: also read the ``.bin`` saliency maps (memory-mapped).
         fps: the videos' frame rate, recorded in :class:`VideoInfo` (the scanpath files do
             not state it).
@@ -118,6 +118,8 @@ def read_salient360(
         ParameterError: an unknown option value.
 
     """
+    if isinstance(conditions, str):  # "H,HE" from a command line
+        conditions = [c.strip() for c in conditions.split(",") if c.strip()]
     _check_options(conditions, kind, coordinates, time_unit, fps)
     root = require_dir(source, "Salient360!")
     folders = _condition_folders(root, conditions)
@@ -141,7 +143,7 @@ def read_salient360(
     else:
         default = None
     for name, wh in (image_sizes or {}).items():
-        sizes[name] = _size(wh, f"image_sizes[{name!r}]")
+        sizes[str(name)] = _size(wh, f"image_sizes[{name!r}]")  # YAML may give 7, not "7"
     traces: list[Trace] = []
     repairs: list[Repair] = []
     modes: dict[str, list[str]] = {"normalised": [], "pixels": []}
@@ -219,9 +221,11 @@ def _check_options(
         raise ParameterError(f"salient360: fps must be a positive number (got {fps})")
 
 
-def _size(wh: Sequence[int], what: str) -> tuple[int, int]:
+def _size(wh: Sequence[int] | str, what: str) -> tuple[int, int]:
+    """``(W, H)`` from a pair or ``"WxH"`` text."""
+    parts = wh.lower().split("x") if isinstance(wh, str) else wh
     try:
-        w, h = (int(v) for v in wh)
+        w, h = (int(v) for v in parts)
     except (TypeError, ValueError):
         raise ParameterError(f"salient360: {what} must be (width, height) (got {wh!r})") from None
     if w < 1 or h < 1:

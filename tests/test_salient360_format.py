@@ -75,7 +75,8 @@ def test_images_in_1_based_pixels_are_detected_and_recorded(tmp_path: Path) -> N
     write_csv(tmp_path / "HE" / "Scanpaths" / "HEscanpath_7.txt", header, rows)
     with pytest.raises(InputDataError, match=r"are pixels.*image '7' is unknown"):
         read_salient360(tmp_path)
-    ts = read_salient360(tmp_path, image_sizes={"7": (200, 100)})
+    ts = read_salient360(tmp_path, image_sizes={7: [200, 100]}, conditions="HE")  # as --set gives
+    assert read_salient360(tmp_path, image_size="200x100").traces[0].gaze.shape == (2, 3)
     assert ts.video_names() == ["7"] and ts.videos["7"].kind == "image"
     assert (ts.videos["7"].width, ts.videos["7"].height) == (200, 100)
     assert "1-based integer pixels" in ts.convention.units
