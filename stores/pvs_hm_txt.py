@@ -372,3 +372,24 @@ def compare_txt_with_mat(
             notes=tuple(notes),
         )
     return out
+
+
+def compare_txt_with_mat_file(
+    traces: TraceSet,
+    mat_path: str | Path,
+    subject_order: Literal["casefold", "sorted"] | Sequence[str] = "casefold",
+) -> TxtMatComparison:
+    """:func:`compare_txt_with_mat` against a ``FULLdata_per_video_frame.mat`` file.
+
+    The file is read and each variable checked by :mod:`pano.stores.pvs_hm`
+    (:func:`~pano.stores.pvs_hm.read_mat_variables`, :func:`~pano.stores.pvs_hm.validate_angles`).
+
+    Raises:
+        InputFileNotFoundError, InputDataError: as those functions do.
+
+    """
+    from pano.stores.pvs_hm import read_mat_variables, validate_angles
+
+    raw = read_mat_variables(mat_path)
+    mat = {k: validate_angles(v, k, mat_path) for k, v in raw.items()}
+    return compare_txt_with_mat(traces, mat, subject_order)

@@ -15,7 +15,11 @@ import pytest
 from pano.errors import InputDataError, InputFileNotFoundError
 from pano.geometry import orthodromic_distance, vec_to_lonlat
 from pano.stores.formats import get_format
-from pano.stores.pvs_hm_txt import compare_txt_with_mat, read_pvs_hm_txt
+from pano.stores.pvs_hm_txt import (
+    compare_txt_with_mat,
+    compare_txt_with_mat_file,
+    read_pvs_hm_txt,
+)
 
 
 def write_txt(
@@ -164,6 +168,8 @@ def test_txt_and_mat_agree_or_the_largest_difference_is_reported(tmp_path: Path)
     assert compare_txt_with_mat(ts, mat, "sorted").per_video["A380"].max_diff_deg > 30
     mat["A380"][2, 3] = -32.0
     compare_txt_with_mat(ts, mat).check(tolerance_deg=1e-9)
+    from_file = compare_txt_with_mat_file(ts, mat_path)
+    assert from_file.per_video["A380"].max_diff_deg == pytest.approx(a.max_diff_deg)
 
 
 def test_synthetic_writer_reads_back_to_the_simulated_heads(tmp_path: Path) -> None:
