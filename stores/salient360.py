@@ -191,7 +191,7 @@ def read_salient360(
     videos = _video_infos(traces, source_maps, kinds, sizes, fps)
     ts = TraceSet(
         dataset="salient360",
-        convention=_convention(modes, sizes),
+        convention=_convention(modes, sizes, time_unit),
         traces=traces,
         videos=videos,
         repairs=repairs,
@@ -465,7 +465,7 @@ def _video_infos(
 
 
 def _convention(
-    modes: Mapping[str, list[str]], sizes: Mapping[str, tuple[int, int]]
+    modes: Mapping[str, list[str]], sizes: Mapping[str, tuple[int, int]], time_unit: str
 ) -> SourceConvention:
     units = []
     if modes["normalised"]:
@@ -487,8 +487,9 @@ def _convention(
         "grows DOWN (pano lat = 90 - 180 v)",
         units="; ".join(units) or "none read",
         angle_order="longitude column before latitude (header names; matched like the toolbox)",
-        time_base="start timestamp of each sample/fixation, ms from the stimulus onset "
-        "(seconds = ms / 1000); HE rows are fixations (time = fixation start)",
+        time_base=f"start timestamp of each sample/fixation from the stimulus onset, read as "
+        f"{'ms (seconds = ms / 1000; the documented unit)' if time_unit == 'ms' else 'seconds'}"
+        "; HE rows are fixations (time = fixation start)",
         erp_alignment="the ERP image/video itself: the coordinates are positions in it",
         notes="Verified against the Salient360! toolbox (loadFixlist projects theta = 2 pi "
         "(1 - lon), phi = pi lat; readOutFile: float32 row-major W x H [x N] maps) and TRACK's "

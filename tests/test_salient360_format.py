@@ -115,6 +115,10 @@ def test_trailing_comma_and_header_spaces(tmp_path: Path) -> None:
               "Idx, longitude, latitude, start timestamp", rows)  # fmt: skip
     ts = read_salient360(tmp_path)
     np.testing.assert_allclose(ts.traces[0].t, [0, 0.1])
+    assert "read as ms" in ts.convention.time_base
+    in_s = read_salient360(tmp_path, time_unit="s")
+    np.testing.assert_allclose(in_s.traces[0].t, [0, 100])
+    assert "read as seconds" in in_s.convention.time_base
     assert ts.videos["3"].kind == "image"  # no frame columns: auto says image
 
 
