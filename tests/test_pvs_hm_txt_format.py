@@ -186,3 +186,17 @@ def test_synthetic_writer_reads_back_to_the_simulated_heads(tmp_path: Path) -> N
         np.testing.assert_allclose(tr.t, rec.t, atol=1e-8)
         ang = np.rad2deg(orthodromic_distance(tr.head, rec.head))
         assert ang.max() < 2e-6  # 6 decimals of a degree
+
+
+def test_nan_angles_are_missing_samples(tmp_path: Path) -> None:
+    write_txt(tmp_path / "u" / "v.txt", ["0 0 0 0 0 0", "16 nan nan 0 0 0", "16 2 2 0 0 0"])
+    head = read_pvs_hm_txt(tmp_path).traces[0].head
+    assert head is not None and np.isnan(head[1]).all() and np.isfinite(head[[0, 2]]).all()
+
+
+def test_trace_check_refuses_misaligned_extra_columns() -> None:
+    from pano.stores.traces import Trace
+
+    tr = Trace("v", "u", np.array([0.0, 1.0]), np.eye(3)[:2], extra={"col3": np.zeros(3)})
+    with pytest.raises(InputDataError, match=r"extra column 'col3' has shape \(3,\), expected"):
+        tr.check()
