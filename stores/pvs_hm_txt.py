@@ -264,6 +264,22 @@ class TxtMatComparison:
         done = [a for a in self.per_video.values() if a.n_compared]
         return max(done, key=lambda a: a.max_diff_deg) if done else None
 
+    def format(self) -> str:
+        """Human-readable lines: the largest difference per video, then what was not compared."""
+        out = []
+        for a in self.per_video.values():
+            at = f" (subject {a.subject!r}, sample {a.sample})" if a.n_compared else ""
+            notes = f"; {'; '.join(a.notes)}" if a.notes else ""
+            out.append(
+                f"{a.video}: largest txt-.mat difference {a.max_diff_deg:.6g} deg{at} over "
+                f"{a.n_compared} sample pairs{notes}"
+            )
+        if self.only_txt:
+            out.append(f"only in the txt traces: {', '.join(self.only_txt)}")
+        if self.only_mat:
+            out.append(f"only in the .mat: {', '.join(self.only_mat)}")
+        return "\n".join(out)
+
     def check(self, tolerance_deg: float = 1e-3, where: str = "") -> None:
         """Refuse a disagreement: one line naming the video, subject, row and difference.
 

@@ -162,6 +162,12 @@ def test_txt_and_mat_agree_or_the_largest_difference_is_reported(tmp_path: Path)
     )))  # fmt: skip
     assert a.max_diff_deg == pytest.approx(expected, rel=1e-6)
     assert (a.subject, a.sample, a.n_compared) == ("Bob", 2, 6)
+    assert cmp.format().splitlines() == [
+        f"A380: largest txt-.mat difference {expected:.6g} deg (subject 'Bob', sample 2) over "
+        "6 sample pairs",
+        "only in the txt traces: LOL",
+        "only in the .mat: Camping",
+    ]
     with pytest.raises(InputDataError, match=r"'A380': subject 'Bob', sample 2 differs by 2\.97"):
         cmp.check(tolerance_deg=0.01)
     # The plain sort pairs the users the other way round: everything disagrees.
