@@ -136,3 +136,38 @@ def test_synthetic_pickle_reads_back_to_the_simulation(tmp_path: Path) -> None:
         for rec, tr in zip(sim.of(video), ts.by_video(video), strict=True):
             np.testing.assert_array_equal(tr.t, rec.t)
             assert orthodromic_distance(rec.head, tr.head).max() < 1e-12
+
+
+def _rotate(q_wxyz: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Hamilton rotation of ``v`` by ``q`` (as pyquaternion's ``Quaternion.rotate``)."""
+    w, r = q_wxyz[0], q_wxyz[1:]
+    return v + 2 * np.cross(r, np.cross(r, v) + w * v)
+
+
+def test_agrees_with_wu_reading_of_the_same_unity_quaternion(tmp_path: Path) -> None:
+    """PanoSalNet built headpos from Wu MMSys'17's Unity quaternions (get_qlist.py:
+    ``Quaternion([w, -x, y, -z]).rotate([0, 0, 1])``); both readers must agree."""
+    from pano.stores.wu_mmsys17 import read_wu_mmsys17
+
+    rng = np.random.default_rng(3)
+    q_xyzw = rng.normal(size=(5, 4))
+    q_xyzw /= np.linalg.norm(q_xyzw, axis=1, keepdims=True)
+    headpos = [
+        _rotate(np.array([w, -x, y, -z]), np.array([0.0, 0.0, 1.0])).tolist()
+        for x, y, z, w in q_xyzw
+    ]
+    t = [0.1 * k for k in range(5)]
+    nguyen = read_nguyen_mm18(
+        write_pickle(tmp_path / "p", {"0": {"timestamp": t, "headpos": [headpos]}})
+    )
+    folder = tmp_path / "wu" / "Experiment_1" / "u"
+    folder.mkdir(parents=True)
+    rows = ["Timestamp,PlaybackTime,UnitQuaternion.x,UnitQuaternion.y,UnitQuaternion.z,"
+            "UnitQuaternion.w,HmdPosition.x,HmdPosition.y,HmdPosition.z"]  # fmt: skip
+    rows += [
+        f"-,{tk},{x!r},{y!r},{z!r},{w!r},0,0,0"
+        for tk, (x, y, z, w) in zip(t, q_xyzw.tolist(), strict=True)
+    ]
+    (folder / "video_0.csv").write_text("\n".join(rows) + "\n")
+    wu = read_wu_mmsys17(tmp_path / "wu")
+    assert orthodromic_distance(nguyen.traces[0].head, wu.traces[0].head).max() < 1e-12
