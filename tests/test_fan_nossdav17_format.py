@@ -120,3 +120,16 @@ def test_synthetic_files_read_back_to_the_simulation(tmp_path: Path) -> None:
         err = orthodromic_distance(want, tr.head)
         assert tr.t[-1] == pytest.approx(rec.t[-1], abs=1 / 30)
         assert np.nanmax(err) < 1e-7  # 6 decimals of a degree
+
+
+def test_generator_spacing_quirk_is_read(tmp_path: Path) -> None:
+    # The data set's generator writes " ," after raw x ("00001, 0.1 ,0.2, 0.3, ...").
+    folder = tmp_path / "sensory" / "orientation"
+    folder.mkdir(parents=True)
+    rows = [
+        "00001, 0.1 ,0.2, 0.3, 5, 6, 0, 12.5, -7.25, 0",
+        "00002, 0.1 ,0.2, 0.3, 5, 6, 0, 13, -7, 0",
+    ]
+    (folder / "drive_user22_orientation.csv").write_text("\n".join([HEADER, *rows]) + "\n")
+    lon, lat = vec_to_lonlat(read_fan_nossdav17(tmp_path).traces[0].head)
+    np.testing.assert_allclose([lon[0], lat[0]], [-12.5, 7.25], atol=1e-9)

@@ -157,3 +157,22 @@ def test_synthetic_lab_csv_reads_back_with_gaze(tmp_path: Path) -> None:
         assert orthodromic_distance(rec.head, tr.head).max() < 1e-7
         assert orthodromic_distance(rec.gaze, tr.gaze).max() < 1e-7
         assert tr.eye_in_head is not None
+
+
+def test_shipped_unity_example_spec_reads_a_unity_log(tmp_path: Path) -> None:
+    spec = Path(__file__).parents[1] / "pipelines" / "configs" / "traces_unity.yaml"
+    h = np.deg2rad(-40) / 2  # Unity: -40 deg about +y = turn LEFT
+    src = write(
+        tmp_path,
+        "log.csv",
+        "time_ms,video,participant,head_qw,head_qx,head_qy,head_qz,gaze_x,gaze_y,gaze_z\n"
+        "0,v,p,1,0,0,0,0,0.5,0.8660254037844386\n"  # eyes 30 deg UP
+        f"11,v,p,{np.cos(h)},0,{np.sin(h)},0,,,\n",  # blink
+    )
+    ts = read_traces(src, spec=spec)
+    tr = ts.traces[0]
+    lon, lat = vec_to_lonlat(tr.head)
+    np.testing.assert_allclose(lon, [0.0, 40.0], atol=1e-9)
+    np.testing.assert_allclose(lat, [0.0, 0.0], atol=1e-9)
+    np.testing.assert_allclose(vec_to_lonlat(tr.gaze[0])[1], 30.0, atol=1e-9)
+    assert np.isnan(tr.gaze[1]).all() and ts.convention.notes.startswith("example")
