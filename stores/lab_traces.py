@@ -207,12 +207,13 @@ def find_files(source: Path) -> list[Path]:
     return files
 
 
-def read_traces(source: Path, spec: Path | TracesSpec | None = None) -> TraceSet:
+def read_traces(source: Path, spec: str | Path | TracesSpec | None = None) -> TraceSet:
     """Read lab recordings described by a spec into pano's frame.
 
     Args:
         source: a CSV/TSV file, or a folder of them (all read with the same spec).
-        spec: the spec YAML (or an already loaded :class:`TracesSpec`). Required.
+        spec: the spec YAML path (``--set options.spec=SPEC.yaml``), or an already
+            loaded :class:`TracesSpec`. Required.
 
     Returns:
         A checked :class:`TraceSet`: head vectors, and with an ``eye`` section also
