@@ -37,29 +37,26 @@ class SynthFormat:
 
 #: Writers of raw formats other than PVS-HM's ``.mat`` + mp4 (``pano synth``'s default), by name.
 SYNTH_FORMATS: dict[str, SynthFormat] = {
-    f.name: f
-    for f in (
-        SynthFormat(
-            "fan-nossdav17", "pano.synth.fan_nossdav17", "write_fan_nossdav17",
-            "Fan NOSSDAV'17 orientation CSVs (30 fps; users 01-20 with flipped pitch)",
-        ),
-        SynthFormat(
-            "nguyen-mm18", "pano.synth.nguyen_mm18", "write_nguyen_mm18",
-            "Nguyen MM'18 pickle (protocol 2, NumPy head vectors in PanoSalNet's axes)",
-        ),
-        SynthFormat(
-            "wu-mmsys17", "pano.synth.wu_mmsys17", "write_wu_mmsys17",
-            "Wu MMSys'17 per-user/video CSVs of Unity quaternions",
-        ),
-        SynthFormat(
-            "avtrack360", "pano.synth.avtrack360", "write_avtrack360",
-            "AVTrack360 per-subject JSON (10 Hz, whole degrees)",
-        ),
-        SynthFormat(
-            "traces", "pano.synth.lab_traces", "write_lab_traces",
-            "a generic lab CSV (head Euler angles + eye-in-head vectors) and its spec.yaml",
-        ),
-    )
+    "fan-nossdav17": SynthFormat(
+        "fan-nossdav17", "pano.synth.fan_nossdav17", "write_fan_nossdav17",
+        "Fan NOSSDAV'17 orientation CSVs (30 fps; users 01-20 with flipped pitch)",
+    ),
+    "nguyen-mm18": SynthFormat(
+        "nguyen-mm18", "pano.synth.nguyen_mm18", "write_nguyen_mm18",
+        "Nguyen MM'18 pickle (protocol 2, NumPy head vectors in PanoSalNet's axes)",
+    ),
+    "wu-mmsys17": SynthFormat(
+        "wu-mmsys17", "pano.synth.wu_mmsys17", "write_wu_mmsys17",
+        "Wu MMSys'17 per-user/video CSVs of Unity quaternions",
+    ),
+    "avtrack360": SynthFormat(
+        "avtrack360", "pano.synth.avtrack360", "write_avtrack360",
+        "AVTrack360 per-subject JSON (10 Hz, whole degrees)",
+    ),
+    "traces": SynthFormat(
+        "traces", "pano.synth.lab_traces", "write_lab_traces",
+        "A generic lab CSV (head Euler angles + eye-in-head vectors) and its spec.yaml",
+    ),
 }  # fmt: skip
 
 
