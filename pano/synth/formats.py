@@ -53,6 +53,26 @@ SYNTH_FORMATS: dict[str, SynthFormat] = {
         "xu-cvpr18", "pano.synth.xu_cvpr18", "write_xu_cvpr18",
         "VR-EyeTracking Gaze_txt_files/<subject>/<video>.txt and fps.csv",
     ),
+    "fan-nossdav17": SynthFormat(
+        "fan-nossdav17", "pano.synth.fan_nossdav17", "write_fan_nossdav17",
+        "Fan NOSSDAV'17 orientation CSVs (30 fps; users 01-20 with flipped pitch)",
+    ),
+    "nguyen-mm18": SynthFormat(
+        "nguyen-mm18", "pano.synth.nguyen_mm18", "write_nguyen_mm18",
+        "Nguyen MM'18 pickle (protocol 2, NumPy head vectors in PanoSalNet's axes)",
+    ),
+    "wu-mmsys17": SynthFormat(
+        "wu-mmsys17", "pano.synth.wu_mmsys17", "write_wu_mmsys17",
+        "Wu MMSys'17 per-user/video CSVs of Unity quaternions",
+    ),
+    "avtrack360": SynthFormat(
+        "avtrack360", "pano.synth.avtrack360", "write_avtrack360",
+        "AVTrack360 per-subject JSON (10 Hz, whole degrees)",
+    ),
+    "traces": SynthFormat(
+        "traces", "pano.synth.lab_traces", "write_lab_traces",
+        "A generic lab CSV (head Euler angles + eye-in-head vectors) and its spec.yaml",
+    ),
 }  # fmt: skip
 
 
