@@ -53,6 +53,18 @@ def pvs_hm(
     em: Annotated[
         Path | None, typer.Option(help="Eye-movement .mat (EMdata_per_video_frame.mat), optional.")
     ] = None,
+    traces: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder of PVS-HM's raw txt traces (<user>/<video>.txt). Beside --hm: both must "
+            "agree (largest difference per video printed; refused beyond --traces-tolerance). "
+            "Without --hm: the txt traces are ingested (as 'pano ingest pvs-hm-txt')."
+        ),
+    ] = None,
+    traces_tolerance: Annotated[
+        float | None,
+        typer.Option(help="Largest accepted txt-.mat difference, degrees [0.001]."),
+    ] = None,
     heatmap_sigma: Annotated[
         float | None, typer.Option(help="Heatmap Gaussian sigma in degrees [7].")
     ] = None,
@@ -93,7 +105,7 @@ def pvs_hm(
         ),
     ] = None,
 ) -> None:
-    """Ingest PVS-HM-format data (videos + FULLdata/EMdata .mat) into a pano store.
+    """Ingest PVS-HM-format data (videos + FULLdata/EMdata .mat, raw txt traces) into a store.
 
     Precedence: defaults < --config YAML < PANO_INGEST__* environment < --set < options.
     Re-running finishes an interrupted ingest; on a complete store it does nothing.
@@ -101,17 +113,6 @@ def pvs_hm(
     from pano.config import deep_merge, load_config, parse_overrides
     from pano.pipelines.ingest import IngestConfig, ingest_pvs_hm
 
-    flags: dict[str, Any] = {}
-    for key, val in (
-        ("videos", videos), ("hm", hm), ("store", store), ("em", em), ("device", device),
-        ("workers", workers), ("scheduler", scheduler),
-    ):  # fmt: skip
-        if val is not None:
-            flags[key] = str(val)
-    if overwrite:
-        flags["overwrite"] = True
-    if verify:
-        flags["verify"] = True
     heat: dict[str, Any] = {}
     if heatmap_sigma is not None:
         heat["sigma_deg"] = heatmap_sigma
@@ -119,12 +120,65 @@ def pvs_hm(
         heat["width"], heat["height"] = _size(heatmap_size)
     if step_frames is not None:
         heat["step_frames"] = step_frames
+    if traces is not None and hm is None and config is None:
+        _ingest_txt_only(traces, store, videos, em, workers, device, overwrite, verify, heat, set_)
+        return
+    flags: dict[str, Any] = {}
+    for key, val in (
+        ("videos", videos), ("hm", hm), ("store", store), ("em", em), ("device", device),
+        ("workers", workers), ("scheduler", scheduler), ("traces", traces),
+        ("traces_tolerance_deg", traces_tolerance),
+    ):  # fmt: skip
+        if val is not None:
+            flags[key] = val if isinstance(val, float) else str(val)
+    if overwrite:
+        flags["overwrite"] = True
+    if verify:
+        flags["verify"] = True
     if heat:
         flags["heatmap"] = heat
     overrides = deep_merge(parse_overrides(set_ or []), flags)
     cfg = load_config(IngestConfig, config, overrides, section="ingest")
     summary = ingest_pvs_hm(cfg)
     typer.echo(summary.format())
+
+
+def _ingest_txt_only(
+    traces: Path,
+    store: str | None,
+    videos: Path | None,
+    em: Path | None,
+    workers: int | None,
+    device: str | None,
+    overwrite: bool,
+    verify: bool,
+    heat: dict[str, Any],
+    set_: list[str] | None,
+) -> None:
+    """``pano ingest pvs-hm --traces DIR`` without ``--hm``: the txt traces alone."""
+    from pano.config import deep_merge, load_config, parse_overrides
+    from pano.errors import ConfigError
+    from pano.pipelines.ingest_traces import TraceIngestConfig, ingest_traces
+
+    if store is None:
+        raise ConfigError("--store: missing; give the output store (OUT.zarr)")
+    if em is not None:
+        raise ConfigError(
+            "--em needs --hm: the txt traces hold head movements only; drop --em or add --hm"
+        )
+    flags: dict[str, Any] = {"format": "pvs-hm-txt", "source": str(traces), "store": store}
+    for key, val in (("videos", videos), ("workers", workers), ("device", device)):
+        if val is not None:
+            flags[key] = str(val) if isinstance(val, Path) else val
+    if overwrite:
+        flags["overwrite"] = True
+    if verify:
+        flags["verify"] = True
+    if heat:
+        flags["heatmap"] = heat
+    overrides = deep_merge(parse_overrides(set_ or []), flags)
+    cfg = load_config(TraceIngestConfig, None, overrides, section="ingest")
+    typer.echo(ingest_traces(cfg).format())
 
 
 def _trace_command(name: str, summary: str) -> Callable[..., None]:

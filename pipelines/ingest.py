@@ -179,6 +179,34 @@ def _read_validated(path: Path, what: str, tol: float) -> dict[str, np.ndarray]:
     return {k: validate_angles(v, k, path, tol) for k, v in raw.items()}
 
 
+def _check_txt_traces(cfg: IngestConfig, hm: dict[str, np.ndarray]) -> list[str]:
+    """Compare PVS-HM's raw txt traces (``cfg.traces``) with the HM ``.mat`` variables.
+
+    Row ``j`` of user folder ``k`` (folders sorted ignoring case) is compared with row ``j``
+    of ``.mat`` subject ``k``, as great-circle angles between the unit vectors
+    (:func:`pano.stores.pvs_hm_txt.compare_txt_with_mat`).
+
+    Returns:
+        One line per compared video (its largest difference, in degrees, and where), then
+        the videos only one side has; empty without ``cfg.traces``.
+
+    Raises:
+        InputDataError: a malformed txt file, no video in common, or a difference larger
+            than ``cfg.traces_tolerance_deg`` (one line naming the video, subject and row).
+
+    """
+    if cfg.traces is None:
+        return []
+    from pano.stores.pvs_hm_txt import compare_txt_with_mat, read_pvs_hm_txt
+
+    traces = read_pvs_hm_txt(cfg.traces)
+    comparison = compare_txt_with_mat(traces, hm)
+    for line in comparison.format().splitlines():
+        log.debug("txt vs .mat: %s", line)  # -vv; the summary prints them after the check
+    comparison.check(cfg.traces_tolerance_deg, where=f"{cfg.traces} vs {cfg.hm}")
+    return comparison.format().splitlines()
+
+
 def _remove_store(location: str) -> Generation:
     from pano.stores.writer import remove_store
 
@@ -281,7 +309,10 @@ def _now() -> str:
 
 def _parameters(cfg: IngestConfig) -> dict[str, Any]:
     p = cfg.model_dump(mode="json")
-    for k in ("overwrite", "workers", "scheduler", "dashboard", "verify"):
+    # --traces only checks the .mat against the txt files (recorded in the sources): it
+    # changes nothing in the data, so it is not a parameter a resume must match
+    for k in ("overwrite", "workers", "scheduler", "dashboard", "verify", "traces",
+              "traces_tolerance_deg"):  # fmt: skip
         p.pop(k, None)
     return p
 
@@ -367,6 +398,7 @@ def _ingest(cfg: IngestConfig) -> IngestSummary:
     videos = find_videos(cfg.videos.resolve())  # absolute: workers may run elsewhere
     hm = _read_validated(cfg.hm, "HM", cfg.angle_tolerance_deg)
     em = _read_validated(cfg.em, "EM", cfg.angle_tolerance_deg) if cfg.em is not None else None
+    traces_check = _check_txt_traces(cfg, hm)  # before anything is written
     match = match_videos(list(hm), videos)
     names = map_source_names(match.pairs, str(cfg.hm))  # .mat variable -> group name
     for n in match.hm_without_video:
@@ -394,6 +426,8 @@ def _ingest(cfg: IngestConfig) -> IngestSummary:
     ]
     if cfg.em is not None:
         sources.append(_file_source("em", cfg.em))
+    if cfg.traces is not None:
+        sources.append(SourceFile(role="traces", path=str(cfg.traces.resolve())))
 
     exists, kept = _inspect_store(cfg, dataset)
     store_path = local_path(cfg.store)  # absolute for the workers, whose cwd may differ
@@ -459,6 +493,7 @@ def _ingest(cfg: IngestConfig) -> IngestSummary:
         videos_without_hm=[videos[n].name for n in match.videos_without_hm],
         hm_without_videos=match.hm_without_video,
         em_missing=em_missing,
+        traces_check=traces_check,
         n_subjects=max((r.n_subjects for r in rows), default=0),
         store_bytes=store_nbytes(cfg.store),
         seconds=time.perf_counter() - t0,

@@ -26,6 +26,17 @@ class IngestConfig(PanoConfig):
     em: Path | None = Field(
         default=None, description="optional eye-movement .mat file (EMdata_per_video_frame.mat)"
     )
+    traces: Path | None = Field(
+        default=None,
+        description="optional folder of PVS-HM's raw txt traces (<user>/<video>.txt) of the same "
+        "data: compared with the HM .mat sample by sample before anything is written",
+    )
+    traces_tolerance_deg: float = Field(
+        default=1e-3,
+        ge=0,
+        description="largest accepted txt-.mat difference (great-circle degrees); beyond it the "
+        "ingest is refused",
+    )
     heatmap: HeatmapParams = Field(default_factory=lambda: HeatmapParams())
     resample: ResampleParams = Field(default_factory=lambda: ResampleParams())
     device: str = Field(
@@ -119,6 +130,10 @@ class IngestSummary(BaseModel):
     em_missing: list[str] = Field(
         default_factory=list, description="videos with HM but no EM variable"
     )
+    traces_check: list[str] = Field(
+        default_factory=list,
+        description="the txt-.mat comparison (--traces): one line per video, largest difference",
+    )
     n_subjects: int = 0
     store_bytes: int = 0
     seconds: float = 0.0
@@ -172,6 +187,7 @@ class IngestSummary(BaseModel):
             )
         if self.em_missing:
             lines.append(f"warning  videos without EM data: {', '.join(self.em_missing)}")
+        lines.extend(f"traces   {line}" for line in self.traces_check)
         lines.append(
             f"size     {self.store_bytes} bytes ({self.store_bytes / 2**20:.2f} MiB), "
             f"{self.seconds:.1f} s"
