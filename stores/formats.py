@@ -38,28 +38,23 @@ class DataFormat:
 
 #: Every format pano reads besides PVS-HM's ``.mat`` (``pano ingest pvs-hm``), by name.
 FORMATS: dict[str, DataFormat] = {
-    f.name: f
-    for f in (
-        DataFormat(
-            "pvs-hm-txt",
-            "pano.stores.pvs_hm_txt",
-            "read_pvs_hm_txt",
-            "PVS-HM raw per-user txt traces (<user>/<video>.txt, ~60 Hz intervals, trailer line)",
-        ),
-        DataFormat(
-            "salient360",
-            "pano.stores.salient360",
-            "read_salient360",
-            "Salient360! scanpaths (H head, HE gaze fixations; videos and images) and .bin maps",
-        ),
-        DataFormat(
-            "xu-cvpr18",
-            "pano.stores.xu_cvpr18",
-            "read_xu_cvpr18",
-            "VR-EyeTracking (Xu CVPR'18): head and gaze per frame, bottom-left fractions",
-        ),
-    )
-}
+    "track": DataFormat(
+        "track", "pano.stores.track", "read_track",
+        "TRACK's common format: <root>/<video>/<user> CSV rows t, x, y, z (0.2 s).",
+    ),
+    "pvs-hm-txt": DataFormat(
+        "pvs-hm-txt", "pano.stores.pvs_hm_txt", "read_pvs_hm_txt",
+        "PVS-HM raw per-user txt traces (<user>/<video>.txt, ~60 Hz intervals, trailer line)",
+    ),
+    "salient360": DataFormat(
+        "salient360", "pano.stores.salient360", "read_salient360",
+        "Salient360! scanpaths (H head, HE gaze fixations; videos and images) and .bin maps",
+    ),
+    "xu-cvpr18": DataFormat(
+        "xu-cvpr18", "pano.stores.xu_cvpr18", "read_xu_cvpr18",
+        "VR-EyeTracking (Xu CVPR'18): head and gaze per frame, bottom-left fractions",
+    ),
+}  # fmt: skip
 
 
 def get_format(name: str) -> DataFormat:

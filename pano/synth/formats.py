@@ -37,28 +37,23 @@ class SynthFormat:
 
 #: Writers of raw formats other than PVS-HM's ``.mat`` + mp4 (``pano synth``'s default), by name.
 SYNTH_FORMATS: dict[str, SynthFormat] = {
-    f.name: f
-    for f in (
-        SynthFormat(
-            "pvs-hm-txt",
-            "pano.synth.pvs_hm_txt",
-            "write_pvs_hm_txt",
-            "PVS-HM raw txt traces, <subject>/<video>.txt (CRLF, trailer line)",
-        ),
-        SynthFormat(
-            "salient360",
-            "pano.synth.salient360",
-            "write_salient360",
-            "Salient360! H/HE scanpaths (<video>_fixations.csv) and float32 .bin maps",
-        ),
-        SynthFormat(
-            "xu-cvpr18",
-            "pano.synth.xu_cvpr18",
-            "write_xu_cvpr18",
-            "VR-EyeTracking Gaze_txt_files/<subject>/<video>.txt and fps.csv",
-        ),
-    )
-}
+    "track": SynthFormat(
+        "track", "pano.synth.track", "write_track",
+        "TRACK's common format: <out>/<video>/<user> CSV rows t, x, y, z at 0.2 s.",
+    ),
+    "pvs-hm-txt": SynthFormat(
+        "pvs-hm-txt", "pano.synth.pvs_hm_txt", "write_pvs_hm_txt",
+        "PVS-HM raw txt traces, <subject>/<video>.txt (CRLF, trailer line)",
+    ),
+    "salient360": SynthFormat(
+        "salient360", "pano.synth.salient360", "write_salient360",
+        "Salient360! H/HE scanpaths (<video>_fixations.csv) and float32 .bin maps",
+    ),
+    "xu-cvpr18": SynthFormat(
+        "xu-cvpr18", "pano.synth.xu_cvpr18", "write_xu_cvpr18",
+        "VR-EyeTracking Gaze_txt_files/<subject>/<video>.txt and fps.csv",
+    ),
+}  # fmt: skip
 
 
 def get_synth_format(name: str) -> SynthFormat:
