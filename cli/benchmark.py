@@ -19,7 +19,8 @@ def benchmark_hm(
         list[str], typer.Argument(metavar="STORE [STORE ...]", help="Stores (paths or URLs).")
     ],
     out: Annotated[
-        Path, typer.Option("--out", "-o", help="Report folder (benchmark.md, PNG, per-store evals).")
+        Path,
+        typer.Option("--out", "-o", help="Report folder (benchmark.md, PNG, per-store evals)."),
     ],
     steps: Annotated[
         int | None, typer.Option(help="Training updates of the position-only model [1500].")
@@ -79,9 +80,7 @@ def benchmark_hm(
             flags[key] = val
     if overwrite:
         flags["overwrite"] = True
-    cfg = load_benchmark_config(
-        stores, out, config, deep_merge(parse_overrides(set_ or []), flags)
-    )
+    cfg = load_benchmark_config(stores, out, config, deep_merge(parse_overrides(set_ or []), flags))
     res = run_benchmark(cfg)
     for part in res.stores:
         typer.echo(f"== {part.label} ({part.store})")

@@ -61,7 +61,9 @@ class BenchmarkConfig(PanoConfig):
         "data.history and data.horizon are set from the TRACK windows",
     )
     device: str = Field(default="auto", description="torch device for training (auto, cpu, cuda)")
-    workers: int = Field(default=0, ge=0, description="Dask workers of the evaluation; 0 = in-process")
+    workers: int = Field(
+        default=0, ge=0, description="Dask workers of the evaluation; 0 = in-process"
+    )
     seed: int = Field(default=0, ge=0)
 
     @field_validator("run", "results")

@@ -46,8 +46,11 @@ def _by_model_and_video(
 
 
 def hm_curves(ds: Any) -> np.ndarray:
-    """HM scores per ``(model, horizon, metric)``: the mean of the video means, or under
-    TRACK's protocol the mean over all windows pooled (TRACK's aggregation)."""
+    """HM scores per ``(model, horizon, metric)``.
+
+    The mean of the video means, or under TRACK's protocol the mean over all windows
+    pooled (TRACK's aggregation).
+    """
     if is_track(ds):
         return pooled_curves(ds)
     return _nanmean(ds["hm"].values, axis=1)

@@ -230,8 +230,7 @@ class EvalConfig(PanoConfig):
             return self
         if self.metrics is not None and self.metrics != [TRACK_METRIC]:
             raise ConfigError(
-                f"--protocol track scores {TRACK_METRIC} only, not {self.metrics}: "
-                "drop --metrics"
+                f"--protocol track scores {TRACK_METRIC} only, not {self.metrics}: drop --metrics"
             )
         if "baselines" in self.model_fields_set:
             extra = [b for b in self.baselines if b not in HM_BASELINES]

@@ -134,7 +134,7 @@ def hm_video_shape(location: Any, name: str) -> Any:
 
     """
     from pano.stores import VideoShape
-    from pano.stores.reader import group_at
+    from pano.stores.reader import array_at, group_at
     from pano.stores.schema import VIDEOS_GROUP
 
     g = group_at(location, f"{VIDEOS_GROUP}/{name}")
@@ -145,15 +145,16 @@ def hm_video_shape(location: Any, name: str) -> Any:
                 f"{VIDEOS_GROUP}/{name} has no '{arr}' array: the TRACK protocol needs the "
                 "5 Hz resampled head directions (rs_time, hm_rs_xyz); re-run the ingest"
             )
-    rs = g["hm_rs_xyz"].shape
-    if g["rs_time"].shape[0] != rs[1]:
+    where = f"{VIDEOS_GROUP}/{name}"
+    rs = array_at(g, "hm_rs_xyz").shape
+    n_time = array_at(g, "rs_time").shape[0]
+    if n_time != rs[1]:
         raise StoreError(
-            f"{VIDEOS_GROUP}/{name}: rs_time has {g['rs_time'].shape[0]} samples, "
-            f"hm_rs_xyz {rs[1]}; re-run the ingest"
+            f"{where}: rs_time has {n_time} samples, hm_rs_xyz {rs[1]}; re-run the ingest"
         )
     n_steps, grid = 0, (0, 0)
     if "heatmap" in arrays:
-        hm = g["heatmap"].shape
+        hm = array_at(g, "heatmap").shape
         n_steps, grid = int(hm[0]), (int(hm[1]), int(hm[2]))
     return VideoShape(name, n_steps, int(rs[0]), int(rs[1]), grid)
 
