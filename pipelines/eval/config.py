@@ -232,7 +232,8 @@ class EvalConfig(PanoConfig):
             raise ConfigError(
                 f"--protocol track scores {TRACK_METRIC} only, not {self.metrics}: drop --metrics"
             )
-        if "baselines" in self.model_fields_set:
+        # "all" (every baseline) means every forecaster here; a list naming maps is refused.
+        if "baselines" in self.model_fields_set and self.baselines != list(ALL_BASELINES):
             extra = [b for b in self.baselines if b not in HM_BASELINES]
             if extra:
                 raise ConfigError(
