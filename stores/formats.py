@@ -38,6 +38,10 @@ class DataFormat:
 
 #: Every format pano reads besides PVS-HM's ``.mat`` (``pano ingest pvs-hm``), by name.
 FORMATS: dict[str, DataFormat] = {
+    "track": DataFormat(
+        "track", "pano.stores.track", "read_track",
+        "TRACK's common format: <root>/<video>/<user> CSV rows t, x, y, z (0.2 s).",
+    ),
     "fan-nossdav17": DataFormat(
         "fan-nossdav17", "pano.stores.fan_nossdav17", "read_fan_nossdav17",
         "Fan NOSSDAV'17 sensory/orientation/<video>_userNN_orientation.csv (30 fps yaw/pitch)",

@@ -37,6 +37,10 @@ class SynthFormat:
 
 #: Writers of raw formats other than PVS-HM's ``.mat`` + mp4 (``pano synth``'s default), by name.
 SYNTH_FORMATS: dict[str, SynthFormat] = {
+    "track": SynthFormat(
+        "track", "pano.synth.track", "write_track",
+        "TRACK's common format: <out>/<video>/<user> CSV rows t, x, y, z at 0.2 s.",
+    ),
     "fan-nossdav17": SynthFormat(
         "fan-nossdav17", "pano.synth.fan_nossdav17", "write_fan_nossdav17",
         "Fan NOSSDAV'17 orientation CSVs (30 fps; users 01-20 with flipped pitch)",
