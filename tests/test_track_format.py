@@ -16,6 +16,7 @@ import pytest
 from pano.cli.app import main
 from pano.geometry import vec_to_lonlat
 from pano.stores import list_videos, open_video, read_root_attrs
+from pano.stores.formats import FORMATS
 
 
 def _track_row(t: float, theta: float, phi: float) -> str:
