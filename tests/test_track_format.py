@@ -136,8 +136,6 @@ def test_unknown_format_and_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["ingest", "nope", "a", "b"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "unknown data-set format 'nope'" in err[0]
-    from pano.stores.formats import FORMATS
-
     assert "known formats: " + ", ".join(["pvs-hm", *sorted(FORMATS)]) in err[0]
     assert "track" in FORMATS
     assert main(["ingest", "track", "-h"]) == 0
