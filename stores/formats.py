@@ -62,6 +62,18 @@ FORMATS: dict[str, DataFormat] = {
         "traces", "pano.stores.lab_traces", "read_traces",
         "A lab's own CSV/TSV head (and eye) recordings described by options.spec=SPEC.yaml",
     ),
+    "pvs-hm-txt": DataFormat(
+        "pvs-hm-txt", "pano.stores.pvs_hm_txt", "read_pvs_hm_txt",
+        "PVS-HM raw per-user txt traces (<user>/<video>.txt, ~60 Hz intervals, trailer line)",
+    ),
+    "salient360": DataFormat(
+        "salient360", "pano.stores.salient360", "read_salient360",
+        "Salient360! scanpaths (H head, HE gaze fixations; videos and images) and .bin maps",
+    ),
+    "xu-cvpr18": DataFormat(
+        "xu-cvpr18", "pano.stores.xu_cvpr18", "read_xu_cvpr18",
+        "VR-EyeTracking (Xu CVPR'18): head and gaze per frame, bottom-left fractions",
+    ),
 }  # fmt: skip
 
 

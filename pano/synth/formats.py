@@ -61,6 +61,18 @@ SYNTH_FORMATS: dict[str, SynthFormat] = {
         "traces", "pano.synth.lab_traces", "write_lab_traces",
         "A generic lab CSV (head Euler angles + eye-in-head vectors) and its spec.yaml",
     ),
+    "pvs-hm-txt": SynthFormat(
+        "pvs-hm-txt", "pano.synth.pvs_hm_txt", "write_pvs_hm_txt",
+        "PVS-HM raw txt traces, <subject>/<video>.txt (CRLF, trailer line)",
+    ),
+    "salient360": SynthFormat(
+        "salient360", "pano.synth.salient360", "write_salient360",
+        "Salient360! H/HE scanpaths (<video>_fixations.csv) and float32 .bin maps",
+    ),
+    "xu-cvpr18": SynthFormat(
+        "xu-cvpr18", "pano.synth.xu_cvpr18", "write_xu_cvpr18",
+        "VR-EyeTracking Gaze_txt_files/<subject>/<video>.txt and fps.csv",
+    ),
 }  # fmt: skip
 
 
