@@ -1,0 +1,234 @@
+"""`pano em detect` on tiny synthetic PVS-HM stores with EM: layout, all-or-nothing, refusals."""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import xarray as xr
+import zarr
+
+from pano.cli.app import main
+from pano.em import EmEvent, EmParams, detect_events
+from pano.em.maps import active_fixation_points
+from pano.pipelines.ingest import IngestConfig, ingest_pvs_hm
+from pano.stores import COMPLETE_ATTR, list_videos, open_store
+from pano.stores.em import (
+    EM_ARRAYS,
+    em_path,
+    em_state,
+    list_em_videos,
+    open_em,
+    read_em_array,
+    read_em_attrs,
+    read_fixations,
+)
+from pano.stores.generation import read_generation
+from pano.synth import EM_FILE, HM_FILE, SynthConfig, write_synthetic_dataset
+
+SMALL = {"width": 36, "height": 18, "step_frames": 5}  # 60 frames -> 12 steps, 7 kept
+SET = ["--set", "savgol_window=0", "--device", "cpu"]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("pvs_em")
+    write_synthetic_dataset(d, SynthConfig(videos=2, subjects=3, seconds=2, width=128), workers=1)
+    return d
+
+
+def _ingest(data: Path, store: Path, em: bool = True, **kw: Any) -> None:
+    cfg = {
+        "videos": data, "hm": data / HM_FILE, "store": str(store), "heatmap": SMALL,
+        "workers": 0, "device": "cpu", **({"em": data / EM_FILE} if em else {}), **kw,
+    }  # fmt: skip
+    ingest_pvs_hm(IngestConfig.model_validate(cfg))
+
+
+@pytest.fixture(scope="module")
+def plain(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An ingested store with EM and no events yet (copy it before writing)."""
+    store = tmp_path_factory.mktemp("plain") / "pvs.zarr"
+    _ingest(data, store)
+    return store
+
+
+@pytest.fixture(scope="module")
+def detected(plain: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    store = tmp_path_factory.mktemp("det") / "pvs.zarr"
+    shutil.copytree(plain, store)
+    assert main(["em", "detect", str(store), *SET]) == 0
+    return store
+
+
+def _copy(src: Path, tmp_path: Path) -> Path:
+    dst = tmp_path / "pvs.zarr"
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_layout_dims_and_attributes(detected: Path, plain: Path) -> None:
+    videos = list_videos(detected)
+    assert len(videos) == 2 and list_em_videos(detected) == videos
+    assert read_generation(detected).counter == read_generation(plain).counter + 1
+    v = videos[0]
+    ds = open_em(detected, v)
+    assert set(EM_ARRAYS) <= set(ds.variables)
+    assert ds.em_event.dims == ("subject", "event_time")
+    assert ds.em_velocity.dims == ("subject", "event_time")
+    assert ds.fix_xyz.dims == ("fixation", "xyz") and ds.fix_lon.dims == ("fixation",)
+    assert ds.fixation_map.dims == ("step", "lat", "lon") == ds.eye_heatmap.dims
+    assert ds.em_event.dtype == np.int8 and ds.fixation_map.dtype == np.int32
+    # labelled: the video's coordinates come along
+    vid = open_store(detected)[f"videos/{v}"].dataset
+    np.testing.assert_array_equal(ds.subject.values, vid.subject.values)
+    np.testing.assert_array_equal(ds.step_time.values, vid.step_time.values)
+    np.testing.assert_array_equal(ds.lon.values, vid.lon.values)
+    assert ds.eye_heatmap.shape == vid.heatmap.shape
+    np.testing.assert_array_equal(ds.event_time.values, vid.em_time.values)  # no resampling
+    # every parameter in the attributes
+    attrs = read_em_attrs(detected, v)
+    assert attrs.em_params == EmParams(savgol_window=0)
+    assert ds.attrs["em_params"] == EmParams(savgol_window=0).model_dump(mode="json")
+    assert attrs.eye_heatmap.sigma_deg == 2.0 == attrs.eye_sigma_deg
+    assert ds.eye_heatmap.attrs["sigma_deg"] == 2.0
+    assert set(np.unique(ds.em_event.values)) <= {int(e) for e in EmEvent}
+    assert int(ds.n_fixations.sum()) == ds.sizes["fixation"] == attrs.n_fixations > 0
+
+
+def test_events_equal_the_core_detection(detected: Path) -> None:
+    v = list_videos(detected)[0]
+    g = zarr.open_group(str(detected), mode="r")[f"videos/{v}"]
+    times, xyz = np.asarray(g["em_time"][...]), np.asarray(g["em_xyz"][...])
+    fix = read_fixations(detected, v)
+    ev = read_em_array(detected, v, "em_event")
+    for k in range(xyz.shape[0]):
+        res = detect_events(times, xyz[k], EmParams(savgol_window=0))
+        np.testing.assert_array_equal(ev[k], res.events)
+        np.testing.assert_array_equal(fix[k].first, res.fixations.first)
+        np.testing.assert_array_equal(fix[k].last, res.fixations.last)
+        np.testing.assert_allclose(fix[k].start_s, res.fixations.start_s)
+        np.testing.assert_allclose(fix[k].duration_s, res.fixations.duration_s)
+        np.testing.assert_allclose(fix[k].lon, res.fixations.lon)
+        np.testing.assert_allclose(fix[k].vec, res.fixations.vec)
+    # ground truth: one count per subject holding a fixation at the step
+    step_time = np.asarray(g["step_time"][...])
+    pts = active_fixation_points(fix, step_time)
+    fmap = read_em_array(detected, v, "fixation_map")
+    np.testing.assert_array_equal(fmap.sum(axis=(1, 2)), (~np.isnan(pts[..., 0])).sum(1))
+
+
+def test_tree_opens_warning_free_and_shows_events(detected: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tree = open_store(detected)
+        raw = xr.open_datatree(detected, engine="zarr", consolidated=False)
+    v = list_videos(detected)[0]
+    assert "eye_heatmap" in tree[em_path(v)].dataset
+    assert "em_event" in raw[em_path(v)].dataset
+
+
+def test_rerun_refuses_then_overwrite_replaces(detected: Path, tmp_path: Path, capsys: Any) -> None:
+    store = _copy(detected, tmp_path)
+    gen = read_generation(store)
+    capsys.readouterr()
+    assert main(["em", "detect", str(store), *SET]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "already have eye-movement events" in err
+    assert "--overwrite" in err and read_generation(store) == gen
+    assert main(["em", "detect", str(store), "--method", "idt", "--overwrite", *SET]) == 0
+    assert read_generation(store).counter == gen.counter + 1
+    v = list_videos(store)[0]
+    assert read_em_attrs(store, v).em_params.method == "idt"
+
+
+def test_store_without_em_refuses(data: Path, tmp_path: Path, capsys: Any) -> None:
+    store = tmp_path / "hm.zarr"
+    _ingest(data, store, em=False)
+    gen = read_generation(store)
+    assert main(["em", "detect", str(store)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "has eye-movement samples (em_xyz)" in err, err
+    assert read_generation(store) == gen
+    assert all(em_state(store, v) == "absent" for v in list_videos(store))
+
+
+def test_interrupted_write_is_never_complete(
+    plain: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = _copy(plain, tmp_path)
+    real = zarr.Group.create_array
+
+    def failing(self: Any, name: str, *args: Any, **kw: Any) -> Any:
+        if name == "eye_heatmap":
+            raise OSError("disk full (simulated)")
+        return real(self, name, *args, **kw)
+
+    monkeypatch.setattr(zarr.Group, "create_array", failing)
+    with pytest.raises(OSError, match="simulated"):  # not a PanoError: main re-raises it
+        main(["em", "detect", str(store), *SET])
+    monkeypatch.undo()
+    v = list_videos(store)[0]
+    assert em_state(store, v) == "incomplete"
+    assert zarr.open_group(str(store), mode="r")[em_path(v)].attrs[COMPLETE_ATTR] is False
+    assert list_em_videos(store) == []
+    assert "em" not in open_store(store)[f"videos/{v}"].children  # readers skip it
+    with pytest.raises(Exception, match="incomplete"):
+        read_fixations(store, v)
+    # incomplete events are not "existing": a plain re-run writes them
+    assert main(["em", "detect", str(store), *SET]) == 0
+    assert list_em_videos(store) == list_videos(store)
+
+
+def test_ingest_em_detect(data: Path, tmp_path: Path) -> None:
+    store = tmp_path / "pvs.zarr"
+    args = ["ingest", "pvs-hm", "--videos", str(data), "--hm", str(data / HM_FILE),
+            "--em", str(data / EM_FILE), "--store", str(store), "--heatmap-size", "36x18",
+            "--step-frames", "5", "--workers", "0", "--device", "cpu", "--em-detect"]  # fmt: skip
+    assert main(args) == 0
+    assert list_em_videos(store) == list_videos(store)
+    gen = read_generation(store)
+    assert main(args) == 0  # a re-run: nothing to ingest, events kept
+    assert read_generation(store) == gen
+
+
+def _bad(store: Path, video: str, name: str, fn: Any) -> None:
+    arr = zarr.open_group(str(store), mode="r+")[f"videos/{video}/{name}"]
+    data = np.asarray(arr[...])
+    fn(data)
+    arr[...] = data
+
+
+def _rate_change(t: np.ndarray) -> None:
+    dt = t[1] - t[0]
+    t[60:] = t[60] + 2 * dt * np.arange(t.size - 60)
+
+
+@pytest.mark.parametrize(
+    ("name", "fn", "expect"),
+    [
+        ("em_time", lambda t: t.__setitem__(10, t[8]), "not strictly increasing at sample 10"),
+        ("em_time", _rate_change, "sample rate changes within the recording"),
+        ("em_xyz", lambda x: x.__setitem__(1, np.nan), "subject s01 (index 1): every gaze"),
+        ("em_xyz", lambda x: x.__setitem__((2, 17), 0.0), "zero length at sample 17"),
+    ],
+    ids=["non-monotonic", "rate-change", "all-nan-subject", "zero-vector"],
+)
+def test_bad_em_input_one_line_nothing_written(
+    plain: Path, tmp_path: Path, capsys: Any, name: str, fn: Any, expect: str
+) -> None:
+    store = _copy(plain, tmp_path)
+    first, second = list_videos(store)
+    _bad(store, second, name, fn)  # the first video is fine: it must not be written either
+    gen = read_generation(store)
+    capsys.readouterr()
+    assert main(["em", "detect", str(store), *SET]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0, err
+    assert f"videos/{second}, subject" in err and expect in err, err
+    assert em_state(store, first) == em_state(store, second) == "absent"
+    assert read_generation(store) == gen
