@@ -75,6 +75,9 @@ class StoreSummary:
     damaged: dict[str, list[str]] = field(default_factory=dict)  # video -> missing arrays
     writer: str | None = None  # who holds the store's write lock now (pano.stores.lock)
     generation: str = ""  # the store's generation (pano.stores.generation), for people
+    #: Videos with EM -> state of their events group videos/<video>/em (pano.stores.em):
+    #: "complete <method>", "incomplete" or "absent".
+    em_events: dict[str, str] = field(default_factory=dict)
 
     @property
     def total_samples(self) -> int:
@@ -114,6 +117,15 @@ class StoreSummary:
             f"{sum(v.n_steps for v in self.videos)} heatmaps",
             f"size     {self.store_bytes} bytes ({self.store_bytes / 2**20:.1f} MiB)",
         ]
+        if self.em_events:
+            done = {k: v for k, v in self.em_events.items() if v.startswith("complete")}
+            methods = sorted({v.split(" ", 1)[1] for v in done.values()})
+            half = sorted(k for k, v in self.em_events.items() if v == "incomplete")
+            lines.append(
+                f"em       events (videos/<video>/em) in {len(done)}/{len(self.em_events)} "
+                f"videos with EM{' (' + ', '.join(methods) + ')' if methods else ''}"
+                + (f"; incomplete (re-run pano em detect): {', '.join(half)}" if half else "")
+            )
         if self.incomplete:
             lines.append(f"incomplete (re-run the ingest to finish): {', '.join(self.incomplete)}")
         if self.damaged:
@@ -134,6 +146,7 @@ class StoreSummary:
 
 def store_summary(location: str | os.PathLike) -> StoreSummary:
     """Summarise a store (per video: split, frames, fps, samples, NaNs; totals; bytes)."""
+    from pano.stores.em import em_state, read_em_attrs
     from pano.stores.generation import GENERATION_ATTR, Generation
     from pano.stores.lock import current_writer
 
@@ -142,8 +155,14 @@ def store_summary(location: str | os.PathLike) -> StoreSummary:
     writer = current_writer(location)
     damaged = damaged_videos(root)
     rows = []
+    em_events: dict[str, str] = {}
     for name in list_videos(root):
         va = read_video_attrs(root, name)
+        if va.has_em:
+            state = em_state(root, name)
+            if state == "complete":
+                state += f" {read_em_attrs(root, name).em_params.method}"
+            em_events[name] = state
         rows.append(
             VideoRow(
                 name=name, split=va.split, n_frames=va.video.n_frames, fps=va.video.fps,
@@ -164,6 +183,7 @@ def store_summary(location: str | os.PathLike) -> StoreSummary:
         damaged=damaged,
         writer=None if writer is None else writer.describe(),
         generation=Generation.from_attrs(root.attrs.get(GENERATION_ATTR)).describe(),
+        em_events=em_events,
     )
 
 

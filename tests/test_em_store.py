@@ -140,10 +140,28 @@ def test_rerun_refuses_then_overwrite_replaces(detected: Path, tmp_path: Path, c
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "already have eye-movement events" in err
     assert "--overwrite" in err and read_generation(store) == gen
-    assert main(["em", "detect", str(store), "--method", "idt", "--overwrite", *SET]) == 0
+    cfg = Path(__file__).resolve().parents[1] / "pipelines" / "configs" / "em_detect.yaml"
+    args = ["em", "detect", str(store), "--config", str(cfg), "--method", "idt", "--overwrite"]
+    assert main([*args, "--set", "dispersion_deg=3", "--eye-sigma", "4", *SET]) == 0
     assert read_generation(store).counter == gen.counter + 1
     v = list_videos(store)[0]
-    assert read_em_attrs(store, v).em_params.method == "idt"
+    attrs = read_em_attrs(store, v)
+    assert attrs.em_params == EmParams(method="idt", dispersion_deg=3, savgol_window=0)
+    assert attrs.eye_heatmap.sigma_deg == 4.0
+
+
+def test_info_verify_and_accessor(detected: Path) -> None:
+    from pano.stores.summary import store_summary
+    from pano.stores.verify import verify_store
+
+    assert (
+        "events (videos/<video>/em) in 2/2 videos with EM (ivt)" in store_summary(detected).format()
+    )
+    report = verify_store(detected, full=True)
+    assert report.ok and report.groups == 4  # 2 videos + their 2 events groups
+    v = list_videos(detected)[0]
+    fig = open_em(detected, v).pano.heatmap(step=1, variable="eye_heatmap")
+    assert fig.axes
 
 
 def test_store_without_em_refuses(data: Path, tmp_path: Path, capsys: Any) -> None:
