@@ -268,11 +268,14 @@ def detect_store(
     from pano.stores.em import em_state, write_em_group
     from pano.stores.generation import bump_generation
     from pano.stores.lock import store_write_lock
-    from pano.stores.reader import describe, read_root_attrs, read_video_array
-    from pano.stores.schema import EmGroupAttrs
+    from pano.stores.preflight import check_store_location
+    from pano.stores.reader import describe, open_root, read_root_attrs, read_video_array
+    from pano.stores.schema import VIDEOS_GROUP, EmGroupAttrs
 
     say = announce or log.debug
     t0 = time.perf_counter()
+    check_store_location(cfg.store, write=True, groups=(VIDEOS_GROUP,), option="STORE")
+    open_root(cfg.store)  # no store here: one line, before the lock
     device = resolve_device(cfg.device)
     summary = EmDetectSummary(store=cfg.store, params=cfg.em, eye_sigma_deg=cfg.eye_sigma_deg)
     with store_write_lock(cfg.store, command="pano em detect"):

@@ -322,4 +322,3 @@ def _check_times(start_s: float, seconds: float | None) -> None:
         raise ConfigError(f"--start {start_s}: must be a finite time in seconds, e.g. 0")
     if seconds is not None and (not math.isfinite(seconds) or seconds <= 0):
         raise ConfigError(f"--seconds {seconds}: must be a finite duration > 0 in seconds")
-

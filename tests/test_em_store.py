@@ -160,8 +160,22 @@ def test_info_verify_and_accessor(detected: Path) -> None:
     report = verify_store(detected, full=True)
     assert report.ok and report.groups == 4  # 2 videos + their 2 events groups
     v = list_videos(detected)[0]
-    fig = open_em(detected, v).pano.heatmap(step=1, variable="eye_heatmap")
+    ds = open_em(detected, v)
+    fig = ds.pano.heatmap(step=1, variable="eye_heatmap")
     assert fig.axes
+    fix = read_fixations(detected, v)
+    one = ds.pano.fixations(subject=1)
+    np.testing.assert_allclose(one.fix_lon.values, fix[1].lon)
+    np.testing.assert_array_equal(one.fix_first.values, fix[1].first)
+    assert ds.pano.fixations().sizes["fixation"] == sum(len(f) for f in fix)
+
+
+def test_missing_or_file_store_one_line(tmp_path: Path, capsys: Any) -> None:
+    assert main(["em", "detect", str(tmp_path / "none.zarr")]) == 2
+    assert "no pano store here" in capsys.readouterr().err
+    (tmp_path / "f").write_text("x")
+    assert main(["em", "detect", str(tmp_path / "f")]) == 2
+    assert "is a file" in capsys.readouterr().err
 
 
 def test_store_without_em_refuses(data: Path, tmp_path: Path, capsys: Any) -> None:
