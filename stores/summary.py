@@ -75,6 +75,10 @@ class StoreSummary:
     damaged: dict[str, list[str]] = field(default_factory=dict)  # video -> missing arrays
     writer: str | None = None  # who holds the store's write lock now (pano.stores.lock)
     generation: str = ""  # the store's generation (pano.stores.generation), for people
+    source_convention: dict[str, Any] = field(default_factory=dict)  # conventions.source
+    repairs: list[dict[str, Any]] = field(default_factory=list)  # what the reader changed
+    split_source: str | None = None  # where the splits came from (trace ingests)
+    no_video: list[str] = field(default_factory=list)  # videos stored without their file
     #: Videos with EM -> state of their events group videos/<video>/em (pano.stores.em):
     #: "complete <method>", "incomplete" or "absent".
     em_events: dict[str, str] = field(default_factory=dict)
@@ -89,6 +93,32 @@ class StoreSummary:
         """Sum over videos of NaN (subject, sample) pairs."""
         return sum(v.n_nan_samples for v in self.videos)
 
+    def _source_lines(self) -> list[str]:
+        """The source convention, split origin, repairs and trace-only videos, for people."""
+        lines = []
+        conv = self.source_convention
+        if conv:
+            lines.append("source   " + "; ".join(f"{k}: {v}" for k, v in conv.items()))
+        if self.split_source:
+            lines.append(f"splits   {self.split_source}")
+        if self.no_video:
+            lines.append(
+                f"traces   {len(self.no_video)} video(s) without their video file (ingested "
+                "without --videos): ground truth, forecasting and eval work; viewports and "
+                "content models need --videos"
+            )
+        if self.repairs:
+            lines.append(f"repairs  {len(self.repairs)} applied by the reader:")
+            for r in self.repairs:
+                where = ", ".join(
+                    f"{k} {r[k]}" for k in ("video", "subject") if r.get(k) not in (None, "")
+                )
+                lines.append(f"  {r.get('kind', '?')}: {r.get('detail', '')}"
+                             + (f" ({where})" if where else ""))  # fmt: skip
+        else:
+            lines.append("repairs  none")
+        return lines
+
     def format(self) -> str:
         """Human-readable multi-line summary."""
         hm = self.heatmap
@@ -100,6 +130,7 @@ class StoreSummary:
             f"heatmap  {hm.get('width')}x{hm.get('height')}, sigma {hm.get('sigma_deg')} deg, "
             f"every {hm.get('step_frames')} frames, normalize {hm.get('normalize')}",
             *([f"state    {self.generation}"] if self.generation else []),
+            *self._source_lines(),
             "",
             f"{'video':<24} {'split':<5} {'frames':>7} {'fps':>7} {'subj':>5} {'samples':>8} "
             f"{'NaNs':>6} {'steps':>6} {'EM':>3}",
@@ -155,9 +186,12 @@ def store_summary(location: str | os.PathLike) -> StoreSummary:
     writer = current_writer(location)
     damaged = damaged_videos(root)
     rows = []
+    no_video = []
     em_events: dict[str, str] = {}
     for name in list_videos(root):
         va = read_video_attrs(root, name)
+        if va.video is None:
+            no_video.append(name)
         if va.has_em:
             state = em_state(root, name)
             if state == "complete":
@@ -165,7 +199,7 @@ def store_summary(location: str | os.PathLike) -> StoreSummary:
             em_events[name] = state
         rows.append(
             VideoRow(
-                name=name, split=va.split, n_frames=va.video.n_frames, fps=va.video.fps,
+                name=name, split=va.split, n_frames=va.frame_count(), fps=va.frame_rate(),
                 n_subjects=va.n_subjects, n_samples=va.n_samples, n_nan_samples=va.n_nan_samples,
                 n_steps=va.n_steps, has_em=va.has_em,
             )
@@ -183,6 +217,10 @@ def store_summary(location: str | os.PathLike) -> StoreSummary:
         damaged=damaged,
         writer=None if writer is None else writer.describe(),
         generation=Generation.from_attrs(root.attrs.get(GENERATION_ATTR)).describe(),
+        source_convention=dict(ra.conventions.source),
+        repairs=list(ra.repairs),
+        split_source=getattr(ra, "split_source", None),
+        no_video=no_video,
         em_events=em_events,
     )
 
