@@ -39,7 +39,8 @@ def figure_em(store: Path, video: str, step: int, out: Path) -> Path:
 
     The two heatmaps are divided by their maxima and share one colour scale (0-1); the
     fixation map shows its integer counts (active fixations per pixel) on its own, labelled
-    scale. Head points (the store's ``scanpath``) and fixation centres are marked.
+    scale, each fixated pixel drawn as a square marker (larger than the pixel, to be seen).
+    Head points (the store's ``scanpath``) are marked on the head heatmap.
     """
     import matplotlib.pyplot as plt
 
@@ -130,7 +131,8 @@ def em_section(
             f"![{figure.stem}](figures/{figure.name})",
             "",
             "*One step of a test video: the head heatmap (head points as crosses), the "
-            "fixation map (pixels holding an active fixation, coloured by count) and the eye "
+            "fixation map (each pixel holding an active fixation drawn as a square, larger than "
+            "the pixel, coloured by its count) and the eye "
             "heatmap. The two heatmaps share one colour scale (each divided by its maximum).*",
             "",
         ]
