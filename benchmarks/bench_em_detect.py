@@ -15,8 +15,10 @@ Scores per method and threshold (all subjects and videos pooled):
   by at least half of the longer one (one-to-one);
 * ``n_det / n_true``: detected and true fixation counts.
 
-Run: ``python benchmarks/bench_em_detect.py [--videos N] [--seconds S]``. Figures are in
-``docs/em.md``. Deterministic (fixed seed); no wall-time measurements.
+Rows: pano's I-VT and I-DT over ranges of thresholds, smoothing and resampling, and the
+Salient360! toolbox's pipeline (``EmParams.preset("salient360")``) over thresholds, all in
+one run. Run: ``python benchmarks/bench_em_detect.py [--videos N] [--seconds S]``. Figures
+are in ``docs/em.md``. Deterministic (fixed seed); no wall-time measurements.
 """
 
 from __future__ import annotations
@@ -136,26 +138,39 @@ def main() -> None:
         f"python {platform.python_version()}; {args.videos} videos x {args.subjects} subjects "
         f"x {args.seconds:g} s at {args.rate:g} Hz, seed {args.seed}"
     )
-    rows: list[tuple[str, EmParams]] = [("ivt defaults", EmParams())]
+    native = {"resample_hz": None}
+    rows: list[tuple[str, EmParams]] = [("ivt defaults (90 Hz)", EmParams())]
     rows += [
         (f"ivt {v:g} deg/s", EmParams(velocity_threshold_deg_s=v))
         for v in (30, 50, 80, 100, 150, 200)
     ]
     rows += [("ivt 120, no smoothing", EmParams(savgol_window=0))]
-    rows += [
-        (f"ivt 120, {hz:g} Hz resampled", EmParams(resample_hz=hz)) for hz in (90.0, 120.0, 240.0)
-    ]
-    rows += [("idt defaults", EmParams(method="idt"))]
+    rows += [(f"ivt 120, {hz:g} Hz resampled", EmParams(resample_hz=hz)) for hz in (120.0, 240.0)]
+    rows += [("ivt 120, native rate", EmParams(**native))]  # the defaults before 90 Hz
+    rows += [("ivt 120, native, no smoothing", EmParams(savgol_window=0, **native))]
+    rows += [("idt defaults (2 deg, 90 Hz)", EmParams(method="idt"))]
     rows += [
         (f"idt {d:g} deg", EmParams(method="idt", dispersion_deg=d)) for d in (0.5, 1.0, 3.0, 5.0)
     ]
     rows += [("idt 2, no smoothing", EmParams(method="idt", savgol_window=0))]
-    print(f"| {'method':28} | kappa | onset ms | offset ms | event F1 | detected / true |")
-    print(f"|{'-' * 30}|-------|----------|-----------|----------|-----------------|")
+    rows += [("idt 2, native rate", EmParams(method="idt", **native))]
+    rows += [("salient360 preset", EmParams.preset("salient360"))]
+    rows += [
+        (f"salient360 {v:g} deg/s", EmParams.preset("salient360", velocity_threshold_deg_s=v))
+        for v in (50, 80, 100, 150)
+    ]
+    rows += [
+        (
+            "salient360 CLI defaults",  # no resampling, no filter
+            EmParams.preset("salient360", resample_hz=None, savgol_window=0),
+        )
+    ]
+    print(f"| {'method':31} | kappa | onset ms | offset ms | event F1 | detected / true |")
+    print(f"|{'-' * 33}|-------|----------|-----------|----------|-----------------|")
     for name, p in rows:
         r = score(p, data, dt)
         print(
-            f"| {name:28} | {r['kappa']:.3f} | {r['onset_ms']:8.1f} | {r['offset_ms']:9.1f} "
+            f"| {name:31} | {r['kappa']:.3f} | {r['onset_ms']:8.1f} | {r['offset_ms']:9.1f} "
             f"| {r['f1']:8.3f} | {r['n_det']:6d} / {r['n_true']:6d} |"
         )
 

@@ -18,7 +18,9 @@ import typer
 from pano._version import __version__
 
 #: Modules (under ``pano.cli``) whose ``register(app)`` adds commands.
-COMMAND_MODULES: list[str] = ["demo", "synth", "ingest", "em", "viewport", "train", "eval"]
+COMMAND_MODULES: list[str] = [
+    "demo", "synth", "ingest", "em", "export", "viewport", "train", "eval",
+]  # fmt: skip
 
 app = typer.Typer(
     name="pano",

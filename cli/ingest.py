@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
+
+
+class _FormatsGroup(TyperGroup):
+    """``pano ingest``: an unknown format name is one line listing the known formats."""
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            from pano.stores.formats import get_format
+
+            get_format(name)  # raises UnknownNameError naming the known formats (exit 2)
+        return super().resolve_command(ctx, args)
+
 
 ingest_app = typer.Typer(
     name="ingest",
-    help="Build a pano store (Zarr v3) from a data set's videos and recordings.",
+    cls=_FormatsGroup,
+    help="Build a pano store (Zarr v3) from a data set's recordings (and, optionally, videos).",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
@@ -120,6 +136,108 @@ def pvs_hm(
     typer.echo(summary.format())
 
 
+def _trace_command(name: str, summary: str) -> Callable[..., None]:
+    """The ``pano ingest <name>`` command of one trace format of ``FORMATS``."""
+
+    def command(
+        source: Annotated[
+            Path, typer.Argument(metavar="SOURCE", help="The downloaded data set (folder or file).")
+        ],
+        store: Annotated[
+            str, typer.Argument(metavar="STORE", help="Output store: a path (OUT.zarr) or URL.")
+        ],
+        videos: Annotated[
+            Path | None,
+            typer.Option(
+                help="Folder of the video files (optional: traces alone are enough "
+                "for ground truth, forecasting and eval)."
+            ),
+        ] = None,
+        split: Annotated[
+            str | None,
+            typer.Option(
+                help="auto (the data set's own, DHP's for PVS-HM, else all train), "
+                "dataset, track (TRACK's published split), dhp, none [auto]."
+            ),
+        ] = None,
+        heatmap_sigma: Annotated[
+            float | None, typer.Option(help="Heatmap Gaussian sigma in degrees [7].")
+        ] = None,
+        heatmap_size: Annotated[
+            str | None, typer.Option(help="Heatmap size WIDTHxHEIGHT [360x180].")
+        ] = None,
+        step_frames: Annotated[
+            int | None, typer.Option(help="Video frames per ground-truth step [10].")
+        ] = None,
+        device: Annotated[
+            str | None, typer.Option(help="Heatmap device: auto, cpu, cuda, cuda:N [auto].")
+        ] = None,
+        workers: Annotated[
+            int | None, typer.Option(help="Dask worker processes; 0 = in-process.")
+        ] = None,
+        scheduler: Annotated[
+            str | None, typer.Option(help="Address of an existing Dask scheduler.")
+        ] = None,
+        overwrite: Annotated[
+            bool, typer.Option("--overwrite", help="Replace an existing store instead of resuming.")
+        ] = False,
+        verify: Annotated[
+            bool, typer.Option("--verify", help="Read every chunk; rewrite damaged videos.")
+        ] = False,
+        config: Annotated[Path | None, typer.Option(help="YAML config (section 'ingest').")] = None,
+        set_: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--set",
+                help="Override a config key (repeatable): --set val_fraction=0.1, "
+                "--set nominal_fps=30, reader options as --set options.KEY=VALUE.",
+            ),
+        ] = None,
+    ) -> None:
+        from pano.config import deep_merge, load_config, parse_overrides
+        from pano.pipelines.ingest_traces import TraceIngestConfig, ingest_traces
+
+        flags: dict[str, Any] = {"format": name, "source": str(source), "store": store}
+        for key, val in (
+            ("videos", videos), ("split", split), ("device", device), ("workers", workers),
+            ("scheduler", scheduler),
+        ):  # fmt: skip
+            if val is not None:
+                flags[key] = str(val) if isinstance(val, Path) else val
+        if overwrite:
+            flags["overwrite"] = True
+        if verify:
+            flags["verify"] = True
+        heat: dict[str, Any] = {}
+        if heatmap_sigma is not None:
+            heat["sigma_deg"] = heatmap_sigma
+        if heatmap_size is not None:
+            heat["width"], heat["height"] = _size(heatmap_size)
+        if step_frames is not None:
+            heat["step_frames"] = step_frames
+        if heat:
+            flags["heatmap"] = heat
+        overrides = deep_merge(parse_overrides(set_ or []), flags)
+        cfg = load_config(TraceIngestConfig, config, overrides, section="ingest")
+        typer.echo(ingest_traces(cfg).format())
+
+    command.__doc__ = (
+        f"{summary}\n\nReads SOURCE with the '{name}' reader and writes one group per video "
+        "(docs/datasets.md). Re-running finishes an interrupted ingest; on a complete store it "
+        "does nothing. Bad input changes nothing in the store."
+    )
+    command.__name__ = f"ingest_{name.replace('-', '_')}"
+    return command
+
+
+def register_formats() -> None:
+    """One ``pano ingest <format>`` per entry of :data:`pano.stores.formats.FORMATS`."""
+    from pano.stores.formats import FORMATS
+
+    for name, fmt in sorted(FORMATS.items()):
+        ingest_app.command(name, help=None)(_trace_command(name, fmt.summary))
+
+
 def info(
     store: Annotated[str, typer.Argument(metavar="STORE", help="Store path or fsspec URL.")],
     verify: Annotated[
@@ -164,5 +282,6 @@ def info(
 
 def register(app: typer.Typer) -> None:
     """Add ``pano ingest ...`` and ``pano info`` to the app."""
+    register_formats()
     app.add_typer(ingest_app, name="ingest")
     app.command("info")(info)

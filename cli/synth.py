@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from pano.synth import SynthConfig
 
 
 def synth(
@@ -42,11 +45,23 @@ def synth(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace a data set already in OUT_DIR.")
     ] = False,
+    format_: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="pvs-hm (videos + .mat, the default) or a raw format of another data set "
+            "(pano.synth.formats.SYNTH_FORMATS, e.g. track): traces only, no videos.",
+        ),
+    ] = "pvs-hm",
+    rate_hz: Annotated[
+        float, typer.Option(help="Sample rate of the simulated traces (formats other than pvs-hm).")
+    ] = 60.0,
 ) -> None:
     """Write synthetic videos, head (HM) and eye (EM) movement .mat files and manifest.json.
 
     The files have exactly PVS-HM's layout (see docs/synthetic.md), so every pano command
-    that reads PVS-HM reads them too.
+    that reads PVS-HM reads them too. With --format NAME the same kind of simulated heads
+    (pano.synth.simulate_recordings) are written in that data set's raw format instead.
     """
     from pydantic import ValidationError
 
@@ -68,6 +83,9 @@ def synth(
             msg = msg.replace(f"field '{name}'", f"option --{name.replace('_', '-')}")
         raise ConfigError(msg) from err
     t0 = time.perf_counter()
+    if format_ != "pvs-hm":
+        _synth_format(out_dir, format_, cfg, rate_hz, overwrite)
+        return
     write_synthetic_dataset(out_dir, cfg, overwrite=overwrite)
     secs = time.perf_counter() - t0
     kinds = "HM+EM" if cfg.em else "HM"
@@ -76,6 +94,33 @@ def synth(
         f"({cfg.width}x{cfg.height}, {cfg.fps:g} fps, {kinds}, seed {cfg.seed}) in {secs:.1f} s"
     )
     typer.echo(str(Path(out_dir) / MANIFEST_FILE))
+
+
+def _synth_format(
+    out_dir: Path, name: str, cfg: SynthConfig, rate_hz: float, overwrite: bool
+) -> None:
+    """``pano synth --format NAME``: simulated traces written by that format's writer."""
+    from pano.errors import StoreExistsError
+    from pano.synth import simulate_recordings
+    from pano.synth.formats import get_synth_format
+
+    fmt = get_synth_format(name)
+    if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
+        raise StoreExistsError(
+            f"{out_dir}: the folder is not empty; pass --overwrite or choose another OUT_DIR"
+        )
+    t0 = time.perf_counter()
+    data = simulate_recordings(
+        n_videos=cfg.videos, n_subjects=cfg.subjects, duration_s=cfg.seconds,
+        rate_hz=rate_hz, fps=cfg.fps, seed=cfg.seed,
+    )  # fmt: skip
+    files = fmt.write(data, out_dir)
+    typer.echo(
+        f"wrote {len(files)} {name} files: {len(data.videos)} videos x "
+        f"{len(data.recordings) // max(1, len(data.videos))} subjects x "
+        f"{data.videos[0].duration_s:g} s (seed {data.seed}) in {time.perf_counter() - t0:.1f} s"
+    )
+    typer.echo(str(out_dir))
 
 
 def register(app: typer.Typer) -> None:

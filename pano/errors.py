@@ -99,3 +99,7 @@ class InvalidNameError(PanoError, ValueError):
 
 class StoreChangedError(PanoError, RuntimeError):
     """The store was written (its generation changed) while a reader used it."""
+
+
+class NoVideoError(PanoError, ValueError):
+    """The store holds traces only (ingested without ``--videos``) and the command needs frames."""

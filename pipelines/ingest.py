@@ -32,7 +32,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -133,7 +133,7 @@ def _write_task(job: _WriteJob) -> VideoResult:
 
 def _result(name: str, a: VideoAttrs, status: Literal["written", "skipped"]) -> VideoResult:
     return VideoResult(
-        name=name, status=status, split=a.split, n_frames=a.video.n_frames, fps=a.video.fps,
+        name=name, status=status, split=a.split, n_frames=a.frame_count(), fps=a.frame_rate(),
         n_subjects=a.n_subjects, n_samples=a.n_samples, n_nan_samples=a.n_nan_samples,
         n_steps=a.n_steps, has_em=a.has_em,
     )  # fmt: skip
@@ -199,7 +199,17 @@ def _initial_root(cfg: IngestConfig, dataset: str) -> RootAttrs:
     )
 
 
-def _inspect_store(cfg: IngestConfig, dataset: str) -> tuple[bool, list[str]]:
+class _StoreTarget(Protocol):
+    """What :func:`_inspect_store` needs of an ingest config (pvs-hm's or a trace format's)."""
+
+    store: str
+    overwrite: bool
+    verify: bool
+    heatmap: HeatmapParams
+    resample: ResampleParams
+
+
+def _inspect_store(cfg: _StoreTarget, dataset: str) -> tuple[bool, list[str]]:
     """Read-only look at the target: ``(exists, complete videos to keep)``.
 
     Raises:
@@ -296,6 +306,7 @@ def _write_final_root(
     video_sources = [
         SourceFile(role=f"video:{n}", path=a.video.path, sha256=a.video.sha256)
         for n, a in attrs.items()
+        if a.video is not None
     ]
     root = old.model_copy(
         update={
@@ -506,7 +517,7 @@ def _check_consistent(
         by_subj.setdefault(m, []).append(n)
     for n in kept:
         a = read_video_attrs(cfg.store, n)
-        rates.setdefault(round(a.samples_per_frame), []).append(f"{n} (in the store)")
+        rates.setdefault(round(a.samples_per_frame or 0.0), []).append(f"{n} (in the store)")
         by_subj.setdefault(a.n_subjects, []).append(f"{n} (in the store)")
     if not cfg.mixed_rates:
         _refuse_odd_ones(

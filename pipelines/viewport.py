@@ -206,10 +206,11 @@ def render_viewports(
     from pano.stores.preflight import check_output_file
 
     _check_times(start_s, seconds)
-    ds, root, _ = open_video_group(store, video)
+    ds, root, location = open_video_group(store, video)
     va = VideoAttrs.from_attrs(dict(ds.attrs), where=f"videos/{video}")
     if subjects is None:
-        subjects = list(range(min(DEFAULT_RENDER_SUBJECTS, int(ds.sizes["subject"]))))
+        # the subject coordinate's values (a trace group holds only its video's subjects)
+        subjects = [int(s) for s in ds["subject"].values[:DEFAULT_RENDER_SUBJECTS]]
     subjects = list(subjects)
     ids = root.subjects
     labels = [
@@ -218,7 +219,8 @@ def render_viewports(
     fov = FoV.parse(fov_deg, "fov_deg")
     check_viewport_memory(size, len(subjects))
     check_output_file(out, "--out")
-    fps, n_frames = float(va.video.fps), int(va.video.n_frames)
+    src = va.require_video(location, video, "pano viewport")
+    fps, n_frames = float(src.fps), int(src.n_frames)
     kw: dict[str, Any] = {
         "subjects": subjects, "fov_deg": fov, "size": size, "device": device, "backend": backend,
         "videos_dir": videos_dir, "with_frames": True,

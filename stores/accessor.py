@@ -264,12 +264,17 @@ class PanoDatasetAccessor:
         fig, ax = _figure_and_axes(ax)
         if frame is not None:
             ax.imshow(frame, extent=(180, -180, -90, 90), aspect="auto")
-        sel = self._ds.sel(time=slice(start, stop))
+        per_subject_time = self._ds["time"].ndim == 2  # a trace group (docs/store.md)
+        sel = self._ds if per_subject_time else self._ds.sel(time=slice(start, stop))
         subs = list(sel["subject"].values) if subjects is None else list(subjects)
         colors = distinct_colors(len(subs))
         for k, s in enumerate(subs):
             lon = sel["hm_lon"].sel(subject=s).values
             lat = sel["hm_lat"].sel(subject=s).values
+            if per_subject_time:
+                t = sel["time"].sel(subject=s).values
+                keep = (t >= start) & (t <= (np.inf if stop is None else stop))
+                lon, lat = lon[keep], lat[keep]
             for j, (lo, la) in enumerate(split_seam(lon, lat)):
                 ax.plot(
                     lo,

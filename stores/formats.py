@@ -37,7 +37,12 @@ class DataFormat:
 
 
 #: Every format pano reads besides PVS-HM's ``.mat`` (``pano ingest pvs-hm``), by name.
-FORMATS: dict[str, DataFormat] = {}
+FORMATS: dict[str, DataFormat] = {
+    "track": DataFormat(
+        "track", "pano.stores.track", "read_track",
+        "TRACK's common format: <root>/<video>/<user> CSV rows t, x, y, z (0.2 s).",
+    ),
+}  # fmt: skip
 
 
 def get_format(name: str) -> DataFormat:

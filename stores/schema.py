@@ -23,7 +23,11 @@ from pano.errors import StoreError
 from pano.heatmap_params import HeatmapParams as HeatmapParams
 
 #: Version of the store layout written by this pano (root attr ``pano_schema_version``).
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# History: 1 = PVS-HM layout (every video group has a video file and a common sample
+# clock); 2 = adds trace groups (``layout: traces``: per-subject timestamps ``time
+# (subject, sample)``, an optional video file, steps on a time basis) and the root
+# ``repairs``. Version-1 stores read unchanged.
 
 #: Per-group attribute set to ``True`` only after every array of the group is written.
 COMPLETE_ATTR = "pano_complete"
@@ -86,7 +90,8 @@ PVS_HM_SOURCE_CONVENTION: dict[str, str] = {
     "missing": "NaN entries are kept in hm_lat/hm_lon and masked by hm_valid",
 }
 
-Split = Literal["train", "val", "test"]
+#: A video's split; "unused" = in no split (e.g. the 4 David MMSys'18 videos TRACK leaves out).
+Split = Literal["train", "val", "test", "unused"]
 
 
 class _Model(BaseModel):
@@ -176,6 +181,11 @@ class RootAttrs(_OpenModel):
     resample: ResampleParams = Field(default_factory=lambda: ResampleParams())
     provenance: Provenance
     videos: list[str] = Field(default_factory=list, description="complete video groups, sorted")
+    repairs: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="every change the reader made to the source data "
+        "(pano.stores.traces.Repair: kind, detail, video, subject)",
+    )
 
     @field_validator("pano_schema_version")
     @classmethod
@@ -207,19 +217,41 @@ class VideoSource(_Model):
 
 
 class VideoAttrs(_OpenModel):
-    """Attributes of one ``videos/<name>`` group."""
+    """Attributes of one ``videos/<name>`` group.
 
-    video: VideoSource
-    source_variable: str = Field(description="name of the .mat variable the HM came from")
+    ``layout`` says how the raw samples are stored: ``"frames"`` (PVS-HM ``.mat``: one
+    sample clock ``time (time,)`` shared by the subjects, steps on the video's frames) or
+    ``"traces"`` (a data set of timestamped traces: ``time (subject, sample)`` NaN-padded,
+    steps every ``step_frames / fps`` seconds). ``video`` is None for a group ingested
+    without its video file; then ``fps``/``n_frames``/``duration_s`` say what is known
+    (``fps_source``: ``"video"``, ``"dataset"`` or ``"nominal"``).
+    """
+
+    video: VideoSource | None
+    layout: Literal["frames", "traces"] = "frames"
+    source_variable: str = Field(
+        description="name of the .mat variable (frames) or the source's video name (traces)"
+    )
     source_name: str | None = Field(
         default=None,
         description="the source's name of the video when it breaks the name rule and the "
         "group has a mapped name (pano.stores.names.safe_name); else None",
     )
     split: Split
-    samples_per_frame: float = Field(gt=0, description="n_samples / n_frames (DHP)")
+    samples_per_frame: float | None = Field(
+        default=None, gt=0, description="n_samples / n_frames (DHP; frames layout only)"
+    )
+    fps: float | None = Field(default=None, gt=0, description="frame rate (traces layout)")
+    n_frames: int | None = Field(default=None, ge=1, description="frames (traces layout)")
+    duration_s: float | None = Field(default=None, gt=0, description="seconds (traces layout)")
+    fps_source: Literal["video", "dataset", "nominal"] | None = None
+    subject_ids: list[str] | None = Field(
+        default=None, description="the source's id of each subject coordinate (traces)"
+    )
     n_subjects: int = Field(ge=1)
-    n_samples: int = Field(ge=1, description="raw HM samples per subject (length of time)")
+    n_samples: int = Field(
+        ge=1, description="raw HM samples per subject (traces: the longest subject's)"
+    )
     n_nan_samples: int = Field(ge=0, description="(subject, sample) pairs with a NaN lat or lon")
     n_steps: int = Field(ge=1, description="ground-truth steps (length of step)")
     has_em: bool = False
@@ -230,10 +262,42 @@ class VideoAttrs(_OpenModel):
 
     @field_validator("samples_per_frame")
     @classmethod
-    def _finite(cls, v: float) -> float:
-        if not math.isfinite(v):
+    def _finite(cls, v: float | None) -> float | None:
+        if v is not None and not math.isfinite(v):
             raise StoreError("samples_per_frame must be finite")
         return v
+
+    def frame_rate(self) -> float:
+        """Frames per second: the video file's, else the data set's (or nominal) rate."""
+        if self.video is not None:
+            return float(self.video.fps)
+        if self.fps is None:
+            raise StoreError("video group has neither a video file nor an fps attribute")
+        return float(self.fps)
+
+    def frame_count(self) -> int:
+        """Frames of the video: the file's, else those of ``duration_s`` at ``fps``."""
+        if self.video is not None:
+            return int(self.video.n_frames)
+        if self.n_frames is None:
+            raise StoreError("video group has neither a video file nor an n_frames attribute")
+        return int(self.n_frames)
+
+    def require_video(self, location: object, name: str, what: str) -> VideoSource:
+        """The video file's attributes; refuse a group ingested from traces alone.
+
+        Raises:
+            NoVideoError: one line naming the store, the video and ``what`` needs it.
+
+        """
+        if self.video is None:
+            from pano.errors import NoVideoError
+
+            raise NoVideoError(
+                f"{location}: video {name!r} has no video file (the store holds traces only); "
+                f"{what} needs a store ingested with --videos"
+            )
+        return self.video
 
 
 class EmGroupAttrs(_OpenModel):

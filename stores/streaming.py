@@ -227,8 +227,11 @@ def stream_viewports(
         )
     ds, root, location = open_video_group(store, video)
     va = VideoAttrs.from_attrs(dict(ds.attrs), where=f"videos/{video}")
-    path = resolve_video_path(location, root, va.video.path, videos_dir, expect=va.video)
-    fps, n_frames, spf = float(va.video.fps), int(va.video.n_frames), float(va.samples_per_frame)
+    src = va.require_video(location, video, "viewport streaming")
+    path = resolve_video_path(location, root, src.path, videos_dir, expect=src)
+    fps, n_frames = float(src.fps), int(src.n_frames)
+    # Traces (per-subject timestamps): one sample per frame, slerped at the frame times.
+    spf = 1.0 if va.layout == "traces" else float(va.samples_per_frame or 1.0)
 
     all_subjects = np.asarray(ds["subject"].values, dtype=np.int64)
     if subjects is None:
@@ -243,11 +246,17 @@ def stream_viewports(
                 f"(it has 0..{all_subjects.size - 1})"
             )
         pick = np.array([pos[int(s)] for s in wanted])
-    lon = np.asarray(ds["hm_lon"].values, dtype=np.float64)[pick]
-    lat = np.asarray(ds["hm_lat"].values, dtype=np.float64)[pick]
-    valid = (
-        np.asarray(ds["hm_valid"].values, dtype=bool)[pick] & np.isfinite(lon) & np.isfinite(lat)
-    )
+    if va.layout == "traces":
+        lon, lat = _traces_per_frame(ds, pick, n_frames, fps)
+        valid = np.isfinite(lon) & np.isfinite(lat)
+    else:
+        lon = np.asarray(ds["hm_lon"].values, dtype=np.float64)[pick]
+        lat = np.asarray(ds["hm_lat"].values, dtype=np.float64)[pick]
+        valid = (
+            np.asarray(ds["hm_valid"].values, dtype=bool)[pick]
+            & np.isfinite(lon)
+            & np.isfinite(lat)
+        )
     n_samples = lon.shape[1]
     last = _last_valid(valid)
 
@@ -268,7 +277,7 @@ def stream_viewports(
         samples = np.minimum(np.floor(frame_ids * spf + 0.5).astype(np.int64), n_samples - 1)
     else:
         sf = np.asarray(ds["step_frame"].values, dtype=np.int64)
-        ss = np.asarray(ds["step_sample"].values, dtype=np.int64)
+        ss = sf if va.layout == "traces" else np.asarray(ds["step_sample"].values, dtype=np.int64)
         keep = (sf >= f0) & (sf < f1)
         frame_ids, samples = sf[keep], ss[keep]
     if frame_ids.size == 0:
@@ -340,3 +349,26 @@ def stream_viewports(
         if isinstance(stream, Prefetcher):
             stream.close()
         decoder.close()
+
+
+def _traces_per_frame(
+    ds: Any, pick: np.ndarray, n_frames: int, fps: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Head ``(lon, lat)`` ``(len(pick), n_frames)`` degrees at each frame's time ``f / fps``.
+
+    For a group of the ``traces`` layout (per-subject timestamps ``time (subject, sample)``,
+    NaN-padded): each subject's unit vectors are slerped
+    (:func:`pano.geometry.resample_directions`) at the frame times; NaN outside its trace.
+    """
+    from pano.geometry import resample_directions, vec_to_lonlat
+
+    t_all = np.asarray(ds["time"].values, dtype=np.float64)[pick]
+    xyz_all = np.asarray(ds["hm_xyz"].values, dtype=np.float64)[pick]
+    frame_t = np.arange(n_frames, dtype=np.float64) / fps
+    out = np.full((len(pick), n_frames, 3), np.nan)
+    for i in range(len(pick)):
+        n = int(np.isfinite(t_all[i]).sum())
+        if n >= 2:
+            out[i] = resample_directions(t_all[i, :n], xyz_all[i, :n], frame_t)
+    lon, lat = vec_to_lonlat(out)
+    return np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)

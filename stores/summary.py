@@ -78,6 +78,10 @@ class StoreSummary:
     #: Videos with EM -> state of their events group videos/<video>/em (pano.stores.em):
     #: "complete <method>", "incomplete" or "absent".
     em_events: dict[str, str] = field(default_factory=dict)
+    source_convention: dict[str, Any] = field(default_factory=dict)  # conventions.source
+    repairs: list[dict[str, Any]] = field(default_factory=list)  # what the reader changed
+    split_source: str | None = None  # where the splits came from (trace ingests)
+    no_video: list[str] = field(default_factory=list)  # videos stored without their file
 
     @property
     def total_samples(self) -> int:
@@ -88,6 +92,32 @@ class StoreSummary:
     def total_nan_samples(self) -> int:
         """Sum over videos of NaN (subject, sample) pairs."""
         return sum(v.n_nan_samples for v in self.videos)
+
+    def _source_lines(self) -> list[str]:
+        """The source convention, split origin, repairs and trace-only videos, for people."""
+        lines = []
+        conv = self.source_convention
+        if conv:
+            lines.append("source   " + "; ".join(f"{k}: {v}" for k, v in conv.items()))
+        if self.split_source:
+            lines.append(f"splits   {self.split_source}")
+        if self.no_video:
+            lines.append(
+                f"traces   {len(self.no_video)} video(s) without their video file (ingested "
+                "without --videos): ground truth, forecasting and eval work; viewports and "
+                "content models need --videos"
+            )
+        if self.repairs:
+            lines.append(f"repairs  {len(self.repairs)} applied by the reader:")
+            for r in self.repairs:
+                where = ", ".join(
+                    f"{k} {r[k]}" for k in ("video", "subject") if r.get(k) not in (None, "")
+                )
+                lines.append(f"  {r.get('kind', '?')}: {r.get('detail', '')}"
+                             + (f" ({where})" if where else ""))  # fmt: skip
+        else:
+            lines.append("repairs  none")
+        return lines
 
     def format(self) -> str:
         """Human-readable multi-line summary."""
@@ -100,6 +130,7 @@ class StoreSummary:
             f"heatmap  {hm.get('width')}x{hm.get('height')}, sigma {hm.get('sigma_deg')} deg, "
             f"every {hm.get('step_frames')} frames, normalize {hm.get('normalize')}",
             *([f"state    {self.generation}"] if self.generation else []),
+            *self._source_lines(),
             "",
             f"{'video':<24} {'split':<5} {'frames':>7} {'fps':>7} {'subj':>5} {'samples':>8} "
             f"{'NaNs':>6} {'steps':>6} {'EM':>3}",
@@ -156,6 +187,7 @@ def store_summary(location: str | os.PathLike) -> StoreSummary:
     damaged = damaged_videos(root)
     rows = []
     em_events: dict[str, str] = {}
+    no_video = []
     for name in list_videos(root):
         va = read_video_attrs(root, name)
         if va.has_em:
@@ -163,9 +195,11 @@ def store_summary(location: str | os.PathLike) -> StoreSummary:
             if state == "complete":
                 state += f" {read_em_attrs(root, name).em_params.method}"
             em_events[name] = state
+        if va.video is None:
+            no_video.append(name)
         rows.append(
             VideoRow(
-                name=name, split=va.split, n_frames=va.video.n_frames, fps=va.video.fps,
+                name=name, split=va.split, n_frames=va.frame_count(), fps=va.frame_rate(),
                 n_subjects=va.n_subjects, n_samples=va.n_samples, n_nan_samples=va.n_nan_samples,
                 n_steps=va.n_steps, has_em=va.has_em,
             )
@@ -184,6 +218,10 @@ def store_summary(location: str | os.PathLike) -> StoreSummary:
         writer=None if writer is None else writer.describe(),
         generation=Generation.from_attrs(root.attrs.get(GENERATION_ATTR)).describe(),
         em_events=em_events,
+        source_convention=dict(ra.conventions.source),
+        repairs=list(ra.repairs),
+        split_source=getattr(ra, "split_source", None),
+        no_video=no_video,
     )
 
 

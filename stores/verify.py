@@ -235,6 +235,9 @@ def verify_video_files(
     report = VideoFileReport()
     for name in list_videos(location):
         src = read_video_attrs(location, name).video
+        if src is None:
+            report.unchecked.append(f"videos/{name}: stored without its video file (traces only)")
+            continue
         try:
             path = resolve_video_path(loc, root_attrs, src.path, videos_dir)
         except InputFileNotFoundError:

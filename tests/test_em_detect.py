@@ -75,7 +75,7 @@ def three_fixations() -> tuple[np.ndarray, np.ndarray]:
     return np.arange(len(gaze)) * DT, gaze
 
 
-RAW = EmParams(savgol_window=0)
+RAW = EmParams(savgol_window=0, resample_hz=None)  # on the trace's own 100 Hz samples
 
 
 def test_trace_speeds_are_what_the_test_assumes() -> None:
@@ -106,10 +106,13 @@ def test_ivt_finds_the_three_fixations_exactly() -> None:
 
 def test_ivt_with_default_smoothing_keeps_fixations_and_centres() -> None:
     times, gaze = three_fixations()
-    fx = detect_events(times, gaze).fixations  # Savitzky-Golay 9 / 2
+    res = detect_events(times, gaze)  # resampled to 90 Hz, Savitzky-Golay 9 / 2
+    np.testing.assert_allclose(np.diff(res.times), 1 / 90)
+    fx = res.fixations
     assert len(fx) == 3
-    assert np.all(np.abs(fx.first - [0, 35, 75]) <= 2)
-    assert np.all(np.abs(fx.last - [29, 64, 104]) <= 2)
+    # Within two 90 Hz samples of the true starts (0, 0.35, 0.75 s) and last samples.
+    assert np.all(np.abs(fx.start_s - [0.0, 0.35, 0.75]) <= 2 / 90 + 1e-9)
+    assert np.all(np.abs(res.times[fx.last] - [0.29, 0.64, 1.04]) <= 2 / 90 + 1e-9)
     for got, want in zip(fx.vec, (A, B, C), strict=True):
         assert angle_deg(got, want) < 0.5
     np.testing.assert_allclose(np.linalg.norm(fx.vec, axis=1), 1.0)
@@ -117,7 +120,9 @@ def test_ivt_with_default_smoothing_keeps_fixations_and_centres() -> None:
 
 def test_idt_on_the_same_trace() -> None:
     times, gaze = three_fixations()
-    p = EmParams(method="idt", savgol_window=0, dispersion_deg=1.0, idt_window_s=0.1)
+    p = EmParams(
+        method="idt", savgol_window=0, dispersion_deg=1.0, idt_window_s=0.1, resample_hz=None
+    )
     res = detect_events(times, gaze, p)
     # The saccades' last samples ARE B and C, so I-DT's fixations start there.
     expected = np.array([FIX] * 30 + [SAC] * 4 + [FIX] * 31 + [SAC] * 9 + [FIX] * 31)

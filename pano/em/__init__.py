@@ -1,7 +1,9 @@
 """Eye movements on the sphere: angular velocity, I-VT / I-DT event detection, fixation lists.
 
-Core only (numpy + scipy, no store or CLI). See ``docs/em.md`` for the pipeline, its
-parameters and its measured accuracy on synthetic data.
+Core only (numpy + scipy, no store or CLI). :mod:`pano.em.salient360` runs the
+Salient360! toolbox's I-VT steps exactly (``EmParams.preset("salient360")``). See
+``docs/em.md`` for the pipeline, its parameters, the Salient360! parity table and the
+measured accuracy on synthetic data.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pano.em.detect import (
     label_ivt,
     postprocess,
 )
-from pano.em.params import EmEvent, EmMethod, EmParams
+from pano.em.params import EM_PRESETS, EmEvent, EmMethod, EmParams, EmProfile
 from pano.em.velocity import (
     angular_velocity,
     check_gaze,
@@ -25,9 +27,11 @@ from pano.em.velocity import (
 )
 
 __all__ = [
+    "EM_PRESETS",
     "EmEvent",
     "EmMethod",
     "EmParams",
+    "EmProfile",
     "EmResult",
     "Fixations",
     "angular_velocity",

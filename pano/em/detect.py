@@ -248,6 +248,9 @@ def detect_events(
 ) -> EmResult:
     """Run the whole detection pipeline on one recording.
 
+    Under ``params.profile == "salient360"`` the Salient360! toolbox's steps run instead
+    (:func:`pano.em.salient360.run_salient360`); the fixation list is built the same way.
+
     Args:
         times: ``(N,)`` sample times in seconds, strictly increasing.
         gaze: ``(N, 3)`` gaze directions in pano's world frame (normalised here), NaN rows
@@ -265,6 +268,11 @@ def detect_events(
 
     """
     params = params or EmParams()
+    if params.profile == "salient360":
+        from pano.em.salient360 import run_salient360
+
+        grid, vecs, velocity, events, dt = run_salient360(times, gaze, params, what)
+        return EmResult(grid, vecs, velocity, events, fixation_list(grid, vecs, events, dt), params)
     vecs = check_gaze(times, gaze, what)
     times = np.asarray(times, dtype=np.float64)
     if params.resample_hz is not None:

@@ -85,6 +85,13 @@ def auc_judd(
     ``AUC_Judd`` does. With distinct fixated values (the MIT code's jittered case) the
     ``i``-th threshold has the MIT code's ``i / N_fix``.
 
+    ``judd_ties="sequential"`` (``salient360``, its toolbox's ``AUC_Judd`` with its default
+    ``jitter=False``): one threshold per fixation, ties NOT grouped; the ``k``-th largest
+    fixated value ``t_k`` (k = 1..N_fix) gives TPR ``k / N_fix`` and FPR
+    ``(#{S >= t_k} - k) / (N - N_fix)`` (N pixels), so tied fixations enter one by one
+    and tied non-fixated pixels all at the first of them. A constant map (the toolbox
+    divides by zero in its min-max) and a map whose every pixel is fixated score NaN.
+
     >>> fix = Fixations.from_pixels([[0, 0, 0]], [[0, 2, 2]], 1, 6)  # pixel 2 twice
     >>> round(float(auc_judd(np.array([[0.9, 0.8, 0.7, 0.6, 0.5, 0.4]]), fix)), 4)
     0.9167
@@ -103,6 +110,9 @@ def auc_judd(
         s = p[i].ravel()
         if prof.judd_jitter:
             s = s + np.random.default_rng(seed).random(s.size) * prof.judd_jitter
+        if prof.judd_ties == "sequential":
+            out[i] = _judd_sequential(s, idx)
+            continue
         s = minmax(s.reshape(1, h, w)).ravel()
         pos = np.sort(s[idx])  # every fixation's value, ascending
         th = np.unique(pos)[::-1]  # the distinct fixated values, descending
@@ -129,21 +139,49 @@ def auc_judd(
     return unbatch(out, single)
 
 
-def _sampled_roc(pos: np.ndarray, neg: np.ndarray, step: float) -> float:
+def _judd_sequential(s: np.ndarray, idx: np.ndarray) -> float:
+    """AUC-Judd with one threshold per fixation, ties not grouped (see :func:`auc_judd`).
+
+    Args:
+        s: ``(N,)`` map values (flat); min-max normalised here.
+        idx: ``(N_fix,)`` flat indices of the fixated pixels.
+
+    """
+    lo, hi = s.min(), s.max()
+    if not hi > lo or idx.size >= s.size:
+        return float("nan")
+    s = (s - lo) / (hi - lo)
+    th = np.sort(s[idx])[::-1]  # every fixated value, descending, ties kept
+    k = np.arange(1, th.size + 1)
+    above = s.size - np.searchsorted(np.sort(s), th, side="left")  # #{S >= t_k}
+    tp = np.concatenate([[0.0], k / th.size, [1.0]])
+    fp = np.concatenate([[0.0], (above - k) / (s.size - th.size), [1.0]])
+    return float(np.trapezoid(tp, fp))
+
+
+def _sampled_roc(pos: np.ndarray, neg: np.ndarray, step: float, top: str = "inclusive") -> float:
     """MIT's thresholded ROC area for one split: thresholds ``max..0`` in steps of ``step``.
 
     ``pos`` and ``neg`` are min-max normalised values; ``neg`` has shape ``(splits, K)``.
     Thresholds above ``max(pos, neg)`` give the point (0, 0) again and add no area, so
     the grid ``0, step, ..., 1`` reproduces MIT's per-split grid ``0:step:max``.
+    ``top="exclusive"`` drops the thresholds at or above each split's max, as the
+    Salient360! toolbox's ``np.r_[0:max:step]`` does (``ceil(max / step)`` thresholds).
     Returns the mean area over the splits.
     """
     k = int(np.floor(1.0 / step + 1e-9))
     th = (np.arange(k, -1, -1) * step)[None, :]  # descending, (1, T)
     tp = (pos[None, :, None] >= th[:, None, :]).sum(1) / pos.size  # (1, T)
     fp = (neg[:, :, None] >= th[:, None, :]).sum(1) / neg.shape[1]  # (splits, T)
+    tp = np.broadcast_to(tp, fp.shape)
+    if top == "exclusive":
+        top_val = np.maximum(pos.max(), neg.max(axis=1))  # (splits,)
+        n_th = np.ceil(top_val / step)  # thresholds 0, step, ... below index n_th
+        keep = np.arange(k, -1, -1)[None, :] < n_th[:, None]
+        tp, fp = np.where(keep, tp, 0.0), np.where(keep, fp, 0.0)
     ones = np.ones((fp.shape[0], 1))
     zeros = np.zeros((fp.shape[0], 1))
-    tp_all = np.concatenate([zeros, np.broadcast_to(tp, fp.shape), ones], axis=1)
+    tp_all = np.concatenate([zeros, tp, ones], axis=1)
     fp_all = np.concatenate([zeros, fp, ones], axis=1)
     return float(np.trapezoid(tp_all, fp_all, axis=1).mean())
 
@@ -183,7 +221,7 @@ def auc_borji(
             r = np.minimum(r, cdf.size - 1)
         else:
             r = rng.integers(0, h * w, size=(prof.borji_splits, idx.size))
-        out[i] = _sampled_roc(s_all[i][idx], s_all[i][r], prof.borji_step)
+        out[i] = _sampled_roc(s_all[i][idx], s_all[i][r], prof.borji_step, prof.borji_top)
     return unbatch(out, single)
 
 

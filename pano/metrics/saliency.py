@@ -104,17 +104,33 @@ def kld(pred: Any, gt: Any, profile: str | Profile = "sphere") -> np.ndarray:
     weights, ``w = 1`` when unweighted; negative maps are shifted up first), then
     ``sum G log(eps + G / (P + eps))`` with ``eps = 2.2204e-16`` (MIT / pysaliency
     ``MIT_KLDiv``). 0 for identical maps; lower is better.
+
+    ``kld_form="salient360"`` is the Salient360! toolbox's ``KLD(p, q)`` called as
+    ``KLD(gt, pred)`` (its first argument is the reference distribution):
+    ``sum_{G != 0} G log((G + eps) / (P + eps))`` of ``m w / sum(m w)`` with NumPy's
+    float64 eps, no shift of negative values, NaN for a map that sums to 0.
     """
     prof = get_profile(profile)
     p, single = as_maps(pred, "pred")
     g, _ = as_maps(gt, "gt")
     check_pair(p, g, "kld")
     rw = prof.row_weights(p.shape[1], p.shape[2])
-    pm, gm = masses(p, rw), masses(g, rw)
     eps = prof.eps
-    out = (gm * np.log(eps + gm / (pm + eps))).sum(axis=(1, 2))
+    if prof.kld_form == "salient360":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            pm, gm = _sum_normalised(p * rw[None, :, None]), _sum_normalised(g * rw[None, :, None])
+            terms = np.where(gm != 0, gm * np.log((gm + eps) / (pm + eps)), 0.0)
+        out = terms.sum(axis=(1, 2))
+    else:
+        pm, gm = masses(p, rw), masses(g, rw)
+        out = (gm * np.log(eps + gm / (pm + eps))).sum(axis=(1, 2))
     out[nan_frames(p, g)] = np.nan
     return unbatch(out, single)
+
+
+def _sum_normalised(m: np.ndarray) -> np.ndarray:
+    """``m / m.sum()`` per frame, as is (a map summing to 0 becomes NaN or inf)."""
+    return m / m.sum(axis=(1, 2))[:, None, None]
 
 
 def sim(pred: Any, gt: Any, profile: str | Profile = "sphere") -> np.ndarray:
@@ -122,18 +138,33 @@ def sim(pred: Any, gt: Any, profile: str | Profile = "sphere") -> np.ndarray:
 
     MIT-style profiles min-max each map first (``sim_minmax``); all then normalise to
     masses with the profile's pixel weights. 1 for identical maps, in ``[0, 1]``.
+    ``sim_weight_first`` (``salient360``, its toolbox's order): each map is multiplied by
+    the pixel weights, THEN min-max normalised, then divided by its sum (NaN for an
+    all-zero map).
     """
     prof = get_profile(profile)
     p, single = as_maps(pred, "pred")
     g, _ = as_maps(gt, "gt")
     check_pair(p, g, "sim")
     bad = nan_frames(p, g)
-    if prof.sim_minmax:
-        p, g = minmax(p), minmax(g)
     rw = prof.row_weights(p.shape[1], p.shape[2])
-    out = np.minimum(masses(p, rw), masses(g, rw)).sum(axis=(1, 2))
+    if prof.sim_weight_first:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            pm = _sum_normalised(_minmax_nan(p * rw[None, :, None]))
+            gm = _sum_normalised(_minmax_nan(g * rw[None, :, None]))
+    else:
+        if prof.sim_minmax:
+            p, g = minmax(p), minmax(g)
+        pm, gm = masses(p, rw), masses(g, rw)
+    out = np.minimum(pm, gm).sum(axis=(1, 2))
     out[bad] = np.nan
     return unbatch(out, single)
+
+
+def _minmax_nan(m: np.ndarray) -> np.ndarray:
+    """``(m - min) / (max - min)`` per frame, as is (a constant frame becomes NaN)."""
+    lo = m.min(axis=(1, 2))[:, None, None]
+    return (m - lo) / (m.max(axis=(1, 2))[:, None, None] - lo)
 
 
 # ---------------------------------------------------------------------------
@@ -145,9 +176,11 @@ def nss(pred: Any, fixations: Fixations, profile: str | Profile = "sphere") -> n
     """Normalised scanpath saliency: the z-scored prediction averaged over fixations.
 
     ``sphere``: solid-angle weighted mean and standard deviation, each fixation counts
-    (duplicates too). ``mit``/``dhp``/``salient360``: ``std`` with ``N - 1``, mean over
-    the binary fixation map (a pixel fixated twice counts once). ``tuebingen``:
-    ``np.std`` (``N``), per fixation. A constant map is not divided (scores 0).
+    (duplicates too). ``mit``/``dhp``: ``std`` with ``N - 1``, mean over the binary
+    fixation map (a pixel fixated twice counts once); ``salient360`` the same with
+    ``np.std`` (``N``). ``tuebingen``: ``np.std`` (``N``), per fixation. A constant map is
+    not divided: it scores ``profile.nss_constant`` (0; NaN for ``salient360``, whose
+    toolbox divides by a zero standard deviation).
     """
     prof = get_profile(profile)
     p, single = as_maps(pred, "pred")
@@ -165,7 +198,7 @@ def nss(pred: Any, fixations: Fixations, profile: str | Profile = "sphere") -> n
     for i in range(f):
         idx = fix.frame(i, prof.fixation_duplicates)
         if idx.size:
-            out[i] = 0.0 if const[i] else ((flat[i, idx] - mu[i]) / sd[i]).mean()
+            out[i] = prof.nss_constant if const[i] else ((flat[i, idx] - mu[i]) / sd[i]).mean()
     out[~np.isfinite(mu)] = np.nan
     return unbatch(out, single)
 
@@ -175,9 +208,11 @@ def information_gain(
 ) -> np.ndarray:
     """Information gain over a baseline, in bits per fixation.
 
-    Both maps become probability masses with the profile's pixel weights; the score is
-    the mean over fixations of ``log2(eps + P(f)) - log2(eps + B(f))``. With equal
-    weights in both, the weights cancel in the ratio, so this is the log density ratio.
+    Both maps become probability masses with the profile's fixation-metric pixel weights
+    (:meth:`Profile.auc_row_weights`: solid angle under ``sphere``, none otherwise, as
+    the Salient360! toolbox's ``InfoGain``); the score is the mean over fixations of
+    ``log2(eps + P(f)) - log2(eps + B(f))``. With equal weights in both, the weights
+    cancel in the ratio, so this is the log density ratio.
 
     Args:
         baseline: baseline map ``(F, H, W)`` or ``(H, W)`` (broadcast to every frame),
@@ -192,7 +227,7 @@ def information_gain(
         b = np.broadcast_to(b, p.shape)
     check_pair(p, b, "information_gain")
     f, h, w = p.shape
-    rw = prof.row_weights(h, w)
+    rw = prof.auc_row_weights(h, w)
     lp = np.log2(prof.eps + masses(p, rw)).reshape(f, -1)
     lb = np.log2(prof.eps + masses(np.array(b), rw)).reshape(f, -1)
     out = np.full(f, np.nan)

@@ -36,7 +36,12 @@ class SynthFormat:
 
 
 #: Writers of raw formats other than PVS-HM's ``.mat`` + mp4 (``pano synth``'s default), by name.
-SYNTH_FORMATS: dict[str, SynthFormat] = {}
+SYNTH_FORMATS: dict[str, SynthFormat] = {
+    "track": SynthFormat(
+        "track", "pano.synth.track", "write_track",
+        "TRACK's common format: <out>/<video>/<user> CSV rows t, x, y, z at 0.2 s.",
+    ),
+}  # fmt: skip
 
 
 def get_synth_format(name: str) -> SynthFormat:

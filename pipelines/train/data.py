@@ -80,15 +80,14 @@ def _load_video(
     if need_video:
         from pano.stores import resolve_video_path
 
+        src = va.require_video(location, name, "a content model (train-hm with frames)")
         # Raises InputFileNotFoundError listing where it looked; --videos is an override.
-        path = resolve_video_path(
-            location, root_attrs, va.video.path, cfg.data.videos_dir, expect=va.video
-        )
+        path = resolve_video_path(location, root_attrs, src.path, cfg.data.videos_dir, expect=src)
     return VideoData(
         name=name,
         split=va.split,
-        fps=float(va.video.fps),
-        n_frames=int(va.video.n_frames),
+        fps=va.frame_rate(),
+        n_frames=va.frame_count(),
         path=path,
         rs_time=np.asarray(ds["rs_time"].values, dtype=np.float64),
         rs_xyz=np.asarray(ds["hm_rs_xyz"].values, dtype=np.float64),
