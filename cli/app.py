@@ -19,8 +19,16 @@ from pano._version import __version__
 
 #: Modules (under ``pano.cli``) whose ``register(app)`` adds commands.
 COMMAND_MODULES: list[str] = [
-    "demo", "synth", "ingest", "em", "export", "viewport", "train", "eval",
-]  # fmt: skip
+    "demo",
+    "synth",
+    "ingest",
+    "em",
+    "export",
+    "viewport",
+    "train",
+    "eval",
+    "benchmark",
+]
 
 app = typer.Typer(
     name="pano",

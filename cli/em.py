@@ -35,6 +35,13 @@ def detect(
     method: Annotated[
         str | None, typer.Option(help="Detection method: ivt (velocity) or idt (dispersion).")
     ] = None,
+    preset: Annotated[
+        str | None,
+        typer.Option(
+            help="Named parameter preset, e.g. salient360 (the toolbox's I-VT); --method and "
+            "--set override its values."
+        ),
+    ] = None,
     eye_sigma: Annotated[
         float | None, typer.Option(help="Gaussian sigma of the eye heatmaps in degrees [2].")
     ] = None,
@@ -72,6 +79,8 @@ def detect(
     flags: dict[str, Any] = {"store": store}
     if method is not None:
         flags["em"] = {"method": method}
+    if preset is not None:
+        flags["preset"] = preset
     if eye_sigma is not None:
         flags["eye_sigma_deg"] = eye_sigma
     if videos is not None:

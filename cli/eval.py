@@ -57,6 +57,14 @@ def eval_command(
         typer.Option(help="Results name: results/RUN [the prediction run, or 'baselines']."),
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of every random choice [0].")] = None,
+    protocol: Annotated[
+        str | None,
+        typer.Option(
+            help="pano (every metric) or track: TRACK's benchmark (windows every sample from "
+            "the data set's init window, M=5, H=25, orthodromic distance, pooled mean; "
+            "--set track.init_window=N etc.) [pano]."
+        ),
+    ] = None,
     no_write: Annotated[
         bool, typer.Option("--no-write", help="Do not write results/RUN into the store.")
     ] = False,
@@ -102,6 +110,7 @@ def eval_command(
         ("out", out),
         ("run", run),
         ("seed", seed),
+        ("protocol", protocol),
     ):
         if val is not None:
             flags[key] = str(val) if isinstance(val, Path) else val

@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from pano.config import PanoConfig
-from pano.em import EmParams, EmResult, Fixations, detect_events
+from pano.em import EmEvent, EmParams, EmResult, Fixations, detect_events
 from pano.em.maps import (
     EYE_SIGMA_DEG,
     active_fixation_points,
@@ -51,6 +51,11 @@ class EmDetectConfig(PanoConfig):
     """Configuration of ``pano em detect`` (YAML: ``pipelines/configs/em_detect.yaml``)."""
 
     store: str = Field(description="store path or fsspec URL")
+    preset: str | None = Field(
+        default=None,
+        description="a named EmParams preset (EmParams.preset, e.g. 'salient360'); the em "
+        "keys given override its values",
+    )
     em: EmParams = Field(default_factory=EmParams, description="event detection parameters")
     eye_sigma_deg: float = Field(
         default=EYE_SIGMA_DEG, gt=0, le=180, description="Gaussian sigma of eye_heatmap, degrees"
@@ -60,6 +65,15 @@ class EmDetectConfig(PanoConfig):
     )
     overwrite: bool = Field(default=False, description="replace existing events")
     device: str = Field(default="auto", description="torch device of the eye heatmaps")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_preset(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("preset"):
+            em = data.get("em") or {}
+            if isinstance(em, dict):
+                data = {**data, "em": EmParams.preset(str(data["preset"]), **em)}
+        return data
 
 
 @dataclass
@@ -95,7 +109,9 @@ class EmDetectSummary:
         )
         lines = [
             f"store    {self.store}",
-            f"method   {p.method} ({thr}), resample {p.resample_hz or 'off'}, Savitzky-Golay "
+            f"method   {p.method} ({thr}"
+            f"{'' if p.profile == 'pano' else ', profile ' + p.profile}), "
+            f"resample {p.resample_hz or 'off'}, Savitzky-Golay "
             f"{p.savgol_window or 'off'}/{p.savgol_order}, min fixation {p.min_fixation_s:g} s; "
             f"eye heatmap sigma {self.eye_sigma_deg:g} deg",
         ]
@@ -115,43 +131,85 @@ class EmDetectSummary:
 @dataclass
 class _Detected:
     name: str
-    times: np.ndarray  # (N',) the detection grid
-    events: np.ndarray  # (M, N') int8
-    velocity: np.ndarray  # (M, N') float32 deg/s
+    times: np.ndarray  # (M, L) float64 each subject's detection grid, NaN-padded
+    count: np.ndarray  # (M,) int32 samples of each subject's grid
+    events: np.ndarray  # (M, L) int8, UNKNOWN in the padding
+    velocity: np.ndarray  # (M, L) float32 deg/s, NaN in the padding
     fixations: list[Fixations]
 
 
-def _subject_name(subjects: list[str], k: int) -> str:
-    return f"{subjects[k]} (index {k})" if k < len(subjects) else f"index {k}"
+def _subject_name(subjects: list[str], ids: np.ndarray, k: int) -> str:
+    i = int(ids[k]) if k < ids.size else k
+    return f"{subjects[i]} (index {k})" if 0 <= i < len(subjects) else f"index {k}"
+
+
+def _recordings(
+    times: np.ndarray, xyz: np.ndarray, where: str
+) -> list[tuple[np.ndarray, np.ndarray] | None]:
+    """Each subject's ``(times (N,), gaze (N, 3))``; None for a subject without gaze samples.
+
+    ``em_time`` is ``(em_time,)`` shared by all subjects (PVS-HM groups) or ``(subject,
+    em_sample)`` NaN-padded after each subject's last sample (trace groups); a subject whose
+    times are all NaN has no gaze recording (left out, not an error).
+    """
+    if (
+        xyz.ndim != 3
+        or xyz.shape[2] != 3
+        or times.shape[-1] != xyz.shape[1]
+        or (times.ndim == 2 and times.shape[0] != xyz.shape[0])
+        or times.ndim not in (1, 2)
+    ):
+        raise StoreError(f"{where}: em_xyz {xyz.shape} does not fit em_time {times.shape}")
+    if times.ndim == 1:
+        return [(times, xyz[k]) for k in range(xyz.shape[0])]
+    out: list[tuple[np.ndarray, np.ndarray] | None] = []
+    for k in range(xyz.shape[0]):
+        fin = np.flatnonzero(np.isfinite(times[k]))
+        if fin.size == 0:
+            out.append(None)
+            continue
+        n = int(fin[-1]) + 1  # a NaN before the last finite time is refused by check_gaze
+        out.append((times[k, :n], xyz[k, :n]))
+    return out
+
+
+def _empty_fixations() -> Fixations:
+    z, i = np.zeros(0), np.zeros(0, dtype=np.int64)
+    return Fixations(i, i, z, z, np.zeros((0, 3)), z, z)
 
 
 def _detect_video(store: str, video: str, params: EmParams, subjects: list[str]) -> _Detected:
-    """Detect every subject of one video (reads ``em_time`` and ``em_xyz``)."""
+    """Detect every subject of one video (reads ``em_time``, ``em_xyz`` and ``subject``)."""
     from pano.stores.reader import read_video_array
 
-    times = read_video_array(store, video, "em_time")
-    xyz = read_video_array(store, video, "em_xyz")  # (M, N, 3)
-    if xyz.ndim != 3 or xyz.shape[1] != times.size or xyz.shape[2] != 3:
-        raise StoreError(
-            f"{store}: videos/{video}: em_xyz {xyz.shape} does not fit em_time {times.shape}"
-        )
-    results: list[EmResult] = []
-    for k in range(xyz.shape[0]):
-        what = f"{store}: videos/{video}, subject {_subject_name(subjects, k)}"
-        results.append(detect_events(times, xyz[k], params, what=what))
-    grid = results[0].times
-    for k, r in enumerate(results):  # one grid for all (they share em_time)
-        if r.times.shape != grid.shape or not np.array_equal(r.times, grid):
-            raise InputDataError(
-                f"{store}: videos/{video}, subject {_subject_name(subjects, k)}: its detection "
-                "grid differs from subject 0's"
-            )
+    where = f"{store}: videos/{video}"
+    ids = read_video_array(store, video, "subject")
+    recs = _recordings(
+        read_video_array(store, video, "em_time"), read_video_array(store, video, "em_xyz"), where
+    )
+    results: list[EmResult | None] = []
+    for k, rec in enumerate(recs):
+        what = f"{where}, subject {_subject_name(subjects, ids, k)}"
+        results.append(None if rec is None else detect_events(rec[0], rec[1], params, what=what))
+    if all(r is None for r in results):
+        raise InputDataError(f"{where}: no subject has gaze samples (em_time is NaN everywhere)")
+    m = len(results)
+    count = np.array([0 if r is None else r.times.size for r in results], dtype=np.int32)
+    length = int(count.max())
+    times = np.full((m, length), np.nan)
+    events = np.full((m, length), int(EmEvent.UNKNOWN), dtype=np.int8)
+    velocity = np.full((m, length), np.nan, dtype=np.float32)
+    for k, r in enumerate(results):
+        if r is not None:
+            n = r.times.size
+            times[k, :n], events[k, :n], velocity[k, :n] = r.times, r.events, r.velocity
     return _Detected(
         name=video,
-        times=grid,
-        events=np.stack([r.events for r in results]).astype(np.int8),
-        velocity=np.stack([r.velocity for r in results]).astype(np.float32),
-        fixations=[r.fixations for r in results],
+        times=times,
+        count=count,
+        events=events,
+        velocity=velocity,
+        fixations=[_empty_fixations() if r is None else r.fixations for r in results],
     )
 
 
@@ -172,14 +230,16 @@ def _arrays(
     fmap = fixation_maps(points, heat)
     emap = eye_heatmaps(points, eye, device)
     deg = {"units": "degrees"}
-    se, f1, f3 = ("subject", "event_time"), ("fixation",), ("fixation", "xyz")
-    step_coords = "step_time step_frame step_sample"
+    se, f1, f3 = ("subject", "event_sample"), ("fixation",), ("fixation", "xyz")
     arrays = {
-        "event_time": ArraySpec(("event_time",), det.times, {
-            "long_name": "time of each sample of the detection grid [s] (em_time, or the "
-                         "resampled grid when em_params.resample_hz is set)"}),
+        "event_time": ArraySpec(se, det.times, {
+            "long_name": "time of each sample of each subject's detection grid [s] (em_time, "
+                         "or the resampled grid when em_params.resample_hz is set); NaN = "
+                         "padding after the subject's last sample"}),
+        "event_count": ArraySpec(("subject",), det.count, {
+            "long_name": "samples of each subject's detection grid (the rest is padding)"}),
         "em_event": ArraySpec(se, det.events, {
-            "long_name": "eye-movement event per sample (pano.em.EmEvent)",
+            "long_name": "eye-movement event per sample (pano.em.EmEvent); 0 in the padding",
             "flag_values": [0, 1, 2, 3], "flag_meanings": "unknown fixation saccade blink"}),
         "em_velocity": ArraySpec(se, det.velocity, {
             "long_name": "gaze angular speed after smoothing [deg/s]; NaN where unknown"}),
@@ -187,11 +247,12 @@ def _arrays(
             "long_name": "number of fixations per subject"}),
         "fixation": ArraySpec(f1, np.arange(n_fix, dtype=np.int32), {
             "long_name": "fixation index (rows sorted by subject, then start)"}),
-        "fix_subject": ArraySpec(f1, subj, {"long_name": "subject index of each fixation"}),
+        "fix_subject": ArraySpec(f1, subj, {
+            "long_name": "row along the video's subject dimension of each fixation"}),
         "fix_first": ArraySpec(f1, cat["first"].astype(np.int64), {
-            "long_name": "index into event_time of the fixation's first sample"}),
+            "long_name": "index into the subject's row of event_time: first sample"}),
         "fix_last": ArraySpec(f1, cat["last"].astype(np.int64), {
-            "long_name": "index into event_time of the fixation's last sample (inclusive)"}),
+            "long_name": "index into the subject's row of event_time: last sample (inclusive)"}),
         "fix_start": ArraySpec(f1, cat["start_s"].astype(np.float64), {
             "long_name": "time of the fixation's first sample [s]"}),
         "fix_duration": ArraySpec(f1, cat["duration_s"].astype(np.float64), {
@@ -204,12 +265,10 @@ def _arrays(
             "long_name": "fixation centre: normalised mean of its unit vectors",
             "components": "x y z", "frame": "pano canonical: +x front, +y left, +z up"}),
         "fixation_map": ArraySpec(("step", "lat", "lon"), fmap, {
-            "long_name": "fixations active at each step, counted per ERP pixel of their centre",
-            "coordinates": step_coords}),
+            "long_name": "fixations active at each step, counted per ERP pixel of their centre"}),
         "eye_heatmap": ArraySpec(("step", "lat", "lon"), emap, {
             "long_name": "eye saliency: Gaussians at the fixations active at each step",
-            "sigma_deg": eye.sigma_deg, "normalize": eye.normalize,
-            "coordinates": step_coords}),
+            "sigma_deg": eye.sigma_deg, "normalize": eye.normalize}),
     }  # fmt: skip
     return arrays, n_fix
 
@@ -315,9 +374,9 @@ def detect_store(
                     name=det.name,
                     status="written",
                     n_subjects=int(det.events.shape[0]),
-                    n_samples=int(det.events.shape[1]),
+                    n_samples=int(det.count.sum()),
                     n_fixations=n_fix,
-                    fixation_share=float(np.mean(det.events == 1)),
+                    fixation_share=float(np.sum(det.events == 1) / max(1, det.count.sum())),
                     mean_fixation_s=float(durations.mean()) if durations.size else float("nan"),
                 )
             )

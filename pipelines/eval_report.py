@@ -3,7 +3,10 @@
 Aggregation (``docs/eval.md``): a saliency metric is averaged over the steps of each
 video, then over videos (each video counts once); HM metrics are per-horizon means over
 (subject, origin) per video, then averaged over videos; scanpath metrics likewise.
-NaN (padding, missing data) is skipped.
+NaN (padding, missing data) is skipped. Results scored under TRACK's protocol
+(``protocol = "track"``) are aggregated as TRACK does: per horizon, the mean over ALL
+windows of all videos pooled (:func:`pano.pipelines.eval.track.pooled_curves`), and per
+video (``hm_per_video``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from pano.pipelines.eval.track import is_track, pooled_curves
 from pano.stores.accessor import metric_label
 
 
@@ -41,12 +45,24 @@ def _by_model_and_video(
     )
 
 
+def hm_curves(ds: Any) -> np.ndarray:
+    """HM scores per ``(model, horizon, metric)``.
+
+    The mean of the video means, or under TRACK's protocol the mean over all windows
+    pooled (TRACK's aggregation).
+    """
+    if is_track(ds):
+        return pooled_curves(ds)
+    return _nanmean(ds["hm"].values, axis=1)
+
+
 def summary_tables(ds: Any, report_s: Sequence[float] = (1.0, 2.0, 3.0, 5.0)) -> dict[str, Any]:
     """Summary tables of a results dataset, as pandas DataFrames keyed by name.
 
     ``saliency`` (model x metric), ``saliency_per_video`` ((model, video) x metric),
     ``hm`` ((model, horizon_s) x metric at the report horizons), ``hm_per_horizon``
-    (all horizons), ``scanpath`` (model x metric), ``scanpath_per_video``.
+    (all horizons), ``scanpath`` (model x metric), ``scanpath_per_video``; under TRACK's
+    protocol also ``hm_per_video`` ((model, video, horizon_s) at the report horizons).
     """
     import pandas as pd
 
@@ -66,7 +82,7 @@ def summary_tables(ds: Any, report_s: Sequence[float] = (1.0, 2.0, 3.0, 5.0)) ->
     if "hm" in ds:
         vals = ds["hm"].values  # (model, video, horizon, metric)
         keep = has_any("hm")
-        curves = _nanmean(vals, axis=1)[keep]  # (model, horizon, metric)
+        curves = hm_curves(ds)[keep]  # (model, horizon, metric)
         hs = ds["horizon_s"].values
         metrics = [str(m) for m in ds["hm_metric"].values]
         names = [models[i] for i in keep]
@@ -77,6 +93,16 @@ def summary_tables(ds: Any, report_s: Sequence[float] = (1.0, 2.0, 3.0, 5.0)) ->
         tables["hm_per_horizon"] = full
         pick = [float(h) for h in hs if any(math.isclose(h, r) for r in report_s)]
         tables["hm"] = full[full.index.get_level_values("horizon_s").isin(pick)]
+        if is_track(ds):
+            cols = [i for i, h in enumerate(hs) if float(h) in pick]
+            idx = pd.MultiIndex.from_product(
+                [names, videos, [float(hs[i]) for i in cols]],
+                names=["model", "video", "horizon_s"],
+            )
+            per = vals[keep][:, :, cols]  # (model, video, horizon, metric)
+            tables["hm_per_video"] = pd.DataFrame(
+                per.reshape(-1, len(metrics)), index=idx, columns=metrics
+            )
     if "scanpath" in ds:
         metrics = [str(m) for m in ds["sp_metric"].values]
         tables["scanpath"], tables["scanpath_per_video"] = _by_model_and_video(
@@ -127,10 +153,22 @@ def text_table(df: Any) -> str:
     return "\n".join(out)
 
 
+_TRACK_TITLE = (
+    "TRACK protocol: orthodromic distance (deg) per horizon, mean over all windows of all "
+    "videos pooled (TRACK's errors_per_timestep)"
+)
+
+
+def _titles(tables: dict[str, Any]) -> dict[str, str]:
+    if "hm_per_video" not in tables:
+        return _TITLES
+    return {"hm": _TRACK_TITLE, "hm_per_video": "TRACK protocol: per video (mean over its windows)"}
+
+
 def format_tables(tables: dict[str, Any]) -> str:
     """The summary tables (saliency, hm, scanpath) as plain text."""
     parts = []
-    for key, title in _TITLES.items():
+    for key, title in _titles(tables).items():
         if key in tables and len(tables[key]):
             parts.append(f"{title}\n{text_table(tables[key])}")
     return "\n\n".join(parts)
@@ -211,7 +249,7 @@ def _horizon_plot(ds: Any, title: str, path: Path) -> Path:
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    vals = _nanmean(ds["hm"].values, axis=1)  # (model, horizon, metric)
+    vals = hm_curves(ds)  # (model, horizon, metric)
     models = [str(m) for m in ds["model"].values]
     keep = [i for i in range(len(models)) if np.isfinite(vals[i]).any()]
     hs = ds["horizon_s"].values
@@ -262,8 +300,15 @@ def write_reports(ds: Any, tables: dict[str, Any], out: Path | str) -> list[Path
     ]
     for note in a.get("notes") or []:
         head.append(f"- note: {note}")
+    if is_track(ds):
+        w = a.get("track_protocol") or {}
+        head.append(
+            f"- protocol: TRACK (m_window {w.get('m_window')}, h_window {w.get('h_window')}, "
+            f"init_window {w.get('init_window')} - {w.get('init_source')}, end_window "
+            f"{w.get('end_window')}); overall = mean over all windows pooled"
+        )
     body = []
-    for key, title in _TITLES.items():
+    for key, title in _titles(tables).items():
         if key in tables and len(tables[key]):
             body += [f"## {title}", "", markdown_table(tables[key]), ""]
     title_tail = (

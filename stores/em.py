@@ -13,7 +13,10 @@ Reading:
 
 * :func:`list_em_videos` - videos whose events are complete;
 * :func:`open_em` - one video's events as a labelled :class:`xarray.Dataset` (with the
-  video's ``subject``, ``step``, ``step_time``, ``lat``, ``lon`` coordinates);
+  video's ``subject``, ``step``, ``step_time``, ``lat``, ``lon`` coordinates). Events are
+  on each subject's own detection grid: ``event_time (subject, event_sample)``, NaN-padded
+  after ``event_count`` samples (subjects share it in PVS-HM groups; trace groups have a
+  clock per subject);
 * :func:`read_fixations` - the fixation lists as :class:`pano.em.Fixations`, per subject;
 * :func:`read_em_array` - one array (or a block of its first axis) as NumPy.
 """
@@ -49,7 +52,7 @@ EM_GROUP = "em"
 
 #: Arrays of a complete ``videos/<video>/em`` group (all written, every time).
 EM_ARRAYS: tuple[str, ...] = (
-    "event_time", "em_event", "em_velocity", "n_fixations",
+    "event_time", "event_count", "em_event", "em_velocity", "n_fixations",
     "fixation", "fix_subject", "fix_first", "fix_last", "fix_start", "fix_duration",
     "fix_lon", "fix_lat", "fix_xyz", "fixation_map", "eye_heatmap",
 )  # fmt: skip
@@ -118,8 +121,9 @@ def read_fixations(location: StoreLike, video: str) -> list[Fixations]:
     """The fixation list of every subject of a video, as :class:`pano.em.Fixations`.
 
     Returns:
-        One :class:`Fixations` per subject index ``0..M-1`` (empty ones included), with
-        ``first``/``last`` indices into the group's ``event_time`` grid.
+        One :class:`Fixations` per row ``0..M-1`` of the video's ``subject`` dimension
+        (empty ones included), with ``first``/``last`` indices into that subject's row of
+        ``event_time``.
 
     """
     g = _require(location, video)
@@ -148,7 +152,8 @@ def read_fixations(location: StoreLike, video: str) -> list[Fixations]:
 def open_em(location: StoreLike, video: str) -> xr.Dataset:
     """One video's events, fixations and EM ground truth as a labelled Dataset (lazy).
 
-    The group's own coordinates (``event_time``, ``fixation``) plus the video's
+    The group's own arrays (``event_time (subject, event_sample)``, ``fixation``, ...) plus
+    the video's
     ``subject``, ``step`` (with ``step_time``, ``step_frame``, ``step_sample``), ``lat``
     and ``lon``; attributes as stored (``em_params`` holds every detection parameter).
 

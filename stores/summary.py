@@ -75,13 +75,13 @@ class StoreSummary:
     damaged: dict[str, list[str]] = field(default_factory=dict)  # video -> missing arrays
     writer: str | None = None  # who holds the store's write lock now (pano.stores.lock)
     generation: str = ""  # the store's generation (pano.stores.generation), for people
-    #: Videos with EM -> state of their events group videos/<video>/em (pano.stores.em):
-    #: "complete <method>", "incomplete" or "absent".
-    em_events: dict[str, str] = field(default_factory=dict)
     source_convention: dict[str, Any] = field(default_factory=dict)  # conventions.source
     repairs: list[dict[str, Any]] = field(default_factory=list)  # what the reader changed
     split_source: str | None = None  # where the splits came from (trace ingests)
     no_video: list[str] = field(default_factory=list)  # videos stored without their file
+    #: Videos with EM -> state of their events group videos/<video>/em (pano.stores.em):
+    #: "complete <method>", "incomplete" or "absent".
+    em_events: dict[str, str] = field(default_factory=dict)
 
     @property
     def total_samples(self) -> int:
@@ -186,17 +186,17 @@ def store_summary(location: str | os.PathLike) -> StoreSummary:
     writer = current_writer(location)
     damaged = damaged_videos(root)
     rows = []
-    em_events: dict[str, str] = {}
     no_video = []
+    em_events: dict[str, str] = {}
     for name in list_videos(root):
         va = read_video_attrs(root, name)
+        if va.video is None:
+            no_video.append(name)
         if va.has_em:
             state = em_state(root, name)
             if state == "complete":
                 state += f" {read_em_attrs(root, name).em_params.method}"
             em_events[name] = state
-        if va.video is None:
-            no_video.append(name)
         rows.append(
             VideoRow(
                 name=name, split=va.split, n_frames=va.frame_count(), fps=va.frame_rate(),
@@ -217,11 +217,11 @@ def store_summary(location: str | os.PathLike) -> StoreSummary:
         damaged=damaged,
         writer=None if writer is None else writer.describe(),
         generation=Generation.from_attrs(root.attrs.get(GENERATION_ATTR)).describe(),
-        em_events=em_events,
         source_convention=dict(ra.conventions.source),
         repairs=list(ra.repairs),
         split_source=getattr(ra, "split_source", None),
         no_video=no_video,
+        em_events=em_events,
     )
 
 

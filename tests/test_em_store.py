@@ -79,8 +79,8 @@ def test_layout_dims_and_attributes(detected: Path, plain: Path) -> None:
     v = videos[0]
     ds = open_em(detected, v)
     assert set(EM_ARRAYS) <= set(ds.variables)
-    assert ds.em_event.dims == ("subject", "event_time")
-    assert ds.em_velocity.dims == ("subject", "event_time")
+    assert ds.em_event.dims == ("subject", "event_sample") == ds.event_time.dims
+    assert ds.em_velocity.dims == ("subject", "event_sample")
     assert ds.fix_xyz.dims == ("fixation", "xyz") and ds.fix_lon.dims == ("fixation",)
     assert ds.fixation_map.dims == ("step", "lat", "lon") == ds.eye_heatmap.dims
     assert ds.em_event.dtype == np.int8 and ds.fixation_map.dtype == np.int32
@@ -90,7 +90,9 @@ def test_layout_dims_and_attributes(detected: Path, plain: Path) -> None:
     np.testing.assert_array_equal(ds.step_time.values, vid.step_time.values)
     np.testing.assert_array_equal(ds.lon.values, vid.lon.values)
     assert ds.eye_heatmap.shape == vid.heatmap.shape
-    np.testing.assert_array_equal(ds.event_time.values, vid.em_time.values)  # no resampling
+    # PVS-HM groups: one clock for all subjects, resampled to the default rate
+    t = ds.event_time.values
+    assert (t == t[0]).all() and (ds.event_count.values == t.shape[1]).all()
     # every parameter in the attributes
     attrs = read_em_attrs(detected, v)
     params = EmParams(savgol_window=0, resample_hz=None)
@@ -108,9 +110,11 @@ def test_events_equal_the_core_detection(detected: Path) -> None:
     times, xyz = np.asarray(g["em_time"][...]), np.asarray(g["em_xyz"][...])
     fix = read_fixations(detected, v)
     ev = read_em_array(detected, v, "em_event")
+    event_time = read_em_array(detected, v, "event_time")
     for k in range(xyz.shape[0]):
         res = detect_events(times, xyz[k], EmParams(savgol_window=0, resample_hz=None))
         np.testing.assert_array_equal(ev[k], res.events)
+        np.testing.assert_array_equal(event_time[k], res.times)
         np.testing.assert_array_equal(fix[k].first, res.fixations.first)
         np.testing.assert_array_equal(fix[k].last, res.fixations.last)
         np.testing.assert_allclose(fix[k].start_s, res.fixations.start_s)
@@ -151,6 +155,13 @@ def test_rerun_refuses_then_overwrite_replaces(detected: Path, tmp_path: Path, c
     want = EmParams(method="idt", dispersion_deg=3, savgol_window=0, resample_hz=None)
     assert attrs.em_params == want
     assert attrs.eye_heatmap.sigma_deg == 4.0
+
+
+def test_preset_with_overrides(detected: Path, tmp_path: Path) -> None:
+    store = _copy(detected, tmp_path)
+    assert main(["em", "detect", str(store), "--preset", "salient360", "--overwrite", *SET]) == 0
+    want = EmParams.preset("salient360", savgol_window=0)
+    assert all(read_em_attrs(store, v).em_params == want for v in list_videos(store))
 
 
 def test_info_verify_and_accessor(detected: Path) -> None:
@@ -243,27 +254,76 @@ def _rate_change(t: np.ndarray) -> None:
     t[60:] = t[60] + 2 * dt * np.arange(t.size - 60)
 
 
+NATIVE = ["--set", "resample_hz=null"]  # the rate check applies without resampling
+
+
 @pytest.mark.parametrize(
-    ("name", "fn", "expect"),
+    ("name", "fn", "expect", "extra"),
     [
-        ("em_time", lambda t: t.__setitem__(10, t[8]), "not strictly increasing at sample 10"),
-        ("em_time", _rate_change, "sample rate changes within the recording"),
-        ("em_xyz", lambda x: x.__setitem__(1, np.nan), "subject s01 (index 1): every gaze"),
-        ("em_xyz", lambda x: x.__setitem__((2, 17), 0.0), "zero length at sample 17"),
+        ("em_time", lambda t: t.__setitem__(10, t[8]), "not strictly increasing at sample 10", []),
+        ("em_time", _rate_change, "sample rate changes within the recording", NATIVE),
+        ("em_xyz", lambda x: x.__setitem__(1, np.nan), "subject s01 (index 1): every gaze", []),
+        ("em_xyz", lambda x: x.__setitem__((2, 17), 0.0), "zero length at sample 17", []),
     ],
     ids=["non-monotonic", "rate-change", "all-nan-subject", "zero-vector"],
 )
 def test_bad_em_input_one_line_nothing_written(
-    plain: Path, tmp_path: Path, capsys: Any, name: str, fn: Any, expect: str
+    plain: Path, tmp_path: Path, capsys: Any, name: str, fn: Any, expect: str, extra: list[str]
 ) -> None:
     store = _copy(plain, tmp_path)
     first, second = list_videos(store)
     _bad(store, second, name, fn)  # the first video is fine: it must not be written either
     gen = read_generation(store)
     capsys.readouterr()
-    assert main(["em", "detect", str(store), *SET]) == 2
+    assert main(["em", "detect", str(store), *SET, *extra]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0, err
     assert f"videos/{second}, subject" in err and expect in err, err
     assert em_state(store, first) == em_state(store, second) == "absent"
     assert read_generation(store) == gen
+
+
+def _unit(lon: float, lat: float) -> np.ndarray:
+    lo, la = np.radians(lon), np.radians(lat)
+    return np.array([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)])
+
+
+def test_trace_group_each_subject_on_its_own_clock(tmp_path: Path) -> None:
+    """A trace store (one clock per subject, NaN-padded em_time), built by hand here."""
+    from pano.pipelines.ingest_traces import TraceIngestConfig, ingest_traces
+    from pano.stores.traces import SourceConvention, Trace, TraceSet, VideoInfo
+
+    conv = SourceConvention("lab", "unit vectors", "front centre", "pano's", "unit vector",
+                            "x y z", "seconds", "unknown")  # fmt: skip
+    t0 = np.arange(200) / 100.0  # s00: 100 Hz, 0-2 s: lon 30 until 1 s, then lon -20
+    g0 = np.array([_unit(30.0 if t < 1.0 else -20.0, 0.0) for t in t0])
+    t1 = 0.5 + np.arange(75) / 50.0  # s01: 50 Hz from 0.5 s: lon 0, lat 10 throughout
+    g1 = np.tile(_unit(0.0, 10.0), (t1.size, 1))
+    t2 = np.arange(40) / 20.0  # s02: head only, no gaze
+    traces = [
+        Trace("clip", "s00", t0, g0.copy(), gaze=g0),
+        Trace("clip", "s01", t1, g1.copy(), gaze=g1),
+        Trace("clip", "s02", t2, np.tile(_unit(0.0, 0.0), (t2.size, 1))),
+    ]
+    ts = TraceSet("lab", conv, traces, videos={"clip": VideoInfo("clip", fps=30.0, duration_s=2.0)})
+    store = tmp_path / "lab.zarr"
+    ingest_traces(TraceIngestConfig.model_validate({
+        "format": "python", "source": tmp_path, "store": str(store), "workers": 0,
+        "device": "cpu", "split": "none", "heatmap": SMALL}), ts)  # fmt: skip
+    assert main(["em", "detect", str(store), *SET]) == 0
+    ds = open_em(store, "clip")
+    count = ds.event_count.values
+    assert count[2] == 0 and count[0] > count[1] > 0
+    et = ds.event_time.values
+    assert et[0, 0] == 0.0 and et[1, 0] == 0.5 and np.isnan(et[2]).all()
+    assert np.isnan(et[1, count[1] :]).all() and (ds.em_event.values[1, count[1] :] == 0).all()
+    fix = read_fixations(store, "clip")
+    assert len(fix) == 3 and len(fix[2]) == 0
+    assert len(fix[0]) == 2 and len(fix[1]) == 1
+    np.testing.assert_allclose(fix[0].lon, [30.0, -20.0], atol=0.5)
+    assert fix[0].start_s[0] == 0.0 and fix[1].start_s[0] == 0.5
+    np.testing.assert_allclose([fix[1].lon[0], fix[1].lat[0]], [0.0, 10.0], atol=1e-9)
+    step_time = ds.step_time.values
+    counts = ds.fixation_map.values.sum(axis=(1, 2))
+    both = (step_time >= 0.5) & (step_time < 0.98)  # s00's first fixation ends before 1 s
+    assert (counts[both] == 2).all() and counts[0] == 1

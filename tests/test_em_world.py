@@ -111,7 +111,9 @@ def test_ypr_route_equals_quaternion_route(log: dict[str, np.ndarray]) -> None:
 
 def test_fixations_of_the_log_by_hand(log: dict[str, np.ndarray]) -> None:
     g = world_gaze(log["q"], combine_eyes(log["left"], log["right"]))
-    params = EmParams(savgol_window=0, velocity_threshold_deg_s=100.0, min_fixation_s=0.08)
+    params = EmParams(
+        resample_hz=None, savgol_window=0, velocity_threshold_deg_s=100.0, min_fixation_s=0.08
+    )
     res = detect_events(log["t"], g, params, what="head+eye log")
     ev = res.events
     fix, sac, blink, unk = (

@@ -17,6 +17,7 @@ from pano.config import PanoConfig
 from pano.errors import ConfigError, ParameterError, UnknownNameError
 from pano.fov import DHP_FOV, FoV
 from pano.metrics.profiles import DEFAULT_PROFILE, PROFILE_NAMES, ProfileName
+from pano.pipelines.eval.track import TRACK_METRIC, TrackParams
 
 
 def _metric_names() -> tuple[list[str], list[str], list[str]]:
@@ -146,6 +147,14 @@ class EvalConfig(PanoConfig):
     )
     hm: HMEvalParams = Field(default_factory=HMEvalParams)
     saliency: SaliencyEvalParams = Field(default_factory=SaliencyEvalParams)
+    protocol: Literal["pano", "track"] = Field(
+        default="pano",
+        description="'pano' (every metric and baseline) or 'track' (TRACK's benchmark: its "
+        "windows, orthodromic distance only, forecasters only, pooled aggregation)",
+    )
+    track: TrackParams = Field(
+        default_factory=TrackParams, description="TRACK's windows (used with protocol=track)"
+    )
 
     @field_validator("baselines", mode="before")
     @classmethod
@@ -220,6 +229,36 @@ class EvalConfig(PanoConfig):
         return None if v is None else _plain_name(v)
 
     @model_validator(mode="after")
+    def _track_protocol(self) -> EvalConfig:
+        """Under TRACK's protocol: its one metric and the forecasting baselines only."""
+        if self.protocol != "track":
+            return self
+        if self.target == "eye":
+            raise ConfigError(
+                "--protocol track scores head-movement forecasts, which have no eye target: "
+                "drop --target eye"
+            )
+        if self.metrics is not None and self.metrics != [TRACK_METRIC]:
+            raise ConfigError(
+                f"--protocol track scores {TRACK_METRIC} only, not {self.metrics}: drop --metrics"
+            )
+        # "all" (every baseline) means every forecaster here; a list naming maps is refused.
+        if "baselines" in self.model_fields_set and self.baselines != list(ALL_BASELINES):
+            extra = [b for b in self.baselines if b not in HM_BASELINES]
+            if extra:
+                raise ConfigError(
+                    f"--protocol track scores forecasts only; baselines {extra} are not "
+                    f"forecasters: use {', '.join(HM_BASELINES)}, all or none"
+                )
+        # Assign only what changes: validate_assignment runs this validator again.
+        if self.metrics != [TRACK_METRIC]:
+            self.metrics = [TRACK_METRIC]
+        keep = [b for b in self.baselines if b in HM_BASELINES]
+        if keep != self.baselines:
+            self.baselines = keep
+        return self
+
+    @model_validator(mode="after")
     def _something_to_score(self) -> EvalConfig:
         if not self.predictions and not self.baselines:
             raise ConfigError("nothing to evaluate: give --predictions RUN or some --baselines")
@@ -269,4 +308,5 @@ __all__ = [
     "EvalConfig",
     "HMEvalParams",
     "SaliencyEvalParams",
+    "TrackParams",
 ]

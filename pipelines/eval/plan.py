@@ -10,7 +10,7 @@ negatives drawn here (:func:`sauc_negatives`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -25,6 +25,7 @@ from pano.pipelines.eval.config import (
 )
 from pano.pipelines.eval.eye import check_eye_events, eye_heatmap_params, eye_lonlat
 from pano.pipelines.eval.tasks import HMTask, ModelSpec, SaliencyTask, ScanpathTask, StoreRef
+from pano.pipelines.eval.track import hm_video_shape, prediction_index, resolve, track_origins
 
 if TYPE_CHECKING:
     from pano.stores import VideoShape
@@ -59,6 +60,11 @@ class Plan:
     def ground_truth_heatmap(self) -> Any:
         """The :class:`~pano.heatmap_params.HeatmapParams` of the scored ground-truth maps."""
         return self.root_attrs.heatmap if self.eye_heatmap is None else self.eye_heatmap
+    #: TRACK's windows (``pano.pipelines.eval.track.resolve``) under ``protocol=track``.
+    track: dict[str, Any] | None = None
+    #: Per video: positions of ``origins`` along the prediction run's origin axis (TRACK's
+    #: windows are a subset of the run's origins); absent = the run's origins are used.
+    pred_index: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def split_videos(cfg: EvalConfig, root_attrs: Any) -> list[str]:
@@ -119,6 +125,13 @@ def sauc_negatives(
     return out
 
 
+def _run_history(attrs: dict[str, Any]) -> Any:
+    """A pano prediction run's ``data.history`` from its attributes, or ``'?'``."""
+    conf = attrs.get("config")
+    data = conf.get("data") if isinstance(conf, dict) else None
+    return data.get("history", "?") if isinstance(data, dict) else "?"
+
+
 def make_plan(cfg: EvalConfig) -> Plan:
     """Check the inputs and decide models, metrics, origins and fitted baselines.
 
@@ -140,9 +153,11 @@ def make_plan(cfg: EvalConfig) -> Plan:
     root_attrs = read_root_attrs(cfg.store)
     root = open_root(cfg.store)
     names = split_videos(cfg, root_attrs)
-    infos = [video_shape(root, n) for n in names]
+    track = resolve(cfg.track, root_attrs.dataset) if cfg.protocol == "track" else None
+    # TRACK's protocol reads the resampled head data only (no heatmaps, frames or videos).
+    infos = [hm_video_shape(root, n) if track else video_shape(root, n) for n in names]
     grids = {i.grid for i in infos}
-    if len(grids) > 1:
+    if len(grids) > 1 and track is None:
         raise StoreError(
             f"{cfg.store}: videos of split {cfg.split!r} have different heatmap grids {grids}"
         )
@@ -161,12 +176,18 @@ def make_plan(cfg: EvalConfig) -> Plan:
     pred_attrs: dict[str, Any] = {}
     pred_origins: dict[str, np.ndarray] = {}
     identity: dict[str, Any] | None = None
-    horizon = cfg.hm.horizon
+    horizon = cfg.hm.horizon if track is None else int(track["h_window"])
     run = cfg.prediction_run
     if run is not None:
         checked = check_predictions(cfg.store, run, infos, cfg.split)
         kinds, pred_attrs, pred_origins = checked.outputs, checked.attrs, checked.origins
-        if checked.horizon is not None:
+        if track is not None and checked.horizon is not None and checked.horizon < horizon:
+            raise ConfigError(
+                f"predictions/{run} forecasts {checked.horizon} step(s) but TRACK's protocol "
+                f"scores track.h_window={horizon}: predict with data.horizon >= {horizon} or "
+                f"set track.h_window to at most {checked.horizon}"
+            )
+        if checked.horizon is not None and track is None:
             if "horizon" in cfg.hm.model_fields_set and cfg.hm.horizon > checked.horizon:
                 raise ConfigError(
                     f"hm.horizon={cfg.hm.horizon}: predictions/{run} forecasts only "
@@ -224,7 +245,33 @@ def make_plan(cfg: EvalConfig) -> Plan:
         sp_models += [ModelSpec(b, b) for b in SCANPATH_BASELINES if b in want]
 
     origins: dict[str, np.ndarray] = {}
-    if hm_models:
+    pred_index: dict[str, np.ndarray] = {}
+    if hm_models and track is not None:
+        for info in infos:
+            origins[info.name] = track_origins(info.n_rs, track)
+            if info.name in pred_origins and origins[info.name].size:
+                pred_index[info.name] = prediction_index(
+                    run or "",
+                    info.name,
+                    pred_origins[info.name],
+                    origins[info.name],
+                    _run_history(pred_attrs),
+                )
+            if origins[info.name].size == 0:
+                notes.append(
+                    f"{info.name}: {info.n_rs} samples leave no TRACK window "
+                    f"[{track['init_window']}, {info.n_rs} - {track['end_window']}); no scores"
+                )
+        if infos and all(o.size == 0 for o in origins.values()):
+            longest = max(i.n_rs for i in infos)
+            need = track["init_window"] + track["end_window"] + 1
+            raise ConfigError(
+                f"{cfg.store}: every video of split {cfg.split!r} is too short for TRACK's "
+                f"windows (init_window {track['init_window']} + end_window "
+                f"{track['end_window']} needs {need} resampled samples; the longest has "
+                f"{longest}); lower track.init_window or track.h_window/end_window"
+            )
+    elif hm_models:
         for info in infos:
             if info.name in pred_origins:
                 origins[info.name] = pred_origins[info.name]
@@ -271,6 +318,8 @@ def make_plan(cfg: EvalConfig) -> Plan:
         notes=notes,
         identity=identity,
         eye_heatmap=eye_heatmap_params(cfg.store, names[0]) if cfg.target == "eye" else None,
+        track=track,
+        pred_index=pred_index,
     )
 
 
@@ -323,6 +372,7 @@ def build_tasks(cfg: EvalConfig, plan: Plan) -> list[tuple[str, Any]]:
                 fov=cfg.hm.fov_deg,
                 tiles=cfg.hm.tiles,
                 box_width_deg=cfg.hm.box_width_deg,
+                pred_index=plan.pred_index.get(info.name),
             )
             out.append(("hm", hm_task))
         if plan.sp_models:

@@ -99,6 +99,15 @@ def provenance(cfg: EvalConfig, plan: Plan) -> dict[str, Any]:
             "random_seeds": "stable_seed(seed, video, step, metric)",
         },
         "notes": plan.notes,
+        "protocol": cfg.protocol,
         COMPLETE_ATTR: False,
     }
+    if plan.track is not None:
+        attrs["track_protocol"] = dict(plan.track)
+        attrs["conventions"]["hm"] = (
+            "TRACK's protocol: a window at every rs sample t in [init_window, n - end_window) "
+            "of every subject; horizon h = rs_time[t + h]; per video the mean over its "
+            "(subject, window) pairs; overall (tables) the mean over ALL windows pooled "
+            "(sum(hm * hm_count) / sum(hm_count)), as TRACK's errors_per_timestep"
+        )
     return jsonable(attrs)

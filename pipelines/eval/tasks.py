@@ -203,6 +203,9 @@ class HMTask:
     fov: FoV
     tiles: tuple[int, int]
     box_width_deg: float
+    #: Positions of ``origins`` along the prediction run's origin axis (TRACK's windows are
+    #: a subset of the run's origins); None = the run forecasts from exactly ``origins``.
+    pred_index: np.ndarray | None = None
 
 
 def run_hm_task(task: HMTask) -> tuple[np.ndarray, np.ndarray]:
@@ -228,6 +231,8 @@ def run_hm_task(task: HMTask) -> tuple[np.ndarray, np.ndarray]:
                 read_prediction_array(root, spec.params["run"], task.video, "forecast"),
                 dtype=np.float64,
             )
+            if task.pred_index is not None:
+                pred = pred[:, task.pred_index]
             pred = pred[:, :, : task.horizon]
         else:
             raise UnknownNameError(
