@@ -89,6 +89,16 @@ def test_refused_without_events(
     assert f"run `pano em detect {s}` first" in err
     assert not (s / "results").exists() or not list(zarr.open_group(str(s))["results"].group_keys())
     assert main(["eval", str(s), "--target", "nose", "--workers", "0"]) == 2
+    err = _one_line(["eval", str(s), "--target", "eye", "--protocol", "track"], capsys)
+    assert "drop --target eye" in err
+
+
+def _one_line(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    capsys.readouterr()
+    code = main(args)
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.startswith("pano: error: ") and "\n" not in err, err
+    return err
 
 
 def test_eye_and_head_results_side_by_side(store: str) -> None:
