@@ -31,8 +31,7 @@ from pano.stores.generation import read_generation
 from pano.synth import EM_FILE, HM_FILE, SynthConfig, write_synthetic_dataset
 
 SMALL = {"width": 36, "height": 18, "step_frames": 5}  # 60 frames -> 12 steps, 7 kept
-# No resampling (main's EmParams default is now 90 Hz): events on the em_time grid.
-SET = ["--set", "savgol_window=0", "--set", "resample_hz=null", "--device", "cpu"]
+SET = ["--set", "savgol_window=0", "--device", "cpu"]
 
 
 @pytest.fixture(scope="module")
@@ -95,9 +94,8 @@ def test_layout_dims_and_attributes(detected: Path, plain: Path) -> None:
     assert (t == t[0]).all() and (ds.event_count.values == t.shape[1]).all()
     # every parameter in the attributes
     attrs = read_em_attrs(detected, v)
-    params = EmParams(savgol_window=0, resample_hz=None)
-    assert attrs.em_params == params
-    assert ds.attrs["em_params"] == params.model_dump(mode="json")
+    assert attrs.em_params == EmParams(savgol_window=0)
+    assert ds.attrs["em_params"] == EmParams(savgol_window=0).model_dump(mode="json")
     assert attrs.eye_heatmap.sigma_deg == 2.0 == attrs.eye_sigma_deg
     assert ds.eye_heatmap.attrs["sigma_deg"] == 2.0
     assert set(np.unique(ds.em_event.values)) <= {int(e) for e in EmEvent}
@@ -112,7 +110,7 @@ def test_events_equal_the_core_detection(detected: Path) -> None:
     ev = read_em_array(detected, v, "em_event")
     event_time = read_em_array(detected, v, "event_time")
     for k in range(xyz.shape[0]):
-        res = detect_events(times, xyz[k], EmParams(savgol_window=0, resample_hz=None))
+        res = detect_events(times, xyz[k], EmParams(savgol_window=0))
         np.testing.assert_array_equal(ev[k], res.events)
         np.testing.assert_array_equal(event_time[k], res.times)
         np.testing.assert_array_equal(fix[k].first, res.fixations.first)
@@ -152,8 +150,7 @@ def test_rerun_refuses_then_overwrite_replaces(detected: Path, tmp_path: Path, c
     assert read_generation(store).counter == gen.counter + 1
     v = list_videos(store)[0]
     attrs = read_em_attrs(store, v)
-    want = EmParams(method="idt", dispersion_deg=3, savgol_window=0, resample_hz=None)
-    assert attrs.em_params == want
+    assert attrs.em_params == EmParams(method="idt", dispersion_deg=3, savgol_window=0)
     assert attrs.eye_heatmap.sigma_deg == 4.0
 
 
