@@ -81,6 +81,9 @@ class Trace:
         eye_in_head: ``(N, 3)`` float64 eye-in-head unit vectors in the head frame
             (+x forward, +y left, +z up), when the source gives them; else ``None``.
         where: the file (and row range) the trace came from, for error messages.
+        extra: source columns kept as given but not interpreted (e.g. PVS-HM txt's unlabelled
+            columns 3-5, a fixation list's durations), each ``(N,)`` float64, aligned with
+            ``t``; ``None`` when the reader keeps nothing else.
 
     """
 
@@ -91,6 +94,7 @@ class Trace:
     gaze: np.ndarray | None = None
     eye_in_head: np.ndarray | None = None
     where: str = ""
+    extra: dict[str, np.ndarray] | None = None
 
     def check(self) -> None:
         """Raise :class:`InputDataError` (naming :attr:`where`) if the trace is malformed."""
@@ -127,6 +131,11 @@ class Trace:
                 raise InputDataError(
                     f"{at}: {name} direction at sample {i} has length {norms[bad[0]]:.6g}, "
                     "not 1 (the reader must convert to unit vectors)"
+                )
+        for name, col in (self.extra or {}).items():
+            if np.shape(col) != (t.size,):
+                raise InputDataError(
+                    f"{at}: extra column {name!r} has shape {np.shape(col)}, expected ({t.size},)"
                 )
 
 
