@@ -249,19 +249,21 @@ def _run_rows(root: zarr.Group, location: str) -> list[RunRow]:
             RunRow(
                 results_path(name),
                 complete,
-                f"split {a.get('split', '?')}, profile "
+                f"target {a.get('target', 'head')}, split {a.get('split', '?')}, profile "
                 f"{profile.get('name', '?') if isinstance(profile, dict) else profile}, "
                 f"{len(models)} models: {', '.join(models)}",
                 stale_reasons(root, name) if complete else [],
-                _rerun_command(location, name, a.get("predictions")),
+                _rerun_command(location, name, a.get("predictions"), a.get("target")),
             )
         )
     return rows
 
 
-def _rerun_command(location: str, run: str, predictions: object) -> str:
-    """``pano eval`` with the store, prediction runs and results name that rescore ``run``."""
+def _rerun_command(location: str, run: str, predictions: object, target: object = None) -> str:
+    """``pano eval`` with the store, runs, target and results name that rescore ``run``."""
     cmd = f"pano eval {location}"
     if isinstance(predictions, list) and predictions:
         cmd += f" --predictions {','.join(str(p) for p in predictions)}"
+    if target == "eye":
+        cmd += " --target eye"
     return f"{cmd} --run {run} --overwrite"
