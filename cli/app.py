@@ -22,6 +22,7 @@ COMMAND_MODULES: list[str] = [
     "demo",
     "synth",
     "ingest",
+    "em",
     "export",
     "viewport",
     "train",

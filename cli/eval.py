@@ -36,6 +36,13 @@ def eval_command(
     split: Annotated[
         str | None, typer.Option(help="Split to evaluate: train, val, test [test].")
     ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(
+            help="Ground truth: head (head points, heatmaps) or eye (fixations and eye "
+            "heatmaps of `pano em detect`; results/RUN_eye by default) [head]."
+        ),
+    ] = None,
     workers: Annotated[
         int | None, typer.Option(help="Local Dask worker processes [2]; 0 = in-process.")
     ] = None,
@@ -97,6 +104,7 @@ def eval_command(
         ("metrics", metrics),
         ("profile", profile),
         ("split", split),
+        ("target", target),
         ("workers", workers),
         ("scheduler", scheduler),
         ("out", out),
@@ -117,6 +125,7 @@ def eval_command(
         typer.echo(msg, err=True)
 
     result = evaluate(cfg, announce=announce)
+    typer.echo(f"target: {result.dataset.attrs.get('ground_truth', cfg.target)}\n")
     typer.echo(result.format())
     if result.results_group:
         typer.echo(f"\nper-step scores: {cfg.store} -> {result.results_group}")

@@ -95,6 +95,13 @@ def pvs_hm(
             "--verify", help="Read every chunk of the complete videos; rewrite damaged ones."
         ),
     ] = False,
+    em_detect: Annotated[
+        bool,
+        typer.Option(
+            "--em-detect",
+            help="Then detect eye-movement events (as pano em detect) where there are none.",
+        ),
+    ] = False,
     config: Annotated[
         Path | None, typer.Option(help="YAML config (see pipelines/configs/ingest.yaml).")
     ] = None,
@@ -135,6 +142,8 @@ def pvs_hm(
         flags["overwrite"] = True
     if verify:
         flags["verify"] = True
+    if em_detect:
+        flags["em_detect"] = True
     if heat:
         flags["heatmap"] = heat
     overrides = deep_merge(parse_overrides(set_ or []), flags)

@@ -96,9 +96,7 @@ def summary_lines(kind: str, res: TrainResult) -> list[str]:
     if res.predicted:
         from pano.stores.predictions import prediction_path
 
-        lines.append(
-            f"wrote {prediction_path(res.run_dir.name)} for {len(res.predicted)} video(s)"
-        )
+        lines.append(f"wrote {prediction_path(res.run_dir.name)} for {len(res.predicted)} video(s)")
     return lines
 
 

@@ -107,8 +107,13 @@ def write_report(
     ev: EvalResult,
     comparisons: list[Comparison],
     timings: dict[str, float],
+    em: tuple[Any, EvalResult, list[Comparison]] | None = None,
 ) -> tuple[Path, list[Path]]:
-    """Write ``out/report.md`` and its figures; return the report path and figure paths."""
+    """Write ``out/report.md`` and its figures; return the report path and figure paths.
+
+    ``em``: the ``pano em detect`` summary, the eye-target evaluation and its comparisons;
+    with it the report gains its eye-movement section (:mod:`pano.pipelines.demo_em`).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -136,6 +141,14 @@ def write_report(
             backend="pyav",
         )
     )
+    em_lines: list[str] = []
+    if em is not None:
+        from pano.pipelines.demo_em import em_section, figure_em
+        from pano.stores import read_video_array
+
+        n_steps = int(read_video_array(str(store), video, "step_time").shape[0])
+        em_fig = figure_em(store, video, n_steps // 2, figs_dir)
+        em_lines = em_section(em[0], em[1], em[2], em_fig)
     for name in ("hm_vs_horizon.png", "saliency_per_video.png", "scanpath_per_video.png"):
         src = out / "eval" / name
         if src.exists():
@@ -155,6 +168,7 @@ def write_report(
         comparisons=comparisons,
         timings=timings,
         figures=figures,
+        em_lines=em_lines,
     )
     report = out / "report.md"
     report.write_text(text, encoding="utf-8")
@@ -321,6 +335,7 @@ def report_markdown(
     comparisons: list[Comparison],
     timings: dict[str, float],
     figures: list[Path],
+    em_lines: list[str] | None = None,
 ) -> str:
     """The text of ``report.md``: data, models, test tables, every check, figures, timings."""
     val = ", ".join(_validation_names(splits, runs)) or "none"
@@ -357,6 +372,7 @@ def report_markdown(
         _model_table(ev.tables, "scanpath", "_no scanpaths were evaluated_"),
         "",
         *_checks_section(comparisons),
+        *(em_lines or []),
         "## Figures",
         "",
     ]

@@ -286,6 +286,8 @@ def write_reports(ds: Any, tables: dict[str, Any], out: Path | str) -> list[Path
         "",
         f"- store: `{a.get('store')}`, split `{a.get('split')}`, videos: "
         + ", ".join(str(v) for v in ds["video"].values),
+        f"- target: **{a.get('target', 'head')}** - scored against "
+        + str(a.get("ground_truth", "head points and heatmaps")).split(": ", 1)[-1],
         f"- profile: `{prof.get('name')}` - {prof.get('description', '')}",
         f"- pano {a.get('pano_version')}, seed {a.get('seed')}, created {a.get('created')}",
         f"- ground-truth heatmaps: {a.get('ground_truth_heatmap')}",
@@ -309,7 +311,9 @@ def write_reports(ds: Any, tables: dict[str, Any], out: Path | str) -> list[Path
     for key, title in _titles(tables).items():
         if key in tables and len(tables[key]):
             body += [f"## {title}", "", markdown_table(tables[key]), ""]
-    title_tail = f"profile {prof.get('name')}, split {a.get('split')}"
+    title_tail = (
+        f"target {a.get('target', 'head')}, profile {prof.get('name')}, split {a.get('split')}"
+    )
     if "saliency" in ds:
         files.append(
             _bar_grid(

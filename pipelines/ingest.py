@@ -369,7 +369,20 @@ def ingest_pvs_hm(cfg: IngestConfig) -> IngestSummary:
 
     check_store_location(cfg.store, write=True, groups=(VIDEOS_GROUP,), option="--store")
     with store_write_lock(cfg.store, command="pano ingest pvs-hm"):
-        return _ingest(cfg)
+        summary = _ingest(cfg)
+        if cfg.em_detect:  # still under the lock: events of the videos that lack them
+            from pano.pipelines.em_detect import EmDetectConfig, detect_store
+
+            det = detect_store(
+                EmDetectConfig(
+                    store=cfg.store, em=cfg.em_params, eye_sigma_deg=cfg.eye_sigma_deg,
+                    device=cfg.device,
+                ),
+                only_missing=True,
+            )  # fmt: skip
+            summary.em_events = [v.name for v in det.videos if v.status == "written"]
+            summary.em_events_kept = [v.name for v in det.videos if v.status != "written"]
+        return summary
 
 
 def _ingest(cfg: IngestConfig) -> IngestSummary:

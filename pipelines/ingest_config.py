@@ -10,9 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from pano.config import PanoConfig
+from pano.em import EmParams
+from pano.em.maps import EYE_SIGMA_DEG
 from pano.errors import ConfigError
 from pano.stores.schema import HeatmapParams, ResampleParams
 
@@ -89,6 +91,24 @@ class IngestConfig(PanoConfig):
         description="accept videos with different numbers of subjects (else refused)",
     )
 
+    em_detect: bool = Field(
+        default=False,
+        description="after the ingest, detect eye-movement events (pano em detect) in every "
+        "video with EM that has none yet",
+    )
+    em_params: EmParams = Field(
+        default_factory=EmParams, description="event detection parameters of em_detect"
+    )
+    eye_sigma_deg: float = Field(
+        default=EYE_SIGMA_DEG, gt=0, le=180, description="eye heatmap sigma of em_detect, degrees"
+    )
+
+    @model_validator(mode="after")
+    def _em_detect_needs_em(self) -> IngestConfig:
+        if self.em_detect and self.em is None:
+            raise ConfigError("em_detect needs eye-movement data: give em (--em FILE)")
+        return self
+
     @field_validator("store")
     @classmethod
     def _store_not_empty(cls, v: str) -> str:
@@ -133,6 +153,12 @@ class IngestSummary(BaseModel):
     traces_check: list[str] = Field(
         default_factory=list,
         description="the txt-.mat comparison (--traces): one line per video, largest difference",
+    )
+    em_events: list[str] = Field(
+        default_factory=list, description="videos whose EM events this run detected"
+    )
+    em_events_kept: list[str] = Field(
+        default_factory=list, description="videos that already had EM events (kept)"
     )
     n_subjects: int = 0
     store_bytes: int = 0
@@ -188,6 +214,11 @@ class IngestSummary(BaseModel):
         if self.em_missing:
             lines.append(f"warning  videos without EM data: {', '.join(self.em_missing)}")
         lines.extend(f"traces   {line}" for line in self.traces_check)
+        if self.em_events or self.em_events_kept:
+            lines.append(
+                f"em       events detected in {len(self.em_events)} video(s) "
+                f"({len(self.em_events_kept)} already had them): videos/<video>/em"
+            )
         lines.append(
             f"size     {self.store_bytes} bytes ({self.store_bytes / 2**20:.2f} MiB), "
             f"{self.seconds:.1f} s"

@@ -8,15 +8,24 @@ Layout and rules: ``docs/store.md``. Reading::
     tree["videos/A380"].dataset.heatmap      # labelled arrays
 
 Writing is done by :mod:`pano.pipelines.ingest` through :mod:`pano.stores.writer`;
-prediction runs and evaluation results have their own modules
-(:mod:`pano.stores.predictions`, :mod:`pano.stores.results`); drawing streamed viewports
-(``pano viewport``) is :mod:`pano.pipelines.viewport`'s.
+prediction runs, evaluation results and eye-movement events have their own modules
+(:mod:`pano.stores.predictions`, :mod:`pano.stores.results`, :mod:`pano.stores.em`);
+drawing streamed viewports (``pano viewport``) is :mod:`pano.pipelines.viewport`'s.
 Importing this package also registers the ``.pano`` xarray accessor (plots).
 """
 
 from typing import TYPE_CHECKING, Any
 
 from pano.stores import accessor as _accessor  # noqa: F401  (registers the .pano accessor)
+from pano.stores.em import (
+    EM_GROUP,
+    em_state,
+    list_em_videos,
+    open_em,
+    read_em_array,
+    read_em_attrs,
+    read_fixations,
+)
 from pano.stores.predictions import (
     check_predictions,
     prediction_identity,
@@ -46,6 +55,7 @@ from pano.stores.schema import (
     RESULTS_GROUP,
     SCHEMA_VERSION,
     VIDEOS_GROUP,
+    EmGroupAttrs,
     HeatmapParams,
     ResampleParams,
     RootAttrs,
@@ -73,6 +83,8 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "COMPLETE_ATTR",
+    "EM_GROUP",
+    "EmGroupAttrs",
     "PREDICTIONS_GROUP",
     "RESULTS_GROUP",
     "SCHEMA_VERSION",
@@ -87,6 +99,12 @@ __all__ = [
     "VideoSource",
     "ViewportBatch",
     "check_predictions",
+    "em_state",
+    "list_em_videos",
+    "open_em",
+    "read_em_array",
+    "read_em_attrs",
+    "read_fixations",
     "list_results",
     "list_videos",
     "open_results",

@@ -151,6 +151,30 @@ class PanoDatasetAccessor:
         times = np.asarray(self._ds["step_time"].values)
         return int(np.argmin(np.abs(times - float(time))))  # type: ignore[arg-type]
 
+    # ------------------------------------------------------------------ selections
+    def fixations(self, subject: int | None = None) -> xr.Dataset:
+        """The fixation table of an eye-movement events dataset, one subject's or all.
+
+        Works on ``pano.stores.open_em(store, video)`` (or ``tree["videos/<v>/em"]``):
+        returns the ``fix_*`` arrays along ``fixation`` (centre ``fix_lon``/``fix_lat``
+        degrees +lon LEFT, ``fix_xyz``, ``fix_start``/``fix_duration`` seconds,
+        ``fix_first``/``fix_last`` indices into ``event_time``), for subject index
+        ``subject`` when given.
+        """
+        names = ["fix_subject", "fix_first", "fix_last", "fix_start", "fix_duration",
+                 "fix_lon", "fix_lat", "fix_xyz"]  # fmt: skip
+        missing = [n for n in names if n not in self._ds.variables]
+        if missing:
+            raise StoreError(
+                f"this dataset has no {', '.join(missing)}; pass an eye-movement events "
+                "group (pano.stores.open_em(store, video))"
+            )
+        table = self._ds[names]
+        if subject is None:
+            return table
+        rows = np.nonzero(np.asarray(self._ds["fix_subject"].values) == int(subject))[0]
+        return table.isel(fixation=rows)
+
     # ------------------------------------------------------------------ plots
     def heatmap(
         self,

@@ -42,18 +42,6 @@ FORMATS: dict[str, DataFormat] = {
         "track", "pano.stores.track", "read_track",
         "TRACK's common format: <root>/<video>/<user> CSV rows t, x, y, z (0.2 s).",
     ),
-    "pvs-hm-txt": DataFormat(
-        "pvs-hm-txt", "pano.stores.pvs_hm_txt", "read_pvs_hm_txt",
-        "PVS-HM raw per-user txt traces (<user>/<video>.txt, ~60 Hz intervals, trailer line)",
-    ),
-    "salient360": DataFormat(
-        "salient360", "pano.stores.salient360", "read_salient360",
-        "Salient360! scanpaths (H head, HE gaze fixations; videos and images) and .bin maps",
-    ),
-    "xu-cvpr18": DataFormat(
-        "xu-cvpr18", "pano.stores.xu_cvpr18", "read_xu_cvpr18",
-        "VR-EyeTracking (Xu CVPR'18): head and gaze per frame, bottom-left fractions",
-    ),
     "fan-nossdav17": DataFormat(
         "fan-nossdav17", "pano.stores.fan_nossdav17", "read_fan_nossdav17",
         "Fan NOSSDAV'17 sensory/orientation/<video>_userNN_orientation.csv (30 fps yaw/pitch)",
@@ -73,6 +61,18 @@ FORMATS: dict[str, DataFormat] = {
     "traces": DataFormat(
         "traces", "pano.stores.lab_traces", "read_traces",
         "A lab's own CSV/TSV head (and eye) recordings described by options.spec=SPEC.yaml",
+    ),
+    "pvs-hm-txt": DataFormat(
+        "pvs-hm-txt", "pano.stores.pvs_hm_txt", "read_pvs_hm_txt",
+        "PVS-HM raw per-user txt traces (<user>/<video>.txt, ~60 Hz intervals, trailer line)",
+    ),
+    "salient360": DataFormat(
+        "salient360", "pano.stores.salient360", "read_salient360",
+        "Salient360! scanpaths (H head, HE gaze fixations; videos and images) and .bin maps",
+    ),
+    "xu-cvpr18": DataFormat(
+        "xu-cvpr18", "pano.stores.xu_cvpr18", "read_xu_cvpr18",
+        "VR-EyeTracking (Xu CVPR'18): head and gaze per frame, bottom-left fractions",
     ),
 }  # fmt: skip
 

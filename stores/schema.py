@@ -16,6 +16,7 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from pano.em.params import EmParams
 from pano.errors import StoreError
 
 # The root attribute ``heatmap`` is core's value type, re-exported here with the layout.
@@ -297,6 +298,21 @@ class VideoAttrs(_OpenModel):
                 f"{what} needs a store ingested with --videos"
             )
         return self.video
+
+
+class EmGroupAttrs(_OpenModel):
+    """Attributes of a ``videos/<video>/em`` group (``pano em detect``; ``docs/em.md``)."""
+
+    em_params: EmParams
+    eye_heatmap: HeatmapParams
+    gaze_source: str = Field(default="em_xyz", description="the video's gaze array detected on")
+    time_source: str = Field(default="em_time", description="the video's sample times used")
+    eye_sigma_deg: float = Field(gt=0, le=180, description="sigma of eye_heatmap, degrees")
+    n_subjects: int
+    n_fixations: int
+    pano_version: str
+    created: str
+    pano_complete: bool = False
 
 
 def check_params_match(

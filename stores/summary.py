@@ -79,6 +79,9 @@ class StoreSummary:
     repairs: list[dict[str, Any]] = field(default_factory=list)  # what the reader changed
     split_source: str | None = None  # where the splits came from (trace ingests)
     no_video: list[str] = field(default_factory=list)  # videos stored without their file
+    #: Videos with EM -> state of their events group videos/<video>/em (pano.stores.em):
+    #: "complete <method>", "incomplete" or "absent".
+    em_events: dict[str, str] = field(default_factory=dict)
 
     @property
     def total_samples(self) -> int:
@@ -145,6 +148,15 @@ class StoreSummary:
             f"{sum(v.n_steps for v in self.videos)} heatmaps",
             f"size     {self.store_bytes} bytes ({self.store_bytes / 2**20:.1f} MiB)",
         ]
+        if self.em_events:
+            done = {k: v for k, v in self.em_events.items() if v.startswith("complete")}
+            methods = sorted({v.split(" ", 1)[1] for v in done.values()})
+            half = sorted(k for k, v in self.em_events.items() if v == "incomplete")
+            lines.append(
+                f"em       events (videos/<video>/em) in {len(done)}/{len(self.em_events)} "
+                f"videos with EM{' (' + ', '.join(methods) + ')' if methods else ''}"
+                + (f"; incomplete (re-run pano em detect): {', '.join(half)}" if half else "")
+            )
         if self.incomplete:
             lines.append(f"incomplete (re-run the ingest to finish): {', '.join(self.incomplete)}")
         if self.damaged:
@@ -165,6 +177,7 @@ class StoreSummary:
 
 def store_summary(location: str | os.PathLike) -> StoreSummary:
     """Summarise a store (per video: split, frames, fps, samples, NaNs; totals; bytes)."""
+    from pano.stores.em import em_state, read_em_attrs
     from pano.stores.generation import GENERATION_ATTR, Generation
     from pano.stores.lock import current_writer
 
@@ -174,10 +187,16 @@ def store_summary(location: str | os.PathLike) -> StoreSummary:
     damaged = damaged_videos(root)
     rows = []
     no_video = []
+    em_events: dict[str, str] = {}
     for name in list_videos(root):
         va = read_video_attrs(root, name)
         if va.video is None:
             no_video.append(name)
+        if va.has_em:
+            state = em_state(root, name)
+            if state == "complete":
+                state += f" {read_em_attrs(root, name).em_params.method}"
+            em_events[name] = state
         rows.append(
             VideoRow(
                 name=name, split=va.split, n_frames=va.frame_count(), fps=va.frame_rate(),
@@ -202,6 +221,7 @@ def store_summary(location: str | os.PathLike) -> StoreSummary:
         repairs=list(ra.repairs),
         split_source=getattr(ra, "split_source", None),
         no_video=no_video,
+        em_events=em_events,
     )
 
 
@@ -229,19 +249,21 @@ def _run_rows(root: zarr.Group, location: str) -> list[RunRow]:
             RunRow(
                 results_path(name),
                 complete,
-                f"split {a.get('split', '?')}, profile "
+                f"target {a.get('target', 'head')}, split {a.get('split', '?')}, profile "
                 f"{profile.get('name', '?') if isinstance(profile, dict) else profile}, "
                 f"{len(models)} models: {', '.join(models)}",
                 stale_reasons(root, name) if complete else [],
-                _rerun_command(location, name, a.get("predictions")),
+                _rerun_command(location, name, a.get("predictions"), a.get("target")),
             )
         )
     return rows
 
 
-def _rerun_command(location: str, run: str, predictions: object) -> str:
-    """``pano eval`` with the store, prediction runs and results name that rescore ``run``."""
+def _rerun_command(location: str, run: str, predictions: object, target: object = None) -> str:
+    """``pano eval`` with the store, runs, target and results name that rescore ``run``."""
     cmd = f"pano eval {location}"
     if isinstance(predictions, list) and predictions:
         cmd += f" --predictions {','.join(str(p) for p in predictions)}"
+    if target == "eye":
+        cmd += " --target eye"
     return f"{cmd} --run {run} --overwrite"

@@ -175,4 +175,3 @@ def test_scanpaths_distinct_colours_and_explained_start_dots(tiny: tuple[Path, P
     assert texts == ["subject 0", "subject 1", "subject 2", "start of a path"]
     colours = {line.get_color() for line in ax.get_lines() if line.get_label().startswith("subj")}
     assert len(colours) == 3
-

@@ -84,6 +84,35 @@ def test_demo_store_and_results_are_complete(quick_demo: Path) -> None:
     assert "val []" not in report
 
 
+def test_demo_em_section(quick_demo: Path) -> None:
+    """em detect ran; the report shows fixations beside heads and every eye-target score."""
+    from pano.stores.em import list_em_videos
+
+    store = str(quick_demo / "pano.zarr")
+    assert list_em_videos(store) == sorted(list_videos(store))
+    eye = open_results(store, "demo_eye")
+    assert eye.attrs["target"] == "eye" and open_results(store, "demo").attrs["target"] == "head"
+    assert {"dhp", "fcb", "inter_observer"} <= set(eye["model"].values)
+    assert "hm" not in eye  # head forecasts are not scored against eyes
+    report = (quick_demo / "report.md").read_text(encoding="utf-8")
+    section = report.split("## Eye movements", 1)[1].split("\n## ", 1)[0]
+    assert (
+        "figures/em.png" in section and (quick_demo / "figures" / "em.png").stat().st_size > 20_000
+    )
+    assert "### Saliency against the eyes" in section and "### Scanpaths against" in section
+    for model in ("dhp", "uniform", "fcb", "equator", "inter_observer"):
+        assert f"| {model} |" in section, model
+    info = json.loads((quick_demo / "demo.json").read_text(encoding="utf-8"))
+    assert "em detect" in info["timings_s"] and "eval eye" in info["timings_s"]
+    assert info["eye_checks"] and len(info["eye_comparisons"]) == len(info["eye_checks"])
+    for name, ok in info["eye_checks"].items():  # losses are listed as losses
+        outcome = "not measured" if ok is None else ("yes" if ok else "no")
+        assert any(
+            line.startswith(f"| {name}") and line.endswith(f"| **{outcome}** |")
+            for line in section.splitlines()
+        ), name
+
+
 def test_demo_rejects_unknown_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from pano.errors import ConfigError
     from pano.pipelines.demo import DemoConfig, run_demo

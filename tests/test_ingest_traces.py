@@ -250,8 +250,11 @@ def test_version_1_store_still_opens(tmp_path: Path, capsys: pytest.CaptureFixtu
     root.attrs.put(attrs)
     name = list_videos(str(store))[0]
     g = root[f"videos/{name}"]
-    va = {k: v for k, v in g.attrs.asdict().items()
-          if k not in ("layout", "fps", "n_frames", "duration_s", "fps_source", "subject_ids")}
+    va = {
+        k: v
+        for k, v in g.attrs.asdict().items()
+        if k not in ("layout", "fps", "n_frames", "duration_s", "fps_source", "subject_ids")
+    }
     g.attrs.put(va)  # fmt: skip
     a = read_video_attrs(str(store), name)
     assert a.layout == "frames" and a.frame_rate() == 30.0 and a.frame_count() == 60

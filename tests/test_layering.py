@@ -229,8 +229,7 @@ def test_a_clean_tree_passes(tmp_path: Path) -> None:
         # stores -> pipelines under TYPE_CHECKING.
         (
             "stores/accessor.py",
-            "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
-            "    import pano.pipelines.eval\n",
+            "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import pano.pipelines.eval\n",
             "pano.stores.accessor imports pano.pipelines.eval",
         ),
         # production (here: a pipeline) importing the test fixtures.

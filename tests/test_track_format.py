@@ -136,8 +136,7 @@ def test_unknown_format_and_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["ingest", "nope", "a", "b"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "unknown data-set format 'nope'" in err[0]
-    assert "known formats: " + ", ".join(["pvs-hm", *sorted(FORMATS)]) in err[0]
-    assert "track" in FORMATS
+    assert "known formats: pvs-hm, " in err[0] and all(name in err[0] for name in FORMATS)
     assert main(["ingest", "track", "-h"]) == 0
     out = capsys.readouterr().out
     assert "SOURCE" in out and "--videos" in out and "--split" in out

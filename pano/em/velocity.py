@@ -54,7 +54,8 @@ def check_gaze(times: np.ndarray, vecs: np.ndarray, what: str = "gaze") -> np.nd
         i = int(bad[0]) + 1
         raise InputDataError(
             f"{what}: timestamps are not strictly increasing at sample {i} "
-            f"({times[i - 1]!r} s then {times[i]!r} s); sort the samples and drop duplicates"
+            f"({float(times[i - 1])!r} s then {float(times[i])!r} s); "
+            "sort the samples and drop duplicates"
         )
     missing = np.any(~np.isfinite(vecs), axis=-1)
     if missing.all():

@@ -41,18 +41,6 @@ SYNTH_FORMATS: dict[str, SynthFormat] = {
         "track", "pano.synth.track", "write_track",
         "TRACK's common format: <out>/<video>/<user> CSV rows t, x, y, z at 0.2 s.",
     ),
-    "pvs-hm-txt": SynthFormat(
-        "pvs-hm-txt", "pano.synth.pvs_hm_txt", "write_pvs_hm_txt",
-        "PVS-HM raw txt traces, <subject>/<video>.txt (CRLF, trailer line)",
-    ),
-    "salient360": SynthFormat(
-        "salient360", "pano.synth.salient360", "write_salient360",
-        "Salient360! H/HE scanpaths (<video>_fixations.csv) and float32 .bin maps",
-    ),
-    "xu-cvpr18": SynthFormat(
-        "xu-cvpr18", "pano.synth.xu_cvpr18", "write_xu_cvpr18",
-        "VR-EyeTracking Gaze_txt_files/<subject>/<video>.txt and fps.csv",
-    ),
     "fan-nossdav17": SynthFormat(
         "fan-nossdav17", "pano.synth.fan_nossdav17", "write_fan_nossdav17",
         "Fan NOSSDAV'17 orientation CSVs (30 fps; users 01-20 with flipped pitch)",
@@ -72,6 +60,18 @@ SYNTH_FORMATS: dict[str, SynthFormat] = {
     "traces": SynthFormat(
         "traces", "pano.synth.lab_traces", "write_lab_traces",
         "A generic lab CSV (head Euler angles + eye-in-head vectors) and its spec.yaml",
+    ),
+    "pvs-hm-txt": SynthFormat(
+        "pvs-hm-txt", "pano.synth.pvs_hm_txt", "write_pvs_hm_txt",
+        "PVS-HM raw txt traces, <subject>/<video>.txt (CRLF, trailer line)",
+    ),
+    "salient360": SynthFormat(
+        "salient360", "pano.synth.salient360", "write_salient360",
+        "Salient360! H/HE scanpaths (<video>_fixations.csv) and float32 .bin maps",
+    ),
+    "xu-cvpr18": SynthFormat(
+        "xu-cvpr18", "pano.synth.xu_cvpr18", "write_xu_cvpr18",
+        "VR-EyeTracking Gaze_txt_files/<subject>/<video>.txt and fps.csv",
     ),
 }  # fmt: skip
 

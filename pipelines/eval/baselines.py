@@ -53,22 +53,34 @@ def fit_on_train(
             )
         return fitted
     root = open_root(cfg.store)
-    ll = np.concatenate(
-        [
-            np.asarray(read_video_array(root, v, "scanpath"), dtype=np.float64).reshape(-1, 2)
-            for v in train
-        ]
-    )
+    if cfg.target == "eye":  # fitted on the train split's eye fixations, active per step
+        from pano.pipelines.eval.eye import check_eye_events, eye_lonlat
+
+        check_eye_events(cfg.store, train, "the train split (fitted baselines)")
+        ll = np.concatenate([eye_lonlat(root, v).reshape(-1, 2) for v in train])
+    else:
+        ll = np.concatenate(
+            [
+                np.asarray(read_video_array(root, v, "scanpath"), dtype=np.float64).reshape(-1, 2)
+                for v in train
+            ]
+        )
     heat = root_attrs.heatmap
+    points = "eye fixations (active per step)" if cfg.target == "eye" else "head points"
     if "fcb" in need:
         fitted["fcb_sigma_deg"] = fit_fcb_sigma(lonlat_vectors(ll))
-        fitted["fcb_source"] = "maximum likelihood on the train split's head points"
+        fitted["fcb_source"] = f"maximum likelihood on the train split's {points}"
     if "equator" in need:
-        m = equator_bias_map(ll[:, 1], heat.height, heat.width, heat.sigma_deg)
+        sigma = heat.sigma_deg
+        if cfg.target == "eye":  # the eye ground truth's kernel
+            from pano.pipelines.eval.eye import eye_heatmap_params
+
+            sigma = eye_heatmap_params(root, train[0]).sigma_deg
+        m = equator_bias_map(ll[:, 1], heat.height, heat.width, sigma)
         fitted["equator_profile"] = m[:, 0]
         fitted["equator_source"] = (
             "longitude-averaged great-circle Gaussians (the ground truth's sigma) at the "
-            "train split's head latitudes"
+            f"train split's {points} latitudes"
         )
     fitted["train_points"] = int(np.isfinite(ll).all(1).sum())
     return fitted

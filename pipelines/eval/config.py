@@ -117,6 +117,11 @@ class EvalConfig(PanoConfig):
         default=DEFAULT_PROFILE, description=f"metric profile: {', '.join(PROFILE_NAMES)}"
     )
     split: Literal["train", "val", "test"] = Field(default="test", description="split to evaluate")
+    target: Literal["head", "eye"] = Field(
+        default="head",
+        description="ground truth: 'head' (head points and heatmaps) or 'eye' (the fixations "
+        "and eye heatmaps of `pano em detect`); eye results default to results/<run>_eye",
+    )
     videos: list[str] | None = Field(
         default=None, description="restrict to these videos of the split"
     )
@@ -228,6 +233,11 @@ class EvalConfig(PanoConfig):
         """Under TRACK's protocol: its one metric and the forecasting baselines only."""
         if self.protocol != "track":
             return self
+        if self.target == "eye":
+            raise ConfigError(
+                "--protocol track scores head-movement forecasts, which have no eye target: "
+                "drop --target eye"
+            )
         if self.metrics is not None and self.metrics != [TRACK_METRIC]:
             raise ConfigError(
                 f"--protocol track scores {TRACK_METRIC} only, not {self.metrics}: drop --metrics"
@@ -256,8 +266,16 @@ class EvalConfig(PanoConfig):
 
     @property
     def run_name(self) -> str:
-        """The results group name."""
-        return self.run or "-".join(self.predictions) or "baselines"
+        """The results group name: ``run``, else the runs joined by '-' or 'baselines'.
+
+        Without an explicit ``run``, ``target="eye"`` appends ``_eye``, so head and eye
+        results of the same predictions live side by side (``results/dhp``,
+        ``results/dhp_eye``) and never replace each other.
+        """
+        if self.run:
+            return self.run
+        name = "-".join(self.predictions) or "baselines"
+        return f"{name}_eye" if self.target == "eye" else name
 
     @property
     def prediction_run(self) -> str | None:

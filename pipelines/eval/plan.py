@@ -23,6 +23,7 @@ from pano.pipelines.eval.config import (
     SCANPATH_BASELINES,
     EvalConfig,
 )
+from pano.pipelines.eval.eye import check_eye_events, eye_heatmap_params, eye_lonlat
 from pano.pipelines.eval.tasks import HMTask, ModelSpec, SaliencyTask, ScanpathTask, StoreRef
 from pano.pipelines.eval.track import hm_video_shape, prediction_index, resolve, track_origins
 
@@ -51,6 +52,14 @@ class Plan:
     notes: list[str]
     #: The prediction run's identity when planned (prediction_identity), or None.
     identity: dict[str, Any] | None = None
+    #: The ground-truth density maps' recipe: the store's heatmap, or (target eye) the
+    #: eye heatmap's of the first video (None: the store's).
+    eye_heatmap: Any = None
+
+    @property
+    def ground_truth_heatmap(self) -> Any:
+        """The :class:`~pano.heatmap_params.HeatmapParams` of the scored ground-truth maps."""
+        return self.root_attrs.heatmap if self.eye_heatmap is None else self.eye_heatmap
     #: TRACK's windows (``pano.pipelines.eval.track.resolve``) under ``protocol=track``.
     track: dict[str, Any] | None = None
     #: Per video: positions of ``origins`` along the prediction run's origin axis (TRACK's
@@ -154,6 +163,14 @@ def make_plan(cfg: EvalConfig) -> Plan:
         )
     notes: list[str] = []
     sal_metrics, hm_metrics, sp_metrics = cfg.metric_lists()
+    if cfg.target == "eye":
+        check_eye_events(cfg.store, names, f"split {cfg.split!r}")
+        if hm_metrics:
+            notes.append(
+                "target eye: head-movement forecasts are not scored (they forecast the head; "
+                "use --target head)"
+            )
+            hm_metrics = []
 
     kinds: dict[str, bool] = {}
     pred_attrs: dict[str, Any] = {}
@@ -200,7 +217,7 @@ def make_plan(cfg: EvalConfig) -> Plan:
     # Workers may run elsewhere (another cwd): give them an absolute path for local stores.
     path = local_path(cfg.store)
     location = str(path.resolve()) if path is not None else cfg.store
-    ref = StoreRef(location, root_attrs.heatmap, float(root_attrs.resample.rate_hz))
+    ref = StoreRef(location, root_attrs.heatmap, float(root_attrs.resample.rate_hz), cfg.target)
     # The prediction run: each task reads its own video's group.
     pred = ModelSpec(run or "", "prediction", {"run": run})
     sal_models: list[ModelSpec] = []
@@ -300,6 +317,7 @@ def make_plan(cfg: EvalConfig) -> Plan:
         predictions_attrs=pred_attrs,
         notes=notes,
         identity=identity,
+        eye_heatmap=eye_heatmap_params(cfg.store, names[0]) if cfg.target == "eye" else None,
         track=track,
         pred_index=pred_index,
     )
@@ -312,8 +330,12 @@ def build_tasks(cfg: EvalConfig, plan: Plan) -> list[tuple[str, Any]]:
     out: list[tuple[str, Any]] = []
     if plan.sal_models:
         root = open_root(cfg.store)
+        # (step, subject, 2) lon/lat of the ground-truth fixations: head points, or the
+        # eye fixations active at each step (the shuffled-AUC negatives are drawn from them).
         scan = {
-            i.name: np.asarray(read_video_array(root, i.name, "scanpath"), dtype=np.float64)
+            i.name: eye_lonlat(root, i.name)
+            if cfg.target == "eye"
+            else np.asarray(read_video_array(root, i.name, "scanpath"), dtype=np.float64)
             for i in plan.videos
         }
         for info in plan.videos:

@@ -37,6 +37,26 @@ def jsonable(v: Any) -> Any:
     return v
 
 
+#: What each target scores against (the results' ``ground_truth`` attribute).
+GROUND_TRUTH: dict[str, str] = {
+    "head": "head: videos/<video>/heatmap (density) and the subjects' head points "
+    "videos/<video>/scanpath (fixations, scanpaths)",
+    "eye": "eye: videos/<video>/em/eye_heatmap (density), the fixations of the em fixation "
+    "list active at each step (fixations) and each subject's fixation centres in order "
+    "(scanpaths), from `pano em detect`",
+}
+FIXATIONS: dict[str, str] = {
+    "head": "each subject's head point at the step, in the map pixel containing it",
+    "eye": "each subject's eye fixation active at the step (start <= step_time < start + "
+    "duration), its centre in the map pixel containing it; none during saccades and blinks",
+}
+SCANPATHS: dict[str, str] = {
+    "head": "scanpaths = each subject's head points at the steps",
+    "eye": "scanpaths = each subject's fixation centres in order of onset (no durations: no "
+    "metric here uses them)",
+}
+
+
 def provenance(cfg: EvalConfig, plan: Plan) -> dict[str, Any]:
     """The results' attributes (JSON-ready).
 
@@ -54,12 +74,14 @@ def provenance(cfg: EvalConfig, plan: Plan) -> dict[str, Any]:
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "store": cfg.store,
         "split": cfg.split,
+        "target": cfg.target,
+        "ground_truth": GROUND_TRUTH[cfg.target],
         "run": cfg.run_name,
         "predictions": list(cfg.predictions),
         "seed": cfg.seed,
         "profile": get_profile(cfg.profile).to_attrs(),
         "config": cfg.model_dump(mode="json"),
-        "ground_truth_heatmap": plan.root_attrs.heatmap.model_dump(),
+        "ground_truth_heatmap": plan.ground_truth_heatmap.model_dump(),
         "resample_rate_hz": plan.root_attrs.resample.rate_hz,
         "dataset": plan.root_attrs.dataset,
         "fitted_baselines": fitted,
@@ -68,11 +90,12 @@ def provenance(cfg: EvalConfig, plan: Plan) -> dict[str, Any]:
         "conventions": {
             "saliency": "per step; inter_observer = one half of the subjects' heatmap scored "
             "against the other half's map and fixations (both directions averaged)",
-            "fixations": "each subject's head point at the step, in the map pixel containing it",
+            "fixations": FIXATIONS[cfg.target],
             "sauc_negatives": f"fixations of {cfg.saliency.sauc_frames} frames of other videos "
             "of the split, drawn with seed (seed, video, step)",
             "hm": "mean over (subject, origin) per horizon step; horizon h = rs_time[origin + h]",
-            "scanpath": "whole-video scanpaths; mean over (predicted, true) pairs",
+            "scanpath": "whole-video scanpaths; mean over (predicted, true) pairs; true "
+            + SCANPATHS[cfg.target],
             "random_seeds": "stable_seed(seed, video, step, metric)",
         },
         "notes": plan.notes,

@@ -44,6 +44,8 @@ class StoreRef:
     location: str
     heatmap: HeatmapParams  # the store's root attribute ``heatmap``
     rate_hz: float
+    #: Ground truth: "head" (heatmap, scanpath) or "eye" (videos/<video>/em; eval/eye.py).
+    target: str = "head"
 
 
 def _root(ref: StoreRef) -> Any:
@@ -134,8 +136,18 @@ def run_saliency_task(task: SaliencyTask) -> np.ndarray:
 
     root = _root(task.ref)
     v, s0, s1 = task.video, task.start, task.stop
-    gt = np.asarray(read_video_array(root, v, "heatmap", s0, s1), dtype=np.float64)  # (F, H, W)
-    ll = np.asarray(read_video_array(root, v, "scanpath", s0, s1), dtype=np.float64)  # (F, M, 2)
+    heat = task.ref.heatmap
+    if task.ref.target == "eye":
+        from pano.pipelines.eval.eye import eye_heatmap_params, eye_lonlat
+        from pano.stores.em import read_em_array
+
+        gt = np.asarray(read_em_array(root, v, "eye_heatmap", s0, s1), dtype=np.float64)
+        ll = eye_lonlat(root, v, s0, s1)  # (F, M, 2): each subject's active fixation
+        heat = eye_heatmap_params(root, v)  # inter-observer maps: the eye heatmap recipe
+    else:
+        gt = np.asarray(read_video_array(root, v, "heatmap", s0, s1), dtype=np.float64)
+        ll = np.asarray(read_video_array(root, v, "scanpath", s0, s1), dtype=np.float64)
+    # gt (F, H, W); ll (F, M, 2) pano lon/lat degrees, NaN = no fixation / missing
     f, h, w = gt.shape
     fix = Fixations.from_lonlat(ll, h, w)
     other = Fixations.from_lonlat(task.other, h, w)
@@ -166,7 +178,7 @@ def run_saliency_task(task: SaliencyTask) -> np.ndarray:
         elif spec.kind == "inter_observer":
             seed = stable_seed(task.seed, task.video, "split_half") % (2**32)
             halves = split_half(ll.shape[1], seed)
-            maps = _halves_maps(ll, halves, task.ref.heatmap, task.device)
+            maps = _halves_maps(ll, halves, heat, task.device)
             fx = [Fixations.from_lonlat(ll[:, idx], h, w) for idx in halves]
             # Each half predicts the other half's map and fixations; both directions averaged.
             out[k] = 0.5 * (score(maps[0], maps[1], fx[1]) + score(maps[1], maps[0], fx[0]))
@@ -257,10 +269,15 @@ def run_scanpath_task(task: ScanpathTask) -> np.ndarray:
     from pano.stores import read_prediction_array, read_video_array
 
     root = _root(task.ref)
-    gt = lonlat_vectors(
-        np.asarray(read_video_array(root, task.video, "scanpath"), dtype=np.float64)
-    )
-    gt = np.swapaxes(gt, 0, 1)  # (subject, step, 3)
+    if task.ref.target == "eye":
+        from pano.pipelines.eval.eye import fixation_scanpaths
+
+        gt = fixation_scanpaths(root, task.video)  # (subject, fixation, 3), NaN padded
+    else:
+        gt = lonlat_vectors(
+            np.asarray(read_video_array(root, task.video, "scanpath"), dtype=np.float64)
+        )
+        gt = np.swapaxes(gt, 0, 1)  # (subject, step, 3)
     out = np.full((len(task.models), len(task.metrics)), np.nan)
     for k, spec in enumerate(task.models):
         if spec.kind == "inter_observer":
