@@ -17,6 +17,7 @@ meanings in ``docs/store.md``). The ground truth follows DHP:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -157,6 +158,65 @@ def _spec(dims: tuple[str, ...], data: np.ndarray, name: str, **attrs: Any) -> A
     return ArraySpec(dims, data, {"long_name": LONG_NAMES[name], **attrs})
 
 
+def head_array_specs(
+    *,
+    sample_dim: str,
+    lat: np.ndarray,
+    lon: np.ndarray,
+    xyz: np.ndarray,
+    valid: np.ndarray,
+    nan_count: np.ndarray,
+    rs_time: np.ndarray,
+    rs: np.ndarray,
+    maps: np.ndarray,
+    s_lon: np.ndarray,
+    s_lat: np.ndarray,
+    heatmap: HeatmapParams,
+    resample: ResampleParams,
+    step_coords: str,
+    long_names: Mapping[str, str] = LONG_NAMES,
+) -> dict[str, ArraySpec]:
+    """The head-movement arrays every video-group layout shares, with the same names.
+
+    Args:
+        sample_dim: the raw samples' dimension (``"time"`` for PVS-HM groups, ``"sample"``
+            for trace groups).
+        lat, lon: ``(M, T)`` raw head angles in degrees (+ up, + LEFT); ``xyz`` ``(M, T, 3)``
+            the unit vectors; ``valid`` ``(M, T)``; ``nan_count`` ``(M,)``.
+        rs_time, rs: the fixed-rate grid ``(R,)`` s and ``(M, R, 3)`` resampled vectors.
+        maps: ``(S, H, W)`` heatmaps; ``s_lon``, ``s_lat``: ``(S, M)`` scanpath degrees.
+        heatmap, resample: the store's parameters.
+        step_coords: the ``coordinates`` attribute of the per-step arrays.
+        long_names: ``long_name`` of each array (a layout may word some differently).
+
+    """
+
+    def spec(dims: tuple[str, ...], data: np.ndarray, name: str, **attrs: Any) -> ArraySpec:
+        return ArraySpec(dims, data, {"long_name": long_names[name], **attrs})
+
+    hm_lon_c, hm_lat_c = heatmap.grid_lonlat()
+    t, s3 = ("subject", sample_dim), ("subject", sample_dim, "xyz")
+    return {
+        "lat": spec(("lat",), hm_lat_c, "lat", **_DEG),
+        "lon": spec(("lon",), hm_lon_c, "lon", **_DEG),
+        "rs_time": spec(("rs_time",), rs_time, "rs_time", rate_hz=resample.rate_hz),
+        "hm_lat": spec(t, lat, "hm_lat", **_DEG),
+        "hm_lon": spec(t, lon, "hm_lon", **_DEG),
+        "hm_xyz": spec(s3, xyz, "hm_xyz", **_XYZ),
+        "hm_valid": spec(t, valid, "hm_valid"),
+        "hm_rs_xyz": spec(("subject", "rs_time", "xyz"), rs, "hm_rs_xyz", **_XYZ),
+        "nan_count": spec(("subject",), nan_count, "nan_count"),
+        "heatmap": spec(
+            ("step", "lat", "lon"), maps, "heatmap", normalize=heatmap.normalize,
+            coordinates=step_coords,
+        ),
+        "scanpath": spec(
+            ("step", "subject", "lonlat"), np.stack([s_lon, s_lat], -1), "scanpath", **_DEG,
+            components="lon lat", coordinates=step_coords,
+        ),
+    }  # fmt: skip
+
+
 def build_video_arrays(
     hm: np.ndarray,
     n_frames: int,
@@ -203,9 +263,8 @@ def build_video_arrays(
     s_lat = lat[:, grid.step_sample].T  # (S, M)
     s_lon = lon[:, grid.step_sample].T
     maps = compute_heatmaps(s_lon, s_lat, heatmap, device)
-    hm_lon_c, hm_lat_c = heatmap.grid_lonlat()
     nan_count = (~valid).sum(axis=1).astype(np.int32)
-    sub, t, s3 = ("subject",), ("subject", "time"), ("subject", "time", "xyz")
+    sub = ("subject",)
     arrays: dict[str, ArraySpec] = {
         "subject": _spec(sub, np.arange(m, dtype=np.int32), "subject"),
         "time": _spec(("time",), time, "time"),
@@ -213,22 +272,10 @@ def build_video_arrays(
         "step_time": _spec(("step",), grid.step_time, "step_time"),
         "step_frame": _spec(("step",), grid.step_frame, "step_frame"),
         "step_sample": _spec(("step",), grid.step_sample, "step_sample"),
-        "lat": _spec(("lat",), hm_lat_c, "lat", **_DEG),
-        "lon": _spec(("lon",), hm_lon_c, "lon", **_DEG),
-        "rs_time": _spec(("rs_time",), rs_time, "rs_time", rate_hz=resample.rate_hz),
-        "hm_lat": _spec(t, lat, "hm_lat", **_DEG),
-        "hm_lon": _spec(t, lon, "hm_lon", **_DEG),
-        "hm_xyz": _spec(s3, xyz, "hm_xyz", **_XYZ),
-        "hm_valid": _spec(t, valid, "hm_valid"),
-        "hm_rs_xyz": _spec(("subject", "rs_time", "xyz"), rs, "hm_rs_xyz", **_XYZ),
-        "nan_count": _spec(sub, nan_count, "nan_count"),
-        "heatmap": _spec(
-            ("step", "lat", "lon"), maps, "heatmap", normalize=heatmap.normalize,
-            coordinates=_STEP_COORDS,
-        ),
-        "scanpath": _spec(
-            ("step", "subject", "lonlat"), np.stack([s_lon, s_lat], -1), "scanpath", **_DEG,
-            components="lon lat", coordinates=_STEP_COORDS,
+        **head_array_specs(
+            sample_dim="time", lat=lat, lon=lon, xyz=xyz, valid=valid, nan_count=nan_count,
+            rs_time=rs_time, rs=rs, maps=maps, s_lon=s_lon, s_lat=s_lat, heatmap=heatmap,
+            resample=resample, step_coords=_STEP_COORDS,
         ),
     }  # fmt: skip
     info: dict[str, Any] = {

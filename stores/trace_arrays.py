@@ -37,7 +37,7 @@ import numpy as np
 
 from pano.errors import InputDataError
 from pano.geometry import resample_directions, vec_to_lonlat
-from pano.stores.ground_truth import LONG_NAMES, compute_heatmaps
+from pano.stores.ground_truth import LONG_NAMES, compute_heatmaps, head_array_specs
 from pano.stores.schema import HeatmapParams, ResampleParams
 from pano.stores.traces import SourceMap, Trace
 from pano.stores.writer import ArraySpec
@@ -212,11 +212,10 @@ def build_trace_arrays(
     at_step = _at_times(time, xyz, counts, step_time)  # (M, S, 3)
     s_lon, s_lat, _ = _lonlat(at_step.transpose(1, 0, 2))  # (S, M)
     maps = compute_heatmaps(s_lon, s_lat, heatmap, device)
-    hm_lon_c, hm_lat_c = heatmap.grid_lonlat()
     padding = np.arange(n)[None, :] >= counts[:, None]
     nan_count = ((~valid) & ~padding).sum(axis=1).astype(np.int32)
     subj = np.array([subject_index[tr.subject] for tr in traces], dtype=np.int32)
-    sub, t2, t3 = ("subject",), ("subject", "sample"), ("subject", "sample", "xyz")
+    sub, t2 = ("subject",), ("subject", "sample")
     arrays: dict[str, ArraySpec] = {
         "subject": _spec(sub, subj, "subject"),
         "sample_count": _spec(sub, counts, "sample_count"),
@@ -224,22 +223,10 @@ def build_trace_arrays(
         "step": _spec(("step",), np.arange(n_steps, dtype=np.int32), "step"),
         "step_time": _spec(("step",), step_time, "step_time", fps=fps),
         "step_frame": _spec(("step",), step_frame.astype(np.int32), "step_frame"),
-        "lat": _spec(("lat",), hm_lat_c, "lat", **_DEG),
-        "lon": _spec(("lon",), hm_lon_c, "lon", **_DEG),
-        "rs_time": _spec(("rs_time",), rs_time, "rs_time", rate_hz=resample.rate_hz),
-        "hm_lat": _spec(t2, lat, "hm_lat", **_DEG),
-        "hm_lon": _spec(t2, lon, "hm_lon", **_DEG),
-        "hm_xyz": _spec(t3, xyz, "hm_xyz", **_XYZ),
-        "hm_valid": _spec(t2, valid, "hm_valid"),
-        "hm_rs_xyz": _spec(("subject", "rs_time", "xyz"), rs, "hm_rs_xyz", **_XYZ),
-        "nan_count": _spec(sub, nan_count, "nan_count"),
-        "heatmap": _spec(
-            ("step", "lat", "lon"), maps, "heatmap", normalize=heatmap.normalize,
-            coordinates=_STEP_COORDS,
-        ),
-        "scanpath": _spec(
-            ("step", "subject", "lonlat"), np.stack([s_lon, s_lat], -1), "scanpath", **_DEG,
-            components="lon lat", coordinates=_STEP_COORDS,
+        **head_array_specs(
+            sample_dim="sample", lat=lat, lon=lon, xyz=xyz, valid=valid, nan_count=nan_count,
+            rs_time=rs_time, rs=rs, maps=maps, s_lon=s_lon, s_lat=s_lat, heatmap=heatmap,
+            resample=resample, step_coords=_STEP_COORDS, long_names=TRACE_LONG_NAMES,
         ),
     }  # fmt: skip
     info: dict[str, Any] = {
