@@ -31,6 +31,21 @@ ingest_app = typer.Typer(
 )
 
 
+# Options shared by `pano ingest pvs-hm` and `pano ingest <format>`.
+HeatmapSigmaOpt = Annotated[
+    float | None, typer.Option(help="Heatmap Gaussian sigma in degrees [7].")
+]
+HeatmapSizeOpt = Annotated[str | None, typer.Option(help="Heatmap size WIDTHxHEIGHT [360x180].")]
+StepFramesOpt = Annotated[int | None, typer.Option(help="Video frames per ground-truth step [10].")]
+DeviceOpt = Annotated[
+    str | None, typer.Option(help="Heatmap device: auto, cpu, cuda, cuda:N [auto].")
+]
+SchedulerOpt = Annotated[str | None, typer.Option(help="Address of an existing Dask scheduler.")]
+OverwriteOpt = Annotated[
+    bool, typer.Option("--overwrite", help="Replace an existing store instead of resuming.")
+]
+
+
 def _size(text: str) -> tuple[int, int]:
     from pano.errors import ConfigError
 
@@ -65,30 +80,18 @@ def pvs_hm(
         float | None,
         typer.Option(help="Largest accepted txt-.mat difference, degrees [0.001]."),
     ] = None,
-    heatmap_sigma: Annotated[
-        float | None, typer.Option(help="Heatmap Gaussian sigma in degrees [7].")
-    ] = None,
-    heatmap_size: Annotated[
-        str | None, typer.Option(help="Heatmap size WIDTHxHEIGHT [360x180].")
-    ] = None,
-    step_frames: Annotated[
-        int | None, typer.Option(help="Video frames per ground-truth step [10].")
-    ] = None,
-    device: Annotated[
-        str | None, typer.Option(help="Heatmap device: auto, cpu, cuda, cuda:N [auto].")
-    ] = None,
+    heatmap_sigma: HeatmapSigmaOpt = None,
+    heatmap_size: HeatmapSizeOpt = None,
+    step_frames: StepFramesOpt = None,
+    device: DeviceOpt = None,
     workers: Annotated[
         int | None,
         typer.Option(
             help="Dask worker processes [one per video, up to the CPU count]; 0 = in-process."
         ),
     ] = None,
-    scheduler: Annotated[
-        str | None, typer.Option(help="Address of an existing Dask scheduler.")
-    ] = None,
-    overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="Replace an existing store instead of resuming.")
-    ] = False,
+    scheduler: SchedulerOpt = None,
+    overwrite: OverwriteOpt = False,
     verify: Annotated[
         bool,
         typer.Option(
@@ -214,27 +217,15 @@ def _trace_command(name: str, summary: str) -> Callable[..., None]:
                 "dataset, track (TRACK's published split), dhp, none [auto]."
             ),
         ] = None,
-        heatmap_sigma: Annotated[
-            float | None, typer.Option(help="Heatmap Gaussian sigma in degrees [7].")
-        ] = None,
-        heatmap_size: Annotated[
-            str | None, typer.Option(help="Heatmap size WIDTHxHEIGHT [360x180].")
-        ] = None,
-        step_frames: Annotated[
-            int | None, typer.Option(help="Video frames per ground-truth step [10].")
-        ] = None,
-        device: Annotated[
-            str | None, typer.Option(help="Heatmap device: auto, cpu, cuda, cuda:N [auto].")
-        ] = None,
+        heatmap_sigma: HeatmapSigmaOpt = None,
+        heatmap_size: HeatmapSizeOpt = None,
+        step_frames: StepFramesOpt = None,
+        device: DeviceOpt = None,
         workers: Annotated[
             int | None, typer.Option(help="Dask worker processes; 0 = in-process.")
         ] = None,
-        scheduler: Annotated[
-            str | None, typer.Option(help="Address of an existing Dask scheduler.")
-        ] = None,
-        overwrite: Annotated[
-            bool, typer.Option("--overwrite", help="Replace an existing store instead of resuming.")
-        ] = False,
+        scheduler: SchedulerOpt = None,
+        overwrite: OverwriteOpt = False,
         verify: Annotated[
             bool, typer.Option("--verify", help="Read every chunk; rewrite damaged videos.")
         ] = False,
