@@ -19,26 +19,14 @@ from pano.errors import ConfigError
 from pano.stores.schema import HeatmapParams, ResampleParams
 
 
-class IngestConfig(PanoConfig):
-    """Configuration of ``pano ingest pvs-hm`` (see ``pipelines/configs/ingest.yaml``)."""
+class StoreIngestSettings(PanoConfig):
+    """What every ingest shares: the output store, its ground-truth parameters and how it runs.
 
-    videos: Path = Field(description="folder of the mp4 videos")
-    hm: Path = Field(description="head-movement .mat file (FULLdata_per_video_frame.mat)")
+    Base of :class:`IngestConfig` (``pano ingest pvs-hm``) and
+    :class:`pano.pipelines.ingest_traces.TraceIngestConfig` (``pano ingest <format>``).
+    """
+
     store: str = Field(description="output store: a path or an fsspec URL")
-    em: Path | None = Field(
-        default=None, description="optional eye-movement .mat file (EMdata_per_video_frame.mat)"
-    )
-    traces: Path | None = Field(
-        default=None,
-        description="optional folder of PVS-HM's raw txt traces (<user>/<video>.txt) of the same "
-        "data: compared with the HM .mat sample by sample before anything is written",
-    )
-    traces_tolerance_deg: float = Field(
-        default=1e-3,
-        ge=0,
-        description="largest accepted txt-.mat difference (great-circle degrees); beyond it the "
-        "ingest is refused",
-    )
     heatmap: HeatmapParams = Field(default_factory=lambda: HeatmapParams())
     resample: ResampleParams = Field(default_factory=lambda: ResampleParams())
     device: str = Field(
@@ -59,6 +47,48 @@ class IngestConfig(PanoConfig):
     overwrite: bool = Field(
         default=False, description="replace an existing store instead of resuming it"
     )
+    count_frames: Literal["auto", "container", "demux"] = Field(
+        default="auto", description="frame count: header if consistent, header only, or demux"
+    )
+    verify: bool = Field(
+        default=False,
+        description="read every chunk of the complete videos and rewrite the damaged ones",
+    )
+
+    @field_validator("store")
+    @classmethod
+    def _store_not_empty(cls, v: str) -> str:
+        if not v.strip():
+            raise ConfigError("must be a path or URL")
+        return v
+
+    @field_validator("dashboard")
+    @classmethod
+    def _dashboard(cls, v: str) -> str:
+        from pano.pipelines.runner import check_dashboard
+
+        return check_dashboard(v)
+
+
+class IngestConfig(StoreIngestSettings):
+    """Configuration of ``pano ingest pvs-hm`` (see ``pipelines/configs/ingest.yaml``)."""
+
+    videos: Path = Field(description="folder of the mp4 videos")
+    hm: Path = Field(description="head-movement .mat file (FULLdata_per_video_frame.mat)")
+    em: Path | None = Field(
+        default=None, description="optional eye-movement .mat file (EMdata_per_video_frame.mat)"
+    )
+    traces: Path | None = Field(
+        default=None,
+        description="optional folder of PVS-HM's raw txt traces (<user>/<video>.txt) of the same "
+        "data: compared with the HM .mat sample by sample before anything is written",
+    )
+    traces_tolerance_deg: float = Field(
+        default=1e-3,
+        ge=0,
+        description="largest accepted txt-.mat difference (great-circle degrees); beyond it the "
+        "ingest is refused",
+    )
     val_videos: list[str] = Field(
         default_factory=list, description="videos to put in the 'val' split"
     )
@@ -73,13 +103,6 @@ class IngestConfig(PanoConfig):
     )
     angle_tolerance_deg: float = Field(
         default=1e-3, ge=0, le=1, description="tolerance of the |lat|<=90, |lon|<=180 check"
-    )
-    count_frames: Literal["auto", "container", "demux"] = Field(
-        default="auto", description="frame count: header if consistent, header only, or demux"
-    )
-    verify: bool = Field(
-        default=False,
-        description="read every chunk of the complete videos and rewrite the damaged ones",
     )
     mixed_rates: bool = Field(
         default=False,
@@ -108,20 +131,6 @@ class IngestConfig(PanoConfig):
         if self.em_detect and self.em is None:
             raise ConfigError("em_detect needs eye-movement data: give em (--em FILE)")
         return self
-
-    @field_validator("store")
-    @classmethod
-    def _store_not_empty(cls, v: str) -> str:
-        if not v.strip():
-            raise ConfigError("must be a path or URL")
-        return v
-
-    @field_validator("dashboard")
-    @classmethod
-    def _dashboard(cls, v: str) -> str:
-        from pano.pipelines.runner import check_dashboard
-
-        return check_dashboard(v)
 
 
 class VideoResult(BaseModel):

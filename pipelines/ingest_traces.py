@@ -32,11 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from pano._version import __version__
-from pano.config import PanoConfig
-from pano.errors import ConfigError, InputDataError, InputFileNotFoundError, StoreExistsError
+from pano.errors import InputDataError, InputFileNotFoundError, StoreExistsError
 from pano.geometry import CANONICAL_FRAME
 from pano.pipelines.ingest import (
     _file_source,
@@ -47,7 +46,7 @@ from pano.pipelines.ingest import (
     _raise_first,
     _remove_store,
 )
-from pano.pipelines.ingest_config import IngestSummary, VideoResult
+from pano.pipelines.ingest_config import IngestSummary, StoreIngestSettings, VideoResult
 from pano.pipelines.runner import dask_runner
 from pano.stores.schema import (
     VIDEOS_GROUP,
@@ -67,12 +66,11 @@ from pano.stores.traces import SourceMap, Trace, TraceSet
 log = logging.getLogger("pano.pipelines.ingest_traces")
 
 
-class TraceIngestConfig(PanoConfig):
+class TraceIngestConfig(StoreIngestSettings):
     """Configuration of ``pano ingest <format>`` for a trace format."""
 
     format: str = Field(description="the raw format (pano.stores.formats.FORMATS)")
     source: Path = Field(description="the downloaded data set (a folder or file)")
-    store: str = Field(description="output store: a path or an fsspec URL")
     videos: Path | None = Field(default=None, description="optional folder of the video files")
     options: dict[str, Any] = Field(
         default_factory=dict, description="keyword options of the format's reader"
@@ -88,29 +86,6 @@ class TraceIngestConfig(PanoConfig):
         "gives one",
     )  # fmt: skip
     dataset: str | None = Field(default=None, description="data set name (default: the reader's)")
-    heatmap: HeatmapParams = Field(default_factory=lambda: HeatmapParams())
-    resample: ResampleParams = Field(default_factory=lambda: ResampleParams())
-    device: str = Field(default="auto", description="torch device for the heatmaps")
-    workers: int | None = Field(default=None, ge=0, description="Dask workers; 0 = in-process")
-    scheduler: str | None = Field(default=None, description="an existing Dask scheduler")
-    dashboard: str = Field(default="local", description="'local', 'off' or HOST:PORT")
-    overwrite: bool = Field(default=False, description="replace an existing store")
-    verify: bool = Field(default=False, description="read every chunk; rewrite damaged videos")
-    count_frames: str = Field(default="auto", description="frame count of probed videos")
-
-    @field_validator("store")
-    @classmethod
-    def _store_not_empty(cls, v: str) -> str:
-        if not v.strip():
-            raise ConfigError("must be a path or URL")
-        return v
-
-    @field_validator("dashboard")
-    @classmethod
-    def _dashboard(cls, v: str) -> str:
-        from pano.pipelines.runner import check_dashboard
-
-        return check_dashboard(v)
 
 
 @dataclass
