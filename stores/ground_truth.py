@@ -122,8 +122,9 @@ def _xyz_valid(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return xyz, valid
 
 
-_DEG = {"units": "degrees"}
-_XYZ = {"components": "x y z", "frame": "pano canonical: +x front, +y left, +z up"}
+#: Attributes of arrays in degrees / of unit-vector arrays (shared by every group layout).
+DEG_ATTRS = {"units": "degrees"}
+XYZ_ATTRS = {"components": "x y z", "frame": "pano canonical: +x front, +y left, +z up"}
 _STEP_COORDS = "step_time step_frame step_sample"
 
 #: ``long_name`` attribute of every array (times are seconds since the video start).
@@ -197,21 +198,21 @@ def head_array_specs(
     hm_lon_c, hm_lat_c = heatmap.grid_lonlat()
     t, s3 = ("subject", sample_dim), ("subject", sample_dim, "xyz")
     return {
-        "lat": spec(("lat",), hm_lat_c, "lat", **_DEG),
-        "lon": spec(("lon",), hm_lon_c, "lon", **_DEG),
+        "lat": spec(("lat",), hm_lat_c, "lat", **DEG_ATTRS),
+        "lon": spec(("lon",), hm_lon_c, "lon", **DEG_ATTRS),
         "rs_time": spec(("rs_time",), rs_time, "rs_time", rate_hz=resample.rate_hz),
-        "hm_lat": spec(t, lat, "hm_lat", **_DEG),
-        "hm_lon": spec(t, lon, "hm_lon", **_DEG),
-        "hm_xyz": spec(s3, xyz, "hm_xyz", **_XYZ),
+        "hm_lat": spec(t, lat, "hm_lat", **DEG_ATTRS),
+        "hm_lon": spec(t, lon, "hm_lon", **DEG_ATTRS),
+        "hm_xyz": spec(s3, xyz, "hm_xyz", **XYZ_ATTRS),
         "hm_valid": spec(t, valid, "hm_valid"),
-        "hm_rs_xyz": spec(("subject", "rs_time", "xyz"), rs, "hm_rs_xyz", **_XYZ),
+        "hm_rs_xyz": spec(("subject", "rs_time", "xyz"), rs, "hm_rs_xyz", **XYZ_ATTRS),
         "nan_count": spec(("subject",), nan_count, "nan_count"),
         "heatmap": spec(
             ("step", "lat", "lon"), maps, "heatmap", normalize=heatmap.normalize,
             coordinates=step_coords,
         ),
         "scanpath": spec(
-            ("step", "subject", "lonlat"), np.stack([s_lon, s_lat], -1), "scanpath", **_DEG,
+            ("step", "subject", "lonlat"), np.stack([s_lon, s_lat], -1), "scanpath", **DEG_ATTRS,
             components="lon lat", coordinates=step_coords,
         ),
     }  # fmt: skip
@@ -299,9 +300,9 @@ def build_video_arrays(
         et, et3 = ("subject", "em_time"), ("subject", "em_time", "xyz")
         e_nan = (~e_valid).sum(axis=1).astype(np.int32)
         arrays["em_time"] = _spec(("em_time",), em_time, "em_time")
-        arrays["em_lat"] = _spec(et, e_lat, "em_lat", **_DEG)
-        arrays["em_lon"] = _spec(et, e_lon, "em_lon", **_DEG)
-        arrays["em_xyz"] = _spec(et3, e_xyz, "em_xyz", **_XYZ)
+        arrays["em_lat"] = _spec(et, e_lat, "em_lat", **DEG_ATTRS)
+        arrays["em_lon"] = _spec(et, e_lon, "em_lon", **DEG_ATTRS)
+        arrays["em_xyz"] = _spec(et3, e_xyz, "em_xyz", **XYZ_ATTRS)
         arrays["em_valid"] = _spec(et, e_valid, "em_valid")
         arrays["em_nan_count"] = _spec(("subject",), e_nan, "em_nan_count")
         info.update(

@@ -37,13 +37,17 @@ import numpy as np
 
 from pano.errors import InputDataError
 from pano.geometry import resample_directions, vec_to_lonlat
-from pano.stores.ground_truth import LONG_NAMES, compute_heatmaps, head_array_specs
+from pano.stores.ground_truth import (
+    DEG_ATTRS,
+    LONG_NAMES,
+    XYZ_ATTRS,
+    compute_heatmaps,
+    head_array_specs,
+)
 from pano.stores.schema import HeatmapParams, ResampleParams
 from pano.stores.traces import SourceMap, Trace
 from pano.stores.writer import ArraySpec
 
-_DEG = {"units": "degrees"}
-_XYZ = {"components": "x y z", "frame": "pano canonical: +x front, +y left, +z up"}
 _STEP_COORDS = "step_time step_frame"
 
 #: ``long_name`` of the arrays whose meaning differs from the PVS-HM layout.
@@ -248,13 +252,13 @@ def build_trace_arrays(
         e_nan = ((~e_valid) & ~e_pad).sum(axis=1).astype(np.int32)
         et2, et3 = ("subject", "em_sample"), ("subject", "em_sample", "xyz")
         arrays["em_time"] = _spec(et2, e_time, "em_time")
-        arrays["em_lat"] = _spec(et2, e_lat, "em_lat", **_DEG)
-        arrays["em_lon"] = _spec(et2, e_lon, "em_lon", **_DEG)
-        arrays["em_xyz"] = _spec(et3, e_xyz, "em_xyz", **_XYZ)
+        arrays["em_lat"] = _spec(et2, e_lat, "em_lat", **DEG_ATTRS)
+        arrays["em_lon"] = _spec(et2, e_lon, "em_lon", **DEG_ATTRS)
+        arrays["em_xyz"] = _spec(et3, e_xyz, "em_xyz", **XYZ_ATTRS)
         arrays["em_valid"] = _spec(et2, e_valid, "em_valid")
         arrays["em_nan_count"] = _spec(sub, e_nan, "em_nan_count")
         info.update(n_em_samples=n, n_em_nan_samples=int(e_nan.sum()))
         if any(tr.eye_in_head is not None for tr in traces):
             _, eih, _ = _padded(traces, "eye_in_head", n)
-            arrays["eih_xyz"] = _spec(et3, eih, "eih_xyz", **_XYZ)
+            arrays["eih_xyz"] = _spec(et3, eih, "eih_xyz", **XYZ_ATTRS)
     return arrays, info
