@@ -17,7 +17,7 @@ $(BIN)/pano: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH_PIN)"
-	$(BIN)/python -m pip install -q -e ".[dev,dashboard]"
+	$(BIN)/python -m pip install -q -e ".[dev,dashboard]" "$(TORCH_PIN)"
 	touch $(BIN)/pano
 
 setup: $(BIN)/pano
