@@ -8,7 +8,8 @@ arrays), written by ``pano train-gaze`` from the driver, ``pano_complete`` set l
   (x right, y down, z forward; ``(0, 0, -1)`` looks into the camera); NaN where not scored;
 * ``yaw``, ``pitch`` ``float64 (sample,)`` the model's GazeHub angles in radians
   (``yaw = atan2(-x, -z)``, ``pitch = asin(-y)``), NaN where not scored;
-* ``sigma`` ``float64 (sample,)`` the model's uncertainty (radians), NaN where not scored;
+* ``sigma`` ``float64 (sample, angle)`` the model's [yaw, pitch] spread (radians), NaN
+  where not scored;
 * ``scored`` ``bool (sample,)`` the sample was predicted (it is a test sample of a fold
   the run trained); ``fold`` ``str (sample,)`` that fold's name (``""`` where not scored).
 
@@ -99,7 +100,7 @@ def write_gaze_predictions(
             f"{describe(location)}: gaze predictions need {', '.join(GAZE_PREDICTION_ARRAYS)} "
             f"of one length; missing {missing}, lengths {sorted(n)}"
         )
-    dims = {"gaze_xyz": ("sample", "xyz")}
+    dims = {"gaze_xyz": ("sample", "xyz"), "sigma": ("sample", "angle")}
     specs = {
         k: ArraySpec(dims.get(k, ("sample",)), _stored(np.asarray(arrays[k])))
         for k in GAZE_PREDICTION_ARRAYS
@@ -133,7 +134,7 @@ class GazePredictions:
     gaze_xyz: np.ndarray  # float64 (N, 3), NaN where not scored
     yaw: np.ndarray  # float64 (N,) radians
     pitch: np.ndarray  # float64 (N,) radians
-    sigma: np.ndarray  # float64 (N,) radians
+    sigma: np.ndarray  # float64 (N, 2) radians, [yaw, pitch] spread
     scored: np.ndarray  # bool (N,)
     fold: np.ndarray  # str (N,)
     attrs: dict[str, Any]

@@ -18,7 +18,7 @@ from pano.config import load_config
 from pano.geometry import camvec_to_gazehub, gazehub_to_camvec, orthodromic_distance
 from pano.pipelines.gaze import GazeTrainConfig, train_gaze
 from pano.pipelines.gaze.data import FaceLoader, draw_validation, plan_folds, read_rows
-from pano.stores.gaze_samples import GazeProtocol, GazeSamples
+from pano.stores.gaze_samples import GazeConvention, GazeProtocol, GazeSamples
 
 CONFIGS = Path(__file__).resolve().parents[1] / "pipelines" / "configs"
 
@@ -75,7 +75,11 @@ def make_store(path: Path, dataset: str = "synth", **kw: object) -> tuple[str, G
     from pano.pipelines.gaze._standin_store import write_gaze
 
     samples, protocol = synth_samples(**kw)  # type: ignore[arg-type]
-    write_gaze(str(path), dataset, samples, protocol)
+    convention = GazeConvention(
+        dataset, "synthetic test faces", "[yaw, pitch]", "radians", "GazeHub camera axes",
+        "none (rendered in the normalised camera)", "none",
+    )  # fmt: skip
+    write_gaze(str(path), dataset, samples, convention, protocol, {"source": "test"})
     return str(path), samples
 
 

@@ -72,7 +72,7 @@ def _open(cfg: EvalConfig) -> tuple[Any, Any]:
     assert cfg.dataset is not None
     data = open_gaze(cfg.store, cfg.dataset)
     preds = [open_gaze_predictions(cfg.store, cfg.dataset, r) for r in cfg.predictions]
-    n = len(data.gaze_xyz)
+    n = data.n_samples
     for p in preds:
         if len(p.scored) != n:
             raise StoreError(
@@ -137,12 +137,12 @@ def score_gaze(cfg: EvalConfig) -> tuple[Any, list[str]]:
     """The per-sample and per-person scores as an :class:`xarray.Dataset` (not written)."""
     import xarray as xr
 
-    from pano.pipelines.gaze.data import as_text
+    from pano.pipelines.gaze.data import as_text, optional_array
     from pano.pipelines.gaze.fold import angular_error_deg
 
     data, preds = _open(cfg)
-    gaze = np.asarray(data.gaze_xyz, np.float64)
-    subject = as_text(data.subject)
+    gaze = np.asarray(data.array("gaze_xyz"), np.float64)
+    subject = as_text(data.array("subject"))
     samples = np.flatnonzero(preds[0].scored)
     truth = gaze[samples]
     who = subject[samples]
@@ -152,13 +152,14 @@ def score_gaze(cfg: EvalConfig) -> tuple[Any, list[str]]:
     baseline_info: dict[str, Any] = {}
     if "mean_gaze" in cfg.baselines:
         models["mean_gaze"], baseline_info["mean_gaze"] = mean_gaze_baseline(
-            gaze, subject, data.split, preds[0], samples
+            gaze, subject, optional_array(data, "split"), preds[0], samples
         )
     if "head_pose" in cfg.baselines:
-        if data.head_xyz is None:
+        head = optional_array(data, "head_xyz")
+        if head is None:
             notes.append(f"head_pose left out: gaze/{cfg.dataset} has no head pose (head_xyz)")
         else:
-            models["head_pose"] = np.asarray(data.head_xyz, np.float64)[samples]
+            models["head_pose"] = np.asarray(head, np.float64)[samples]
             baseline_info["head_pose"] = "head_xyz of the sample, taken as its gaze"
     names = list(models)
     err = np.stack([angular_error_deg(models[m], truth) for m in names])
@@ -280,14 +281,17 @@ def gaze_figure(ds: Any, path: Path) -> Path:
     for k, m in enumerate(models):
         vals = [*ds["person_mean_deg"].sel(model=m).values.tolist()]
         vals.append(float(ds["mean_of_person_means_deg"].sel(model=m)))
-        err = [0.0] * len(persons) + [float(np.nan_to_num(ds["person_std_deg"].sel(model=m)))]
         pos = x - 0.4 + width * (k + 0.5)
-        bars = ax.bar(pos, vals, width, yerr=err, capsize=3, label=m, color=colours[k % 6])
+        bars = ax.bar(pos, vals, width, label=m, color=colours[k % 6])
         ax.bar_label(bars, fmt="%.1f", fontsize=7, padding=2)
+        std = float(ds["person_std_deg"].sel(model=m))
+        if np.isfinite(std):  # the spread over persons, on the mean-of-means bar only
+            ax.errorbar(pos[-1], vals[-1], yerr=std, color="black", capsize=3, lw=1)
     ax.set_xticks(x, groups, fontsize=8)
     ax.set_ylabel("mean angular error (degrees)")
-    ax.set_xlabel("test person (leave-one-person-out fold)")
     a = ds.attrs
+    lopo = (a.get("protocol") or {}).get("kind") == "lopo"
+    ax.set_xlabel("test person (leave-one-person-out fold)" if lopo else "person (test split)")
     ax.set_title(
         f"{a.get('dataset')}: gaze angular error per person, {', '.join(models)}\n"
         f"({a.get('n_samples')} test samples; lower is better; error bar = std over persons)",
@@ -295,6 +299,7 @@ def gaze_figure(ds: Any, path: Path) -> Path:
     )
     ax.legend(fontsize=8, frameon=False)
     ax.grid(axis="y", alpha=0.3)
+    ax.set_axisbelow(True)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

@@ -1,37 +1,41 @@
 """TEMPORARY stand-in for gaze-model's modules (deleted once they land on main).
 
-Interface assumed: ``GazeModelConfig`` (pydantic), ``build_gaze_model(cfg) -> nn.Module``
-whose forward gives ``(yaw, pitch, sigma)`` radians, ``GazeLossConfig`` and
-``gaze_loss(yaw, pitch, sigma, t_yaw, t_pitch, cfg) -> Tensor``, and
-``GazeAugmentConfig`` / ``augment(x, cfg, gen)``.
+Mirrors their interface: ``build_gaze_model(cfg) -> GazeGRM`` whose forward gives a
+``GazeOutput(angles (B, 2), sigma (B, 2), vector (B, 3))``, ``gaze_loss(pred, target,
+sigma, cfg) -> (loss, parts)`` and ``augment_batch(images, angles, cfg)``.
 """
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from pydantic import Field
 from torch import nn
 
 from pano.config import PanoConfig
+from pano.geometry import gazehub_to_camvec
 
 
 class GazeModelConfig(PanoConfig):
     """Stand-in model config."""
 
     backbone: str = "pano_cnn_small"
-    backbone_weights: str | None = None
+    backbone_weights: Path | None = None
     dropout: float = Field(0.5, ge=0, lt=1)
     hidden: int = Field(64, ge=1)
+    image_size: int = Field(224, ge=8)
 
 
 class GazeLossConfig(PanoConfig):
     """Stand-in loss weights."""
 
-    pinball: float = 1.0
-    mse: float = 0.8
-    bias: float = 0.1
+    quantile: float = 0.1
+    w_pinball: float = 1.0
+    w_mse: float = 0.8
+    w_bias: float = 0.1
 
 
 class GazeAugmentConfig(PanoConfig):
@@ -39,6 +43,14 @@ class GazeAugmentConfig(PanoConfig):
 
     enabled: bool = True
     brightness: float = 0.2
+
+
+class GazeOutput(NamedTuple):
+    """Stand-in output."""
+
+    angles: torch.Tensor
+    sigma: torch.Tensor
+    vector: torch.Tensor
 
 
 class _Net(nn.Module):
@@ -53,46 +65,44 @@ class _Net(nn.Module):
         )  # fmt: skip
         self.head = nn.Sequential(
             nn.Linear(32 * w, cfg.hidden), nn.LeakyReLU(), nn.Dropout(cfg.dropout),
-            nn.Linear(cfg.hidden, 3),
+            nn.Linear(cfg.hidden, 4),
         )  # fmt: skip
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        o = self.head(self.features(x))
-        return (
-            math.pi * torch.tanh(o[:, 0]),
-            math.pi / 2 * torch.tanh(o[:, 1]),
-            math.pi * torch.sigmoid(o[:, 2]),
+    def forward(self, x: torch.Tensor) -> GazeOutput:
+        o = self.head(self.features(x)).float()
+        yaw, pitch = math.pi * torch.tanh(o[:, 0]), math.pi / 2 * torch.tanh(o[:, 1])
+        return GazeOutput(
+            torch.stack([yaw, pitch], 1),
+            math.pi * torch.sigmoid(o[:, 2:]),
+            gazehub_to_camvec(yaw, pitch),
         )
 
 
-def build_gaze_model(cfg: GazeModelConfig) -> nn.Module:
+def build_gaze_model(cfg: GazeModelConfig, load_weights: bool = True) -> nn.Module:
     """Stand-in builder."""
     return _Net(cfg)
 
 
 def gaze_loss(
-    yaw: torch.Tensor,
-    pitch: torch.Tensor,
-    sigma: torch.Tensor,
-    t_yaw: torch.Tensor,
-    t_pitch: torch.Tensor,
-    cfg: GazeLossConfig,
-) -> torch.Tensor:
+    pred: torch.Tensor, target: torch.Tensor, sigma: torch.Tensor, cfg: GazeLossConfig
+) -> tuple[torch.Tensor, dict[str, float]]:
     """Stand-in mixed loss."""
-    pred = torch.stack([yaw, pitch], 1)
-    tgt = torch.stack([t_yaw, t_pitch], 1)
-    s = sigma[:, None]
-    lo, hi = pred - s, pred + s
-    pin = torch.maximum(0.1 * (tgt - lo), (0.1 - 1) * (tgt - lo)) + torch.maximum(
-        0.9 * (tgt - hi), (0.9 - 1) * (tgt - hi)
+    q = cfg.quantile
+    lo, hi = pred - sigma, pred + sigma
+    pin = torch.maximum(q * (target - lo), (q - 1) * (target - lo)) + torch.maximum(
+        (1 - q) * (target - hi), -q * (target - hi)
     )
-    mse = ((pred - tgt) ** 2).mean()
-    return cfg.pinball * pin.mean() + cfg.mse * mse + cfg.bias * (pred - s).abs().mean()
+    mse = ((pred - target) ** 2).mean()
+    bias = (pred - sigma).abs().mean()
+    loss = cfg.w_pinball * pin.mean() + cfg.w_mse * mse + cfg.w_bias * bias
+    return loss, {"pinball": float(pin.mean().detach()), "mse": float(mse.detach()), "bias": float(bias.detach())}
 
 
-def augment(x: torch.Tensor, cfg: GazeAugmentConfig, gen: torch.Generator) -> torch.Tensor:
-    """Stand-in brightness jitter."""
+def augment_batch(
+    images: torch.Tensor, angles: torch.Tensor, cfg: GazeAugmentConfig
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stand-in brightness jitter (torch's global RNG)."""
     if not cfg.enabled:
-        return x
-    g = 1 + cfg.brightness * (2 * torch.rand(x.shape[0], generator=gen) - 1)
-    return (x * g.to(x.device)[:, None, None, None]).clamp(0, 1)
+        return images, angles
+    g = 1 + cfg.brightness * (2 * torch.rand(images.shape[0]) - 1)
+    return (images * g.to(images.device)[:, None, None, None]).clamp(0, 1), angles

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from pano.errors import StoreError
-from pano.stores.gaze_samples import GAZE_GROUP, GazeProtocol, GazeSamples
+from pano.stores.gaze_samples import GAZE_GROUP, GazeConvention, GazeProtocol, GazeSamples
+
+_STRINGS = ("subject", "split", "source")
 
 
 @dataclass
@@ -16,33 +19,44 @@ class GazeData:
     """Stand-in lazy view."""
 
     dataset: str
-    face: Any
-    gaze_xyz: Any
-    subject: Any
-    mirrored: Any
-    split: Any | None
-    head_xyz: Any | None
     protocol: GazeProtocol
+    n_samples: int
+    arrays: dict[str, Any] = field(repr=False)
+
+    def array(self, name: str) -> np.ndarray:
+        """Whole array."""
+        data = np.asarray(self.arrays[name][...])
+        return np.array(data.tolist(), dtype=str) if name in _STRINGS else data
 
 
-def write_gaze(store: str, dataset: str, s: GazeSamples, protocol: GazeProtocol) -> None:
+def write_gaze(
+    store: str,
+    dataset: str,
+    s: GazeSamples,
+    convention: GazeConvention,
+    protocol: GazeProtocol,
+    provenance: Mapping[str, Any],
+) -> None:
     """Stand-in writer."""
     import zarr
 
     from pano.stores.writer import ArraySpec, write_group
 
     root = zarr.open_group(store, mode="a", zarr_format=3)
+    st = np.dtypes.StringDType()
     arrays = {
         "face": ArraySpec(("sample", "y", "x", "rgb"), s.face, chunks=(16, *s.face.shape[1:])),
         "gaze_xyz": ArraySpec(("sample", "xyz"), s.gaze_xyz),
-        "subject": ArraySpec(("sample",), s.subject.astype(np.dtypes.StringDType())),
+        "subject": ArraySpec(("sample",), s.subject.astype(st)),
         "mirrored": ArraySpec(("sample",), s.mirrored),
     }
     if s.split is not None:
-        arrays["split"] = ArraySpec(("sample",), s.split.astype(np.dtypes.StringDType()))
+        arrays["split"] = ArraySpec(("sample",), s.split.astype(st))
     if s.head_xyz is not None:
         arrays["head_xyz"] = ArraySpec(("sample", "xyz"), s.head_xyz)
-    write_group(root, f"{GAZE_GROUP}/{dataset}", arrays, {"protocol": protocol.to_attrs()})
+    write_group(
+        root, f"{GAZE_GROUP}/{dataset}", arrays, {"protocol": protocol.to_attrs(), "n": len(s)}
+    )
 
 
 def open_gaze(store: str, dataset: str) -> GazeData:
@@ -54,14 +68,9 @@ def open_gaze(store: str, dataset: str) -> GazeData:
     except Exception as err:
         raise StoreError(f"{store}: no gaze data set {dataset!r}") from err
     p = g.attrs["protocol"]
-    names = set(g.array_keys())
     return GazeData(
         dataset,
-        g["face"],
-        np.asarray(g["gaze_xyz"][:]),
-        np.asarray(g["subject"][:].tolist(), dtype=str),
-        np.asarray(g["mirrored"][:]),
-        np.asarray(g["split"][:].tolist(), dtype=str) if "split" in names else None,
-        np.asarray(g["head_xyz"][:]) if "head_xyz" in names else None,
         GazeProtocol(p["kind"], tuple(p["folds"]), p.get("description", "")),
+        int(g.attrs["n"]),
+        {str(k): v for k, v in g.arrays()},
     )

@@ -74,6 +74,11 @@ def as_text(a: Any) -> np.ndarray:
     return np.asarray(np.asarray(a).tolist(), dtype=str).reshape(np.shape(a))
 
 
+def optional_array(data: Any, name: str) -> np.ndarray | None:
+    """``data.array(name)`` of an opened gaze data set, or None where it has no such array."""
+    return data.array(name) if name in data.arrays else None
+
+
 def draw_validation(persons: Sequence[str], test: str, n: int, seed: int) -> tuple[str, ...]:
     """``n`` validation persons drawn from ``persons`` (the test person excluded).
 
@@ -192,10 +197,19 @@ def read_rows(arr: Any, idx: np.ndarray) -> np.ndarray:
     return out
 
 
-def to_input(face: np.ndarray, device: torch.device) -> torch.Tensor:
-    """``uint8 (B, H, W, 3)`` RGB -> float32 ``(B, 3, H, W)`` in ``[0, 1]`` on ``device``."""
+def to_input(face: np.ndarray, device: torch.device, size: int | None = None) -> torch.Tensor:
+    """``uint8 (B, H, W, 3)`` RGB -> float32 ``(B, 3, S, S)`` in ``[0, 1]`` on ``device``.
+
+    Faces whose size is not ``size`` x ``size`` are resized (bilinear, antialiased) to the
+    model's input size; ``size=None`` keeps them as they are.
+    """
     x = torch.from_numpy(np.ascontiguousarray(face)).to(device, non_blocking=True)
-    return x.permute(0, 3, 1, 2).float().div_(255.0)
+    x = x.permute(0, 3, 1, 2).float().div_(255.0)
+    if size is not None and tuple(x.shape[-2:]) != (size, size) and x.shape[0]:
+        x = torch.nn.functional.interpolate(
+            x, size=(size, size), mode="bilinear", antialias=True, align_corners=False
+        ).clamp_(0.0, 1.0)
+    return x
 
 
 @dataclass
@@ -269,6 +283,7 @@ class FaceLoader:
 __all__ = [
     "SPLIT_FOLD",
     "as_text",
+    "optional_array",
     "FaceLoader",
     "FoldPlan",
     "draw_validation",

@@ -32,7 +32,7 @@ from torch import nn
 
 from pano.errors import CheckpointError
 from pano.geometry import camvec_to_gazehub, gazehub_to_camvec, normalize, orthodromic_distance
-from pano.pipelines.gaze._standin_model import augment, build_gaze_model, gaze_loss
+from pano.pipelines.gaze._standin_model import augment_batch, build_gaze_model, gaze_loss
 from pano.pipelines.gaze.config import GAZE_RESUME_MAY_CHANGE, GazeTrainConfig
 from pano.pipelines.gaze.data import FaceLoader, FoldPlan, as_text, to_input
 from pano.pipelines.train.checkpoint import CheckpointManager, atomic_write_bytes
@@ -77,13 +77,19 @@ def selection_rule(cfg: GazeTrainConfig, plan: FoldPlan) -> str:
 
 @torch.no_grad()
 def predict(
-    model: nn.Module, loader: FaceLoader, batch: int, device: torch.device, amp: bool
+    model: nn.Module,
+    loader: FaceLoader,
+    batch: int,
+    device: torch.device,
+    amp: bool,
+    size: int | None = None,
 ) -> dict[str, np.ndarray]:
-    """Predictions for every sample of ``loader`` in its order.
+    """Predictions for every sample of ``loader`` in its order (faces resized to ``size``).
 
     Returns:
-        ``yaw``, ``pitch`` (GazeHub radians), ``sigma`` (radians) as float64 ``(N,)`` and
-        ``gaze_xyz`` float64 ``(N, 3)`` unit vectors in GazeHub camera axes.
+        ``yaw``, ``pitch`` (GazeHub radians) as float64 ``(N,)``, ``sigma`` float64
+        ``(N, 2)`` (the model's [yaw, pitch] spread, radians) and ``gaze_xyz`` float64
+        ``(N, 3)`` unit vectors in GazeHub camera axes (from the angles, in float64).
 
     """
     was = model.training
@@ -91,13 +97,13 @@ def predict(
     parts: list[torch.Tensor] = []
     for _, faces in loader.ordered(batch):
         with torch.autocast("cuda", dtype=torch.float16, enabled=amp):
-            yaw, pitch, sigma = model(to_input(faces, device))
-        parts.append(torch.stack([yaw, pitch, sigma], 1).double().cpu())
+            out = model(to_input(faces, device, size))
+        parts.append(torch.cat([out.angles.float(), out.sigma.float()], 1).double().cpu())
     model.train(was)
-    out = torch.cat(parts).numpy() if parts else np.zeros((0, 3))
-    yaw, pitch, sigma = out[:, 0], out[:, 1], out[:, 2]
+    arr = torch.cat(parts).numpy() if parts else np.zeros((0, 4))
+    yaw, pitch = arr[:, 0].copy(), arr[:, 1].copy()
     xyz = np.asarray(gazehub_to_camvec(yaw, pitch), np.float64).reshape(-1, 3)
-    return {"yaw": yaw, "pitch": pitch, "sigma": sigma, "gaze_xyz": xyz}
+    return {"yaw": yaw, "pitch": pitch, "sigma": arr[:, 2:4].copy(), "gaze_xyz": xyz}
 
 
 def person_mean(err: np.ndarray, who: np.ndarray) -> float:
@@ -136,7 +142,8 @@ def train_fold(
     """Train one fold, choose its checkpoint on the validation set, predict its test samples.
 
     Args:
-        data: the data set's lazy arrays (``face``, ``gaze_xyz``, ``subject``).
+        data: the opened gaze data set (``open_gaze``: lazy ``arrays['face']``,
+            ``array('gaze_xyz')``, ``array('subject')``).
         cfg: the configuration.
         plan: the fold.
         fold_dir: the fold's folder (created).
@@ -165,14 +172,14 @@ def train_fold(
             f"{fold_dir}: fold {plan.name} already has checkpoints; pass --resume to continue "
             "it, or choose another --out run folder"
         )
-    gaze = np.asarray(data.gaze_xyz, np.float64)
-    subject = as_text(data.subject)
+    gaze = np.asarray(data.array("gaze_xyz"), np.float64)
+    subject = as_text(data.array("subject"))
     yaw_all, pitch_all = camvec_to_gazehub(gaze)
-    t_yaw = torch.as_tensor(np.asarray(yaw_all), dtype=torch.float32)
-    t_pitch = torch.as_tensor(np.asarray(pitch_all), dtype=torch.float32)
-    train = FaceLoader(data.face, plan.train_idx, cfg.data.cache_mb, cfg.data.buffer_chunks)
-    val = FaceLoader(data.face, plan.val_idx, cfg.data.cache_mb, cfg.data.buffer_chunks)
-    test = FaceLoader(data.face, plan.test_idx, cfg.data.cache_mb, cfg.data.buffer_chunks)
+    angles = torch.as_tensor(np.stack([yaw_all, pitch_all], 1), dtype=torch.float32)
+    face, size = data.arrays["face"], cfg.model.image_size
+    train = FaceLoader(face, plan.train_idx, cfg.data.cache_mb, cfg.data.buffer_chunks)
+    val = FaceLoader(face, plan.val_idx, cfg.data.cache_mb, cfg.data.buffer_chunks)
+    test = FaceLoader(face, plan.test_idx, cfg.data.cache_mb, cfg.data.buffer_chunks)
     train_mean = mean_direction(gaze[plan.train_idx])
     val_base = person_mean(
         angular_error_deg(np.broadcast_to(train_mean, (len(plan.val_idx), 3)), gaze[plan.val_idx]),
@@ -228,21 +235,22 @@ def train_fold(
     local = max(1, o.batch_size // info.world)
     seen_images = 0
     t_train = time.perf_counter()
-    tgen = torch.Generator()
     for epoch in range(start, o.epochs):
         order = np.random.default_rng(derive_seed(cfg.seed, epoch + 1, 0))
-        tgen.manual_seed(derive_seed(cfg.seed + 1, epoch + 1, info.rank))
+        # kornia's augmentations draw from torch's global generator: seeded per epoch.
+        torch.manual_seed(derive_seed(cfg.seed + 1, epoch + 1, info.rank))
         losses = []
         module.train()
         for sel, faces in train.shuffled(o.batch_size, order):
             sel, faces = sel[info.rank :: info.world][:local], faces[info.rank :: info.world][:local]
             if len(sel) == 0:
                 continue
-            x = augment(to_input(faces, dev), cfg.augment, tgen)
-            ty, tp = t_yaw[sel].to(dev), t_pitch[sel].to(dev)
+            x, target = augment_batch(
+                to_input(faces, dev, size), angles[sel].to(dev), cfg.augment
+            )
             with torch.autocast("cuda", dtype=torch.float16, enabled=amp):
-                yaw, pitch, sigma = module(x)
-            loss = gaze_loss(yaw.float(), pitch.float(), sigma.float(), ty, tp, cfg.loss)
+                out = module(x)
+            loss, _ = gaze_loss(out.angles.float(), target, out.sigma.float(), cfg.loss)
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             if o.grad_clip > 0:
@@ -255,7 +263,7 @@ def train_fold(
             seen_images += len(sel)
         is_best, val_err = False, None
         if info.is_main:
-            pv = predict(model, val, cfg.predict_batch, dev, amp)
+            pv = predict(model, val, cfg.predict_batch, dev, amp, size)
             err = angular_error_deg(pv["gaze_xyz"], gaze[plan.val_idx])
             val_err = person_mean(err, subject[plan.val_idx])
             is_best = best is None or val_err < best
@@ -304,7 +312,7 @@ def train_fold(
         which = "best" if cfg.log.select == "best" else "latest"
         state, entry = ckpt.load(which)
         model.load_state_dict(state["model"])
-        pt = predict(model, test, cfg.predict_batch, dev, amp)
+        pt = predict(model, test, cfg.predict_batch, dev, amp, size)
         test_err = angular_error_deg(pt["gaze_xyz"], gaze[plan.test_idx])
         arrays = {"sample_index": plan.test_idx, **pt}
         atomic_write_bytes(fold_dir / FOLD_PREDICTIONS, _npz_bytes(arrays))

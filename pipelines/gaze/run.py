@@ -37,7 +37,7 @@ from pano._version import __version__
 from pano.errors import CheckpointError
 from pano.pipelines.gaze._standin_store import open_gaze
 from pano.pipelines.gaze.config import GAZE_RESUME_MAY_CHANGE, GazeTrainConfig
-from pano.pipelines.gaze.data import FoldPlan, plan_folds
+from pano.pipelines.gaze.data import FoldPlan, optional_array, plan_folds
 from pano.pipelines.gaze.fold import read_fold, train_fold
 from pano.pipelines.train.checkpoint import atomic_write_bytes
 from pano.pipelines.train.dist import DistInfo, init_distributed, shutdown
@@ -157,7 +157,13 @@ def train_gaze(
     data = open_gaze(store, dataset)
     where = f"{store}/{GAZE_GROUP}/{dataset}"
     plans = plan_folds(
-        data.subject, data.split, data.protocol, folds, cfg.data.val_persons, cfg.seed, where
+        data.array("subject"),
+        optional_array(data, "split"),
+        data.protocol,
+        folds,
+        cfg.data.val_persons,
+        cfg.seed,
+        where,
     )
     _check_run_config(run_dir, cfg)
     for p in plans:
@@ -232,7 +238,7 @@ def gather_predictions(
         "gaze_xyz": np.full((n_samples, 3), np.nan),
         "yaw": np.full(n_samples, np.nan),
         "pitch": np.full(n_samples, np.nan),
-        "sigma": np.full(n_samples, np.nan),
+        "sigma": np.full((n_samples, 2), np.nan),
         "scored": np.zeros(n_samples, bool),
         "fold": np.full(n_samples, "", dtype=object),
     }
@@ -268,7 +274,7 @@ def _finish(
     from pano.stores.generation import check_unchanged
     from pano.stores.lock import store_write_lock
 
-    arrays, records = gather_predictions(run_dir, len(data.gaze_xyz))
+    arrays, records = gather_predictions(run_dir, data.n_samples)
     if not records:
         return
     attrs = {
