@@ -14,16 +14,13 @@ def train_gaze_cmd(
     ],
     config: Annotated[
         Path,
-        typer.Option(
-            "--config", "-c", help="YAML config, e.g. pipelines/configs/gaze_grm.yaml."
-        ),
+        typer.Option("--config", "-c", help="YAML config, e.g. pipelines/configs/gaze_grm.yaml."),
     ],
     dataset: Annotated[str, typer.Option(help="The gaze data set (gaze/NAME in the store).")],
     fold: Annotated[
         list[str] | None,
         typer.Option(
-            help="Train this fold (a person id, e.g. p00; repeatable or a comma list) "
-            "[every fold]."
+            help="Train this fold (a person id, e.g. p00; repeatable or a comma list) [every fold]."
         ),
     ] = None,
     folds: Annotated[
@@ -56,8 +53,8 @@ def train_gaze_cmd(
     resume: Annotated[
         bool,
         typer.Option(
-            "--resume", help="Continue folds from their last complete checkpoint (complete "
-            "folds are kept)."
+            "--resume",
+            help="Continue folds from their last complete checkpoint (complete folds are kept).",
         ),
     ] = False,
 ) -> None:
@@ -105,9 +102,7 @@ def train_gaze_cmd(
             f"{'n/a' if val is None else f'{val:.2f} deg'} at epoch {rec['selected_epoch']} "
             f"({rec['selected_checkpoint']}); {rec['n_train']} training samples"
         )
-    typer.echo(
-        f"trained {len(res.folds)} fold(s) in {res.seconds:.1f} s; run folder {res.run_dir}"
-    )
+    typer.echo(f"trained {len(res.folds)} fold(s) in {res.seconds:.1f} s; run folder {res.run_dir}")
     if res.predictions:
         typer.echo(
             f"wrote {res.predictions} ({len(res.predicted_folds)} fold(s)); score it with "

@@ -152,10 +152,14 @@ def test_lopo_all_folds_predictions_and_gaze_eval(tmp_path: Path) -> None:
     summary = json.loads((out / "summary.json").read_text())
     assert "never on the test fold" in summary["checkpoint_selection"]
     for rec in res.folds:
-        assert rec["val_persons"] == list(draw_validation(sorted(set(s.subject)), rec["fold"], 1, 0))
+        assert rec["val_persons"] == list(
+            draw_validation(sorted(set(s.subject)), rec["fold"], 1, 0)
+        )
         assert rec["fold"] not in rec["val_persons"] + rec["train_persons"]
         assert "never used for selection" in rec["selection_rule"]
-        man = json.loads((out / "folds" / rec["fold"] / "checkpoints" / "manifest.json").read_text())
+        man = json.loads(
+            (out / "folds" / rec["fold"] / "checkpoints" / "manifest.json").read_text()
+        )
         entry = next(e for e in man["checkpoints"] if e["file"] == rec["selected_checkpoint"])
         assert entry["sha256"] == rec["checkpoint_sha256"] and man["best"] == entry["file"]
         vals = [e["val"] for e in man["checkpoints"]]
@@ -194,7 +198,9 @@ def test_lopo_all_folds_predictions_and_gaze_eval(tmp_path: Path) -> None:
         train = np.isin(s.subject, rec["train_persons"])
         m = s.gaze_xyz[train].mean(0)
         m /= np.linalg.norm(m)
-        e = np.rad2deg(orthodromic_distance(np.broadcast_to(m, (12, 3)), s.gaze_xyz[s.subject == rec["fold"]]))
+        e = np.rad2deg(
+            orthodromic_distance(np.broadcast_to(m, (12, 3)), s.gaze_xyz[s.subject == rec["fold"]])
+        )
         got = float(ds["person_mean_deg"].sel(model="mean_gaze", person=rec["fold"]))
         assert got == pytest.approx(e.mean(), rel=1e-12)
     he = np.rad2deg(orthodromic_distance(s.head_xyz, s.gaze_xyz))
@@ -265,7 +271,43 @@ def test_eval_gaze_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     store, _ = make_store(tmp_path / "g.zarr", persons=3, per_person=2)
     assert main(["eval", store, "--target", "gaze", "--predictions", "x"]) == 2
     assert "--dataset" in capsys.readouterr().err
-    assert main(["eval", store, "--target", "gaze", "--dataset", "synth", "--predictions", "x"]) == 2
+    assert (
+        main(["eval", store, "--target", "gaze", "--dataset", "synth", "--predictions", "x"]) == 2
+    )
     assert "no complete gaze/synth/predictions/x" in capsys.readouterr().err
     assert main(["eval", store, "--baselines", "mean_gaze"]) == 2
     assert "--target gaze" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # two worker processes import torch (~1 min on the loaded 2-core CI machine)
+def test_folds_in_parallel_on_dask_match_in_process(tmp_path: Path) -> None:
+    from pano.stores.gaze_predictions import open_gaze_predictions
+
+    store, _ = make_store(tmp_path / "g.zarr", persons=4, per_person=6)
+    cfg = tiny(**{"optim": {"epochs": 1}})
+    a = train_gaze(store, cfg, "synth", folds=["p00", "p02"], out=tmp_path / "seq", workers=0)
+    b = train_gaze(store, cfg, "synth", folds=["p00", "p02"], out=tmp_path / "par", workers=2)
+    assert [r["fold"] for r in b.folds] == ["p00", "p02"]
+    for ra, rb in zip(a.folds, b.folds, strict=True):
+        assert ra["val_persons"] == rb["val_persons"]
+        assert (tmp_path / "par" / "folds" / rb["fold"] / "fold.json").is_file()
+    pa = open_gaze_predictions(store, "synth", "seq")
+    pb = open_gaze_predictions(store, "synth", "par")
+    np.testing.assert_array_equal(pa.scored, pb.scored)
+    # Same seeds, same data: the same model up to float summation order (threads differ).
+    np.testing.assert_allclose(pb.gaze_xyz[pb.scored], pa.gaze_xyz[pa.scored], atol=1e-4)
+
+
+def test_a_learnable_setup_beats_the_mean_gaze_baseline(tmp_path: Path) -> None:
+    """Faces whose pupils show the gaze: the model must learn more than the average gaze."""
+    from pano.pipelines.eval import EvalConfig
+    from pano.pipelines.eval.gaze import score_gaze
+
+    store, _ = make_store(tmp_path / "g.zarr", persons=5, per_person=60)
+    cfg = tiny(**{"optim": {"epochs": 10, "lr": 3e-3}, "augment": {"enabled": False}})
+    train_gaze(store, cfg, "synth", folds=["p00"], out=tmp_path / "learn", workers=0)
+    ecfg = EvalConfig(store=store, target="gaze", dataset="synth", predictions=["learn"])
+    ds, _ = score_gaze(ecfg)
+    model = float(ds["mean_of_person_means_deg"].sel(model="learn"))
+    base = float(ds["mean_of_person_means_deg"].sel(model="mean_gaze"))
+    assert model < 0.7 * base, (model, base)

@@ -121,6 +121,21 @@ def mean_gaze_baseline(
     return out, used
 
 
+#: What the results record of each scored prediction run, and of each of its folds.
+_RUN_KEYS = ("created", "pano_version", "store_generation", "content_sha256", "run_dir", "config")
+_FOLD_KEYS = (
+    "fold", "test_person", "val_persons", "train_persons", "selection_rule",
+    "selected_checkpoint", "checkpoint_sha256",
+)  # fmt: skip
+
+
+def _run_provenance(attrs: dict[str, Any]) -> dict[str, Any]:
+    """A prediction run's provenance as the results record it (which checkpoints, how chosen)."""
+    out = {k: attrs.get(k) for k in _RUN_KEYS}
+    out["folds"] = [{k: r.get(k) for k in _FOLD_KEYS} for r in attrs.get("folds", [])]
+    return out
+
+
 def _summaries(err: np.ndarray, who: np.ndarray, persons: list[str]) -> dict[str, Any]:
     per = np.array([err[who == p].mean() for p in persons], np.float64)
     return {
@@ -184,51 +199,34 @@ def score_gaze(cfg: EvalConfig) -> tuple[Any, list[str]]:
             "person": np.array(persons, dtype=object),
         },
     )
-    run_attrs = {
-        p.run: {
-            k: p.attrs.get(k)
-            for k in ("created", "pano_version", "store_generation", "content_sha256", "run_dir")
-        }
-        | {
-            "folds": [
-                {
-                    k: r.get(k)
-                    for k in (
-                        "fold", "test_person", "val_persons", "train_persons",
-                        "selection_rule", "selected_checkpoint", "checkpoint_sha256",
-                    )  # fmt: skip
-                }
-                for r in p.attrs.get("folds", [])
-            ],
-            "config": p.attrs.get("config"),
-        }
-        for p in preds
-    }
+    run_attrs = {p.run: _run_provenance(p.attrs) for p in preds}
     from pano.pipelines.eval.provenance import jsonable
 
     ds.attrs.update(
-        jsonable({
-            "pano_version": __version__,
-            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-            "store": str(cfg.store),
-            "target": "gaze",
-            "ground_truth": GAZE_GROUND_TRUTH,
-            "dataset": cfg.dataset,
-            "run": cfg.run_name,
-            "gaze_predictions": list(cfg.predictions),
-            "gaze_prediction_attrs": run_attrs,
-            "baselines": baseline_info,
-            "protocol": preds[0].attrs.get("protocol"),
-            "n_samples": int(len(samples)),
-            "n_persons": len(persons),
-            "conventions": {
-                "error": "great-circle angle in degrees, float64, atan2(|u x v|, u.v)",
-                "lopo": "mean_of_person_means_deg: the mean over persons of each person's "
-                "mean error (the LOPO number); person_std_deg uses ddof=1",
-                "samples": "the samples the prediction run scored (its folds' test persons)",
-            },
-            "notes": notes,
-        })
+        jsonable(
+            {
+                "pano_version": __version__,
+                "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+                "store": str(cfg.store),
+                "target": "gaze",
+                "ground_truth": GAZE_GROUND_TRUTH,
+                "dataset": cfg.dataset,
+                "run": cfg.run_name,
+                "gaze_predictions": list(cfg.predictions),
+                "gaze_prediction_attrs": run_attrs,
+                "baselines": baseline_info,
+                "protocol": preds[0].attrs.get("protocol"),
+                "n_samples": len(samples),
+                "n_persons": len(persons),
+                "conventions": {
+                    "error": "great-circle angle in degrees, float64, atan2(|u x v|, u.v)",
+                    "lopo": "mean_of_person_means_deg: the mean over persons of each person's "
+                    "mean error (the LOPO number); person_std_deg uses ddof=1",
+                    "samples": "the samples the prediction run scored (its folds' test persons)",
+                },
+                "notes": notes,
+            }
+        )
     )
     return ds, notes
 
@@ -346,9 +344,7 @@ def write_gaze_reports(ds: Any, tables: dict[str, Any], out: Path) -> list[Path]
     return files
 
 
-def evaluate_gaze(
-    cfg: EvalConfig, announce: Callable[[str], None] | None = None
-) -> GazeEvalResult:
+def evaluate_gaze(cfg: EvalConfig, announce: Callable[[str], None] | None = None) -> GazeEvalResult:
     """Score a gaze prediction run and the gaze baselines (see the module docstring).
 
     Raises:

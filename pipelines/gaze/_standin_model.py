@@ -95,7 +95,11 @@ def gaze_loss(
     mse = ((pred - target) ** 2).mean()
     bias = (pred - sigma).abs().mean()
     loss = cfg.w_pinball * pin.mean() + cfg.w_mse * mse + cfg.w_bias * bias
-    return loss, {"pinball": float(pin.mean().detach()), "mse": float(mse.detach()), "bias": float(bias.detach())}
+    return loss, {
+        "pinball": float(pin.mean().detach()),
+        "mse": float(mse.detach()),
+        "bias": float(bias.detach()),
+    }
 
 
 def augment_batch(

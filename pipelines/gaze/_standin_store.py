@@ -67,10 +67,11 @@ def open_gaze(store: str, dataset: str) -> GazeData:
         g = zarr.open_group(store, mode="r", path=f"{GAZE_GROUP}/{dataset}")
     except Exception as err:
         raise StoreError(f"{store}: no gaze data set {dataset!r}") from err
-    p = g.attrs["protocol"]
+    p: Any = g.attrs["protocol"]
+    n: Any = g.attrs["n"]
     return GazeData(
         dataset,
         GazeProtocol(p["kind"], tuple(p["folds"]), p.get("description", "")),
-        int(g.attrs["n"]),
+        int(n),
         {str(k): v for k, v in g.arrays()},
     )

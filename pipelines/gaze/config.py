@@ -73,9 +73,7 @@ class GazeTrainConfig(PanoConfig):
 
     model: GazeModelConfig = Field(default_factory=lambda: GazeModelConfig.model_validate({}))
     loss: GazeLossConfig = Field(default_factory=lambda: GazeLossConfig.model_validate({}))
-    augment: GazeAugmentConfig = Field(
-        default_factory=lambda: GazeAugmentConfig.model_validate({})
-    )
+    augment: GazeAugmentConfig = Field(default_factory=lambda: GazeAugmentConfig.model_validate({}))
     optim: GazeOptimConfig = Field(default_factory=lambda: GazeOptimConfig.model_validate({}))
     data: GazeDataConfig = Field(default_factory=lambda: GazeDataConfig.model_validate({}))
     log: GazeLogConfig = Field(default_factory=lambda: GazeLogConfig.model_validate({}))

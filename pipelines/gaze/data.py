@@ -61,16 +61,15 @@ class FoldPlan:
             "test_person": self.test_person,
             "val_persons": list(self.val_persons),
             "train_persons": list(self.train_persons),
-            "n_train": int(len(self.train_idx)),
-            "n_val": int(len(self.val_idx)),
-            "n_test": int(len(self.test_idx)),
+            "n_train": len(self.train_idx),
+            "n_val": len(self.val_idx),
+            "n_test": len(self.test_idx),
             "val_rule": self.val_rule,
         }
 
 
 def as_text(a: Any) -> np.ndarray:
-    """A fixed-width NumPy ``str`` array of any text array (NumPy ``StringDType``, object,
-    a Zarr array's values)."""
+    """A fixed-width NumPy ``str`` array of a text array (``StringDType``, object, Zarr)."""
     return np.asarray(np.asarray(a).tolist(), dtype=str).reshape(np.shape(a))
 
 
@@ -161,8 +160,8 @@ def plan_folds(
         train = tuple(p for p in persons if p != test and p not in val)
         rule = (
             f"{len(val)} of the {len(persons) - 1} training persons drawn with "
-            f"numpy default_rng([seed={seed}, crc32('{test}')]) from the persons other than the test person, who "
-            "never trains or validates"
+            f"numpy default_rng([seed={seed}, crc32('{test}')]) from the persons other than "
+            "the test person, who never trains or validates"
         )
         out.append(
             FoldPlan(
@@ -248,7 +247,9 @@ class FaceLoader:
             faces = self._all()[i : i + batch] if self.cached else read_rows(self.face, sel)
             yield sel, faces
 
-    def shuffled(self, batch: int, gen: np.random.Generator) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def shuffled(
+        self, batch: int, gen: np.random.Generator
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """One epoch of ``(indices, faces)`` batches in a random order drawn from ``gen``.
 
         Every sample appears once; the last batch may be smaller.

@@ -63,7 +63,9 @@ def mean_direction(xyz: np.ndarray) -> np.ndarray:
 def selection_rule(cfg: GazeTrainConfig, plan: FoldPlan) -> str:
     """The sentence recorded for how the fold's test-predicting checkpoint was chosen."""
     if cfg.log.select == "last":
-        return "the last epoch's checkpoint (no selection; the test fold is never scored in training)"
+        return (
+            "the last epoch's checkpoint (no selection; the test fold is never scored in training)"
+        )
     who = (
         f"validation person(s) {', '.join(plan.val_persons)} ({plan.val_rule})"
         if plan.test_person is not None
@@ -113,9 +115,10 @@ def person_mean(err: np.ndarray, who: np.ndarray) -> float:
     return float(np.mean([err[who == p].mean() for p in np.unique(who)]))
 
 
-def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+def _npz_bytes(arrays: dict[str, Any]) -> bytes:
+    """An uncompressed ``.npz`` of numeric arrays (no pickled objects)."""
     buf = io.BytesIO()
-    np.savez(buf, **arrays)
+    np.savez(buf, allow_pickle=False, **arrays)
     return buf.getvalue()
 
 
@@ -231,7 +234,9 @@ def train_fold(
         fold_dir.mkdir(parents=True, exist_ok=True)
         from torch.utils.tensorboard import SummaryWriter
 
-        writer = SummaryWriter(str(fold_dir / "tb"), purge_step=start * per_epoch if start else None)
+        writer = SummaryWriter(
+            str(fold_dir / "tb"), purge_step=start * per_epoch if start else None
+        )
     local = max(1, o.batch_size // info.world)
     seen_images = 0
     t_train = time.perf_counter()
@@ -242,12 +247,13 @@ def train_fold(
         losses = []
         module.train()
         for sel, faces in train.shuffled(o.batch_size, order):
-            sel, faces = sel[info.rank :: info.world][:local], faces[info.rank :: info.world][:local]
+            sel, faces = (
+                sel[info.rank :: info.world][:local],
+                faces[info.rank :: info.world][:local],
+            )
             if len(sel) == 0:
                 continue
-            x, target = augment_batch(
-                to_input(faces, dev, size), angles[sel].to(dev), cfg.augment
-            )
+            x, target = augment_batch(to_input(faces, dev, size), angles[sel].to(dev), cfg.augment)
             with torch.autocast("cuda", dtype=torch.float16, enabled=amp):
                 out = module(x)
             loss, _ = gaze_loss(out.angles.float(), target, out.sigma.float(), cfg.loss)

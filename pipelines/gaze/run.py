@@ -328,5 +328,3 @@ def _write_summary(
 
 
 __all__ = ["GazeTrainResult", "default_out", "gather_predictions", "train_gaze"]
-
-
