@@ -13,11 +13,9 @@ from typing import Literal
 from pydantic import Field
 
 from pano.config import PanoConfig
-from pano.pipelines.gaze._standin_model import (
-    GazeAugmentConfig,
-    GazeLossConfig,
-    GazeModelConfig,
-)
+from pano.models.gaze_augment import GazeAugmentConfig
+from pano.models.gaze_grm import GazeModelConfig
+from pano.models.gaze_loss import GazeLossConfig
 
 
 class GazeOptimConfig(PanoConfig):

@@ -32,7 +32,9 @@ from torch import nn
 
 from pano.errors import CheckpointError
 from pano.geometry import camvec_to_gazehub, gazehub_to_camvec, normalize, orthodromic_distance
-from pano.pipelines.gaze._standin_model import augment_batch, build_gaze_model, gaze_loss
+from pano.models.gaze_augment import augment_batch
+from pano.models.gaze_grm import build_gaze_model
+from pano.models.gaze_loss import gaze_loss
 from pano.pipelines.gaze.config import GAZE_RESUME_MAY_CHANGE, GazeTrainConfig
 from pano.pipelines.gaze.data import FaceLoader, FoldPlan, as_text, to_input
 from pano.pipelines.train.checkpoint import CheckpointManager, atomic_write_bytes
