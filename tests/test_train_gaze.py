@@ -311,3 +311,29 @@ def test_a_learnable_setup_beats_the_mean_gaze_baseline(tmp_path: Path) -> None:
     model = float(ds["mean_of_person_means_deg"].sel(model="learn"))
     base = float(ds["mean_of_person_means_deg"].sel(model="mean_gaze"))
     assert model < 0.7 * base, (model, base)
+
+
+@pytest.mark.slow  # two processes import torch (~1 min on the loaded 2-core CI machine)
+def test_torchrun_two_gloo_processes_train_each_fold_with_ddp(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from pano.stores.gaze_predictions import open_gaze_predictions
+
+    store, s = make_store(tmp_path / "g.zarr", persons=4, per_person=6)
+    out = tmp_path / "ddp"
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+        "-m", "pano", "train-gaze", store, "--config", str(CONFIGS / "gaze_tiny.yaml"),
+        "--dataset", "synth", "--fold", "p00,p01", "--out", str(out), "--set", "optim.epochs=1",
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=280)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout.count("trained 2 fold(s)") == 1, res.stdout  # rank 0 prints alone
+    for fold in ("p00", "p01"):
+        rec = json.loads((out / "folds" / fold / "fold.json").read_text())
+        assert rec["world_size"] == 2 and rec["complete"]
+    p = open_gaze_predictions(store, "synth", "ddp")
+    np.testing.assert_array_equal(p.scored, np.isin(s.subject, ["p00", "p01"]))
