@@ -121,7 +121,15 @@ def dataset(tmp_path: Path) -> Path:
     write_person(
         tmp_path,
         "p01",
-        [("day01/0001.jpg", [20.0, -10.0, 550.0], [-150.0, 200.0, -10.0], (0.1, -0.2, 0.05), "left")],
+        [
+            (
+                "day01/0001.jpg",
+                [20.0, -10.0, 550.0],
+                [-150.0, 200.0, -10.0],
+                (0.1, -0.2, 0.05),
+                "left",
+            )
+        ],
     )
     _write_mat(
         tmp_path / "6 points-based face model.mat",
