@@ -277,3 +277,52 @@ def test_bad_eye_field_and_missing_root(dataset: Path, tmp_path: Path):
     empty.mkdir()
     with pytest.raises(InputDataError, match="no person folder"):
         raw.list_persons(empty)
+
+
+# ---------------------------------------------------------------- pano ingest mpiifacegaze
+
+SMALL_ARGS = ["--size", "64", "--focal", "240", "--workers", "0", "--device", "cpu"]
+
+
+def test_cli_ingest_writes_what_the_reader_reads(dataset: Path, tmp_path: Path, capsys):
+    from pano.cli.app import main
+    from pano.stores.gaze import list_gaze, open_gaze
+
+    store = str(tmp_path / "g.zarr")
+    args = ["ingest", "mpiifacegaze", "--raw", str(dataset), "--store", store, *SMALL_ARGS]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "4 from 2 persons" in out and "1 of 1 parts written" in out
+    assert list_gaze(store) == ["mpiifacegaze-raw"]
+    data = open_gaze(store, "mpiifacegaze-raw")
+    got = data.samples()
+    want = raw.GazeSamples.concat([raw.read_person(dataset, p, SMALL) for p in ("p00", "p01")])
+    for name, arr in want.arrays().items():
+        stored = getattr(got, name)
+        assert stored is not None, name
+        if arr.dtype.kind in "US":
+            assert stored.astype(str).tolist() == arr.tolist(), name
+        else:
+            np.testing.assert_array_equal(stored, arr, err_msg=name)
+    assert data.protocol == raw.protocol(["p00", "p01"])
+    assert data.convention == raw.convention(SMALL)
+    assert data.attrs["provenance"]["parameters"]["normalisation"]["width_px"] == 64
+    # A second run finds the group complete and writes nothing.
+    assert main(args) == 0
+    assert "already complete" in capsys.readouterr().out
+    # Other normalisation parameters are other input: refused without --overwrite.
+    assert main([*args[:-6], "--size", "32", "--workers", "0", "--device", "cpu"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+
+
+def test_cli_bad_input_is_one_line_and_leaves_no_store(dataset: Path, tmp_path: Path, capsys):
+    from pano.cli.app import main
+
+    txt = dataset / "p01" / "p01.txt"
+    txt.write_text(txt.read_text().replace(" left", ""))
+    store = tmp_path / "g.zarr"
+    args = ["ingest", "mpiifacegaze", "--raw", str(dataset), "--store", str(store), *SMALL_ARGS]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "p01.txt: line 1: expected 28" in err
+    assert not store.exists()
