@@ -326,3 +326,42 @@ def test_cli_bad_input_is_one_line_and_leaves_no_store(dataset: Path, tmp_path: 
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "p01.txt: line 1: expected 28" in err
     assert not store.exists()
+
+
+def test_cli_resumes_after_a_corrupt_image_stopped_a_part(tmp_path: Path, capsys):
+    # 40 lines of p02 after p00's 3: block 32 gives parts [0, 32) and [32, 43) spanning persons.
+    from pano.cli.app import main
+    from pano.stores.gaze import open_gaze
+
+    root = tmp_path / "raw"
+    write_person(
+        root,
+        "p00",
+        [(f"day01/{i:04d}.jpg", [0.0, 0.0, 600.0], [0.0, 300.0, 0.0], (0, 0, 0), "left")
+         for i in range(3)],
+    )  # fmt: skip
+    write_person(
+        root,
+        "p02",
+        [(f"day03/{i:04d}.jpg", [5.0 * i - 100, 10.0, 500.0 + i], [0.0, 0.0, 0.0],
+          (0.0, 0.01 * i, 0.0), "right") for i in range(40)],
+    )  # fmt: skip
+    bad = root / "p02" / "day03" / "0035.jpg"
+    good = bad.read_bytes()
+    bad.write_bytes(good[: len(good) // 3])
+    store = str(tmp_path / "g.zarr")
+    args = ["ingest", "mpiifacegaze", "--raw", str(root), "--store", store, "--block", "32",
+            *SMALL_ARGS]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "p02.txt: line 36" in err and "not a complete JPEG" in err
+    bad.write_bytes(good)
+    assert main(args) == 0
+    assert "1 of 2 parts written" in capsys.readouterr().out
+    data = open_gaze(store, "mpiifacegaze-raw")
+    assert len(data) == 43
+    s = data.samples()
+    assert s.subject.astype(str).tolist() == ["p00"] * 3 + ["p02"] * 40
+    # p02 looks at the camera (gt = 0): (0, 0, -1) in every normalised camera.
+    np.testing.assert_allclose(s.gaze_xyz[3:], np.tile([0.0, 0.0, -1.0], (40, 1)), atol=1e-12)
+    np.testing.assert_allclose(s.gaze_origin[40], [5.0 * 37 - 100, 10.0, 537.0])
