@@ -157,6 +157,9 @@ def synth_gaze(
         ),
     ] = True,
     device: Annotated[str, typer.Option(help="torch device for rendering (cpu, cuda).")] = "cpu",
+    workers: Annotated[
+        int, typer.Option(help="Processes rendering persons in parallel (same files).")
+    ] = 1,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Write into a folder that is not empty.")
     ] = False,
@@ -185,6 +188,7 @@ def synth_gaze(
                 "layout": layout, "persons": persons, "samples_per_person": samples_per_person,
                 "seed": seed, "raw_width": int(parts[0]), "raw_height": int(parts[1]),
                 "supersample": supersample, "gaze_scale": gaze_scale, "device": device,
+                "workers": workers,
             }
         )  # fmt: skip
     except ValidationError as err:

@@ -14,13 +14,12 @@ import cv2
 import numpy as np
 import pytest
 import scipy.io
-import torch
 from typer.testing import CliRunner
 
 from pano.cli.app import app
 from pano.geometry import camvec_to_gazehub, gazehub_to_camvec, orthodromic_distance
 from pano.synth.gaze_layouts import GazeSynthConfig, write_synthetic_gaze
-from pano.synth.gaze_render import PART_NAMES, camera_rays, pixel_grid, render_parts
+from pano.synth.gaze_render import PART_NAMES, View, render_parts
 from pano.synth.gaze_scene import GazeSample, eye_centres, make_subject
 
 HEADER = "Face Left Right Origin WhichEye 3DGaze 3DHead 2DGaze 2DHead Rmat Smat GazeOrigin"
@@ -230,8 +229,7 @@ def _sample(target: np.ndarray, head_t: np.ndarray | None = None, seed: int = 0)
 
 
 def _render(subject, samples):  # type: ignore[no-untyped-def]
-    rays = camera_rays(pixel_grid(640, 480, 1, torch.device("cpu")), K)
-    return render_parts([subject] * len(samples), samples, rays, 640, 480, 1)
+    return render_parts([subject] * len(samples), samples, [View(K)] * len(samples), 640, 480)
 
 
 def _centroid(mask: np.ndarray) -> np.ndarray:

@@ -52,7 +52,7 @@ from pydantic import Field
 
 from pano.config import PanoConfig
 from pano.geometry import camvec_to_gazehub
-from pano.synth.gaze_render import camera_rays, pixel_grid, render_faces
+from pano.synth.gaze_render import View, render_faces
 from pano.synth.gaze_scene import (
     FaceSubject,
     GazeSample,
@@ -87,8 +87,9 @@ class GazeSynthConfig(PanoConfig):
         default=True, description="GazeHub's scale=True: 3DGaze = normalise(S R g), else R g"
     )
     jpeg_quality: int = Field(default=95, ge=10, le=100, description="JPEG quality")
-    batch: int = Field(default=8, ge=1, le=256, description="images rendered at once")
+    batch: int = Field(default=8, ge=1, le=256, description="images rendered per call")
     device: str = Field(default="cpu", description="torch device for rendering")
+    workers: int = Field(default=1, ge=1, le=64, description="processes writing persons")
     threads: int = Field(
         default=1, ge=0, le=256,
         description="torch CPU threads while rendering (0: torch's default); 1 is fastest on a "
@@ -264,33 +265,49 @@ class GazeSynthResult:
 
 
 def write_synthetic_gaze(out: Path, cfg: GazeSynthConfig) -> GazeSynthResult:
-    """Simulate ``cfg.persons`` persons and write them in ``cfg.layout`` under ``out``."""
+    """Simulate ``cfg.persons`` persons and write them in ``cfg.layout`` under ``out``.
+
+    With ``cfg.workers > 1`` persons are written in that many processes (each person's data
+    depends only on the seed and its index, so the files are the same).
+    """
     t0 = time.perf_counter()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     model = generic_face_model()
-    dev = torch.device(cfg.device)
-    render_s, images = 0.0, 0
-    threads = torch.get_num_threads()
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    try:
-        for index in range(cfg.persons):
-            person = simulate_person(index, cfg, model)
-            if cfg.layout == "gazehub":
-                secs = _write_gazehub_person(out, person, cfg, dev)
-            else:
-                secs = _write_raw_person(out, person, cfg, dev)
-            render_s += secs
-            images += len(person.samples)
-    finally:
-        torch.set_num_threads(threads)
+    indices = list(range(cfg.persons))
+    if cfg.workers > 1 and cfg.persons > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        ctx = multiprocessing.get_context("spawn")  # no forked torch/OpenMP state
+        with ProcessPoolExecutor(min(cfg.workers, cfg.persons), mp_context=ctx) as pool:
+            done = list(pool.map(_write_person, [out] * len(indices), [cfg] * len(indices),
+                                 indices))  # fmt: skip
+    else:
+        done = [_write_person(out, cfg, i) for i in indices]
     if cfg.layout == "mpiifacegaze-raw":
         import scipy.io
 
         scipy.io.savemat(str(out / FACE_MODEL_FILE), {"model": model})
-    return GazeSynthResult(out, cfg.layout, cfg.persons, images, render_s,
-                           time.perf_counter() - t0)  # fmt: skip
+    return GazeSynthResult(out, cfg.layout, cfg.persons, sum(n for n, _ in done),
+                           sum(s for _, s in done), time.perf_counter() - t0)  # fmt: skip
+
+
+def _write_person(out: Path, cfg: GazeSynthConfig, index: int) -> tuple[int, float]:
+    """Simulate and write person ``index``; returns (images, seconds spent rendering)."""
+    threads = torch.get_num_threads()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    try:
+        person = simulate_person(index, cfg, generic_face_model())
+        dev = torch.device(cfg.device)
+        if cfg.layout == "gazehub":
+            secs = _write_gazehub_person(out, person, cfg, dev)
+        else:
+            secs = _write_raw_person(out, person, cfg, dev)
+    finally:
+        torch.set_num_threads(threads)
+    return len(person.samples), secs
 
 
 def _write_raw_person(out: Path, person: Person, cfg: GazeSynthConfig, dev: torch.device
@@ -323,12 +340,12 @@ def _write_raw_person(out: Path, person: Person, cfg: GazeSynthConfig, dev: torc
         },
     )
     w, h, s = cfg.raw_width, cfg.raw_height, cfg.supersample
-    rays = camera_rays(pixel_grid(w, h, s, dev), setup.camera_matrix)
+    view = View(setup.camera_matrix)
     secs = 0.0
     for idx in _batches(len(person.samples), cfg.batch):
         t = time.perf_counter()
         imgs = render_faces([person.subject] * len(idx), [person.samples[i] for i in idx],
-                            rays, w, h, s)  # fmt: skip
+                            [view] * len(idx), w, h, s, dev)  # fmt: skip
         secs += time.perf_counter() - t
         for i, img in zip(idx, imgs, strict=True):
             _imwrite(root / person.annotations[i].image, img, cfg.jpeg_quality)
@@ -339,25 +356,17 @@ def _write_raw_person(out: Path, person: Person, cfg: GazeSynthConfig, dev: torc
 def _write_gazehub_person(out: Path, person: Person, cfg: GazeSynthConfig, dev: torch.device
                           ) -> float:  # fmt: skip
     size, s = 224, cfg.supersample
-    uv = pixel_grid(size, size, s, dev)
     img_root = out / "Image" / person.name
     lines = [GAZEHUB_HEADER]
     secs = 0.0
     k = person.setup.camera_matrix
     for idx in _batches(len(person.samples), cfg.batch):
-        norms = [
-            gazehub_normalisation(
-                person.annotations[i].face_centre, person.annotations[i].head_rvec, k
-            )
-            for i in idx
-        ]
-        rays = torch.stack([
-            camera_rays(uv, _virtual_camera(nm, person.annotations[i]), nm.rot)
-            for nm, i in zip(norms, idx, strict=True)
-        ])  # fmt: skip
+        anns = [person.annotations[i] for i in idx]
+        norms = [gazehub_normalisation(a.face_centre, a.head_rvec, k) for a in anns]
+        views = [View(_virtual_camera(nm), nm.rot) for nm in norms]
         t = time.perf_counter()
         faces = render_faces([person.subject] * len(idx), [person.samples[i] for i in idx],
-                             rays, size, size, s)  # fmt: skip
+                             views, size, size, s, dev)  # fmt: skip
         secs += time.perf_counter() - t
         for nm, i, face in zip(norms, idx, faces, strict=True):
             lines.append(_gazehub_sample(img_root, person, i, nm, face, cfg))
@@ -367,7 +376,7 @@ def _write_gazehub_person(out: Path, person: Person, cfg: GazeSynthConfig, dev: 
     return secs
 
 
-def _virtual_camera(norm: Normalisation, ann: Annotation) -> np.ndarray:
+def _virtual_camera(norm: Normalisation) -> np.ndarray:
     """Intrinsics of the camera that images the normalised face without ``S``.
 
     ``C_n S`` acting on ``R X`` is a pinhole whose focal is scaled by ``|fc| / distance``.

@@ -17,13 +17,15 @@ is moved into the head frame (see :mod:`pano.synth.gaze_scene`) and intersected 
   opening that misses the eyeball sees the dark socket.
 
 Shading is Lambert (ambient + directional light) plus a Blinn-Phong highlight on the eye;
-then per-sample Gaussian sensor noise. ``supersample`` x ``supersample`` rays per pixel are
-averaged (anti-aliasing). Output: uint8 RGB ``(B, H, W, 3)``.
+then per-sample Gaussian sensor noise. Pixels on and next to the eye openings are
+supersampled (``supersample`` x ``supersample`` rays averaged); the rest get one ray.
+Output: uint8 RGB ``(B, H, W, 3)``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -36,32 +38,39 @@ SCLERA = (0.93, 0.90, 0.87)
 SOCKET = (0.32, 0.14, 0.13)
 
 
-def pixel_grid(width: int, height: int, supersample: int, device: torch.device) -> torch.Tensor:
-    """Sub-pixel sample positions ``(H*s*W*s, 2)`` (u, v), pixel centres at integers (OpenCV).
-
-    Row-major over the supersampled image, so ``(H, s, W, s)`` reshapes back to pixels.
-    """
-    s = supersample
-    u = (torch.arange(width * s, device=device, dtype=torch.float64) + 0.5) / s - 0.5
-    v = (torch.arange(height * s, device=device, dtype=torch.float64) + 0.5) / s - 0.5
+def pixel_grid(width: int, height: int, device: torch.device) -> torch.Tensor:
+    """Pixel centres ``(H*W, 2)`` (u, v), row-major, at integer coordinates (OpenCV)."""
+    u = torch.arange(width, device=device, dtype=torch.float64)
+    v = torch.arange(height, device=device, dtype=torch.float64)
     vv, uu = torch.meshgrid(v, u, indexing="ij")
     return torch.stack([uu.reshape(-1), vv.reshape(-1)], dim=-1)
 
 
 def camera_rays(uv: torch.Tensor, camera_matrix: np.ndarray, rot: np.ndarray | None = None
                 ) -> torch.Tensor:  # fmt: skip
-    """Ray directions ``(P, 3)`` in the camera frame for pixels ``uv`` of a camera ``K``.
+    """Ray directions ``(P, 3)`` in the camera frame for pixels ``uv`` ``(P, 2)`` of camera ``K``.
 
     ``rot`` (3x3, optional) is the rotation from the camera frame to the imaging camera's
     frame (a virtual camera at the same centre, e.g. GazeHub's normalised camera):
     ``d = rot^T K^-1 [u, v, 1]``.
     """
-    k_inv = torch.as_tensor(np.linalg.inv(camera_matrix), dtype=torch.float64, device=uv.device)
-    homo = torch.cat([uv, torch.ones_like(uv[:, :1])], dim=1)
-    d = homo @ k_inv.T
+    back = np.linalg.inv(camera_matrix)
     if rot is not None:
-        d = d @ torch.as_tensor(rot, dtype=torch.float64, device=uv.device)
-    return d
+        back = rot.T @ back
+    m = torch.as_tensor(back, dtype=torch.float64, device=uv.device)
+    return uv @ m[:, :2].T + m[:, 2]
+
+
+@dataclass(frozen=True)
+class View:
+    """A pinhole camera at the camera-frame origin.
+
+    ``camera_matrix``: intrinsics ``K``; ``rot``: for a virtual camera, the rotation from the
+    camera frame into its frame (rows = its axes in the camera frame).
+    """
+
+    camera_matrix: np.ndarray
+    rot: np.ndarray | None = None
 
 
 def _ellipsoid_hit(o: torch.Tensor, d: torch.Tensor, centre: torch.Tensor, axes: torch.Tensor
@@ -87,55 +96,71 @@ def _vec(v: Sequence[float] | np.ndarray, dev: torch.device) -> torch.Tensor:
 def render_faces(
     subjects: Sequence[FaceSubject],
     samples: Sequence[GazeSample],
-    rays: torch.Tensor,
+    views: Sequence[View],
     width: int,
     height: int,
     supersample: int = 1,
+    device: torch.device | None = None,
 ) -> np.ndarray:
-    """Render one image per (subject, sample) through the given rays.
+    """Render one ``width`` x ``height`` image per (subject, sample, view).
 
-    ``rays``: ``(B, P, 3)`` or ``(P, 3)`` directions in the camera frame, from the origin, for
-    the ``P = H*s*W*s`` sub-pixels of :func:`pixel_grid`. Returns uint8 RGB ``(B, H, W, 3)``.
-    Deterministic: the noise comes from each sample's ``seed``.
+    One ray per pixel; pixels on or next to an eye opening are rendered again with
+    ``supersample`` x ``supersample`` rays and averaged (the iris and lids are the fine
+    detail that carries gaze; elsewhere one ray is enough). Returns uint8 RGB
+    ``(B, H, W, 3)``, rendered on ``device`` (default CPU). Deterministic: the noise comes
+    from each sample's ``seed``.
     """
-    return _render(subjects, samples, rays, width, height, supersample)[0]
+    return _render(subjects, samples, views, width, height, supersample, device)[0]
 
 
 def render_parts(
     subjects: Sequence[FaceSubject],
     samples: Sequence[GazeSample],
-    rays: torch.Tensor,
+    views: Sequence[View],
     width: int,
     height: int,
     supersample: int = 1,
+    device: torch.device | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`render_faces` plus what each pixel's central ray hit.
 
     Returns ``(images, parts)``, ``parts`` uint8 ``(B, H, W)`` indices into
     :data:`PART_NAMES` (for checks and tests).
     """
-    return _render(subjects, samples, rays, width, height, supersample)
+    return _render(subjects, samples, views, width, height, supersample, device)
 
 
 def _render(
     subjects: Sequence[FaceSubject],
     samples: Sequence[GazeSample],
-    rays: torch.Tensor,
+    views: Sequence[View],
     width: int,
     height: int,
     supersample: int,
+    device: torch.device | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
+    dev = device or torch.device("cpu")
+    uv = pixel_grid(width, height, dev)
     s = supersample
+    offsets = (torch.arange(s, dtype=torch.float64, device=dev) + 0.5) / s - 0.5
+    oy, ox = torch.meshgrid(offsets, offsets, indexing="ij")
+    sub_off = torch.stack([ox.reshape(-1), oy.reshape(-1)], dim=-1)  # (s*s, 2)
     imgs, parts = [], []
-    for i, (sub, smp) in enumerate(zip(subjects, samples, strict=True)):
-        r = rays[i] if rays.dim() == 3 else rays
-        colour, part = _render_one(sub, smp, r)
-        part_img = part.reshape(height, s, width, s)[:, s // 2, :, s // 2]
-        img = colour.reshape(height, s, width, s, 3).mean(dim=(1, 3))
+    for sub, smp, view in zip(subjects, samples, views, strict=True):
+        colour, part = _render_one(sub, smp, camera_rays(uv, view.camera_matrix, view.rot))
+        if s > 1:
+            eye = ((part >= 3) & (part <= 6)).reshape(1, 1, height, width).float()
+            near_eye = torch.nn.functional.max_pool2d(eye, 3, stride=1, padding=1)
+            idx = torch.nonzero(near_eye.reshape(-1) > 0).squeeze(1)
+            if idx.numel():
+                suv = (uv[idx][:, None, :] + sub_off[None]).reshape(-1, 2)
+                fine, _ = _render_one(sub, smp, camera_rays(suv, view.camera_matrix, view.rot))
+                colour[idx] = fine.reshape(-1, s * s, 3).mean(dim=1)
+        img = colour.reshape(height, width, 3)
         gen = torch.Generator().manual_seed(smp.seed)
         img = img + (torch.randn(height, width, 3, generator=gen) * smp.noise).to(img.device)
         imgs.append((img.clamp(0, 1) * 255 + 0.5).to(torch.uint8).cpu().numpy())
-        parts.append(part_img.cpu().numpy())
+        parts.append(part.reshape(height, width).cpu().numpy())
     return np.stack(imgs), np.stack(parts)
 
 
