@@ -29,6 +29,7 @@ COMMAND_MODULES: list[str] = [
     "train_gaze",
     "eval",
     "benchmark",
+    "gaze_infer",
 ]
 
 app = typer.Typer(
