@@ -72,7 +72,7 @@ def synth_samples(
 
 
 def make_store(path: Path, dataset: str = "synth", **kw: object) -> tuple[str, GazeSamples]:
-    from pano.pipelines.gaze._standin_store import write_gaze
+    from pano.stores.gaze import write_gaze
 
     samples, protocol = synth_samples(**kw)  # type: ignore[arg-type]
     convention = GazeConvention(

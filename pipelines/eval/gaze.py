@@ -66,7 +66,7 @@ class GazeEvalResult(EvalResult):
 
 
 def _open(cfg: EvalConfig) -> tuple[Any, Any]:
-    from pano.pipelines.gaze._standin_store import open_gaze
+    from pano.stores.gaze import open_gaze
     from pano.stores.gaze_predictions import open_gaze_predictions
 
     assert cfg.dataset is not None

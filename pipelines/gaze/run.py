@@ -35,7 +35,7 @@ import yaml
 
 from pano._version import __version__
 from pano.errors import CheckpointError
-from pano.pipelines.gaze._standin_store import open_gaze
+from pano.stores.gaze import open_gaze
 from pano.pipelines.gaze.config import GAZE_RESUME_MAY_CHANGE, GazeTrainConfig
 from pano.pipelines.gaze.data import FoldPlan, optional_array, plan_folds
 from pano.pipelines.gaze.fold import read_fold, train_fold
