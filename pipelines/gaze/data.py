@@ -11,8 +11,9 @@ fold ``split`` trains on ``split == "train"``, validates on ``"val"`` and tests 
 **Faces.** :class:`FaceLoader` reads ``uint8 (N, H, W, 3)`` crops from the store's Zarr
 array. A fold's faces are read once into memory when they fit in ``data.cache_mb``;
 otherwise every epoch visits the store's chunks in a random order, a few chunks at a time
-(``data.buffer_chunks``), shuffling samples within that buffer. Batches become float
-``(B, 3, H, W)`` tensors in ``[0, 1]`` on the training device.
+(``data.buffer_chunks``), shuffling samples within that buffer. Cached faces are resized
+to the model's input size once; streamed ones per batch. Batches become float
+``(B, 3, S, S)`` tensors in ``[0, 1]`` on the training device.
 """
 
 from __future__ import annotations
@@ -196,6 +197,20 @@ def read_rows(arr: Any, idx: np.ndarray) -> np.ndarray:
     return out
 
 
+def resize_faces(face: np.ndarray, size: int | None) -> np.ndarray:
+    """``uint8 (B, H, W, 3)`` faces resized to ``size`` x ``size`` (bilinear, antialiased).
+
+    Returned as they are when ``size`` is None or already their size.
+    """
+    if size is None or tuple(face.shape[1:3]) == (size, size) or len(face) == 0:
+        return face
+    x = torch.from_numpy(np.ascontiguousarray(face)).permute(0, 3, 1, 2).float()
+    x = torch.nn.functional.interpolate(
+        x, size=(size, size), mode="bilinear", antialias=True, align_corners=False
+    )
+    return x.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
+
+
 def to_input(face: np.ndarray, device: torch.device, size: int | None = None) -> torch.Tensor:
     """``uint8 (B, H, W, 3)`` RGB -> float32 ``(B, 3, S, S)`` in ``[0, 1]`` on ``device``.
 
@@ -227,17 +242,25 @@ class FaceLoader:
     idx: np.ndarray
     cache_mb: int = 2048
     buffer_chunks: int = 8
+    #: The model's input size: cached faces are resized to it once (None: as stored).
+    size: int | None = None
     _cache: np.ndarray | None = field(default=None, init=False, repr=False)
 
     @property
     def cached(self) -> bool:
         """Whether the faces fit the cache (read once) or are streamed per epoch."""
-        row = int(np.prod(self.face.shape[1:])) * np.dtype(self.face.dtype).itemsize
+        h, w = (self.size, self.size) if self.size else self.face.shape[1:3]
+        row = int(h) * int(w) * int(self.face.shape[3]) * np.dtype(self.face.dtype).itemsize
         return len(self.idx) * row <= self.cache_mb * 2**20
 
     def _all(self) -> np.ndarray:
         if self._cache is None:
-            self._cache = read_rows(self.face, self.idx)
+            parts = []
+            for i in range(0, len(self.idx), 256):  # read and resize in blocks
+                faces = read_rows(self.face, self.idx[i : i + 256])
+                parts.append(resize_faces(faces, self.size))
+            shape = (0, self.size or self.face.shape[1], self.size or self.face.shape[2], 3)
+            self._cache = np.concatenate(parts) if parts else np.zeros(shape, np.uint8)
         return self._cache
 
     def ordered(self, batch: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -290,5 +313,6 @@ __all__ = [
     "draw_validation",
     "plan_folds",
     "read_rows",
+    "resize_faces",
     "to_input",
 ]

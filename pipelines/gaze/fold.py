@@ -182,9 +182,10 @@ def train_fold(
     yaw_all, pitch_all = camvec_to_gazehub(gaze)
     angles = torch.as_tensor(np.stack([yaw_all, pitch_all], 1), dtype=torch.float32)
     face, size = data.arrays["face"], cfg.model.image_size
-    train = FaceLoader(face, plan.train_idx, cfg.data.cache_mb, cfg.data.buffer_chunks)
-    val = FaceLoader(face, plan.val_idx, cfg.data.cache_mb, cfg.data.buffer_chunks)
-    test = FaceLoader(face, plan.test_idx, cfg.data.cache_mb, cfg.data.buffer_chunks)
+    d = cfg.data
+    train = FaceLoader(face, plan.train_idx, d.cache_mb, d.buffer_chunks, size)
+    val = FaceLoader(face, plan.val_idx, d.cache_mb, d.buffer_chunks, size)
+    test = FaceLoader(face, plan.test_idx, d.cache_mb, d.buffer_chunks, size)
     train_mean = mean_direction(gaze[plan.train_idx])
     val_base = person_mean(
         angular_error_deg(np.broadcast_to(train_mean, (len(plan.val_idx), 3)), gaze[plan.val_idx]),
