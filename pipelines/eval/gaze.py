@@ -200,6 +200,7 @@ def score_gaze(cfg: EvalConfig) -> tuple[Any, list[str]]:
         },
     )
     run_attrs = {p.run: _run_provenance(p.attrs) for p in preds}
+    protocol_kind = (preds[0].attrs.get("protocol") or {}).get("kind")
     from pano.pipelines.eval.provenance import jsonable
 
     ds.attrs.update(
@@ -216,6 +217,8 @@ def score_gaze(cfg: EvalConfig) -> tuple[Any, list[str]]:
                 "gaze_prediction_attrs": run_attrs,
                 "baselines": baseline_info,
                 "protocol": preds[0].attrs.get("protocol"),
+                "split": "test" if protocol_kind == "split" else "test folds",
+                "profile": {"name": "angular error (deg)"},
                 "n_samples": len(samples),
                 "n_persons": len(persons),
                 "conventions": {
