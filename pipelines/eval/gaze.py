@@ -261,6 +261,14 @@ def gaze_tables(ds: Any) -> dict[str, Any]:
     return {"gaze_summary": summary, "gaze_per_person": per}
 
 
+def _label(ax: Any, x: float, y: float, text: str) -> None:
+    """A small value label just above ``(x, y)``."""
+    ax.annotate(
+        text, (x, y), xytext=(0, 2), textcoords="offset points", ha="center", va="bottom",
+        fontsize=7,
+    )  # fmt: skip
+
+
 def gaze_figure(ds: Any, path: Path) -> Path:
     """A per-person grouped bar chart of every model's mean error, plus the overall means.
 
@@ -284,10 +292,14 @@ def gaze_figure(ds: Any, path: Path) -> Path:
         vals.append(float(ds["mean_of_person_means_deg"].sel(model=m)))
         pos = x - 0.4 + width * (k + 0.5)
         bars = ax.bar(pos, vals, width, label=m, color=colours[k % 6])
-        ax.bar_label(bars, fmt="%.1f", fontsize=7, padding=2)
+        for bar, v in zip(bars.patches[:-1], vals[:-1], strict=True):  # the persons' bars
+            _label(ax, bar.get_x() + bar.get_width() / 2, v, f"{v:.1f}")
         std = float(ds["person_std_deg"].sel(model=m))
+        top = vals[-1]
         if np.isfinite(std):  # the spread over persons, on the mean-of-means bar only
             ax.errorbar(pos[-1], vals[-1], yerr=std, color="black", capsize=3, lw=1)
+            top += std
+        _label(ax, pos[-1], top, f"{vals[-1]:.1f}")
     ax.set_xticks(x, groups, fontsize=8)
     ax.set_ylabel("mean angular error (degrees)")
     a = ds.attrs
