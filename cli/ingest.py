@@ -1,4 +1,4 @@
-"""``pano ingest pvs-hm`` / ``<format>`` / ``mpiifacegaze`` (build a store) and ``pano info``."""
+"""``pano ingest pvs-hm`` / ``<format>`` / ``gazehub`` / ``mpiifacegaze`` (build a store) and ``pano info``."""
 
 from __future__ import annotations
 
@@ -153,6 +153,71 @@ def pvs_hm(
     cfg = load_config(IngestConfig, config, overrides, section="ingest")
     summary = ingest_pvs_hm(cfg)
     typer.echo(summary.format())
+
+
+@ingest_app.command("gazehub")
+def gazehub(
+    root: Annotated[
+        Path | None,
+        typer.Option(help="GazeHub's folder of the data set (holding Image/ and Label/)."),
+    ] = None,
+    dataset: Annotated[
+        str | None, typer.Option(help="Which GazeHub data set: mpiifacegaze, gaze360, eyediap.")
+    ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(help="Output store: a path (OUT.zarr) or fsspec URL; may hold videos too."),
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Group name under gaze/ [the --dataset].")
+    ] = None,
+    block: Annotated[
+        int | None, typer.Option(help="Samples per part (one Dask task; a multiple of 32) [512].")
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Dask worker processes [one per part, up to the CPU count]; 0 = in-process."
+        ),
+    ] = None,
+    scheduler: SchedulerOpt = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite", help="Replace gaze/NAME (only that group) instead of resuming it."
+        ),
+    ] = False,
+    config: Annotated[
+        Path | None, typer.Option(help="YAML config (see pipelines/configs/ingest_gazehub.yaml).")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a config key: --set block=1024 (repeatable)."),
+    ] = None,
+) -> None:
+    """Ingest a GazeHub-processed gaze data set (Label/*.label + Image/) into gaze/NAME.
+
+    Face and eye crops become chunked uint8 arrays, 2DGaze [yaw, pitch] radians becomes unit
+    vectors (camera x right, y down, z forward), with head pose, subjects, the mirrored flag
+    and the protocol (leave-one-person-out, or Gaze360's train/val/test). Every label row is
+    checked before the store is touched. Re-running finishes an interrupted ingest; on a
+    complete group it does nothing. See docs/gaze.md.
+    """
+    from pano.config import deep_merge, load_config, parse_overrides
+    from pano.pipelines.ingest_gaze import GazeHubIngestConfig, ingest_gazehub
+
+    flags: dict[str, Any] = {}
+    for key, val in (
+        ("root", root), ("dataset", dataset), ("store", store), ("name", name), ("block", block),
+        ("workers", workers), ("scheduler", scheduler),
+    ):  # fmt: skip
+        if val is not None:
+            flags[key] = str(val) if isinstance(val, Path) else val
+    if overwrite:
+        flags["overwrite"] = True
+    overrides = deep_merge(parse_overrides(set_ or []), flags)
+    cfg = load_config(GazeHubIngestConfig, config, overrides, section="ingest")
+    typer.echo(ingest_gazehub(cfg).format())
 
 
 def _ingest_txt_only(

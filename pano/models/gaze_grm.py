@@ -28,7 +28,7 @@ from pydantic import Field, field_validator
 from torch import nn
 
 from pano.config import PanoConfig
-from pano.errors import ShapeError
+from pano.errors import ConfigError, ShapeError
 from pano.geometry import gazehub_to_camvec
 from pano.models.gaze_backbones import build_backbone, check_local_weights
 
@@ -68,7 +68,7 @@ class GazeModelConfig(PanoConfig):
     @classmethod
     def _no_download(cls, v: bool) -> bool:
         if v:
-            raise ValueError(
+            raise ConfigError(
                 "pretrained: true would download weights; pano downloads nothing at run time: "
                 "download them once and set backbone_weights: /path/to/file"
             )
