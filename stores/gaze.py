@@ -108,6 +108,10 @@ class GazeLayout:
     fingerprint: str = ""
 
     def __post_init__(self) -> None:
+        # canonical forms, so that a layout equals the one read back from the attributes
+        object.__setattr__(self, "fields", tuple(sorted(self.fields)))
+        shapes = {k: (int(v[0]), int(v[1])) for k, v in self.image_shapes.items()}
+        object.__setattr__(self, "image_shapes", shapes)
         if self.n_samples < 1:
             raise ShapeError(f"a gaze data set needs at least one sample, got {self.n_samples}")
         if self.chunk < 1 or self.block < self.chunk or self.block % self.chunk:
@@ -209,7 +213,7 @@ class GazeWriter:
         self.path = gaze_path(dataset)
         g = root[self.path]
         self.group: zarr.Group = g  # type: ignore[assignment]
-        self.layout = GazeLayout.from_attrs(self.group.attrs["layout"])
+        self.layout = GazeLayout.from_attrs(_attrs(self.group)["layout"])
 
     @classmethod
     def create(
@@ -242,7 +246,7 @@ class GazeWriter:
         parent = root.require_group(GAZE_GROUP)
         existing = child_groups(parent).get(dataset)
         if existing is not None and not overwrite:
-            old = existing.attrs.asdict().get("layout")
+            old = _attrs(existing).get("layout")
             try:
                 same = old is not None and GazeLayout.from_attrs(old) == layout
             except (KeyError, TypeError, ValueError, ShapeError):
@@ -370,6 +374,11 @@ class GazeWriter:
         self.group.attrs[COMPLETE_ATTR] = True
 
 
+def _attrs(group: zarr.Group) -> dict[str, Any]:
+    """A group's attributes as a plain ``dict`` (JSON values)."""
+    return dict(group.attrs.asdict())
+
+
 def _root_for_writing(store: StoreLike, dataset: str) -> zarr.Group:
     """The root of ``store`` opened for writing, a new gaze-only store if there is none."""
     import zarr
@@ -413,7 +422,7 @@ def _gaze_parent(root: zarr.Group, where: StoreLike) -> zarr.Group:
 
 def _state(group: zarr.Group) -> tuple[bool, list[str]]:
     """``(marked complete, missing arrays)`` of a gaze group; sub-groups are ignored."""
-    attrs = group.attrs.asdict()
+    attrs = _attrs(group)
     listed = attrs.get(ARRAYS_ATTR)
     want = set(listed) if isinstance(listed, list) else set()
     have = {str(k) for k in group.array_keys()}
@@ -551,7 +560,7 @@ def open_gaze(store: StoreLike, dataset: str) -> GazeData:
     if not done or missing:
         what = "is incomplete" if not done else f"is damaged (no {', '.join(missing)})"
         raise StoreError(f"{describe(store)}: {gaze_path(dataset)} {what}; {FINISH_HINT}")
-    attrs = g.attrs.asdict()
+    attrs = _attrs(g)
     try:
         conv = GazeConvention(**attrs["conventions"])
         p = attrs["protocol"]
@@ -566,7 +575,7 @@ def open_gaze(store: StoreLike, dataset: str) -> GazeData:
         location=describe(store), dataset=dataset, convention=conv, protocol=protocol,
         subjects=[str(s) for s in attrs.get("subjects", [])],
         n_samples=int(attrs["n_samples"]), layout=layout, attrs=attrs,
-        arrays=arrays,  # type: ignore[arg-type]
+        arrays=arrays,
     )  # fmt: skip
 
 
@@ -622,7 +631,7 @@ def gaze_summary(store: StoreLike) -> list[str]:
         return []
     lines = []
     for name, g in sorted(child_groups(parent).items()):
-        a = g.attrs.asdict()
+        a = _attrs(g)
         done, missing = _state(g)
         lay = a.get("layout", {})
         shape = lay.get("image_shapes", {}).get("face", ["?", "?"])
