@@ -99,11 +99,12 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--backbones", default=",".join(DEFAULT))
+    ap.add_argument("--verbose", action="store_true", help="print every timed batch")
     args = ap.parse_args()
     dev = resolve_device(args.device)
     batch = args.batch or (64 if dev.type == "cuda" else 8)
     names = [n for n in args.backbones.split(",") if n]
-    print(machine(dev))
+    print(machine(dev), flush=True)
     steps = {n: make_steps(n, dev, batch) for n in names}
     params = {}
     for n in names:
@@ -117,8 +118,11 @@ def main() -> None:
                 t0 = time.perf_counter()
                 fn()
                 _sync(dev)
+                dt = time.perf_counter() - t0
                 if rep >= args.warmup:
-                    times[(n, k)].append(time.perf_counter() - t0)
+                    times[(n, k)].append(dt)
+                if args.verbose:
+                    print(f"  rep {rep} {n} {k}: {dt:.2f} s", flush=True)
     amp = "AMP float16" if dev.type == "cuda" else "float32"
     print(f"\ndevice {dev}, batch {batch}, {amp}, median of {args.reps} batches\n")
     print("| backbone | params (M) | inference img/s | training img/s |")
