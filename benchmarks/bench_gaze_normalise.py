@@ -6,9 +6,9 @@ camera: 600 mm, focal 960 px, 224x224) from :func:`pano.gaze.normalize.normalisa
 bilinear, uint8 in and uint8 out. pano's path is :func:`pano.gaze.normalize.warp_uint8_hwc`
 (one kornia ``warp_perspective`` call per batch, on ``--device``); OpenCV's is the loop
 GazeHub's ``data_processing_mpii.py`` runs (one call per image, CPU). The timings are
-interleaved (round-robin) medians of wall and process CPU time; "max |diff|" is the largest absolute difference between the
-two outputs over all pixels of all images (grey levels, 0..255), a guard that they compute
-the same warp.
+interleaved (round-robin) medians of wall and process CPU time; "max |diff|" is the
+largest absolute difference between the two outputs over all pixels of all images (grey
+levels, 0..255), a guard that they compute the same warp.
 
 Run: ``python benchmarks/bench_gaze_normalise.py [--device auto|cpu|cuda] [--batch 64]
 [--reps 7]``. On a CUDA machine the same script times the GPU (images already on the device;
@@ -57,8 +57,10 @@ def frames(n: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` textured 720x1280 RGB uint8 frames (smoothed noise, so bilinear weights matter)."""
     base = rng.integers(0, 256, size=(n, 180, 320, 3), dtype=np.uint8)
     return np.stack(
-        [cv2.GaussianBlur(cv2.resize(b, (1280, 720), interpolation=cv2.INTER_CUBIC), (5, 5), 1.5)
-         for b in base]
+        [
+            cv2.GaussianBlur(cv2.resize(b, (1280, 720), interpolation=cv2.INTER_CUBIC), (5, 5), 1.5)
+            for b in base
+        ]
     )
 
 

@@ -28,7 +28,7 @@ checked when present but not needed: the annotation already gives ``fc`` and ``g
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -251,6 +251,27 @@ def read_face_model(path: str | Path) -> np.ndarray:
     return model
 
 
+def check_jpeg_ends(path: Path, where: str) -> None:
+    """Check one image without decoding it (two small reads).
+
+    It must exist, start with the JPEG start-of-image marker ``FF D8`` and hold the
+    end-of-image marker ``FF D9`` in its last KiB (a file cut short has none). Damage inside
+    the file is found when it is decoded (:func:`read_image`).
+    """
+    if not path.is_file():
+        raise InputFileNotFoundError(
+            f"{where}: image {path} does not exist; restore it from the download or drop the line"
+        )
+    with path.open("rb") as f:
+        head = f.read(2)
+        f.seek(max(path.stat().st_size - 1024, 0))
+        tail = f.read()
+    if head != b"\xff\xd8" or b"\xff\xd9" not in tail:
+        raise InputDataError(
+            f"{where}: image {path} is not a complete JPEG; re-copy it from the download"
+        )
+
+
 def read_image(path: Path, where: str) -> np.ndarray:
     """Decode one JPEG to ``uint8 (H, W, 3)`` RGB; ``where`` names the annotation line."""
     if not path.is_file():
@@ -266,11 +287,6 @@ def read_image(path: Path, where: str) -> np.ndarray:
             f"{where}: image {path} is not a complete JPEG; re-copy it from the download"
         )
     return np.ascontiguousarray(img[:, :, ::-1])
-
-
-def _batches(rows: Sequence[RawRow], size: int) -> Iterator[Sequence[RawRow]]:
-    for i in range(0, len(rows), size):
-        yield rows[i : i + size]
 
 
 def normalise_rows(
@@ -340,25 +356,9 @@ def read_person(
         ``[yaw, pitch]`` radians pano computed from it), head direction and angles, ``R``,
         ``S``, the gaze origin ``fc`` (real camera, mm), ``mirrored`` all False.
     """
-    params = params or NormalisationParams()
-    person_dir = Path(root) / person
-    txt = person_dir / f"{person}.txt"
-    rows = read_annotations(txt)
-    if limit is not None:
-        rows = rows[:limit]
-    camera = read_camera(person_dir / "Calibration" / "Camera.mat")
-    read_screen(person_dir / "Calibration")
-    dev = torch.device(device)
-    parts = [normalise_rows(person_dir, b, camera, params, dev) for b in _batches(rows, batch_size)]
-    arrays = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    n = len(rows)
-    samples = GazeSamples(
-        subject=np.array([person] * n),
-        source=np.array([f"{person}/{r.image}" for r in rows]),
-        mirrored=np.zeros(n, dtype=bool),
-        **arrays,
-    )
-    return samples.check(str(txt))
+    index = scan_raw(root, [person], limit=limit)
+    samples = normalise_index_rows(index, 0, len(index), params, device, batch_size)
+    return samples.check(str(Path(root) / person / f"{person}.txt"))
 
 
 def check_face_model(root: str | Path) -> np.ndarray | None:
@@ -400,4 +400,121 @@ def protocol(persons: Sequence[str]) -> GazeProtocol:
         kind="lopo",
         folds=tuple(persons),
         description="leave-one-person-out: each person is the test fold once",
+    )
+
+
+@dataclass(frozen=True)
+class RawIndex:
+    """Every annotation line of the persons read, checked, in person then file order.
+
+    ``rows[i]`` is ``(person, RawRow)``; ``cameras[person]`` its calibration; ``files`` the
+    annotation and calibration files read (for provenance and the fingerprint, SHA-256 over
+    their bytes, in order).
+    """
+
+    root: Path
+    persons: tuple[str, ...]
+    rows: tuple[tuple[str, RawRow], ...]
+    cameras: dict[str, CameraCalibration]
+    files: tuple[Path, ...]
+    fingerprint: str
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def subset(self, start: int, stop: int) -> RawIndex:
+        """Rows ``start:stop`` only, with the cameras they need (what one task carries)."""
+        rows = self.rows[start:stop]
+        persons = tuple(dict.fromkeys(p for p, _ in rows))
+        return RawIndex(
+            root=self.root,
+            persons=persons,
+            rows=rows,
+            cameras={p: self.cameras[p] for p in persons},
+            files=(),
+            fingerprint=self.fingerprint,
+        )
+
+
+def scan_raw(
+    root: str | Path, persons: Sequence[str] | None = None, limit: int | None = None
+) -> RawIndex:
+    """Read and check every ``pXX.txt`` and ``Camera.mat``, and every image's JPEG markers.
+
+    Nothing is decoded or warped; a bad line, a bad calibration file, a missing image or
+    one cut short or not a JPEG at all (:func:`check_jpeg_ends`) is found here, before a
+    store is touched. ``persons`` selects persons (default: all
+    present); ``limit`` keeps the first ``limit`` lines of each person (previews, tests).
+    """
+    import hashlib
+
+    root = Path(root)
+    present = list_persons(root)
+    chosen = list(persons) if persons else present
+    unknown = sorted(set(chosen) - set(present))
+    if unknown:
+        raise InputFileNotFoundError(
+            f"{root}: no person folder with pXX.txt for {', '.join(unknown)}; "
+            f"present: {', '.join(present)}"
+        )
+    digest = hashlib.sha256()
+    rows: list[tuple[str, RawRow]] = []
+    cameras: dict[str, CameraCalibration] = {}
+    files: list[Path] = []
+    for person in chosen:
+        pdir = root / person
+        txt = pdir / f"{person}.txt"
+        person_rows = read_annotations(txt)[:limit]
+        for r in person_rows:
+            check_jpeg_ends(pdir / r.image, f"{txt}: line {r.line}")
+        cam_path = pdir / "Calibration" / "Camera.mat"
+        cameras[person] = read_camera(cam_path)
+        read_screen(pdir / "Calibration")
+        for f in (txt, cam_path):
+            files.append(f)
+            digest.update(f.read_bytes())
+        digest.update(f"{person}:{len(person_rows)}".encode())
+        rows.extend((person, r) for r in person_rows)
+    check_face_model(root)
+    return RawIndex(
+        root=root,
+        persons=tuple(chosen),
+        rows=tuple(rows),
+        cameras=cameras,
+        files=tuple(files),
+        fingerprint=digest.hexdigest(),
+    )
+
+
+def normalise_index_rows(
+    index: RawIndex,
+    start: int,
+    stop: int,
+    params: NormalisationParams | None = None,
+    device: torch.device | str = "cpu",
+    batch_size: int = DEFAULT_BATCH,
+) -> GazeSamples:
+    """Decode, normalise and return rows ``start:stop`` of ``index`` (one store part).
+
+    Rows may span persons; each person's rows use that person's camera.
+    """
+    params = params or NormalisationParams()
+    dev = torch.device(device)
+    sel = index.rows[start:stop]
+    parts: list[dict[str, np.ndarray]] = []
+    i = 0
+    while i < len(sel):
+        person = sel[i][0]
+        j = i
+        while j < len(sel) and sel[j][0] == person and j - i < batch_size:
+            j += 1
+        rows = [r for _, r in sel[i:j]]
+        parts.append(normalise_rows(index.root / person, rows, index.cameras[person], params, dev))
+        i = j
+    arrays = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    return GazeSamples(
+        subject=np.array([p for p, _ in sel]),
+        source=np.array([f"{p}/{r.image}" for p, r in sel]),
+        mirrored=np.zeros(len(sel), dtype=bool),
+        **arrays,
     )

@@ -25,7 +25,9 @@ from pano.gaze.normalize import (
 )
 
 EYE = torch.eye(3, dtype=torch.float64).unsqueeze(0)
-CAM = torch.tensor([[1000.0, 0.0, 640.0], [0.0, 1000.0, 360.0], [0.0, 0.0, 1.0]], dtype=torch.float64)
+CAM = torch.tensor(
+    [[1000.0, 0.0, 640.0], [0.0, 1000.0, 360.0], [0.0, 0.0, 1.0]], dtype=torch.float64
+)
 
 
 def t(rows) -> torch.Tensor:
@@ -125,7 +127,7 @@ def test_warped_dot_lands_where_the_virtual_camera_projects_it():
     expect = (tr.camera_norm[0] @ tr.smat[0] @ tr.rmat[0] @ point).numpy()
     expect = expect[:2] / expect[2]
     got = _centroid(out[0, 0].numpy().astype(np.float64))
-    # The dot is magnified by 800 / 600 * 960 / 1000 = 1.28 (sigma ~2.6 px); centroid within 0.05 px.
+    # The dot is magnified by 800 / 600 * 960 / 1000 = 1.28 (sigma ~2.6 px); centroid to 0.05 px.
     np.testing.assert_allclose(got, expect, atol=0.05)
     assert 0 < expect[0] < 224 and 0 < expect[1] < 224
 

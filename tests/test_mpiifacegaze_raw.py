@@ -121,7 +121,15 @@ def dataset(tmp_path: Path) -> Path:
     write_person(
         tmp_path,
         "p01",
-        [("day01/0001.jpg", [20.0, -10.0, 550.0], [-150.0, 200.0, -10.0], (0.1, -0.2, 0.05), "left")],
+        [
+            (
+                "day01/0001.jpg",
+                [20.0, -10.0, 550.0],
+                [-150.0, 200.0, -10.0],
+                (0.1, -0.2, 0.05),
+                "left",
+            )
+        ],
     )
     _write_mat(
         tmp_path / "6 points-based face model.mat",
@@ -269,3 +277,100 @@ def test_bad_eye_field_and_missing_root(dataset: Path, tmp_path: Path):
     empty.mkdir()
     with pytest.raises(InputDataError, match="no person folder"):
         raw.list_persons(empty)
+
+
+# ---------------------------------------------------------------- pano ingest mpiifacegaze
+
+SMALL_ARGS = ["--size", "64", "--focal", "240", "--workers", "0", "--device", "cpu"]
+
+
+def test_cli_ingest_writes_what_the_reader_reads(dataset: Path, tmp_path: Path, capsys):
+    from pano.cli.app import main
+    from pano.stores.gaze import list_gaze, open_gaze
+
+    store = str(tmp_path / "g.zarr")
+    config = Path(__file__).resolve().parents[1] / "pipelines/configs/ingest_mpiifacegaze.yaml"
+    args = ["ingest", "mpiifacegaze", "--raw", str(dataset), "--store", store, *SMALL_ARGS]
+    assert main([*args, "--config", str(config)]) == 0  # the shipped YAML, paths overridden
+    out = capsys.readouterr().out
+    assert "4 from 2 persons" in out and "1 of 1 parts written" in out
+    assert list_gaze(store) == ["mpiifacegaze-raw"]
+    data = open_gaze(store, "mpiifacegaze-raw")
+    got = data.samples()
+    want = raw.GazeSamples.concat([raw.read_person(dataset, p, SMALL) for p in ("p00", "p01")])
+    for name, arr in want.arrays().items():
+        stored = getattr(got, name)
+        assert stored is not None, name
+        if arr.dtype.kind in "US":
+            assert stored.astype(str).tolist() == arr.tolist(), name
+        else:
+            np.testing.assert_array_equal(stored, arr, err_msg=name)
+    assert data.protocol == raw.protocol(["p00", "p01"])
+    assert data.convention == raw.convention(SMALL)
+    assert data.attrs["provenance"]["parameters"]["normalisation"]["width_px"] == 64
+    # A second run finds the group complete and writes nothing.
+    assert main(args) == 0
+    assert "already complete" in capsys.readouterr().out
+    # Other normalisation parameters are other input: refused without --overwrite.
+    assert main([*args[:-6], "--size", "32", "--workers", "0", "--device", "cpu"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+
+
+def test_cli_bad_input_is_one_line_and_leaves_no_store(dataset: Path, tmp_path: Path, capsys):
+    from pano.cli.app import main
+
+    store = tmp_path / "g.zarr"
+    args = ["ingest", "mpiifacegaze", "--raw", str(dataset), "--store", str(store), *SMALL_ARGS]
+    jpeg = dataset / "p01" / "day01" / "0001.jpg"
+    jpeg.write_bytes(jpeg.read_bytes()[:-300])  # cut short: found by the scan
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "p01.txt: line 1" in err and "not a complete JPEG" in err
+    assert not store.exists()
+    txt = dataset / "p01" / "p01.txt"
+    txt.write_text(txt.read_text().replace(" left", ""))
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "p01.txt: line 1: expected 28" in err
+    assert not store.exists()
+
+
+def test_cli_resumes_after_a_damaged_image_stopped_a_part(tmp_path: Path, capsys):
+    # 40 lines of p02 after p00's 3: block 32 gives parts [0, 32) and [32, 43) spanning persons.
+    from pano.cli.app import main
+    from pano.stores.gaze import open_gaze
+
+    root = tmp_path / "raw"
+    write_person(
+        root,
+        "p00",
+        [(f"day01/{i:04d}.jpg", [0.0, 0.0, 600.0], [0.0, 300.0, 0.0], (0, 0, 0), "left")
+         for i in range(3)],
+    )  # fmt: skip
+    write_person(
+        root,
+        "p02",
+        [(f"day03/{i:04d}.jpg", [5.0 * i - 100, 10.0, 500.0 + i], [0.0, 0.0, 0.0],
+          (0.0, 0.01 * i, 0.0), "right") for i in range(40)],
+    )  # fmt: skip
+    # Damage inside the file (its header zeroed; the JPEG markers at both ends intact) passes
+    # the scan and is found when the part decodes it: the ingest stops with part 0 written.
+    bad = root / "p02" / "day03" / "0035.jpg"
+    good = bad.read_bytes()
+    bad.write_bytes(good[:2] + bytes(398) + good[400:])
+    store = str(tmp_path / "g.zarr")
+    args = ["ingest", "mpiifacegaze", "--raw", str(root), "--store", store, "--block", "32",
+            *SMALL_ARGS]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "p02.txt: line 36" in err and "not a complete JPEG" in err
+    bad.write_bytes(good)
+    assert main(args) == 0
+    assert "1 of 2 parts written" in capsys.readouterr().out
+    data = open_gaze(store, "mpiifacegaze-raw")
+    assert len(data) == 43
+    s = data.samples()
+    assert s.subject.astype(str).tolist() == ["p00"] * 3 + ["p02"] * 40
+    # p02 looks at the camera (gt = 0): (0, 0, -1) in every normalised camera.
+    np.testing.assert_allclose(s.gaze_xyz[3:], np.tile([0.0, 0.0, -1.0], (40, 1)), atol=1e-12)
+    np.testing.assert_allclose(s.gaze_origin[40], [5.0 * 37 - 100, 10.0, 537.0])

@@ -168,7 +168,9 @@ def scaling_matrix(face_centre: torch.Tensor, params: NormalisationParams) -> to
 
 
 def virtual_camera_matrix(
-    params: NormalisationParams, dtype: torch.dtype = torch.float64, device: torch.device | None = None
+    params: NormalisationParams,
+    dtype: torch.dtype = torch.float64,
+    device: torch.device | None = None,
 ) -> torch.Tensor:
     """The normalised camera's matrix ``(3, 3)`` in pixels.
 
@@ -253,8 +255,9 @@ def warp_images(
 def _source_boxes(
     warp: torch.Tensor, params: NormalisationParams, height: int, width: int, margin: int = 2
 ) -> torch.Tensor:
-    """Integer boxes ``(B, 4)`` = ``x0, y0, x1, y1`` (exclusive ends) of the original image
-    that the normalised image samples from, clamped to the image, ``margin`` px around.
+    """Integer boxes ``(B, 4)``: the part of each original image the warp samples.
+
+    ``x0, y0, x1, y1`` (exclusive ends, px), clamped to the image, ``margin`` px around.
 
     The output rectangle's corners are mapped back through ``W^-1`` (the preimage of a
     rectangle under a homography without points at infinity is a quadrilateral, so its
