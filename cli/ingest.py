@@ -1,4 +1,4 @@
-"""``pano ingest pvs-hm`` / ``<format>`` / ``gazehub`` / ``mpiifacegaze`` (build a store) and ``pano info``."""
+"""``pano ingest pvs-hm`` / ``<format>`` / ``gazehub`` / ``mpiifacegaze`` and ``pano info``."""
 
 from __future__ import annotations
 

@@ -143,7 +143,11 @@ def synth_gaze(
     ] = 300,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same data.")] = 0,
     size: Annotated[
-        str, typer.Option(help="Raw camera image size WIDTHxHEIGHT (mpiifacegaze-raw).")
+        str,
+        typer.Option(
+            help="Raw camera image size WIDTHxHEIGHT; the camera (and so both layouts' "
+            "annotations) scales with it."
+        ),
     ] = "640x480",
     supersample: Annotated[
         int, typer.Option(help="Rays per pixel along each axis (anti-aliasing), 1-4.")

@@ -26,9 +26,10 @@ Outputs (in ``OUT``): ``<input stem>_gaze.png`` (image input) or ``<stem>_gaze.m
 stating the conventions and assumptions, a header, then one row per face per frame (no rows
 when no face is found; the image/video is still written).
 
-Checkpoint (``MODEL``): a ``pano train-gaze`` run folder (``checkpoints/manifest.json``
-inside, :class:`pano.pipelines.train.checkpoint.CheckpointManager`), its ``checkpoints/``
-folder, or one ``.pt`` file; the saved dict holds ``"model"`` (the state dict of
+Checkpoint (``MODEL``): a ``pano train-gaze`` run folder holding ``checkpoints/manifest.json``
+(:class:`pano.pipelines.train.checkpoint.CheckpointManager`; for a LOPO run, one fold's
+folder ``RUN/folds/<fold>``: the error lists them when given the run itself), its
+``checkpoints/`` folder, or one ``.pt`` file; the saved dict holds ``"model"`` (the state dict of
 :class:`pano.models.gaze_grm.GazeGRM`) and the model config as ``"model_config"`` or
 ``"config"["model"]`` (a :class:`pano.models.gaze_grm.GazeModelConfig` dump), optionally
 ``"config"["normalisation"]`` (:class:`pano.gaze.normalize.NormalisationParams` fields).
@@ -153,8 +154,10 @@ def _state_from(model: Path, which: str) -> tuple[dict[str, Any], Path]:
             strict = which not in ("best", "latest")
             state, _ = CheckpointManager(folder).load(which, strict=strict)
             return state, folder.parent if folder.name == "checkpoints" else folder
-    runs = sorted(p.parent.parent.name for p in model.glob(f"*/checkpoints/{MANIFEST}"))
-    hint = f"; runs inside: {', '.join(runs)} (pass one of them)" if runs else ""
+    found = [*model.glob(f"*/checkpoints/{MANIFEST}"), *model.glob(f"*/*/checkpoints/{MANIFEST}")]
+    runs = sorted(p.parent.parent.relative_to(model).as_posix() for p in found)
+    shown = ", ".join(runs[:8]) + (", ..." if len(runs) > 8 else "")
+    hint = f"; runs inside: {shown} (pass one, e.g. a LOPO fold folder)" if runs else ""
     raise CheckpointError(f"MODEL {model}: no checkpoints/{MANIFEST} here{hint}")
 
 

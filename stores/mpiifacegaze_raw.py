@@ -251,6 +251,27 @@ def read_face_model(path: str | Path) -> np.ndarray:
     return model
 
 
+def check_jpeg_ends(path: Path, where: str) -> None:
+    """Check one image without decoding it (two small reads).
+
+    It must exist, start with the JPEG start-of-image marker ``FF D8`` and hold the
+    end-of-image marker ``FF D9`` in its last KiB (a file cut short has none). Damage inside
+    the file is found when it is decoded (:func:`read_image`).
+    """
+    if not path.is_file():
+        raise InputFileNotFoundError(
+            f"{where}: image {path} does not exist; restore it from the download or drop the line"
+        )
+    with path.open("rb") as f:
+        head = f.read(2)
+        f.seek(max(path.stat().st_size - 1024, 0))
+        tail = f.read()
+    if head != b"\xff\xd8" or b"\xff\xd9" not in tail:
+        raise InputDataError(
+            f"{where}: image {path} is not a complete JPEG; re-copy it from the download"
+        )
+
+
 def read_image(path: Path, where: str) -> np.ndarray:
     """Decode one JPEG to ``uint8 (H, W, 3)`` RGB; ``where`` names the annotation line."""
     if not path.is_file():
@@ -418,10 +439,11 @@ class RawIndex:
 def scan_raw(
     root: str | Path, persons: Sequence[str] | None = None, limit: int | None = None
 ) -> RawIndex:
-    """Read and check every ``pXX.txt`` and ``Camera.mat`` (and that every image exists).
+    """Read and check every ``pXX.txt`` and ``Camera.mat``, and every image's JPEG markers.
 
-    Nothing is decoded or warped; a missing image, a bad line or a bad calibration file is
-    found here, before a store is touched. ``persons`` selects persons (default: all
+    Nothing is decoded or warped; a bad line, a bad calibration file, a missing image or
+    one cut short or not a JPEG at all (:func:`check_jpeg_ends`) is found here, before a
+    store is touched. ``persons`` selects persons (default: all
     present); ``limit`` keeps the first ``limit`` lines of each person (previews, tests).
     """
     import hashlib
@@ -444,11 +466,7 @@ def scan_raw(
         txt = pdir / f"{person}.txt"
         person_rows = read_annotations(txt)[:limit]
         for r in person_rows:
-            if not (pdir / r.image).is_file():
-                raise InputFileNotFoundError(
-                    f"{txt}: line {r.line}: image {pdir / r.image} does not exist; "
-                    "restore it from the download or drop the line"
-                )
+            check_jpeg_ends(pdir / r.image, f"{txt}: line {r.line}")
         cam_path = pdir / "Calibration" / "Camera.mat"
         cameras[person] = read_camera(cam_path)
         read_screen(pdir / "Calibration")

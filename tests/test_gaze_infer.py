@@ -154,6 +154,12 @@ def test_bad_inputs_are_one_line_errors_and_write_nothing(tmp_path: Path) -> Non
         CheckpointError, match=r"no checkpoints/manifest\.json here; runs inside: run"
     ):
         load_gaze_model(tmp_path)  # runs are one level down: the message names them
+    save_run(tmp_path / "lopo" / "folds" / "p01")
+    with pytest.raises(CheckpointError, match=r"runs inside: folds/p01 \(pass one"):
+        load_gaze_model(tmp_path / "lopo")
+    net, params = load_gaze_model(tmp_path / "lopo" / "folds" / "p01")
+    assert (params.width_px, params.focal_px) == (32, pytest.approx(960 * 32 / 224))
+    assert not net.training
     cv2.imwrite(str(tmp_path / "f.png"), face_image())
     gaze_infer(GazeInferConfig(model=run, input=tmp_path / "f.png", out=out))
     with pytest.raises(OutputExistsError, match="--overwrite"):

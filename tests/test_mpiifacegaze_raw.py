@@ -289,8 +289,9 @@ def test_cli_ingest_writes_what_the_reader_reads(dataset: Path, tmp_path: Path, 
     from pano.stores.gaze import list_gaze, open_gaze
 
     store = str(tmp_path / "g.zarr")
+    config = Path(__file__).resolve().parents[1] / "pipelines/configs/ingest_mpiifacegaze.yaml"
     args = ["ingest", "mpiifacegaze", "--raw", str(dataset), "--store", store, *SMALL_ARGS]
-    assert main(args) == 0
+    assert main([*args, "--config", str(config)]) == 0  # the shipped YAML, paths overridden
     out = capsys.readouterr().out
     assert "4 from 2 persons" in out and "1 of 1 parts written" in out
     assert list_gaze(store) == ["mpiifacegaze-raw"]
@@ -318,17 +319,23 @@ def test_cli_ingest_writes_what_the_reader_reads(dataset: Path, tmp_path: Path, 
 def test_cli_bad_input_is_one_line_and_leaves_no_store(dataset: Path, tmp_path: Path, capsys):
     from pano.cli.app import main
 
-    txt = dataset / "p01" / "p01.txt"
-    txt.write_text(txt.read_text().replace(" left", ""))
     store = tmp_path / "g.zarr"
     args = ["ingest", "mpiifacegaze", "--raw", str(dataset), "--store", str(store), *SMALL_ARGS]
+    jpeg = dataset / "p01" / "day01" / "0001.jpg"
+    jpeg.write_bytes(jpeg.read_bytes()[:-300])  # cut short: found by the scan
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "p01.txt: line 1" in err and "not a complete JPEG" in err
+    assert not store.exists()
+    txt = dataset / "p01" / "p01.txt"
+    txt.write_text(txt.read_text().replace(" left", ""))
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "p01.txt: line 1: expected 28" in err
     assert not store.exists()
 
 
-def test_cli_resumes_after_a_corrupt_image_stopped_a_part(tmp_path: Path, capsys):
+def test_cli_resumes_after_a_damaged_image_stopped_a_part(tmp_path: Path, capsys):
     # 40 lines of p02 after p00's 3: block 32 gives parts [0, 32) and [32, 43) spanning persons.
     from pano.cli.app import main
     from pano.stores.gaze import open_gaze
@@ -346,9 +353,11 @@ def test_cli_resumes_after_a_corrupt_image_stopped_a_part(tmp_path: Path, capsys
         [(f"day03/{i:04d}.jpg", [5.0 * i - 100, 10.0, 500.0 + i], [0.0, 0.0, 0.0],
           (0.0, 0.01 * i, 0.0), "right") for i in range(40)],
     )  # fmt: skip
+    # Damage inside the file (its header zeroed; the JPEG markers at both ends intact) passes
+    # the scan and is found when the part decodes it: the ingest stops with part 0 written.
     bad = root / "p02" / "day03" / "0035.jpg"
     good = bad.read_bytes()
-    bad.write_bytes(good[: len(good) // 3])
+    bad.write_bytes(good[:2] + bytes(398) + good[400:])
     store = str(tmp_path / "g.zarr")
     args = ["ingest", "mpiifacegaze", "--raw", str(root), "--store", store, "--block", "32",
             *SMALL_ARGS]  # fmt: skip

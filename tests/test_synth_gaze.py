@@ -14,9 +14,8 @@ import cv2
 import numpy as np
 import pytest
 import scipy.io
-from typer.testing import CliRunner
 
-from pano.cli.app import app
+from pano.cli.app import main
 from pano.geometry import camvec_to_gazehub, gazehub_to_camvec, orthodromic_distance
 from pano.synth.gaze_layouts import GazeSynthConfig, write_synthetic_gaze
 from pano.synth.gaze_render import PART_NAMES, View, render_parts
@@ -335,17 +334,25 @@ def test_raw_gaze_runs_from_the_face_to_the_screen(raw: Path) -> None:
             assert lm.shape == (6, 2)
 
 
-def test_cli_writes_and_refuses(tmp_path: Path) -> None:
-    runner = CliRunner()
+def test_cli_writes_and_refuses(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "g"
     args = ["synth-gaze", str(out), "--layout", "mpiifacegaze-raw", "--persons", "1",
             "--samples-per-person", "2", "--size", "160x120", "--supersample", "1"]  # fmt: skip
-    res = runner.invoke(app, args)
-    assert res.exit_code == 0, res.output
-    assert (out / "p00" / "p00.txt").exists() and "ms rendering per image" in res.output
-    res = runner.invoke(app, args)
-    assert res.exit_code != 0  # not empty
-    bad = runner.invoke(app, ["synth-gaze", str(tmp_path / "h"), "--size", "160by120"])
-    assert bad.exit_code != 0
-    bad = runner.invoke(app, ["synth-gaze", str(tmp_path / "h"), "--layout", "gaze360"])
-    assert bad.exit_code != 0
+    assert main(args) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("wrote 2 images (1 persons, layout mpiifacegaze-raw, seed 0)")
+    assert "ms rendering per image" in lines[0] and lines[1] == str(out)
+    assert (out / "p00" / "p00.txt").exists()
+    assert cv2.imread(str(out / "p00" / "day01" / "0001.jpg")).shape == (120, 160, 3)
+    for bad, words in (
+        (args, "--overwrite"),  # the folder is not empty now
+        (["synth-gaze", str(tmp_path / "h"), "--size", "160by120"], "--size"),
+        (["synth-gaze", str(tmp_path / "h"), "--size", "10x10"], "--size (width)"),
+        (["synth-gaze", str(tmp_path / "h"), "--layout", "gaze360"], "--layout"),
+        (["synth-gaze", str(tmp_path / "h"), "--persons", "0"], "--persons"),
+        (["synth-gaze", str(tmp_path / "h"), "--device", "tpu"], "device"),
+    ):
+        assert main(bad) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and words in err and err.startswith("pano: error:")
+    assert not (tmp_path / "h").exists()

@@ -94,7 +94,7 @@ class FaceSubject:
     iris: tuple[float, float, float]
     hair: tuple[float, float, float]
 
-    def face_z(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def face_z(self, x: np.ndarray | float, y: np.ndarray | float) -> np.ndarray:
         """Z (head frame, mm) of the front of the face ellipsoid at ``(x, y)``."""
         cx, cy, cz = self.face_centre
         ax, ay, az = self.face_axes
@@ -107,6 +107,11 @@ class FaceSubject:
         xs = np.array([-x_out, -x_in, x_in, x_out, -self.mouth_half_width, self.mouth_half_width])
         ys = np.array([-self.corner_tilt, 0.0, 0.0, -self.corner_tilt, self.mouth_y, self.mouth_y])
         return np.stack([xs, ys, self.face_z(xs, ys)], axis=-1)
+
+
+def _rgb(v: np.ndarray) -> tuple[float, float, float]:
+    r, g, b = np.clip(v, 0.0, 1.0).tolist()
+    return (r, g, b)
 
 
 def make_subject(name: str, rng: np.random.Generator) -> FaceSubject:
@@ -133,11 +138,9 @@ def make_subject(name: str, rng: np.random.Generator) -> FaceSubject:
         mouth_half_width=rng.uniform(22.0, 29.0),
         mouth_y=rng.uniform(64.0, 74.0),
         hairline=rng.uniform(-62.0, -45.0),
-        skin=tuple(np.clip(SKIN_TONES[rng.integers(len(SKIN_TONES))]
-                           + rng.normal(0, 0.02, 3), 0, 1)),  # type: ignore[arg-type]
-        iris=tuple(np.clip(IRIS_COLOURS[rng.integers(len(IRIS_COLOURS))]
-                           + rng.normal(0, 0.03, 3), 0, 1)),  # type: ignore[arg-type]
-        hair=tuple(HAIR_COLOURS[rng.integers(len(HAIR_COLOURS))]),  # type: ignore[arg-type]
+        skin=_rgb(SKIN_TONES[rng.integers(len(SKIN_TONES))] + rng.normal(0, 0.02, 3)),
+        iris=_rgb(IRIS_COLOURS[rng.integers(len(IRIS_COLOURS))] + rng.normal(0, 0.03, 3)),
+        hair=_rgb(HAIR_COLOURS[rng.integers(len(HAIR_COLOURS))]),
     )  # fmt: skip
     # The eyeball's front pokes 1.5 mm out of the face surface at the eye's centre.
     eye_z = float(sub.face_z(np.array(eye_x), np.array(0.0))) + eye_radius - 1.5
