@@ -35,13 +35,13 @@ import yaml
 
 from pano._version import __version__
 from pano.errors import CheckpointError
-from pano.stores.gaze import open_gaze
 from pano.pipelines.gaze.config import GAZE_RESUME_MAY_CHANGE, GazeTrainConfig
 from pano.pipelines.gaze.data import FoldPlan, optional_array, plan_folds
 from pano.pipelines.gaze.fold import read_fold, train_fold
 from pano.pipelines.train.checkpoint import atomic_write_bytes
 from pano.pipelines.train.dist import DistInfo, init_distributed, shutdown
 from pano.pipelines.train.run import resume_conflicts
+from pano.stores.gaze import open_gaze
 from pano.stores.gaze_samples import GAZE_GROUP
 
 log = logging.getLogger("pano.train_gaze")
