@@ -44,7 +44,8 @@ def train_gaze_cmd(
         int | None,
         typer.Option(
             help="Local Dask worker processes, one fold each [one per fold up to the CPU "
-            "count]; 0 = one fold after another in this process."
+            "count; a single fold trains in this process]; 0 = one fold after another in "
+            "this process."
         ),
     ] = None,
     scheduler: Annotated[

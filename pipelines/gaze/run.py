@@ -127,8 +127,8 @@ def train_gaze(
             (a split protocol has the one fold ``split``).
         out: the run folder (its name is the prediction run's name); default
             :func:`default_out` without a config file.
-        workers: local Dask worker processes (None: one per fold up to the CPU count;
-            0: one fold after another in this process).
+        workers: local Dask worker processes (None: one per fold up to the CPU count, or
+            in this process for a single fold; 0: one fold after another in this process).
         scheduler: address of an existing Dask scheduler.
         resume: continue folds from their last complete checkpoint; complete folds are
             not trained again.
@@ -142,7 +142,7 @@ def train_gaze(
 
     """
     from pano.device import resolve_device
-    from pano.pipelines.runner import Runner, dask_runner
+    from pano.pipelines.runner import dask_runner
     from pano.stores.generation import read_generation
     from pano.stores.lock import assert_no_writer
     from pano.stores.names import validate_name
@@ -189,10 +189,10 @@ def train_gaze(
                 for p in plans
             ]
         else:
+            if len(plans) == 1 and scheduler is None and workers is None:
+                workers = 0  # one fold: no local cluster to start, it trains here
             with dask_runner(store, workers, scheduler, len(plans), announce) as runner:
                 threads = cfg.threads or _threads_per_worker(runner, len(plans), workers)
-                if runner.client is None and len(plans) == 1:
-                    runner = Runner(None)
                 records = runner.map(
                     _fold_task,
                     plans,
