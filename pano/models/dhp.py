@@ -126,11 +126,18 @@ class DHPAgent(nn.Module):
         size: input viewport size (DHP: 42).
         hidden: LSTM width (DHP: 288 = the conv output of a 42x42 input).
         speed_scale: the speed head outputs ``speed_scale * softplus(x)`` degrees per step.
+        standardize: subtract each viewport's mean and divide by its std (+0.05) before the
+            conv layers, so a target's contrast, not the scene's brightness, drives them.
 
     """
 
     def __init__(
-        self, channels: int = 1, size: int = 42, hidden: int = 288, speed_scale: float = 1.0
+        self,
+        channels: int = 1,
+        size: int = 42,
+        hidden: int = 288,
+        speed_scale: float = 1.0,
+        standardize: bool = False,
     ) -> None:
         super().__init__()
         layers: list[nn.Module] = []
@@ -147,6 +154,7 @@ class DHPAgent(nn.Module):
         self.channels = int(channels)
         self.hidden = int(hidden)
         self.speed_scale = float(speed_scale)
+        self.standardize = bool(standardize)
         self.lstm = nn.LSTMCell(self.features, hidden)
         self.policy = nn.Linear(hidden, N_ACTIONS)
         self.value = nn.Linear(hidden, 1)
@@ -179,6 +187,10 @@ class DHPAgent(nn.Module):
             raise ShapeError(
                 f"views must have shape (N, {self.channels}, h, w), got {tuple(views.shape)}"
             )
+        if self.standardize:
+            mu = views.mean((1, 2, 3), keepdim=True)
+            sd = views.std((1, 2, 3), keepdim=True)
+            views = (views - mu) / (sd + 0.05)
         x = self.conv(views).flatten(1)
         h, c = self.lstm(x, state)
         speed = F.softplus(self.speed(h)).squeeze(-1) * self.speed_scale

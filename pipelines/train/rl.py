@@ -41,7 +41,13 @@ def make_agent(cfg: TrainConfig) -> DHPAgent:
     """Build the DHP agent from ``cfg.model``."""
     m = cfg.model
     assert isinstance(m, DHPModel)
-    return DHPAgent(channels=1, size=m.size, hidden=m.hidden, speed_scale=m.speed_scale)
+    return DHPAgent(
+        channels=1,
+        size=m.size,
+        hidden=m.hidden,
+        speed_scale=m.speed_scale,
+        standardize=m.standardize,
+    )
 
 
 def make_sampler(cfg: TrainConfig) -> Any:
@@ -214,7 +220,10 @@ class DHPTask:
         )
         logp = torch.stack(logps, 1)
         ent = torch.stack(ents, 1)
-        pol_loss = -(logp * adv.detach()).mean()
+        adv = adv.detach()
+        if rl.normalize_advantage:
+            adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+        pol_loss = -(logp * adv).mean()
         val_loss = 0.5 * F.mse_loss(v, ret.detach())
         spd = torch.stack(speeds, 1)
         spd_loss = 0.5 * F.mse_loss(spd, torch.stack(speed_tgt, 1))
@@ -246,8 +255,6 @@ class DHPTask:
         """Mean heatmap CC of stochastic rollouts on the validation videos (higher is better)."""
         if not self.val_videos:
             return None, {}
-        from pano.heatmaps import heatmaps_for
-
         assert isinstance(model, DHPAgent)
         hp = self.data.root_attrs.heatmap  # the store's (predict.sigma_deg checked against it)
         gen = torch.Generator().manual_seed(self.cfg.seed + 104729)
@@ -259,7 +266,7 @@ class DHPTask:
                 gt = open_video(self.data.location, v.name)["heatmap"].values
                 self._val_heatmaps[v.name] = torch.from_numpy(np.asarray(gt, dtype=np.float64))
             pos = self.rollouts(model, v, self.cfg.rl.val_rollouts, gen)
-            pred = heatmaps_for(pos, hp)
+            pred = rollout_heatmaps(pos, hp, self.cfg.predict.floor)
             ccs.append(float(pearson_cc(pred, self._val_heatmaps[v.name]).mean()))
         cc = float(np.mean(ccs))
         return cc, {"val/heatmap_cc": cc}
@@ -325,6 +332,34 @@ def generalized_advantage_estimate(
     for t in reversed(range(delta.shape[-1])):
         prev = advantage[..., t] = delta[..., t] + prev * discount[..., t]
     return advantage, advantage + value
+
+
+def rollout_heatmaps(pos: torch.Tensor, params: Any, floor: float = 0.0) -> torch.Tensor:
+    """Heatmaps ``(steps, H, W)`` of rollout positions ``pos (steps, n, 3)``.
+
+    The rollouts are summed with :func:`pano.heatmaps.heatmaps_for` and the store's
+    heatmap parameters (sigma, grid, normalisation); with ``floor > 0`` each map is then
+    mixed with a uniform density on the sphere holding ``floor`` of its mass (the map as a
+    probability mass ``m / sum(m)`` under the store's pixel grid - a constant map is
+    uniform on the sphere in pano's solid-angle weighting) and brought back to the
+    store's normalisation. A finite number of rollouts leaves most of the sphere at
+    exactly zero, which KL divergence scores as ``log(1 / eps)`` ~ 36 nats per unit of
+    ground-truth mass there; the floor is the prior for "somewhere else". CC, NSS and the
+    AUCs are unchanged by it (affine in each map).
+    """
+    from pano.heatmaps import heatmaps_for
+
+    maps = heatmaps_for(pos, params)
+    if floor <= 0.0:
+        return maps
+    h, w = maps.shape[-2:]
+    m = maps / maps.sum((-2, -1), keepdim=True).clamp_min(1e-300)
+    m = (1.0 - floor) * m + floor / (h * w)
+    if params.normalize == "max":
+        return m / m.amax((-2, -1), keepdim=True)
+    if params.normalize == "sum":
+        return m
+    return m * maps.sum((-2, -1), keepdim=True)
 
 
 def pearson_cc(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
