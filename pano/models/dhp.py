@@ -20,6 +20,8 @@ degrees by default. Subjects with a missing sample (NaN) are left out of the mea
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -116,6 +118,40 @@ def subject_speed_target(
     plain = (sp * valid).sum(-1) / valid.sum(-1).clamp_min(1)
     ws = w.sum(-1)
     return torch.where(ws > 1e-12, (w * sp).sum(-1) / ws.clamp_min(1e-12), plain)
+
+
+def dihedral_view(views: torch.Tensor, g: int) -> torch.Tensor:
+    """Element ``g`` (0-7) of the square's symmetry group applied to ``views (N, C, h, w)``.
+
+    ``g % 4`` quarter turns (``torch.rot90`` over the image axes), then a left/right
+    mirror when ``g >= 4``. Rows run down and columns right, as the viewer sees the view.
+    """
+    x = torch.rot90(views, g % 4, dims=(-2, -1))
+    return torch.flip(x, dims=(-1,)) if g >= 4 else x
+
+
+def dihedral_action_maps() -> torch.Tensor:
+    """``(8, 8)`` long: ``maps[g, k]`` = the action seen as ``k`` in view ``dihedral_view(., g)``.
+
+    Action ``k`` points at screen angle ``k * 45`` degrees clockwise from up, i.e. the
+    (row, column) offset ``(-cos, sin)``; transforming that offset the way
+    :func:`dihedral_view` moves pixels gives the transformed action. Derived by moving a
+    marker pixel, so it always agrees with the image transform.
+    """
+    size = 9
+    c = size // 2
+    out = torch.zeros(8, N_ACTIONS, dtype=torch.long)
+    for g in range(8):
+        for k in range(N_ACTIONS):
+            a = math.radians(k * 360.0 / N_ACTIONS)
+            r, q = c + round(-3 * math.cos(a)), c + round(3 * math.sin(a))
+            img = torch.zeros(1, 1, size, size)
+            img[0, 0, r, q] = 1.0
+            idx = int(dihedral_view(img, g).flatten().argmax())
+            r2, q2 = divmod(idx, size)
+            ang = math.degrees(math.atan2(q2 - c, -(r2 - c))) % 360.0
+            out[g, k] = round(ang / (360.0 / N_ACTIONS)) % N_ACTIONS
+    return out
 
 
 class DHPAgent(nn.Module):

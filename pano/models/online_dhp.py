@@ -66,6 +66,9 @@ class OnlineDHP:
         agent: the offline agent (copied; its weights are not changed).
         lr: Adam learning rate of the online updates.
         iters: gradient steps per arriving true step.
+        window: the last ``window`` observed steps of the subject are replayed as one
+            batch in every update (each from the LSTM state it was seen with): fine-tuning
+            on the subject's own recent trajectory, not only on the newest step.
         speed_coef: weight of the step-size loss (DHP: 0.5).
         sigma_deg: the reward's Gaussians (DHP: 41.9 degrees).
 
@@ -76,6 +79,7 @@ class OnlineDHP:
         agent: DHPAgent,
         lr: float = 1e-3,
         iters: int = 1,
+        window: int = 1,
         speed_coef: float = 0.5,
         sigma_deg: float = SIGMA_DEG,
     ) -> None:
@@ -83,6 +87,8 @@ class OnlineDHP:
         self.net.train()
         self.opt = torch.optim.Adam(self.net.parameters(), lr=lr)
         self.iters = int(iters)
+        self.window = max(1, int(window))
+        self._buf: list[tuple[torch.Tensor, ...]] = []
         self.speed_coef = float(speed_coef)
         self.sigma = float(sigma_deg)
         dev = next(self.net.parameters()).device
@@ -112,12 +118,18 @@ class OnlineDHP:
         q = nxt[None].to(view.dtype)
         true_step = torch.rad2deg(angle_between(p, q, eps=0.0))
         rew = action_rewards(p, true_step, q, self.sigma)  # (1, 8)
-        loss_v = 0.0
         h0 = (self._prev_state[0].detach(), self._prev_state[1].detach())
+        self._buf.append((view, h0[0], h0[1], rew, true_step))
+        self._buf = self._buf[-self.window :]
+        views = torch.cat([b[0] for b in self._buf])
+        hs = (torch.cat([b[1] for b in self._buf]), torch.cat([b[2] for b in self._buf]))
+        rews = torch.cat([b[3] for b in self._buf])
+        steps = torch.cat([b[4] for b in self._buf])
+        loss_v = 0.0
         for _ in range(self.iters):
-            logits, _, speed, new = self.net(view, h0)
-            pol = -(torch.softmax(logits, -1) * rew).sum(-1).mean()
-            spd = 0.5 * F.mse_loss(speed, true_step)
+            logits, _, speed, _ = self.net(views, hs)
+            pol = -(torch.softmax(logits, -1) * rews).sum(-1).mean()
+            spd = 0.5 * F.mse_loss(speed, steps)
             loss = pol + self.speed_coef * spd
             self.opt.zero_grad()
             loss.backward()

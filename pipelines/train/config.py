@@ -146,6 +146,11 @@ class RLConfig(PanoConfig):
         41.9, gt=0, description="reward Gaussians' sigma (position, direction)"
     )
     val_rollouts: int = Field(16, ge=1, description="stochastic rollouts per validation video")
+    augment: bool = Field(
+        False,
+        description="per episode, show the agent its views under a random symmetry of the "
+        "square (quarter turns, mirror) and map its actions back (DHP: no)",
+    )
     normalize_advantage: bool = Field(
         False, description="scale each update's advantages to zero mean, unit std (DHP: no)"
     )
@@ -208,6 +213,9 @@ class OnlineConfig(PanoConfig):
 
     lr: float = Field(1e-3, gt=0, description="Adam learning rate of the online updates")
     iters: int = Field(1, ge=1, le=100, description="gradient steps per arriving true step")
+    window: int = Field(
+        1, ge=1, le=1000, description="recent steps of the subject replayed in each update"
+    )
     max_subjects: int | None = Field(
         None, ge=1, description="score at most this many subjects per video (None = all)"
     )

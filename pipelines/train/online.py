@@ -71,7 +71,9 @@ def online_video(
     agent.eval()
     for j, s in enumerate(subjects):
         torch.manual_seed(cfg.seed + 7919 * j)
-        online = OnlineDHP(agent, lr=oc.lr, iters=oc.iters, sigma_deg=cfg.rl.sigma_deg)
+        online = OnlineDHP(
+            agent, lr=oc.lr, iters=oc.iters, window=oc.window, sigma_deg=cfg.rl.sigma_deg
+        )
         off_state = agent.initial_state(1, device)
         for t in range(t_n - 1):
             p, q = scan[t, s], scan[t + 1, s]

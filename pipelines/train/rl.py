@@ -31,7 +31,14 @@ from torch import nn
 
 from pano.errors import ShapeError, StoreError
 from pano.geometry import vec_to_lonlat
-from pano.models.dhp import DHPAgent, dhp_reward, move, subject_speed_target
+from pano.models.dhp import (
+    DHPAgent,
+    dhp_reward,
+    dihedral_action_maps,
+    dihedral_view,
+    move,
+    subject_speed_target,
+)
 from pano.pipelines.train.config import DHPModel, TrainConfig
 from pano.pipelines.train.data import FrameBank, StoreData, VideoData
 from pano.pipelines.train.dist import DistInfo
@@ -127,6 +134,8 @@ class DHPTask:
         self.sampler = make_sampler(cfg)
         self.n_envs = max(1, cfg.rl.envs // info.world)
         self._val_heatmaps: dict[str, torch.Tensor] = {}
+        # seen action = maps[g, world action]; world action = inverse[g, seen action]
+        self._sym_inverse = torch.argsort(dihedral_action_maps(), dim=1).to(info.device)
         self.env: dict[str, torch.Tensor] | None = None
 
     # ------------------------------------------------------------------ environments
@@ -145,6 +154,10 @@ class DHPTask:
         pos = env["pos"].clone()
         pos[mask] = self.tables.start_positions(vid, gen)
         env["video"], env["pos"] = video, pos
+        g = torch.randint(8, (n,), generator=gen).to(dev) if self.cfg.rl.augment else 0
+        sym = env.get("g", torch.zeros_like(env["t"])).clone()
+        sym[mask] = g
+        env["g"] = sym
         env["t"] = torch.where(mask, torch.zeros_like(env["t"]), env["t"])
         m = mask[:, None]
         env["h"] = env["h"].masked_fill(m, 0.0)
@@ -160,8 +173,22 @@ class DHPTask:
             "pos": torch.zeros(n, 3, device=dev),
             "h": torch.zeros(n, hid, device=dev),
             "c": torch.zeros(n, hid, device=dev),
+            "g": torch.zeros(n, dtype=torch.long, device=dev),
         }
         self._reset(torch.ones(n, dtype=torch.bool, device=dev), gen)
+
+    def _augment(self, views: torch.Tensor) -> torch.Tensor:
+        """Each env's views under its episode's symmetry ``env["g"]`` (identity if off)."""
+        env = self.env
+        assert env is not None
+        if not self.cfg.rl.augment:
+            return views
+        out = views.clone()
+        for g in range(1, 8):
+            m = env["g"] == g
+            if bool(m.any()):
+                out[m] = dihedral_view(views[m], g)
+        return out
 
     # ------------------------------------------------------------------ one update
 
@@ -178,21 +205,20 @@ class DHPTask:
         logps, ents, values, speeds, speed_tgt, rewards, dones = [], [], [], [], [], [], []
         for _ in range(rl.rollout):
             rows = tab.rows[env["video"], env["t"]]
-            views = render(self.sampler, self.bank, env["pos"], rows)
+            views = self._augment(render(self.sampler, self.bank, env["pos"], rows))
             logits, value, speed, state = module(views, state)
             dist = torch.distributions.Categorical(logits=logits)
             u = torch.rand(logits.shape[0], generator=gen).to(logits.device)
-            action = torch.searchsorted(torch.cumsum(dist.probs.detach(), -1), u[:, None]).squeeze(
-                1
-            )
-            action = action.clamp_max(logits.shape[1] - 1)
+            seen = torch.searchsorted(torch.cumsum(dist.probs.detach(), -1), u[:, None]).squeeze(1)
+            seen = seen.clamp_max(logits.shape[1] - 1)
+            action = self._sym_inverse[env["g"], seen]  # the move in the world
             with torch.no_grad():
                 new_pos = move(env["pos"], action, speed.detach())
                 now = tab.subj[env["video"], env["t"]]
                 nxt = tab.subj[env["video"], env["t"] + 1]
                 r, w = dhp_reward(new_pos, action, now, nxt, rl.sigma_deg, rl.sigma_deg)
                 target = subject_speed_target(now, nxt, w)
-            logps.append(dist.log_prob(action))
+            logps.append(dist.log_prob(seen))
             ents.append(dist.entropy())
             values.append(value)
             speeds.append(speed)
@@ -208,7 +234,7 @@ class DHPTask:
                 self._reset(done, gen)
         with torch.no_grad():
             rows = tab.rows[env["video"], env["t"]]
-            views = render(self.sampler, self.bank, env["pos"], rows)
+            views = self._augment(render(self.sampler, self.bank, env["pos"], rows))
             _, boot, _, _ = module(views, state)
         env["h"], env["c"] = state[0].detach(), state[1].detach()
         v = torch.stack(values, 1)  # (N, T)
@@ -281,6 +307,7 @@ class DHPTask:
         """Restore :meth:`extra_state` (this rank's slice)."""
         if state:
             self.env = {k: t.to(self.info.device) for k, t in state.items()}
+            self.env.setdefault("g", torch.zeros_like(self.env["t"]))
 
 
 def generalized_advantage_estimate(
