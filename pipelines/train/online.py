@@ -132,8 +132,8 @@ def online_results(scores: list[OnlineVideoScores], attrs: dict[str, Any]) -> An
             "subject_id": (("video", "subject"), subj),
         },
         coords={
-            "model": list(ONLINE_MODELS),
-            "video": [v.name for v in scores],
+            "model": np.array(ONLINE_MODELS, dtype=object),
+            "video": np.array([v.name for v in scores], dtype=object),
             "subject": np.arange(s_max),
             "step": np.arange(t_max),
         },
