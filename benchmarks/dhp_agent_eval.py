@@ -24,7 +24,13 @@ from pano.models.dhp import N_ACTIONS, dhp_reward, movement_angle_deg
 from pano.pipelines.train.checkpoint import CheckpointManager
 from pano.pipelines.train.config import TrainConfig
 from pano.pipelines.train.data import FrameBank, load_split_videos
-from pano.pipelines.train.rl import make_agent, make_sampler, pearson_cc, rollout_heatmaps, rollout_video
+from pano.pipelines.train.rl import (
+    make_agent,
+    make_sampler,
+    pearson_cc,
+    rollout_heatmaps,
+    rollout_video,
+)
 from pano.stores import open_video, read_root_attrs
 
 try:
@@ -50,29 +56,51 @@ def main() -> None:
     cfg = load_config(TrainConfig, args.run_dir / "config.yaml")
     videos = load_split_videos(args.store, cfg, args.split, need_video=True)
     hp = read_root_attrs(args.store).heatmap
-    bank = FrameBank(videos, [v.step_frame for v in videos], cfg.data.frame_width, True, torch.device("cpu"), "auto")
+    bank = FrameBank(
+        videos,
+        [v.step_frame for v in videos],
+        cfg.data.frame_width,
+        True,
+        torch.device("cpu"),
+        "auto",
+    )
     sampler = make_sampler(cfg)
     ckdir = args.run_dir / "checkpoints"
-    names = args.checkpoints.split(",") if args.checkpoints else sorted(p.name for p in ckdir.glob("ckpt-*.pt"))
+    names = (
+        args.checkpoints.split(",")
+        if args.checkpoints
+        else sorted(p.name for p in ckdir.glob("ckpt-*.pt"))
+    )
     mgr = CheckpointManager(ckdir)
     gts = {}
     for v in videos:
         ds = open_video(args.store, v.name)
-        gts[v.name] = (torch.from_numpy(np.asarray(ds["heatmap"].values, np.float64)), ds["lat"].values, ds["lon"].values)
+        gts[v.name] = (
+            torch.from_numpy(np.asarray(ds["heatmap"].values, np.float64)),
+            ds["lat"].values,
+            ds["lon"].values,
+        )
     for name in names:
         state, _ = mgr.load(name, strict=True)
         agent = make_agent(cfg)
         agent.load_state_dict(state["model"])
         for v in videos:
             gen = torch.Generator().manual_seed(1)
-            pos = rollout_video(agent, sampler, bank, v, args.rollouts, gen, torch.device("cpu")).float()
+            pos = rollout_video(
+                agent, sampler, bank, v, args.rollouts, gen, torch.device("cpu")
+            ).float()
             scan = torch.from_numpy(v.scan_xyz).float()
             rs = []
             for t in range(pos.shape[0] - 1):
                 ang = movement_angle_deg(pos[t], pos[t + 1])
                 act = torch.remainder(torch.round(ang / (360.0 / N_ACTIONS)), N_ACTIONS).long()
                 n = pos.shape[1]
-                r, _ = dhp_reward(pos[t + 1], act, scan[t][None].expand(n, -1, -1), scan[t + 1][None].expand(n, -1, -1))
+                r, _ = dhp_reward(
+                    pos[t + 1],
+                    act,
+                    scan[t][None].expand(n, -1, -1),
+                    scan[t + 1][None].expand(n, -1, -1),
+                )
                 rs.append(float(r.mean()))
             gt, lat, lon = gts[v.name]
             maps = rollout_heatmaps(pos.double(), hp, cfg.predict.floor)
@@ -81,7 +109,8 @@ def main() -> None:
             pdist = peak_distance(maps, gt, lat, lon)
             print(
                 f"{name} {v.name:18s} reward/step {np.mean(rs):.3f}  CC {cc:.3f}  KLD {kl:.2f}  "
-                f"peak dist {pdist:5.1f} deg", flush=True,
+                f"peak dist {pdist:5.1f} deg",
+                flush=True,
             )
 
 

@@ -41,7 +41,6 @@ from pano.pipelines.train.data import FrameBank, load_split_videos
 from pano.pipelines.train.rl import make_sampler, pearson_cc, render
 from pano.stores import open_video, read_root_attrs
 
-
 FLOORS = (0.0, 0.01, 0.05, 0.1, 0.2, 0.3)
 
 
@@ -86,7 +85,9 @@ def run_policy(name: str, video, targets: np.ndarray | None, n: int, gen: torch.
         # immediate reward of every action at the mean speed
         all_r = torch.stack(
             [
-                dhp_reward(move(pos, torch.full((n,), a), mean_speed), torch.full((n,), a), now, nxt)[0]
+                dhp_reward(
+                    move(pos, torch.full((n,), a), mean_speed), torch.full((n,), a), now, nxt
+                )[0]
                 for a in range(N_ACTIONS)
             ],
             -1,
@@ -108,7 +109,11 @@ def run_policy(name: str, video, targets: np.ndarray | None, n: int, gen: torch.
             assert targets is not None
             f = int(video.step_frame[t])
             tg = torch.from_numpy(targets[min(f, len(targets) - 1)]).float()  # (K, 3)
-            dist = torch.rad2deg(angle_between(pos[:, None].expand(-1, len(tg), -1), tg[None].expand(n, -1, -1), eps=0.0))
+            dist = torch.rad2deg(
+                angle_between(
+                    pos[:, None].expand(-1, len(tg), -1), tg[None].expand(n, -1, -1), eps=0.0
+                )
+            )
             k = dist.argmin(-1)
             goal = tg[k]
             action = _bin(movement_angle_deg(pos, goal))
@@ -124,7 +129,9 @@ def run_policy(name: str, video, targets: np.ndarray | None, n: int, gen: torch.
     return torch.stack(out), torch.stack(rewards, 1), torch.stack(quality, 1)
 
 
-def gae_snr(rew: torch.Tensor, quality: torch.Tensor, gamma: float, lam: float, rollout: int = 20) -> float:
+def gae_snr(
+    rew: torch.Tensor, quality: torch.Tensor, gamma: float, lam: float, rollout: int = 20
+) -> float:
     """corr(advantage, immediate action quality) over 20-step segments, constant baseline."""
     n, t = rew.shape
     base = rew.mean()
@@ -171,7 +178,9 @@ def visibility(store: str, videos, targets: dict[str, np.ndarray]) -> None:
                 lon, lat = vec_to_lonlat(c)
                 lon = lon + rng.uniform(-30, 30)
                 lat = float(np.clip(lat + rng.uniform(-20, 20), -80, 80))
-                view = render(sampler, bank, torch.tensor([lonlat_to_vec(lon, lat)]), torch.tensor([rows[t]]))[0, 0]
+                view = render(
+                    sampler, bank, torch.tensor([lonlat_to_vec(lon, lat)]), torch.tensor([rows[t]])
+                )[0, 0]
                 # project the target into the view: pixel of the target centre
                 g = sampler  # noqa: F841
                 # measure on the ERP frame instead: disc vs ring luma
@@ -223,15 +232,22 @@ def main() -> None:
             ccs.append(float(pearson_cc(pred, gt).mean()))
             if pol in ("random", "target"):
                 for w in FLOORS:
-                    kl_floor.setdefault(w, []).append(float(np.mean(kld(with_floor(pred, w).numpy(), gt.numpy(), "sphere"))))
+                    kl_floor.setdefault(w, []).append(
+                        float(np.mean(kld(with_floor(pred, w).numpy(), gt.numpy(), "sphere")))
+                    )
             pds.append(peak_distance(pred, gt, gt_ds["lat"].values, gt_ds["lon"].values))
             rs.append(float(rew.mean()))
             rew_all.append(rew)
             q_all.append(q)
-        line = f"{pol:12s} reward/step {np.mean(rs):.3f}  heatmap CC {np.mean(ccs):.3f}  peak dist {np.mean(pds):5.1f} deg"
+        line = (
+            f"{pol:12s} reward/step {np.mean(rs):.3f}  heatmap CC {np.mean(ccs):.3f}  "
+            f"peak dist {np.mean(pds):5.1f} deg"
+        )
         if pol == "random":
             for g, lam in ((0.99, 1.0), (0.9, 1.0), (0.5, 1.0), (0.0, 1.0)):
-                snr[(g, lam)] = np.mean([gae_snr(r, q, g, lam) for r, q in zip(rew_all, q_all, strict=True)])
+                snr[(g, lam)] = np.mean(
+                    [gae_snr(r, q, g, lam) for r, q in zip(rew_all, q_all, strict=True)]
+                )
             line += "  corr(adv, action quality): " + ", ".join(
                 f"g{g:g}/l{lam:g} {s:.3f}" for (g, lam), s in snr.items()
             )

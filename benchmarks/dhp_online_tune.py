@@ -33,7 +33,14 @@ def main() -> None:
     base = load_config(TrainConfig, args.run_dir / "config.yaml")
     data = load_store_data(args.store, base, need_video=True)
     videos = data.val
-    bank = FrameBank(videos, [v.step_frame for v in videos], base.data.frame_width, True, torch.device("cpu"), "auto")
+    bank = FrameBank(
+        videos,
+        [v.step_frame for v in videos],
+        base.data.frame_width,
+        True,
+        torch.device("cpu"),
+        "auto",
+    )
     state, entry = CheckpointManager(args.run_dir / "checkpoints").load(args.checkpoint)
     agent = make_agent(base)
     agent.load_state_dict(state["model"])
@@ -53,7 +60,6 @@ def main() -> None:
             f"({time.perf_counter() - t:.0f} s)",
             flush=True,
         )
-
 
 
 if __name__ == "__main__":

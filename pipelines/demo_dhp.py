@@ -30,7 +30,9 @@ ONLINE_OVERRIDES: dict[str, list[str]] = {
 }
 
 
-def peak_distance_deg(pred: np.ndarray, gt: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+def peak_distance_deg(
+    pred: np.ndarray, gt: np.ndarray, lat: np.ndarray, lon: np.ndarray
+) -> np.ndarray:
     """Per step: great-circle distance (degrees) between the argmax pixels of two map stacks.
 
     Args:
@@ -64,10 +66,15 @@ def peak_distances(store: str, run: str, videos: list[str]) -> dict[str, float]:
         fc = np.zeros_like(gt[:1])
         fc[0, int(np.abs(lat).argmin()), int(np.abs(lon).argmin())] = 1.0
         front.append(peak_distance_deg(np.repeat(fc, len(gt), 0), gt, lat, lon))
-    return {"model": float(np.concatenate(model).mean()), "fcb": float(np.concatenate(front).mean())}
+    return {
+        "model": float(np.concatenate(model).mean()),
+        "fcb": float(np.concatenate(front).mean()),
+    }
 
 
-def _cmp(name: str, model: str, ref: str, metric: str, a: float, b: float, higher: bool) -> Comparison:
+def _cmp(
+    name: str, model: str, ref: str, metric: str, a: float, b: float, higher: bool
+) -> Comparison:
     ok = not (math.isnan(a) or math.isnan(b))
     holds = (a > b if higher else a < b) if ok else None
     return Comparison(name, "dhp", model, ref, metric, None, a, b, higher, holds)
@@ -132,7 +139,11 @@ def run_dhp_extras(
         "| predictor | mean overlap (DHP) ↑ | orthodromic error (deg) ↓ |",
         "|---|---:|---:|",
     ]
-    for key, label in (("online", "online-DHP"), ("offline", "offline DHP"), ("no_motion", "no-motion")):
+    for key, label in (
+        ("online", "online-DHP"),
+        ("offline", "offline DHP"),
+        ("no_motion", "no-motion"),
+    ):
         lines.append(f"| {label} | {online.get(f'mo_{key}', float('nan')):.3f} | "
                      f"{online.get(f'err_{key}', float('nan')):.2f} |")  # fmt: skip
     lines += [

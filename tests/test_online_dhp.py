@@ -38,10 +38,14 @@ def test_action_rewards_on_a_hand_made_step() -> None:
     assert float(r[0]) == pytest.approx(1.0, abs=1e-9)
     # Action 4 (down) ends 10 deg from the subject and is 180 deg off its direction.
     s2 = 2 * SIGMA_DEG**2
-    assert float(r[4]) == pytest.approx(math.exp(-(10.0**2) / s2) * math.exp(-(180.0**2) / s2), rel=1e-6)
+    assert float(r[4]) == pytest.approx(
+        math.exp(-(10.0**2) / s2) * math.exp(-(180.0**2) / s2), rel=1e-6
+    )
     # Action 2 (right): 90 deg off, the distance is the great circle from (-5, 0) to (0, 5).
     d = math.degrees(float(angle_between(_p(-5.0, 0.0), _p(0.0, 5.0))))
-    assert float(r[2]) == pytest.approx(math.exp(-(d**2) / s2) * math.exp(-(90.0**2) / s2), rel=1e-6)
+    assert float(r[2]) == pytest.approx(
+        math.exp(-(d**2) / s2) * math.exp(-(90.0**2) / s2), rel=1e-6
+    )
     assert int(r.argmax()) == 0
     # Left/right symmetric around "up".
     assert float(r[1]) == pytest.approx(float(r[7]), rel=1e-9)
@@ -104,7 +108,12 @@ def test_rollout_heatmaps_known_case_and_floor() -> None:
 
 
 def test_mean_overlap_of_one_step_scores_on_a_hand_computed_case() -> None:
-    from pano.pipelines.train.online import ONLINE_MODELS, OnlineVideoScores, online_results, summarize_online
+    from pano.pipelines.train.online import (
+        ONLINE_MODELS,
+        OnlineVideoScores,
+        online_results,
+        summarize_online,
+    )
 
     # Subject 0: offline 10 deg off in longitude at the equator -> (32.75 - 10) / 32.75;
     # online exact -> 1; no-motion 20 deg off -> (32.75 - 20) / 32.75.

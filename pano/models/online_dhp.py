@@ -43,7 +43,9 @@ def action_rewards(
     action moves ``step_deg (N,)`` degrees.
     """
     if pos.shape != nxt.shape or pos.ndim != 2:
-        raise ShapeError(f"pos and nxt must both be (N, 3), got {tuple(pos.shape)}, {tuple(nxt.shape)}")
+        raise ShapeError(
+            f"pos and nxt must both be (N, 3), got {tuple(pos.shape)}, {tuple(nxt.shape)}"
+        )
     n = pos.shape[0]
     act = torch.arange(N_ACTIONS, device=pos.device).repeat(n)  # (N * 8,)
     p8 = pos.repeat_interleave(N_ACTIONS, 0)

@@ -65,7 +65,9 @@ def online_video(
     oc = cfg.online
     scan = video.scan_xyz  # (T, S, 3) float64, NaN = missing
     t_n, s_n, _ = scan.shape
-    subjects = list(range(s_n)) if oc.max_subjects is None else list(range(min(s_n, oc.max_subjects)))
+    subjects = (
+        list(range(s_n)) if oc.max_subjects is None else list(range(min(s_n, oc.max_subjects)))
+    )
     rows = torch.from_numpy(bank.rows(video, video.step_frame)).to(device)
     pred = np.full((len(ONLINE_MODELS), len(subjects), t_n, 3), np.nan)
     agent.eval()
@@ -142,8 +144,11 @@ def online_results(scores: list[OnlineVideoScores], attrs: dict[str, Any]) -> An
 
 
 def summarize_online(ds: Any) -> dict[str, float]:
-    """Means over subjects (each subject's mean first) and the share of subjects where
-    online beats offline on MO."""
+    """Per-model means over subjects (each subject's own mean first) and the online wins.
+
+    ``online_beats_offline_share`` is the share of subjects whose online MO is higher than
+    their offline MO; ``subjects`` the number of subjects scored.
+    """
     mo = np.asarray(ds["mo_dhp_subject"].values)  # (model, video, subject)
     err = np.asarray(ds["orthodromic_deg_subject"].values)
     out: dict[str, float] = {}

@@ -490,8 +490,7 @@ def predict_hm(
     cfg = load_config(TrainConfig, cfg_path, overrides=over)
     if online and not isinstance(cfg.model, DHPModel):
         raise ConfigError(
-            f"{cfg_path}: --online needs a DHP run (model.kind dhp), this run is "
-            f"{cfg.model.kind!r}"
+            f"{cfg_path}: --online needs a DHP run (model.kind dhp), this run is {cfg.model.kind!r}"
         )
     dev = resolve_device(device)
     ckpt = CheckpointManager(out / "checkpoints")
@@ -501,7 +500,10 @@ def predict_hm(
     model = build_for_config(cfg).to(dev)
     model.load_state_dict(state["model"])
     if online:
+        from pano.models.dhp import DHPAgent
         from pano.pipelines.train.online import write_online_results
+
+        assert isinstance(model, DHPAgent)
 
         name, _ = write_online_results(store, run, cfg, model, entry["file"], dev)
         return [name]
