@@ -125,12 +125,15 @@ def main() -> None:
                     print(f"  rep {rep} {n} {k}: {dt:.2f} s", flush=True)
     amp = "AMP float16" if dev.type == "cuda" else "float32"
     print(f"\ndevice {dev}, batch {batch}, {amp}, median of {args.reps} batches\n")
-    print("| backbone | params (M) | inference img/s | training img/s |")
-    print("|---|---:|---:|---:|")
+    print("| backbone | params (M) | inference s/batch | img/s | training s/batch | img/s |")
+    print("|---|---:|---:|---:|---:|---:|")
     for n in names:
-        inf = batch / statistics.median(times[(n, "inf")])
-        tr = batch / statistics.median(times[(n, "tr")])
-        print(f"| {n} | {params[n]:.2f} | {inf:.1f} | {tr:.1f} |")
+        ti = statistics.median(times[(n, "inf")])
+        tt = statistics.median(times[(n, "tr")])
+        row = (
+            f"| {n} | {params[n]:.2f} | {ti:.3g} | {batch / ti:.3g} | {tt:.3g} | {batch / tt:.3g} |"
+        )
+        print(row)
     print("\n" + machine(dev))
 
 

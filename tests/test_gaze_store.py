@@ -157,3 +157,21 @@ def test_gaze_beside_videos_in_open_store_and_info(tmp_path: Path) -> None:
     np.testing.assert_array_equal(ds["gaze_xyz"].values, s.gaze_xyz)
     text = store_summary(store).format()
     assert "gaze/toy" in text and "18 samples" in text
+
+
+def test_gaze_added_to_an_existing_store_leaves_its_root_alone(tmp_path: Path) -> None:
+    from pano.geometry import CANONICAL_FRAME
+    from pano.stores.reader import list_videos, read_root_attrs
+    from pano.stores.schema import Conventions, Provenance, RootAttrs
+    from pano.stores.writer import create_root
+
+    store = tmp_path / "v.zarr"
+    attrs = RootAttrs(
+        dataset="pvs-hm",
+        conventions=Conventions(canonical_frame=dict(CANONICAL_FRAME), source={"name": "x"}),
+        provenance=Provenance(pano_version="0", created="2026-01-01T00:00:00+00:00"),
+    )
+    create_root(store, attrs)
+    write_gaze(store, "toy", _samples(), CONV, LOPO, {}, block=4, chunk=2)
+    assert read_root_attrs(store).dataset == "pvs-hm"
+    assert list_videos(store) == [] and list_gaze(store) == ["toy"]

@@ -257,7 +257,7 @@ def test_corrupt_jpeg_stops_its_part_then_resume_writes_only_that_part(
     assert _ingest(root, store, "mpiifacegaze", "--block", "32") == 0  # a no-op
     assert "already complete: nothing written" in capsys.readouterr().out
     assert {p: p.stat().st_mtime_ns for p in store.rglob("*") if p.is_file()} == before
-    assert main(["info", str(store)]) == 0
+    assert main(["info", str(store), "--verify"]) == 0  # every chunk of the group is stored
     assert "gaze/mpiifacegaze  36 samples, 3 subjects, face 16x16" in capsys.readouterr().out
 
 

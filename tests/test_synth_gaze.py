@@ -350,6 +350,7 @@ def test_cli_writes_and_refuses(tmp_path: Path, capsys: pytest.CaptureFixture[st
         (["synth-gaze", str(tmp_path / "h"), "--size", "10x10"], "--size (width)"),
         (["synth-gaze", str(tmp_path / "h"), "--layout", "gaze360"], "--layout"),
         (["synth-gaze", str(tmp_path / "h"), "--persons", "0"], "--persons"),
+        (["synth-gaze", str(tmp_path / "h"), "--device", "tpu"], "device"),
     ):
         assert main(bad) == 2
         err = capsys.readouterr().err.strip()

@@ -51,6 +51,7 @@ import torch
 from pydantic import Field
 
 from pano.config import PanoConfig
+from pano.device import resolve_device
 from pano.geometry import camvec_to_gazehub
 from pano.synth.gaze_render import View, render_faces
 from pano.synth.gaze_scene import (
@@ -88,7 +89,7 @@ class GazeSynthConfig(PanoConfig):
     )
     jpeg_quality: int = Field(default=95, ge=10, le=100, description="JPEG quality")
     batch: int = Field(default=8, ge=1, le=256, description="images rendered per call")
-    device: str = Field(default="cpu", description="torch device for rendering")
+    device: str = Field(default="cpu", description="torch device for rendering: cpu, cuda, auto")
     workers: int = Field(default=1, ge=1, le=64, description="processes writing persons")
     threads: int = Field(
         default=1, ge=0, le=256,
@@ -271,6 +272,7 @@ def write_synthetic_gaze(out: Path, cfg: GazeSynthConfig) -> GazeSynthResult:
     depends only on the seed and its index, so the files are the same).
     """
     t0 = time.perf_counter()
+    resolve_device(cfg.device)  # a bad --device fails before anything is written
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     model = generic_face_model()
@@ -300,7 +302,7 @@ def _write_person(out: Path, cfg: GazeSynthConfig, index: int) -> tuple[int, flo
         torch.set_num_threads(cfg.threads)
     try:
         person = simulate_person(index, cfg, generic_face_model())
-        dev = torch.device(cfg.device)
+        dev = resolve_device(cfg.device)
         if cfg.layout == "gazehub":
             secs = _write_gazehub_person(out, person, cfg, dev)
         else:
