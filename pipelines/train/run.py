@@ -152,7 +152,7 @@ def _improved(task: Any, val: float, best: float | None) -> bool:
 #: logging/checkpoint cadence, prediction settings and where/how it runs. Everything else
 #: (model, data, optimiser, RL, seed) must equal the checkpoint's config.
 RESUME_MAY_CHANGE: tuple[str, ...] = (
-    "optim.steps", "log", "predict", "device", "threads", "data.videos_dir",
+    "optim.steps", "log", "predict", "online", "device", "threads", "data.videos_dir",
     "data.decode_backend",
 )  # fmt: skip
 
@@ -470,8 +470,15 @@ def predict_hm(
     runs_dir: str | Path = "runs",
     device: str = "auto",
     which: str | None = None,
+    online: bool = False,
+    overrides: list[str] | None = None,
 ) -> list[str]:
     """Write predictions of a trained run (its ``config.yaml`` and best/last checkpoint).
+
+    With ``online`` (a DHP run only) it scores online-DHP beside offline DHP instead
+    (:mod:`pano.pipelines.train.online`) and writes ``results/<run>_online``; the returned
+    list then holds that group's name. ``overrides`` (``key=value``) may change
+    ``predict.*`` and ``online.*`` only.
 
     Raises:
         CheckpointError: the run has no complete checkpoint.
@@ -490,7 +497,15 @@ def predict_hm(
         raise CheckpointError(
             f"{out}: no trained run here (no config.yaml); run `pano train-hm` first"
         )
-    cfg = load_config(TrainConfig, cfg_path)
+    over = list(overrides or [])
+    bad = [o for o in over if not o.split("=", 1)[0].startswith(("predict.", "online."))]
+    if bad:
+        raise ConfigError(f"predict-hm --set may change predict.* and online.* only, not {bad}")
+    cfg = load_config(TrainConfig, cfg_path, overrides=over)
+    if online and not isinstance(cfg.model, DHPModel):
+        raise ConfigError(
+            f"{cfg_path}: --online needs a DHP run (model.kind dhp), this run is {cfg.model.kind!r}"
+        )
     dev = resolve_device(device)
     ckpt = CheckpointManager(out / "checkpoints")
     chosen = which is not None  # named by the user: that one or an error, never another
@@ -498,6 +513,14 @@ def predict_hm(
     state, entry = ckpt.load(which, strict=chosen)
     model = build_for_config(cfg).to(dev)
     model.load_state_dict(state["model"])
+    if online:
+        from pano.models.dhp import DHPAgent
+        from pano.pipelines.train.online import write_online_results
+
+        assert isinstance(model, DHPAgent)
+
+        name, _ = write_online_results(store, run, cfg, model, entry["file"], dev)
+        return [name]
     return write_predictions(store, run, cfg, model, entry["file"], dev)
 
 
