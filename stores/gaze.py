@@ -307,7 +307,11 @@ class GazeWriter:
         return [int(i) for i in np.flatnonzero(~self.done_parts())]
 
     def _array(self, name: str) -> zarr.Array:
-        return self.group[name]  # type: ignore[return-value]
+        # write_empty_chunks is run-time configuration, not stored with the array: a writer
+        # that re-opens the group (a Dask worker) must ask again, or an all-False / all-fill
+        # chunk (``mirrored`` of a data set without mirroring) is skipped and reads as damage.
+        arr: zarr.Array = self.group[name]  # type: ignore[assignment]
+        return arr.with_config({"write_empty_chunks": True})
 
     def write_rows(self, start: int, samples: GazeSamples) -> None:
         """Write ``samples`` to rows ``start .. start + len(samples)`` (no part mark).

@@ -175,3 +175,22 @@ def test_gaze_added_to_an_existing_store_leaves_its_root_alone(tmp_path: Path) -
     write_gaze(store, "toy", _samples(), CONV, LOPO, {}, block=4, chunk=2)
     assert read_root_attrs(store).dataset == "pvs-hm"
     assert list_videos(store) == [] and list_gaze(store) == ["toy"]
+
+
+def test_a_reopened_writer_stores_all_fill_chunks(tmp_path: Path) -> None:
+    """A worker re-opens the group (``GazeWriter.open``): an all-False ``mirrored`` chunk (a
+    data set without mirroring, e.g. raw MPIIFaceGaze) must still be stored, or
+    ``pano info --verify`` reads the complete group as damaged."""
+    from pano.stores.verify import verify_store
+
+    s = _samples()
+    s = GazeSamples(**{**s.arrays(), "mirrored": np.zeros(len(s), bool)})
+    store = tmp_path / "g.zarr"
+    lay = _layout(s)
+    GazeWriter.create(store, "toy", lay, CONV, LOPO, ["p00", "p01", "p02"], {})
+    for p in range(lay.n_parts):
+        a, b = lay.part_rows(p)
+        GazeWriter.open(store, "toy").write_part(p, _take(s, a, b))
+    GazeWriter.open(store, "toy").finish()
+    report = verify_store(store)
+    assert report.ok and report.groups == 1, report.problems
