@@ -46,16 +46,16 @@ DEMO_MODELS: dict[str, str] = {
 _TRAIN_OVERRIDES: dict[str, dict[str, list[str]]] = {
     "full": {
         "pos_only": ["optim.steps=600", "log.val_every=100", "log.checkpoint_every=200"],
-        "content": ["optim.steps=600", "log.val_every=100", "log.checkpoint_every=200"],
-        "track": ["optim.steps=600", "log.val_every=100", "log.checkpoint_every=200"],
-        "track_gt": ["optim.steps=600", "log.val_every=100", "log.checkpoint_every=200"],
+        "content": ["optim.steps=200", "log.val_every=25", "log.checkpoint_every=100"],
+        "track": ["optim.steps=200", "log.val_every=25", "log.checkpoint_every=100"],
+        "track_gt": ["optim.steps=200", "log.val_every=25", "log.checkpoint_every=100"],
         "dhp": ["optim.steps=100", "log.val_every=25", "log.checkpoint_every=25"],
     },
     "quick": {
         "pos_only": ["optim.steps=120", "log.val_every=40", "log.checkpoint_every=60"],
-        "content": ["optim.steps=80", "log.val_every=40", "log.checkpoint_every=40"],
-        "track": ["optim.steps=80", "log.val_every=40", "log.checkpoint_every=40"],
-        "track_gt": ["optim.steps=80", "log.val_every=40", "log.checkpoint_every=40"],
+        "content": ["optim.steps=40", "log.val_every=10", "log.checkpoint_every=20"],
+        "track": ["optim.steps=40", "log.val_every=10", "log.checkpoint_every=20"],
+        "track_gt": ["optim.steps=40", "log.val_every=10", "log.checkpoint_every=20"],
         "dhp": [
             "optim.steps=12",
             "log.val_every=6",

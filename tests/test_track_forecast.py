@@ -182,7 +182,8 @@ def test_track_model_overfits_a_tiny_batch() -> None:
         torch.set_num_threads(threads)
     with torch.no_grad():
         last = float(torch.rad2deg(angle_between(m.forecast(x, s), y).mean()))
-    assert last < 0.2 * first and last < 4.0, (first, last)
+    # Untrained it already follows the blob (uniform lag mix); training learns the lag.
+    assert last < 0.4 * first and last < 2.0, (first, last)
 
 
 def test_upper_bound_config_flag() -> None:

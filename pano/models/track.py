@@ -15,12 +15,21 @@ on the tracker's step ``k - 1`` position. Positions are the posterior's mean dir
 nothing breaks at the ±180° seam or the poles. The tracker's path, in the head frame of the
 origin (tangent angles left, up; radians), is what the forecasters see.
 
+Several trackers may run, seeded at the head and ``s`` steps ahead of it along its last
+increment (``seeds``): a pursuing head lags its target by 0.3-0.75 s.
+
+Both forecasters output, per horizon step ``k`` (head-frame tangent offsets, radians),
+``w_k * tracker_k + lstm_k``: ``tracker_k`` is the trackers' path lagged by a learned mix of
+0..``max_lag`` steps and mixed over the seeds by learned, confidence-dependent weights;
+``w_k`` is a learned, confidence-dependent trust (starting near 1); ``lstm_k`` is the
+decoder's correction (zero-initialised). So an untrained model follows the salient thing
+nearest the head, and training learns when and how much to depart from it.
+
 * :class:`SaliencyForecaster` (``saliency``): the position-only seq2seq LSTM whose decoder
-  gets the tracker's features at every step, plus a gated direct path to the (lagged)
-  tracker position.
+  gets the trackers' features at every step.
 * :class:`TrackForecaster` (``track``, TRACK-like): separate recurrent branches - the
-  position encoder/decoder and a saliency LSTM over the tracker features - fused by a third
-  LSTM that emits the increments; the same gated direct path.
+  position encoder/decoder and a saliency LSTM over the trackers' features - fused by a
+  third LSTM that emits the increments.
 """
 
 from __future__ import annotations
@@ -35,6 +44,10 @@ from pano.errors import ParameterError, ShapeError
 from pano.geometry import erp_grid_lonlat, erp_row_solid_angle, lonlat_to_vec
 from pano.models.seq2seq import Seq2SeqForecaster, history_features
 from pano.models.sphere import from_frame, front_exp, front_log, to_frame, unit
+
+#: Gain of the mixing parameters (trust per step, lag mix, seed mix): their effective
+#: learning rate is this times the optimiser's.
+MIX_GAIN = 50.0
 
 #: Per-step tracker features fed to the decoders: offset (left, up), increment (left, up),
 #: confidence, and the step-0 offset (left, up).
@@ -155,7 +168,7 @@ class SaliencyTracker(nn.Module):
 
 
 class _SaliencyBase(Seq2SeqForecaster):
-    """Shared parts: the tracker, its head-frame features and the gated, lagged direct path."""
+    """Shared parts: the trackers, their head-frame features and the lagged, trusted path."""
 
     needs_viewports = True
     input_kind = "saliency"
@@ -171,8 +184,17 @@ class _SaliencyBase(Seq2SeqForecaster):
         saliency_size: tuple[int, int] | list[int],
         context_dim: int,
         max_lag: int = 4,
+        seeds: tuple[float, ...] | list[float] = (0.0,),
     ) -> None:
         super().__init__(history, horizon, hidden, layers, scale, dropout, context_dim=context_dim)
+        self.seeds = tuple(float(x) for x in seeds)
+        if not self.seeds:
+            raise ParameterError("seeds must name at least one tracker start")
+        # The few mixing parameters below enter the forward pass times MIX_GAIN, which
+        # multiplies their learning rate: they must move in the few tens of updates
+        # before the LSTMs overfit the training videos.
+        self.seed_bias = nn.Parameter(torch.zeros(len(self.seeds)))
+        self.seed_conf = nn.Parameter(torch.zeros(()))
         self.content_steps = tuple(range(horizon + 1))
         self.saliency_size = (int(saliency_size[0]), int(saliency_size[1]))
         self.tracker = SaliencyTracker(self.saliency_size)
@@ -181,7 +203,8 @@ class _SaliencyBase(Seq2SeqForecaster):
         self.max_lag = int(max_lag)
         # Weights of the tracker at steps k, k-1, .., k-max_lag (the head lags its target).
         self.lag_logits = nn.Parameter(torch.zeros(max_lag + 1))
-        self.gate_bias = nn.Parameter(torch.full((horizon,), -1.5))
+        # Trust in the tracker per step: starts near 1, so an untrained model follows it.
+        self.gate_bias = nn.Parameter(torch.full((horizon,), 3.0 / MIX_GAIN))
         self.gate_conf = nn.Parameter(torch.zeros(()))
 
     def check_saliency(self, saliency: torch.Tensor | None) -> torch.Tensor:
@@ -203,25 +226,40 @@ class _SaliencyBase(Seq2SeqForecaster):
     ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """Tracker features per horizon step and the direct path.
 
+        One tracker per seed: seed ``s`` starts ``s`` steps ahead of the head along its last
+        5 Hz increment (0 = at the head; a pursuing head lags its target).
+
         Returns:
-            ``(rot, feats (B, H, 7), (target (B, H, 2) radians, weight (B, H, 1)))``.
+            ``(rot, feats (B, H, 7 * S), (target (B, H, 2) radians, trust (B, H, 1)))``: the
+            forecast's offsets are ``trust * target`` plus the decoder's correction.
 
         """
-        rot, _ = history_features(history_xyz, self.scale)
-        centres, conf = self.tracker(saliency, history_xyz[:, -1])
-        off = front_log(to_frame(rot, centres))  # (B, H+1, 2) radians, head frame of origin
-        inc = torch.diff(off, dim=1)  # (B, H, 2)
-        o = off[:, 1:]
-        c = conf[:, 1:, None] / 4.0
-        first = off[:, :1].expand(-1, self.horizon, -1)
+        rot, hf = history_features(history_xyz, self.scale)
+        b, n_s, k = history_xyz.shape[0], len(self.seeds), self.horizon + 1
+        step = hf[:, -1, 2:4] / self.scale  # last increment, radians (left, up)
+        starts = [from_frame(rot, front_exp(step * s)[:, None])[:, 0] for s in self.seeds]
+        centres, conf = self.tracker(saliency.repeat(n_s, 1, 1, 1), torch.cat(starts, 0))
+        centres = centres.reshape(n_s, b, k, 3).transpose(0, 1)  # (B, S, K, 3)
+        conf = conf.reshape(n_s, b, k).transpose(0, 1)  # (B, S, K)
+        off = front_log(to_frame(rot, centres))  # (B, S, K, 2) radians, head frame of origin
+        inc = torch.diff(off, dim=2)  # (B, S, H, 2)
+        o = off[:, :, 1:]
+        c = conf[:, :, 1:, None] / 4.0
+        first = off[:, :, :1].expand(-1, -1, self.horizon, -1)
         feats = torch.cat([o * self.scale, inc * self.scale, c, first * self.scale], -1)
-        # Lagged direct path: sum_j a_j * tracker(k - j), indices clipped at 0.
-        a = torch.softmax(self.lag_logits, 0)
-        steps = torch.arange(1, self.horizon + 1, device=off.device)
+        feats = feats.permute(0, 2, 1, 3).reshape(b, self.horizon, n_s * TRACK_FEATURES)
+        # Lagged direct path per tracker: sum_j a_j * tracker(k - j), indices clipped at 0.
+        g = MIX_GAIN
+        a = torch.softmax(g * self.lag_logits, 0)
+        steps = torch.arange(1, k, device=off.device)
         target = torch.zeros_like(o)
         for j in range(self.max_lag + 1):
-            target = target + a[j] * off[:, (steps - j).clamp_min(0)]
-        w = torch.sigmoid(self.gate_bias[None, :, None] + self.gate_conf * c)
+            target = target + a[j] * off[:, :, (steps - j).clamp_min(0)]
+        # Trackers mixed by learned, confidence-dependent weights (B, S, H, 1).
+        ws = torch.softmax(g * (self.seed_bias[None, :, None, None] + self.seed_conf * c), 1)
+        target = (ws * target).sum(1)
+        cw = (ws * c).sum(1)
+        w = torch.sigmoid(g * (self.gate_bias[None, :, None] + self.gate_conf * cw))
         return rot, feats, (target, w)
 
 
@@ -232,6 +270,7 @@ class SaliencyForecaster(_SaliencyBase):
         history, horizon, hidden, layers, scale, dropout: as :class:`Seq2SeqForecaster`.
         saliency_size: ``(h, w)`` of the ERP saliency maps.
         max_lag: how many steps back the direct path may look at the tracker.
+        seeds: tracker starts, in steps ahead of the head along its last increment.
 
     """
 
@@ -245,17 +284,11 @@ class SaliencyForecaster(_SaliencyBase):
         dropout: float = 0.0,
         saliency_size: tuple[int, int] | list[int] = (24, 48),
         max_lag: int = 4,
+        seeds: tuple[float, ...] | list[float] = (0.0,),
     ) -> None:
+        n = TRACK_FEATURES * max(1, len(seeds))
         super().__init__(
-            history,
-            horizon,
-            hidden,
-            layers,
-            scale,
-            dropout,
-            saliency_size,
-            TRACK_FEATURES,
-            max_lag,
+            history, horizon, hidden, layers, scale, dropout, saliency_size, n, max_lag, seeds
         )
 
     def forecast(
@@ -263,8 +296,8 @@ class SaliencyForecaster(_SaliencyBase):
     ) -> torch.Tensor:
         """``(B, T_h, 3)`` + saliency ``(B, H + 1, h, w)`` (as ``viewports``) -> ``(B, H, 3)``."""
         sal = self.check_saliency(viewports)
-        _, feats, blend = self.track_features(history_xyz, sal)
-        return self._decode(history_xyz, feats, blend=blend)
+        _, feats, anchor = self.track_features(history_xyz, sal)
+        return self._decode(history_xyz, feats, anchor=anchor)
 
 
 class TrackForecaster(_SaliencyBase):
@@ -280,6 +313,7 @@ class TrackForecaster(_SaliencyBase):
         saliency_size: ``(h, w)`` of the ERP saliency maps.
         saliency_hidden: width of the saliency LSTM.
         max_lag: how many steps back the direct path may look at the tracker.
+        seeds: tracker starts, in steps ahead of the head along its last increment.
 
     """
 
@@ -294,11 +328,13 @@ class TrackForecaster(_SaliencyBase):
         saliency_size: tuple[int, int] | list[int] = (24, 48),
         saliency_hidden: int = 32,
         max_lag: int = 4,
+        seeds: tuple[float, ...] | list[float] = (0.0,),
     ) -> None:
         super().__init__(
-            history, horizon, hidden, layers, scale, dropout, saliency_size, 0, max_lag
+            history, horizon, hidden, layers, scale, dropout, saliency_size, 0, max_lag, seeds
         )
-        self.sal_lstm = nn.LSTM(TRACK_FEATURES, saliency_hidden, batch_first=True)
+        n = TRACK_FEATURES * len(self.seeds)
+        self.sal_lstm = nn.LSTM(n, saliency_hidden, batch_first=True)
         self.fuse = nn.LSTMCell(hidden + saliency_hidden, hidden)
 
     def forecast(
@@ -327,5 +363,5 @@ class TrackForecaster(_SaliencyBase):
             outs.append(pos)
             prev = step
         offsets = torch.stack(outs, 1)
-        offsets = offsets + w * (target - offsets)
+        offsets = offsets + w * target
         return from_frame(rot, front_exp(offsets))

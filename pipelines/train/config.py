@@ -77,6 +77,13 @@ class SaliencyModel(Seq2SeqModel):
         "every subject's head at that time (TRACK's ablation - an UPPER BOUND, not a forecast)",
     )
     max_lag: int = Field(4, ge=0, le=25, description="steps the direct path may lag the tracker")
+    seeds: list[float] = Field(
+        default_factory=lambda: [0.0],
+        min_length=1,
+        max_length=8,
+        description="tracker starts: steps ahead of the head along its last 5 Hz increment "
+        "(0 = at the head)",
+    )
 
     @property
     def upper_bound(self) -> bool:
