@@ -39,7 +39,7 @@ def _hm_pivot(tables: dict[str, Any]) -> str:
     piv = tables["hm"]["orthodromic_deg"].unstack("horizon_s")
     cols = [f"{h:g} s" for h in piv.columns]
     head = ["| model | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
-    lines, upper = list(head), []
+    lines, upper = list(head), list[str]()
     for model, row in piv.iterrows():
         line = f"| {model} | " + " | ".join(_fmt(v, 1) for v in row.to_numpy()) + " |"
         (upper if model in UPPER_BOUND_RUNS else lines).append(line)

@@ -194,3 +194,27 @@ def test_upper_bound_config_flag() -> None:
     assert not SaliencyModel.model_validate({}).upper_bound
     assert TrackModel.model_validate({"saliency_source": "ground_truth"}).upper_bound
     assert "UPPER BOUND" in UPPER_BOUND_LABEL
+
+
+def test_ground_truth_saliency_run_is_an_upper_reference_in_the_checks() -> None:
+    """The report compares honest models against track_gt as an upper reference, never it."""
+    import pandas as pd
+
+    from pano.pipelines.demo_checks import compute_comparisons, tally
+
+    rows = []
+    for m, e in (("no_motion", 30.0), ("constant_velocity", 35.0), ("pos_only", 20.0)):
+        rows += [(m, h, e * h) for h in (1.0, 2.0)]
+    rows += [("content", h, 15.0 * h) for h in (1.0, 2.0)]
+    rows += [("track_gt", h, 5.0 * h) for h in (1.0, 2.0)]
+    hm = pd.DataFrame(rows, columns=["model", "horizon_s", "orthodromic_deg"]).set_index(
+        ["model", "horizon_s"]
+    )
+    comps = compute_comparisons({"hm": hm}, ["pos_only", "content", "track_gt"])
+    assert not [c for c in comps if c.model == "track_gt"]  # never compared as a model
+    vs_gt = [c for c in comps if c.reference == "track_gt"]
+    assert {c.model for c in vs_gt} == {"pos_only", "content"} and len(vs_gt) == 4
+    assert all(c.against_upper_reference and c.holds is False for c in vs_gt)
+    assert "UPPER BOUND" in vs_gt[0].name
+    # Honest tallies do not count the upper bound: pos-only 2 refs x 2 h, content 3 x 2.
+    assert sum(tally(comps).values()) == 4 + 6 and sum(tally(comps, upper=True).values()) == 4

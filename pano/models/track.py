@@ -129,6 +129,9 @@ class SaliencyTracker(nn.Module):
 
     """
 
+    pix: torch.Tensor
+    log_area: torch.Tensor
+
     def __init__(
         self, size: tuple[int, int], start_sigma_deg: float = 25.0, sigma_deg: float = 15.0
     ) -> None:
