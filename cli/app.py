@@ -28,6 +28,7 @@ COMMAND_MODULES: list[str] = [
     "train",
     "eval",
     "benchmark",
+    "gaze_infer",
 ]
 
 app = typer.Typer(

@@ -1,4 +1,4 @@
-"""``pano ingest pvs-hm`` (build a store) and ``pano info`` (summarise a store)."""
+"""``pano ingest pvs-hm`` / ``<format>`` / ``gazehub`` / ``mpiifacegaze`` and ``pano info``."""
 
 from __future__ import annotations
 
@@ -155,6 +155,71 @@ def pvs_hm(
     typer.echo(summary.format())
 
 
+@ingest_app.command("gazehub")
+def gazehub(
+    root: Annotated[
+        Path | None,
+        typer.Option(help="GazeHub's folder of the data set (holding Image/ and Label/)."),
+    ] = None,
+    dataset: Annotated[
+        str | None, typer.Option(help="Which GazeHub data set: mpiifacegaze, gaze360, eyediap.")
+    ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(help="Output store: a path (OUT.zarr) or fsspec URL; may hold videos too."),
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Group name under gaze/ [the --dataset].")
+    ] = None,
+    block: Annotated[
+        int | None, typer.Option(help="Samples per part (one Dask task; a multiple of 32) [512].")
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Dask worker processes [one per part, up to the CPU count]; 0 = in-process."
+        ),
+    ] = None,
+    scheduler: SchedulerOpt = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite", help="Replace gaze/NAME (only that group) instead of resuming it."
+        ),
+    ] = False,
+    config: Annotated[
+        Path | None, typer.Option(help="YAML config (see pipelines/configs/ingest_gazehub.yaml).")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a config key: --set block=1024 (repeatable)."),
+    ] = None,
+) -> None:
+    """Ingest a GazeHub-processed gaze data set (Label/*.label + Image/) into gaze/NAME.
+
+    Face and eye crops become chunked uint8 arrays, 2DGaze [yaw, pitch] radians becomes unit
+    vectors (camera x right, y down, z forward), with head pose, subjects, the mirrored flag
+    and the protocol (leave-one-person-out, or Gaze360's train/val/test). Every label row is
+    checked before the store is touched. Re-running finishes an interrupted ingest; on a
+    complete group it does nothing. See docs/gaze.md.
+    """
+    from pano.config import deep_merge, load_config, parse_overrides
+    from pano.pipelines.ingest_gaze import GazeHubIngestConfig, ingest_gazehub
+
+    flags: dict[str, Any] = {}
+    for key, val in (
+        ("root", root), ("dataset", dataset), ("store", store), ("name", name), ("block", block),
+        ("workers", workers), ("scheduler", scheduler),
+    ):  # fmt: skip
+        if val is not None:
+            flags[key] = str(val) if isinstance(val, Path) else val
+    if overwrite:
+        flags["overwrite"] = True
+    overrides = deep_merge(parse_overrides(set_ or []), flags)
+    cfg = load_config(GazeHubIngestConfig, config, overrides, section="ingest")
+    typer.echo(ingest_gazehub(cfg).format())
+
+
 def _ingest_txt_only(
     traces: Path,
     store: str | None,
@@ -273,6 +338,99 @@ def _trace_command(name: str, summary: str) -> Callable[..., None]:
     )
     command.__name__ = f"ingest_{name.replace('-', '_')}"
     return command
+
+
+@ingest_app.command("mpiifacegaze")
+def mpiifacegaze(
+    raw: Annotated[
+        Path | None,
+        typer.Option(help="The ORIGINAL MPIIFaceGaze folder (holding p00 .. p14)."),
+    ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(help="Output store: a path (OUT.zarr) or fsspec URL; may hold videos too."),
+    ] = None,
+    persons: Annotated[
+        str | None, typer.Option(help="Comma-separated persons, e.g. p00,p01 [all present].")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Group name under gaze/ [mpiifacegaze-raw].")
+    ] = None,
+    distance: Annotated[
+        float | None, typer.Option(help="Virtual camera distance to the face centre, mm [600].")
+    ] = None,
+    focal: Annotated[
+        float | None, typer.Option(help="Virtual camera focal length, px [960].")
+    ] = None,
+    size: Annotated[
+        int | None, typer.Option(help="Normalised face image size, px (square) [224].")
+    ] = None,
+    device: Annotated[
+        str | None, typer.Option(help="Warp device: auto, cpu, cuda, cuda:N [auto].")
+    ] = None,
+    block: Annotated[
+        int | None, typer.Option(help="Samples per part (one Dask task; a multiple of 32) [512].")
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option(help="Only the first LIMIT lines of each person (previews).")
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Dask worker processes [one per part, up to the CPU count]; 0 = in-process."
+        ),
+    ] = None,
+    scheduler: SchedulerOpt = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite", help="Replace gaze/NAME (only that group) instead of resuming it."
+        ),
+    ] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option(help="YAML config (see pipelines/configs/ingest_mpiifacegaze.yaml)."),
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a config key: --set normalisation.focal_px=900."),
+    ] = None,
+) -> None:
+    """Normalise the original MPIIFaceGaze (pXX.txt, Camera.mat, JPEGs) into gaze/NAME.
+
+    The data normalisation is pano's own (Zhang, Sugano, Bulling ETRA 2018; GazeHub's
+    600 mm, focal 960, 224x224 by default): a virtual camera looks at the annotated face
+    centre, the image is warped with kornia (batched, on --device), the gaze gt - fc is
+    rotated into the normalised camera; right-eye samples are not mirrored. Every
+    annotation line is checked before the store is touched; re-running finishes an
+    interrupted ingest. Protocol: leave-one-person-out. See docs/gaze.md.
+    """
+    from pano.config import deep_merge, load_config, parse_overrides
+    from pano.pipelines.ingest_mpiifacegaze import RawMpiiIngestConfig, ingest_mpiifacegaze_raw
+
+    flags: dict[str, Any] = {}
+    for key, val in (
+        ("raw", raw), ("store", store), ("name", name), ("device", device), ("block", block),
+        ("limit", limit), ("workers", workers), ("scheduler", scheduler),
+    ):  # fmt: skip
+        if val is not None:
+            flags[key] = str(val) if isinstance(val, Path) else val
+    if persons is not None:
+        flags["persons"] = [p.strip() for p in persons.split(",") if p.strip()]
+    norm: dict[str, Any] = {}
+    if distance is not None:
+        norm["distance_mm"] = distance
+    if focal is not None:
+        norm["focal_px"] = focal
+    if size is not None:
+        norm["width_px"] = norm["height_px"] = size
+    if norm:
+        flags["normalisation"] = norm
+    if overwrite:
+        flags["overwrite"] = True
+    overrides = deep_merge(parse_overrides(set_ or []), flags)
+    cfg = load_config(RawMpiiIngestConfig, config, overrides, section="ingest")
+    typer.echo(ingest_mpiifacegaze_raw(cfg).format())
 
 
 def register_formats() -> None:

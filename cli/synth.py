@@ -1,4 +1,7 @@
-"""``pano synth``: write a synthetic data set in PVS-HM's file formats."""
+"""``pano synth``: synthetic data in PVS-HM's file formats; ``pano synth-gaze``: faces.
+
+``pano synth-gaze`` writes synthetic faces in GazeHub's or raw MPIIFaceGaze's layout.
+"""
 
 from __future__ import annotations
 
@@ -123,6 +126,96 @@ def _synth_format(
     typer.echo(str(out_dir))
 
 
+def synth_gaze(
+    out_dir: Annotated[
+        Path, typer.Argument(metavar="OUT_DIR", help="Folder to write (created if missing).")
+    ],
+    layout: Annotated[
+        str,
+        typer.Option(
+            help="gazehub (GazeHub's processed MPIIFaceGaze: Image/, Label/pXX.label) or "
+            "mpiifacegaze-raw (the original data set: pXX/dayNN/*.jpg, pXX.txt, Calibration/)."
+        ),
+    ] = "gazehub",
+    persons: Annotated[int, typer.Option(help="Persons p00, p01, ... (MPIIFaceGaze has 15).")] = 5,
+    samples_per_person: Annotated[
+        int, typer.Option(help="Images per person (MPIIFaceGaze: 3000).")
+    ] = 300,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same data.")] = 0,
+    size: Annotated[
+        str,
+        typer.Option(
+            help="Raw camera image size WIDTHxHEIGHT; the camera (and so both layouts' "
+            "annotations) scales with it."
+        ),
+    ] = "640x480",
+    supersample: Annotated[
+        int, typer.Option(help="Rays per pixel along each axis (anti-aliasing), 1-4.")
+    ] = 2,
+    gaze_scale: Annotated[
+        bool,
+        typer.Option(
+            "--gaze-scale/--no-gaze-scale",
+            help="GazeHub's 3DGaze = normalise(S R g) (its MPIIFaceGaze script's scale=True), "
+            "or R g.",
+        ),
+    ] = True,
+    device: Annotated[str, typer.Option(help="torch device for rendering (cpu, cuda).")] = "cpu",
+    workers: Annotated[
+        int, typer.Option(help="Processes rendering persons in parallel (same files).")
+    ] = 1,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Write into a folder that is not empty.")
+    ] = False,
+) -> None:
+    """Render synthetic faces whose eyes look at known targets, in a gaze data set's layout.
+
+    A 3-D head (face, nose, eyelids, eyeballs with iris and pupil turned to the target,
+    per-person colours and geometry, head pose, lighting, noise) is ray-cast through the
+    person's camera (raw layout) or GazeHub's normalised camera (gazehub layout). The same
+    seed gives the same scenes in both layouts. See docs/gaze.md.
+    """
+    from pydantic import ValidationError
+
+    from pano.config import format_validation_error
+    from pano.errors import ConfigError, StoreExistsError
+    from pano.synth.gaze_layouts import GazeSynthConfig, write_synthetic_gaze
+
+    parts = size.lower().split("x")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        raise ConfigError(
+            f"pano synth-gaze: option --size {size!r}: write WIDTHxHEIGHT, e.g. 640x480"
+        )
+    try:
+        cfg = GazeSynthConfig.model_validate(
+            {
+                "layout": layout, "persons": persons, "samples_per_person": samples_per_person,
+                "seed": seed, "raw_width": int(parts[0]), "raw_height": int(parts[1]),
+                "supersample": supersample, "gaze_scale": gaze_scale, "device": device,
+                "workers": workers,
+            }
+        )  # fmt: skip
+    except ValidationError as err:
+        msg = format_validation_error(err, "pano synth-gaze")
+        msg = msg.replace("field 'raw_width'", "option --size (width)")
+        msg = msg.replace("field 'raw_height'", "option --size (height)")
+        for name in GazeSynthConfig.model_fields:
+            msg = msg.replace(f"field '{name}'", f"option --{name.replace('_', '-')}")
+        raise ConfigError(msg) from err
+    if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
+        raise StoreExistsError(
+            f"{out_dir}: the folder is not empty; pass --overwrite or choose another OUT_DIR"
+        )
+    res = write_synthetic_gaze(out_dir, cfg)
+    typer.echo(
+        f"wrote {res.images} images ({res.persons} persons, layout {res.layout}, seed {cfg.seed}) "
+        f"in {res.total_s:.1f} s ({1000 * res.render_s / max(1, res.images):.1f} ms rendering "
+        "per image)"
+    )
+    typer.echo(str(out_dir))
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``pano synth`` to the app."""
+    """Add ``pano synth`` and ``pano synth-gaze`` to the app."""
     app.command("synth")(synth)
+    app.command("synth-gaze")(synth_gaze)

@@ -103,3 +103,7 @@ class StoreChangedError(PanoError, RuntimeError):
 
 class NoVideoError(PanoError, ValueError):
     """The store holds traces only (ingested without ``--videos``) and the command needs frames."""
+
+
+class OutputExistsError(PanoError, FileExistsError):
+    """An output file (not a store) exists and ``--overwrite`` was not given."""

@@ -17,7 +17,7 @@ through unit vectors (``pano.geometry.gazehub_to_camvec`` / ``camvec_to_gazehub`
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -167,7 +167,7 @@ class GazeSamples:
         if not parts:
             raise InputDataError("no gaze samples to concatenate")
         first = parts[0]
-        out: dict[str, np.ndarray | None] = {}
+        out: dict[str, Any] = {}
         for f in fields(first):
             vals = [getattr(p, f.name) for p in parts]
             if all(v is None for v in vals):

@@ -82,6 +82,8 @@ class StoreSummary:
     #: Videos with EM -> state of their events group videos/<video>/em (pano.stores.em):
     #: "complete <method>", "incomplete" or "absent".
     em_events: dict[str, str] = field(default_factory=dict)
+    #: One line per gaze data set (gaze/<dataset>, pano.stores.gaze.gaze_summary).
+    gaze: list[str] = field(default_factory=list)
 
     @property
     def total_samples(self) -> int:
@@ -164,6 +166,8 @@ class StoreSummary:
                 "damaged (marked complete but arrays are missing; re-run the ingest to repair): "
                 + "; ".join(f"{k} (no {', '.join(v)})" for k, v in self.damaged.items())
             )
+        if self.gaze:
+            lines += ["", "gaze", *self.gaze]
         if self.runs:
             width = max(len(r.group) for r in self.runs)
             lines += ["", "runs"]
@@ -178,6 +182,7 @@ class StoreSummary:
 def store_summary(location: str | os.PathLike) -> StoreSummary:
     """Summarise a store (per video: split, frames, fps, samples, NaNs; totals; bytes)."""
     from pano.stores.em import em_state, read_em_attrs
+    from pano.stores.gaze import gaze_summary
     from pano.stores.generation import GENERATION_ATTR, Generation
     from pano.stores.lock import current_writer
 
@@ -222,6 +227,7 @@ def store_summary(location: str | os.PathLike) -> StoreSummary:
         split_source=getattr(ra, "split_source", None),
         no_video=no_video,
         em_events=em_events,
+        gaze=gaze_summary(root),
     )
 
 

@@ -1,0 +1,1 @@
+"""Appearance-based gaze: data normalisation (:mod:`pano.gaze.normalize`)."""

@@ -1,0 +1,85 @@
+"""Training augmentations of face crops (kornia), label-consistent.
+
+:func:`augment_batch` takes ``images (B, 3, H, W)`` float in ``[0, 1]`` and their labels
+``angles (B, 2)`` = GazeHub ``[yaw, pitch]`` radians, and returns both augmented:
+
+- photometric (label unchanged): kornia ``ColorJitter`` (brightness, contrast, saturation,
+  hue) and optional Gaussian noise;
+- geometric, small (label unchanged, approximately): kornia ``RandomAffine`` with translation
+  and scale only. No in-plane rotation: rotating the image about the optical axis rotates the
+  gaze about the camera z axis, so it would have to rotate the label too;
+- horizontal flip (off by default): the image is mirrored left-right AND ``yaw -> -yaw``
+  (pitch unchanged), i.e. gaze x -> -x in camera axes, so image and label stay consistent.
+
+Randomness comes from torch's global generator (kornia's convention): seed it with
+``torch.manual_seed`` for reproducible batches. Works on any device; inputs stay on theirs.
+"""
+
+from __future__ import annotations
+
+import torch
+from pydantic import Field
+
+from pano.config import PanoConfig
+from pano.errors import ShapeError
+
+__all__ = ["GazeAugmentConfig", "augment_batch"]
+
+
+class GazeAugmentConfig(PanoConfig):
+    """Augmentation strengths (the ``augment`` section of a gaze training config)."""
+
+    enabled: bool = True
+    brightness: float = Field(0.2, ge=0.0)
+    contrast: float = Field(0.2, ge=0.0)
+    saturation: float = Field(0.2, ge=0.0)
+    hue: float = Field(0.02, ge=0.0, le=0.5)
+    jitter_p: float = Field(0.8, ge=0.0, le=1.0, description="probability of colour jitter")
+    translate: float = Field(0.05, ge=0.0, lt=0.5, description="max shift, fraction of size")
+    scale: float = Field(0.05, ge=0.0, lt=0.5, description="max zoom in/out, fraction")
+    affine_p: float = Field(0.5, ge=0.0, le=1.0)
+    noise_std: float = Field(0.0, ge=0.0, description="Gaussian pixel noise (0..1 units)")
+    hflip_p: float = Field(
+        0.0, ge=0.0, le=1.0, description="mirror probability (the yaw label is negated)"
+    )
+
+
+def augment_batch(
+    images: torch.Tensor, angles: torch.Tensor, cfg: GazeAugmentConfig | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Augment a batch; returns new ``(images (B, 3, H, W) in [0, 1], angles (B, 2))``."""
+    import kornia.augmentation as K
+
+    cfg = cfg or GazeAugmentConfig()
+    if images.ndim != 4 or images.shape[1] != 3:
+        raise ShapeError(f"augment_batch: images must be (B, 3, H, W), got {tuple(images.shape)}")
+    if angles.shape != (images.shape[0], 2):
+        raise ShapeError(
+            f"augment_batch: angles must be (B, 2) = [yaw, pitch], got {tuple(angles.shape)}"
+        )
+    if not cfg.enabled or images.shape[0] == 0:
+        return images, angles
+    x = images
+    if cfg.jitter_p > 0 and (cfg.brightness or cfg.contrast or cfg.saturation or cfg.hue):
+        jitter = K.ColorJitter(
+            cfg.brightness, cfg.contrast, cfg.saturation, cfg.hue, p=cfg.jitter_p
+        )
+        x = jitter(x)
+    if cfg.affine_p > 0 and (cfg.translate or cfg.scale):
+        affine = K.RandomAffine(
+            degrees=0.0,
+            translate=(cfg.translate, cfg.translate),
+            scale=(1.0 - cfg.scale, 1.0 + cfg.scale),
+            padding_mode="border",
+            p=cfg.affine_p,
+        )
+        x = affine(x)
+    if cfg.noise_std > 0:
+        x = x + cfg.noise_std * torch.randn_like(x)
+    out_angles = angles.clone()
+    if cfg.hflip_p > 0:
+        flip = torch.rand(x.shape[0], device=x.device) < cfg.hflip_p
+        if bool(flip.any()):
+            x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+            out_angles[flip, 0] = -out_angles[flip, 0]
+    return x.clamp(0.0, 1.0), out_angles

@@ -1,0 +1,413 @@
+"""``pano gaze-infer``: gaze arrows and a per-face CSV for an image or a video.
+
+Steps per frame: OpenCV's Haar cascade finds faces (its XML ships inside the
+``opencv-python-headless`` wheel, ``cv2.data.haarcascades``: nothing is downloaded); each face
+is normalised with :mod:`pano.gaze.normalize` (the virtual camera of the model's training
+data); the trained model (a ``pano train-gaze`` checkpoint) predicts yaw/pitch; the gaze is
+rotated back into the original camera, drawn as an arrow, and written to a CSV.
+
+**Assumptions, because a face box is all the detector gives** (no landmarks, no head pose):
+
+- camera intrinsics: focal length ``focal_px`` (default: the image width in pixels, i.e. a
+  horizontal field of view of 2 atan(1/2) = 53.1 degrees), principal point at the image
+  centre, no lens distortion;
+- face centre: the centre of the detected box, at the depth where a face ``face_width_mm``
+  wide (default 150 mm) spans the box width: ``Z = focal_px * face_width_mm / box_width``;
+- head rotation ``R_head = I``: the face is upright (its eye line parallel to the image
+  rows). Normalisation uses only the head's x axis, so this assumes no head roll; head yaw
+  and pitch do not enter the warp.
+
+The normalised image is the one GazeHub's MPIIFaceGaze crops come from (virtual camera at
+600 mm, focal 960 px for 224 px), scaled to the model's ``image_size`` (focal
+``960 * image_size / 224``), unless the checkpoint's config names another.
+
+Outputs (in ``OUT``): ``<input stem>_gaze.png`` (image input) or ``<stem>_gaze.mp4``
+(``mp4v`` video at the input's frame rate), and ``<stem>_gaze.csv``: ``#`` comment lines
+stating the conventions and assumptions, a header, then one row per face per frame (no rows
+when no face is found; the image/video is still written).
+
+Checkpoint (``MODEL``): a ``pano train-gaze`` run folder holding ``checkpoints/manifest.json``
+(:class:`pano.pipelines.train.checkpoint.CheckpointManager`; for a LOPO run, one fold's
+folder ``RUN/folds/<fold>``: the error lists them when given the run itself), its
+``checkpoints/`` folder, or one ``.pt`` file; the saved dict holds ``"model"`` (the state dict of
+:class:`pano.models.gaze_grm.GazeGRM`) and the model config as ``"model_config"`` or
+``"config"["model"]`` (a :class:`pano.models.gaze_grm.GazeModelConfig` dump), optionally
+``"config"["normalisation"]`` (:class:`pano.gaze.normalize.NormalisationParams` fields).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import math
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from pano.config import PanoConfig, read_yaml
+from pano.errors import (
+    CheckpointError,
+    ConfigError,
+    InputDataError,
+    InputFileNotFoundError,
+    OutputExistsError,
+    VideoError,
+)
+from pano.fileio import atomic_write_bytes
+from pano.gaze.normalize import NormalisationParams, normalisation_transform, warp_uint8_hwc
+from pano.models.gaze_grm import GazeGRM, GazeModelConfig, build_gaze_model
+
+__all__ = [
+    "CASCADES",
+    "GazeInferConfig",
+    "GazeInferResult",
+    "detect_faces",
+    "gaze_infer",
+    "load_gaze_model",
+]
+
+log = logging.getLogger("pano.gaze")
+
+#: Haar cascades (files in ``cv2.data.haarcascades``) offered by ``--cascade``.
+CASCADES = {
+    "alt2": "haarcascade_frontalface_alt2.xml",
+    "alt": "haarcascade_frontalface_alt.xml",
+    "default": "haarcascade_frontalface_default.xml",
+}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+CSV_COLUMNS = [
+    "frame",
+    "time_s",
+    "face",
+    "box_x",
+    "box_y",
+    "box_w",
+    "box_h",
+    "yaw_rad",
+    "pitch_rad",
+    "sigma_yaw_rad",
+    "sigma_pitch_rad",
+    "gaze_norm_x",
+    "gaze_norm_y",
+    "gaze_norm_z",
+    "gaze_cam_x",
+    "gaze_cam_y",
+    "gaze_cam_z",
+]
+
+
+class GazeInferConfig(PanoConfig):
+    """Options of :func:`gaze_infer` (the ``pano gaze-infer`` command line)."""
+
+    model: Path = Field(description="pano train-gaze run folder, checkpoints/ folder or .pt")
+    input: Path = Field(description="an image (png/jpg/...) or a video")
+    out: Path = Field(description="output folder")
+    checkpoint: str = Field("best", description="best, latest or a checkpoint file name")
+    device: str = Field("auto", description="auto, cpu or cuda[:N]")
+    cascade: str = Field("alt2", description=f"Haar cascade: {', '.join(CASCADES)}")
+    min_face_px: int = Field(40, ge=8, description="smallest face box searched, pixels")
+    focal_px: float | None = Field(None, gt=0, description="camera focal length [image width]")
+    face_width_mm: float = Field(150.0, gt=0, description="assumed width of a face box, mm")
+    max_frames: int | None = Field(None, ge=1, description="stop after this many frames")
+    overwrite: bool = False
+
+
+@dataclass
+class GazeInferResult:
+    """What :func:`gaze_infer` wrote."""
+
+    csv: Path
+    media: Path
+    frames: int
+    faces: int
+
+
+# --------------------------------------------------------------------------- model
+
+
+def _state_from(model: Path, which: str) -> tuple[dict[str, Any], Path]:
+    from pano.pipelines.train.checkpoint import MANIFEST, CheckpointManager
+
+    if not model.exists():
+        raise InputFileNotFoundError(f"MODEL {model}: no such file or folder")
+    if model.is_file():
+        try:
+            state = torch.load(model, map_location="cpu", weights_only=True)
+        except Exception as err:
+            raise CheckpointError(
+                f"MODEL {model}: not a readable checkpoint ({type(err).__name__}); pass a "
+                "pano train-gaze run folder or one of its checkpoints/ckpt-*.pt"
+            ) from None
+        if not isinstance(state, dict):
+            raise CheckpointError(f"MODEL {model}: holds no checkpoint dict")
+        return state, model.parent.parent
+    for folder in (model / "checkpoints", model):
+        if (folder / MANIFEST).is_file():
+            strict = which not in ("best", "latest")
+            state, _ = CheckpointManager(folder).load(which, strict=strict)
+            return state, folder.parent if folder.name == "checkpoints" else folder
+    found = [*model.glob(f"*/checkpoints/{MANIFEST}"), *model.glob(f"*/*/checkpoints/{MANIFEST}")]
+    runs = sorted(p.parent.parent.relative_to(model).as_posix() for p in found)
+    shown = ", ".join(runs[:8]) + (", ..." if len(runs) > 8 else "")
+    hint = f"; runs inside: {shown} (pass one, e.g. a LOPO fold folder)" if runs else ""
+    raise CheckpointError(f"MODEL {model}: no checkpoints/{MANIFEST} here{hint}")
+
+
+def load_gaze_model(
+    model: str | Path, which: str = "best", device: torch.device | str = "cpu"
+) -> tuple[GazeGRM, NormalisationParams]:
+    """The trained model of a ``pano train-gaze`` checkpoint (eval mode) and its normalisation.
+
+    Raises:
+        InputFileNotFoundError: ``model`` does not exist.
+        CheckpointError: no readable checkpoint, no model config in it, or weights that do
+            not fit the config.
+
+    """
+    path = Path(model)
+    state, run = _state_from(path, which)
+    config = state.get("config") if isinstance(state.get("config"), dict) else {}
+    mcfg = state.get("model_config") or (config or {}).get("model")
+    if mcfg is None and (run / "config.yaml").is_file():
+        mcfg = read_yaml(run / "config.yaml").get("model")
+    if not isinstance(mcfg, dict) or "model" not in state:
+        raise CheckpointError(
+            f"MODEL {path}: the checkpoint has no model config and state dict "
+            "('model_config' or config.model, and 'model'); was it written by pano train-gaze?"
+        )
+    try:
+        cfg = GazeModelConfig.model_validate(mcfg)
+    except Exception as err:
+        raise CheckpointError(f"MODEL {path}: model config is invalid: {err}") from None
+    net = build_gaze_model(cfg, load_weights=False)
+    try:
+        net.load_state_dict(state["model"])
+    except RuntimeError as err:
+        first = " ".join(str(err).split())[:200]
+        raise CheckpointError(
+            f"MODEL {path}: weights do not fit the model config: {first}"
+        ) from None
+    norm = (config or {}).get("normalisation")
+    if isinstance(norm, dict):
+        params = NormalisationParams.model_validate(norm)
+    else:
+        s = cfg.image_size
+        params = NormalisationParams(focal_px=960.0 * s / 224.0, width_px=s, height_px=s)
+    return net.to(device).eval(), params
+
+
+# --------------------------------------------------------------------------- detection
+
+
+def _cascade(name: str) -> Any:
+    import cv2
+
+    if name not in CASCADES:
+        raise ConfigError(f"--cascade {name!r}: choose one of {', '.join(CASCADES)}")
+    path = Path(cv2.data.haarcascades) / CASCADES[name]  # type: ignore[attr-defined]
+    clf = cv2.CascadeClassifier(str(path))
+    if clf.empty():
+        raise ConfigError(f"Haar cascade {path} did not load; reinstall opencv-python-headless")
+    return clf
+
+
+def detect_faces(bgr: np.ndarray, cascade: Any, min_face_px: int = 40) -> np.ndarray:
+    """Face boxes ``(N, 4)`` int ``[x, y, w, h]`` pixels (top-left origin), largest first."""
+    import cv2
+
+    gray = cv2.equalizeHist(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY))
+    boxes = cascade.detectMultiScale(gray, 1.1, 3, minSize=(min_face_px, min_face_px))
+    boxes = np.asarray(boxes, dtype=np.int64).reshape(-1, 4)
+    return boxes[np.argsort(-boxes[:, 2] * boxes[:, 3], kind="stable")]
+
+
+def camera_matrix(width: int, height: int, focal_px: float | None) -> np.ndarray:
+    """Assumed intrinsics ``(3, 3)``: focal ``focal_px`` (default ``width``), centre principal."""
+    f = float(focal_px) if focal_px else float(width)
+    return np.array([[f, 0.0, width / 2.0], [0.0, f, height / 2.0], [0.0, 0.0, 1.0]])
+
+
+def face_centres_mm(boxes: np.ndarray, cam: np.ndarray, face_width_mm: float) -> np.ndarray:
+    """Box centres back-projected to the depth of a ``face_width_mm`` face: ``(N, 3)`` mm.
+
+    Camera axes x right, y down, z forward; ``Z = f * face_width_mm / box_w``.
+    """
+    cx = boxes[:, 0] + boxes[:, 2] / 2.0
+    cy = boxes[:, 1] + boxes[:, 3] / 2.0
+    z = cam[0, 0] * face_width_mm / boxes[:, 2]
+    x = (cx - cam[0, 2]) / cam[0, 0] * z
+    y = (cy - cam[1, 2]) / cam[1, 1] * z
+    return np.stack([x, y, z], axis=1)
+
+
+# --------------------------------------------------------------------------- frames
+
+
+def _frames(path: Path, max_frames: int | None) -> tuple[Iterator[np.ndarray], float, bool]:
+    """(BGR frame iterator, fps (0 for an image), is_video)."""
+    import cv2
+
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if img is None:
+            raise InputDataError(
+                f"INPUT {path}: cannot be read as an image (corrupt or unsupported); pass a "
+                "PNG/JPEG/BMP/TIFF/WebP image or a video"
+            )
+        return iter([img]), 0.0, False
+    cap = cv2.VideoCapture(str(path))
+    ok, first = cap.read() if cap.isOpened() else (False, None)
+    if not ok or first is None:
+        cap.release()
+        raise VideoError(
+            f"INPUT {path}: cannot be opened as a video or image (no frame decoded); pass a "
+            "readable video (mp4/avi/...) or an image"
+        )
+    fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0) or 25.0
+
+    def gen() -> Iterator[np.ndarray]:
+        n = 0
+        frame: np.ndarray | None = first
+        try:
+            while frame is not None and (max_frames is None or n < max_frames):
+                yield frame
+                n += 1
+                ok, frame = cap.read()
+                frame = frame if ok else None
+        finally:
+            cap.release()
+
+    return gen(), fps, True
+
+
+def _draw(bgr: np.ndarray, box: np.ndarray, g_cam: np.ndarray, yaw: float, pitch: float) -> None:
+    import cv2
+
+    x, y, w, h = (int(v) for v in box)
+    c = (x + w // 2, y + h // 2)
+    # Image-plane direction of the 3-D gaze (x right, y down): its x, y components.
+    end = (round(c[0] + w * float(g_cam[0])), round(c[1] + w * float(g_cam[1])))
+    cv2.rectangle(bgr, (x, y), (x + w, y + h), (0, 200, 0), 2)
+    cv2.arrowedLine(bgr, c, end, (0, 0, 255), max(2, w // 60), tipLength=0.2)
+    text = f"yaw {math.degrees(yaw):+.0f} pitch {math.degrees(pitch):+.0f} deg"
+    cv2.putText(bgr, text, (x, max(12, y - 6)), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 255), 1)
+
+
+def _csv_comments(cfg: GazeInferConfig, params: NormalisationParams) -> list[str]:
+    f = f"{cfg.focal_px:g} px" if cfg.focal_px else "the image width in pixels"
+    return [
+        "# pano gaze-infer: one row per detected face per frame; angles in radians",
+        "# yaw, pitch: GazeHub [yaw, pitch] of the gaze in the normalised camera; "
+        "gaze = (-cos(p) sin(y), -sin(p), -cos(p) cos(y)); (0, 0, -1) looks into the camera",
+        "# gaze_norm_*: unit gaze in the normalised camera; gaze_cam_*: in the original "
+        "camera (R^T gaze_norm); both x right, y down, z forward",
+        f"# normalisation: {params.describe()}",
+        f"# assumed: focal {f}, principal point at the image centre, no distortion; face "
+        f"centre = box centre at the depth of a {cfg.face_width_mm:g} mm wide face; head "
+        "upright (R_head = I, no roll): no landmarks or head pose are estimated",
+        "# box_*: face box in pixels, top-left origin; time_s = frame / fps (0 for an image)",
+    ]
+
+
+def gaze_infer(cfg: GazeInferConfig) -> GazeInferResult:
+    """Run detection, normalisation and the model on ``cfg.input``; write arrows and a CSV.
+
+    Raises:
+        InputFileNotFoundError: the input or model does not exist.
+        InputDataError, VideoError: the input cannot be decoded.
+        CheckpointError: the model cannot be loaded.
+        OutputExistsError: an output exists and ``overwrite`` is false.
+
+    """
+    import cv2
+
+    from pano.device import resolve_device
+
+    if not cfg.input.is_file():
+        raise InputFileNotFoundError(f"INPUT {cfg.input}: no such file")
+    is_image = cfg.input.suffix.lower() in IMAGE_SUFFIXES
+    stem = cfg.input.stem
+    csv_path = cfg.out / f"{stem}_gaze.csv"
+    media = cfg.out / f"{stem}_gaze.{'png' if is_image else 'mp4'}"
+    for p in (csv_path, media):
+        if p.exists() and not cfg.overwrite:
+            raise OutputExistsError(f"{p} exists; pass --overwrite or another --out")
+    cascade = _cascade(cfg.cascade)
+    dev = resolve_device(cfg.device)
+    model, params = load_gaze_model(cfg.model, cfg.checkpoint, dev)
+    frames, fps, is_video = _frames(cfg.input, cfg.max_frames)
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{media.name}.", suffix=media.suffix, dir=cfg.out)
+    os.close(fd)
+    tmp_media = Path(tmp_name)  # written in full, then renamed over the final name
+    writer: Any = None
+    buf = io.StringIO()
+    buf.write("\n".join(_csv_comments(cfg, params)) + "\n")
+    rows = csv.writer(buf, lineterminator="\n")
+    rows.writerow(CSV_COLUMNS)
+    n_frames = n_faces = 0
+    try:
+        for idx, bgr in enumerate(frames):
+            h, w = bgr.shape[:2]
+            boxes = detect_faces(bgr, cascade, cfg.min_face_px)
+            if len(boxes):
+                cam = camera_matrix(w, h, cfg.focal_px)
+                fc = torch.from_numpy(face_centres_mm(boxes, cam, cfg.face_width_mm))
+                eye = torch.eye(3, dtype=torch.float64).expand(len(boxes), 3, 3)
+                tr = normalisation_transform(fc, eye, torch.from_numpy(cam), params)
+                # uint8 RGB crops, as the training data are stored (pano.stores.gaze_samples)
+                rgb = torch.from_numpy(np.ascontiguousarray(bgr[:, :, ::-1])).to(dev)
+                crops = warp_uint8_hwc(rgb[None].expand(len(boxes), -1, -1, -1), tr.warp, params)
+                faces = crops.permute(0, 3, 1, 2).float() / 255.0
+                with torch.no_grad():
+                    out = model(faces)
+                g_norm = out.vector.double().cpu()
+                g_cam = (tr.rmat.transpose(1, 2) @ g_norm.unsqueeze(-1)).squeeze(-1).numpy()
+                ang, sig = out.angles.cpu().numpy(), out.sigma.cpu().numpy()
+                for k, box in enumerate(boxes):
+                    _draw(bgr, box, g_cam[k], float(ang[k, 0]), float(ang[k, 1]))
+                    rows.writerow(
+                        [idx, f"{idx / fps if is_video else 0.0:.6f}", k, *map(int, box)]
+                        + [
+                            f"{v + 0.0:.6f}"
+                            for v in (*ang[k], *sig[k], *g_norm[k].numpy(), *g_cam[k])
+                        ]
+                    )
+                n_faces += len(boxes)
+            if is_video:
+                if writer is None:
+                    fourcc = cv2.VideoWriter.fourcc(*"mp4v")
+                    writer = cv2.VideoWriter(str(tmp_media), fourcc, fps, (w, h))
+                    if not writer.isOpened():
+                        raise VideoError(f"{media}: cv2.VideoWriter (mp4v) cannot write here")
+                writer.write(bgr)
+            elif not cv2.imwrite(str(tmp_media), bgr):
+                raise InputDataError(f"{media}: the annotated image could not be written")
+            n_frames += 1
+    except BaseException:
+        if writer is not None:
+            writer.release()
+        tmp_media.unlink(missing_ok=True)
+        raise
+    if writer is not None:
+        writer.release()
+    os.replace(tmp_media, media)
+    atomic_write_bytes(csv_path, buf.getvalue().encode("utf-8"))
+    if n_faces == 0:
+        log.warning(
+            "%s: no face found in %d frame(s) (Haar cascade %s, min %d px); %s has only its header",
+            cfg.input,
+            n_frames,
+            cfg.cascade,
+            cfg.min_face_px,
+            csv_path,
+        )
+    return GazeInferResult(csv=csv_path, media=media, frames=n_frames, faces=n_faces)

@@ -1,0 +1,178 @@
+"""``pano gaze-infer``: Haar detection, normalisation, the model, arrows and the CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from pano.cli.app import main
+from pano.errors import CheckpointError, InputDataError, InputFileNotFoundError, OutputExistsError
+from pano.models.gaze_grm import GazeModelConfig, build_gaze_model
+from pano.pipelines.gaze_infer import (
+    CSV_COLUMNS,
+    GazeInferConfig,
+    _cascade,
+    detect_faces,
+    gaze_infer,
+    load_gaze_model,
+)
+from pano.pipelines.train.checkpoint import CheckpointManager
+
+cv2 = pytest.importorskip("cv2")
+
+CFG = GazeModelConfig(backbone="pano_cnn_tiny", image_size=32, hidden=8, dropout=0.0)
+
+
+def draw_face(img: np.ndarray, cx: int, cy: int, s: int) -> None:
+    """A flat cartoon face (skin oval, brows, eyes with pupils, nose, mouth), BGR."""
+    cv2.ellipse(img, (cx, cy), (int(0.42 * s), int(0.55 * s)), 0, 0, 360, (150, 180, 220), -1)
+    for dx in (-1, 1):
+        ex, ey = cx + int(dx * 0.18 * s), cy - int(0.1 * s)
+        brow = (ex, ey - int(0.1 * s))
+        cv2.ellipse(img, brow, (int(0.12 * s), int(0.03 * s)), 0, 0, 360, (40, 50, 70), -1)
+        cv2.ellipse(img, (ex, ey), (int(0.09 * s), int(0.045 * s)), 0, 0, 360, (255,) * 3, -1)
+        cv2.circle(img, (ex, ey), int(0.035 * s), (30, 30, 30), -1)
+    nose = ((cx, cy - int(0.05 * s)), (cx - int(0.04 * s), cy + int(0.12 * s)))
+    cv2.line(img, *nose, (110, 130, 170), max(1, int(0.02 * s)))
+    mouth = (cx, cy + int(0.27 * s))
+    cv2.ellipse(img, mouth, (int(0.14 * s), int(0.04 * s)), 0, 0, 360, (60, 60, 150), -1)
+
+
+def face_image(cx: int = 240, cy: int = 180, s: int = 160) -> np.ndarray:
+    img = np.full((360, 480, 3), 90, np.uint8)
+    draw_face(img, cx, cy, s)
+    return cv2.GaussianBlur(img, (5, 5), 0)
+
+
+def save_run(folder: Path, zero_head: bool = False) -> Path:
+    torch.manual_seed(0)
+    model = build_gaze_model(CFG)
+    if zero_head:  # yaw = pitch = 0: every face looks into the (normalised) camera
+        with torch.no_grad():
+            model.out.weight.zero_()
+            model.out.bias.zero_()
+    state = {"model": model.state_dict(), "config": {"model": CFG.model_dump(mode="json")}}
+    CheckpointManager(folder / "checkpoints").save(1, state, val=1.0, best=True)
+    return folder
+
+
+def read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    text = path.read_text(encoding="utf-8")
+    comments = [ln for ln in text.splitlines() if ln.startswith("#")]
+    body = "\n".join(ln for ln in text.splitlines() if not ln.startswith("#"))
+    return comments, list(csv.DictReader(io.StringIO(body)))
+
+
+def test_the_drawn_face_is_detected() -> None:
+    boxes = detect_faces(face_image(), _cascade("alt2"))
+    assert len(boxes) == 1
+    x, y, w, h = boxes[0]
+    assert abs(x + w / 2 - 240) < 20 and abs(y + h / 2 - 180) < 25 and 100 < w < 220
+
+
+def test_image_gaze_into_the_camera_points_at_the_camera(tmp_path: Path) -> None:
+    """Landmark: yaw = pitch = 0 in the normalised camera is the direction from the face to
+    the camera, -fc/|fc| in the original camera, fc from the box and the stated assumptions."""
+    run = save_run(tmp_path / "run", zero_head=True)
+    img = face_image(cx=330, cy=130, s=150)  # off-centre: R is not the identity
+    cv2.imwrite(str(tmp_path / "face.png"), img)
+    res = gaze_infer(GazeInferConfig(model=run, input=tmp_path / "face.png", out=tmp_path / "o"))
+    assert (res.frames, res.faces) == (1, 1)
+    comments, rows = read_csv(res.csv)
+    assert any("R_head = I" in c for c in comments) and any("150 mm" in c for c in comments)
+    assert list(rows[0]) == CSV_COLUMNS
+    r = {k: float(v) for k, v in rows[0].items()}
+    assert r["yaw_rad"] == 0.0 and r["pitch_rad"] == 0.0
+    np.testing.assert_allclose([r["gaze_norm_x"], r["gaze_norm_y"], r["gaze_norm_z"]], [0, 0, -1])
+    # Independent back-projection: focal = width = 480, principal point (240, 180).
+    cx, cy, w = r["box_x"] + r["box_w"] / 2, r["box_y"] + r["box_h"] / 2, r["box_w"]
+    z = 480.0 * 150.0 / w
+    fc = np.array([(cx - 240) / 480 * z, (cy - 180) / 480 * z, z])
+    g = np.array([r["gaze_cam_x"], r["gaze_cam_y"], r["gaze_cam_z"]])
+    np.testing.assert_allclose(g, -fc / np.linalg.norm(fc), atol=1e-5)
+    assert g[0] < -0.05 and g[1] > 0.02  # right of and above the centre: looks left and down
+    out = cv2.imread(str(res.media))
+    assert out.shape == img.shape and np.abs(out.astype(int) - img).sum() > 0
+
+
+def test_video_rows_per_frame_and_mp4_output(tmp_path: Path) -> None:
+    run = save_run(tmp_path / "run")
+    src = tmp_path / "clip.mp4"
+    vw = cv2.VideoWriter(str(src), cv2.VideoWriter.fourcc(*"mp4v"), 10.0, (480, 360))
+    for i in range(4):
+        vw.write(face_image(cx=200 + 20 * i))
+    vw.write(np.full((360, 480, 3), 90, np.uint8))  # a frame without a face
+    vw.release()
+    res = gaze_infer(GazeInferConfig(model=run / "checkpoints", input=src, out=tmp_path / "o"))
+    assert res.frames == 5 and res.faces == 4
+    _, rows = read_csv(res.csv)
+    assert [int(r["frame"]) for r in rows] == [0, 1, 2, 3]
+    np.testing.assert_allclose([float(r["time_s"]) for r in rows], [0.0, 0.1, 0.2, 0.3])
+    for r in rows:
+        for pre in ("gaze_norm_", "gaze_cam_"):
+            v = np.array([float(r[pre + a]) for a in "xyz"])
+            assert abs(np.linalg.norm(v) - 1) < 1e-5
+    cap = cv2.VideoCapture(str(res.media))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    cap.release()
+    assert n == 5 and res.media.suffix == ".mp4"
+
+
+def test_no_face_gives_header_only_csv_and_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    run = save_run(tmp_path / "run")
+    cv2.imwrite(str(tmp_path / "wall.jpg"), np.full((120, 160, 3), 128, np.uint8))
+    with caplog.at_level(logging.WARNING, logger="pano.gaze"):
+        res = gaze_infer(GazeInferConfig(model=run, input=tmp_path / "wall.jpg", out=tmp_path))
+    assert res.faces == 0 and res.media.is_file()
+    comments, rows = read_csv(res.csv)
+    assert rows == [] and comments
+    header = [ln for ln in res.csv.read_text().splitlines() if not ln.startswith("#")]
+    assert header == [",".join(CSV_COLUMNS)]
+    assert "no face found" in caplog.text
+
+
+def test_bad_inputs_are_one_line_errors_and_write_nothing(tmp_path: Path) -> None:
+    run = save_run(tmp_path / "run")
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    out = tmp_path / "o"
+    with pytest.raises(InputDataError, match="cannot be read as an image"):
+        gaze_infer(GazeInferConfig(model=run, input=tmp_path / "broken.png", out=out))
+    assert not out.exists() or not any(out.iterdir())
+    with pytest.raises(InputFileNotFoundError):
+        gaze_infer(GazeInferConfig(model=run, input=tmp_path / "absent.png", out=out))
+    with pytest.raises(
+        CheckpointError, match=r"no checkpoints/manifest\.json here; runs inside: run"
+    ):
+        load_gaze_model(tmp_path)  # runs are one level down: the message names them
+    save_run(tmp_path / "lopo" / "folds" / "p01")
+    with pytest.raises(CheckpointError, match=r"runs inside: folds/p01 \(pass one"):
+        load_gaze_model(tmp_path / "lopo")
+    net, params = load_gaze_model(tmp_path / "lopo" / "folds" / "p01")
+    assert (params.width_px, params.focal_px) == (32, pytest.approx(960 * 32 / 224))
+    assert not net.training
+    cv2.imwrite(str(tmp_path / "f.png"), face_image())
+    gaze_infer(GazeInferConfig(model=run, input=tmp_path / "f.png", out=out))
+    with pytest.raises(OutputExistsError, match="--overwrite"):
+        gaze_infer(GazeInferConfig(model=run, input=tmp_path / "f.png", out=out))
+
+
+def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = save_run(tmp_path / "run")
+    cv2.imwrite(str(tmp_path / "f.png"), face_image())
+    assert main(["gaze-infer", str(run), str(tmp_path / "f.png"), "--out", str(tmp_path)]) == 0
+    assert "1 face(s)" in capsys.readouterr().out
+    (tmp_path / "bad.png").write_bytes(b"junk")
+    code = main(["gaze-infer", str(run), str(tmp_path / "bad.png"), "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "bad.png" in err
+    assert main(["gaze-infer", "-h"]) == 0
