@@ -45,14 +45,25 @@ DEMO_MODELS: dict[str, str] = {
 #: Short-run overrides of the example configs (``--set`` syntax), full demo and ``--quick``.
 _TRAIN_OVERRIDES: dict[str, dict[str, list[str]]] = {
     "full": {
-        "pos_only": ["optim.steps=600", "log.val_every=100", "log.checkpoint_every=200"],
+        # Two validation videos, as the content models' configs: the same validation windows.
+        "pos_only": [
+            "optim.steps=600",
+            "log.val_every=100",
+            "log.checkpoint_every=200",
+            "data.val_videos=2",
+        ],
         "content": ["optim.steps=200", "log.val_every=25", "log.checkpoint_every=100"],
         "track": ["optim.steps=200", "log.val_every=25", "log.checkpoint_every=100"],
         "track_gt": ["optim.steps=200", "log.val_every=25", "log.checkpoint_every=100"],
         "dhp": ["optim.steps=100", "log.val_every=25", "log.checkpoint_every=25"],
     },
     "quick": {
-        "pos_only": ["optim.steps=120", "log.val_every=40", "log.checkpoint_every=60"],
+        "pos_only": [
+            "optim.steps=120",
+            "log.val_every=40",
+            "log.checkpoint_every=60",
+            "data.val_videos=2",
+        ],
         "content": ["optim.steps=40", "log.val_every=10", "log.checkpoint_every=20"],
         "track": ["optim.steps=40", "log.val_every=10", "log.checkpoint_every=20"],
         "track_gt": ["optim.steps=40", "log.val_every=10", "log.checkpoint_every=20"],
