@@ -26,6 +26,7 @@ COMMAND_MODULES: list[str] = [
     "export",
     "viewport",
     "train",
+    "train_gaze",
     "eval",
     "benchmark",
     "gaze_infer",

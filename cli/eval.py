@@ -39,9 +39,15 @@ def eval_command(
     target: Annotated[
         str | None,
         typer.Option(
-            help="Ground truth: head (head points, heatmaps) or eye (fixations and eye "
-            "heatmaps of `pano em detect`; results/RUN_eye by default) [head]."
+            help="Ground truth: head (head points, heatmaps), eye (fixations and eye "
+            "heatmaps of `pano em detect`; results/RUN_eye by default) or gaze (a gaze data "
+            "set's labels against a `pano train-gaze` run; needs --dataset; "
+            "results/RUN_gaze by default) [head]."
         ),
+    ] = None,
+    dataset: Annotated[
+        str | None,
+        typer.Option(help="--target gaze: the gaze data set (gaze/NAME in the store)."),
     ] = None,
     workers: Annotated[
         int | None, typer.Option(help="Local Dask worker processes [2]; 0 = in-process.")
@@ -105,6 +111,7 @@ def eval_command(
         ("profile", profile),
         ("split", split),
         ("target", target),
+        ("dataset", dataset),
         ("workers", workers),
         ("scheduler", scheduler),
         ("out", out),

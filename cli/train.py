@@ -109,12 +109,38 @@ def predict_hm_cmd(
         str | None,
         typer.Option(help="best, latest or a checkpoint file name (default: config's log.select)."),
     ] = None,
+    online: Annotated[
+        bool,
+        typer.Option(
+            "--online",
+            help="DHP runs: score online-DHP (per-subject online adaptation) beside offline "
+            "DHP, one step ahead, and write results/RUN_online.",
+        ),
+    ] = False,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override predict.* or online.* (key=value, repeatable)."),
+    ] = None,
 ) -> None:
     """Write a trained run's predictions for the test split into the store."""
     from pano.pipelines.train import predict_hm
     from pano.stores.predictions import prediction_path
 
-    names = predict_hm(store, run, runs_dir=runs_dir, device=device, which=checkpoint)
+    names = predict_hm(
+        store, run, runs_dir=runs_dir, device=device, which=checkpoint, online=online,
+        overrides=set_,
+    )  # fmt: skip
+    if online:
+        from pano.stores import open_results
+
+        s = open_results(store, names[0]).attrs.get("summary", {})
+        typer.echo(
+            f"wrote results/{names[0]}: mean overlap (DHP) offline {s.get('mo_offline', 0):.3f}, "
+            f"online {s.get('mo_online', 0):.3f}, no-motion {s.get('mo_no_motion', 0):.3f}; "
+            f"online beats offline for {100 * s.get('online_beats_offline_share', 0):.0f}% "
+            f"of {int(s.get('subjects', 0))} subjects"
+        )
+        return
     typer.echo(f"wrote {prediction_path(run)} for {len(names)} video(s): {', '.join(names)}")
 
 

@@ -259,6 +259,20 @@ def run_demo(cfg: DemoConfig) -> DemoResult:
         )
     )
     timings["eval"] = time.perf_counter() - t
+    dhp_checks: list[Comparison] = []
+    dhp_lines: list[str] = []
+    dhp_info: dict[str, Any] = {}
+    if "dhp" in cfg.models:
+        t = time.perf_counter()
+        log.info("4/5 DHP: heatmap peaks and online-DHP (predict-hm --online)")
+        from pano.pipelines.demo_dhp import run_dhp_extras
+        from pano.stores import read_root_attrs
+
+        test_videos = sorted(read_root_attrs(str(store)).splits.test or [])
+        dhp_checks, dhp_lines, dhp_info = run_dhp_extras(
+            store, out / "runs", test_videos, cfg.quick, cfg.device
+        )
+        timings["online dhp"] = time.perf_counter() - t
 
     t = time.perf_counter()
     log.info("4/5 eval against the eyes (--target eye)")
@@ -285,16 +299,22 @@ def run_demo(cfg: DemoConfig) -> DemoResult:
     log.info("5/5 report")
     from pano.pipelines.demo_report import write_report
 
-    comparisons = compute_comparisons(ev.tables, list(cfg.models))
+    comparisons = compute_comparisons(ev.tables, list(cfg.models)) + dhp_checks
     checks = checks_dict(comparisons)
     report, figures = write_report(
         out, store, data, synth, runs, ev, comparisons, timings,
         em=(em_summary, ev_eye, eye_comparisons),
     )  # fmt: skip
+    if dhp_lines:  # the DHP section goes before the figures
+        text = report.read_text(encoding="utf-8")
+        section = "\n".join(dhp_lines) + "\n"
+        text = text.replace("## Figures\n", section + "## Figures\n", 1)
+        report.write_text(text, encoding="utf-8")
     timings["report"] = time.perf_counter() - t
     info = {
         "timings_s": timings,
         "checks": checks,
+        "dhp": dhp_info,
         "comparisons": [c.to_json() for c in comparisons],
         "eye_checks": checks_dict(eye_comparisons),
         "eye_comparisons": [c.to_json() for c in eye_comparisons],

@@ -327,6 +327,7 @@ def _checks_section(comparisons: list[Comparison]) -> list[str]:
         ("hm", "Head movement: orthodromic error (deg, lower is better)", 1),
         ("saliency", "Saliency (each metric's direction as in the saliency table)", 3),
         ("scanpath", "Scanpaths (each metric's direction as in the scanpath table)", 3),
+        ("dhp", "DHP: heatmap peak and online-DHP (one step ahead; direction in each row)", 3),
     )
     for kind, title, digits in groups:
         rows = [c for c in comparisons if c.kind == kind]

@@ -104,6 +104,7 @@ def write_results(location: StoreLike, run: str, ds: xr.Dataset, overwrite: bool
         zarr_format=3,
         consolidated=False,
         encoding=enc,
+        write_empty_chunks=True,  # an all-NaN score (one person's spread) is stored, not absent
     )
     root[group].attrs[COMPLETE_ATTR] = True
     return group

@@ -23,6 +23,7 @@ def test_demo_report_has_tables_and_figures(quick_demo: Path) -> None:
         "## Saliency",
         "## Scanpaths",
         "## Checks",
+        "## DHP: where its heatmap peaks, and online-DHP",
     ):
         assert heading in report
     for model in (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -114,3 +115,24 @@ def test_reward_decays_with_sigma() -> None:
     # Subject standing still (direction "up"=0), agent 41.9 deg away moving up: exp(-1/2).
     r, _ = dhp_reward(far, torch.tensor([0]), p[:, None], p[:, None])
     assert r.item() == pytest.approx(float(torch.exp(torch.tensor(-0.5))), rel=1e-6)
+
+
+@pytest.mark.parametrize("g", range(8))
+def test_dihedral_augmentation_maps_seen_actions_back_to_world_moves(g: int) -> None:
+    from pano.models.dhp import dihedral_action_maps, dihedral_view
+
+    maps = dihedral_action_maps()
+    inverse = torch.argsort(maps, dim=1)
+    for k in range(8):
+        # A marker 10 px from the centre of a 42x42 view in screen direction k (0 up, 2 right).
+        a = np.radians(45.0 * k)
+        view = torch.zeros(1, 1, 42, 42)
+        view[0, 0, round(20.5 - 10 * np.cos(a)), round(20.5 + 10 * np.sin(a))] = 1.0
+        seen = dihedral_view(view, g)
+        r, c = divmod(int(seen.flatten().argmax()), 42)
+        ang = np.degrees(np.arctan2(c - 20.5, -(r - 20.5))) % 360.0
+        seen_k = round(ang / 45.0) % 8
+        assert seen_k == int(maps[g, k])  # the agent sees the marker in direction maps[g, k]
+        assert int(inverse[g, seen_k]) == k  # ... and moving "there" moves toward it in the world
+    if g == 0:
+        assert torch.equal(dihedral_view(view, 0), view)

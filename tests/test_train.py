@@ -483,3 +483,25 @@ def test_validation_weighs_every_video_the_same() -> None:
     err = torch.tensor([[10.0, 10.0], [10.0, 10.0], [10.0, 10.0], [40.0, 20.0]])
     got = SupervisedTask._per_video_mean(fake, err)  # type: ignore[arg-type]
     torch.testing.assert_close(got, torch.tensor([25.0, 15.0]))
+
+
+def test_predict_hm_online_writes_per_subject_scores(tiny_store: str, tmp_path: Path) -> None:
+    from pano.stores import open_results
+
+    assert _train_cli(tiny_store, "dhp", tmp_path) == 0
+    args = ["predict-hm", tiny_store, "--run", "dhp", "--runs-dir", str(tmp_path), "--online"]
+    assert main([*args, "--set", "online.max_subjects=2", "--set", "online.iters=1"]) == 0
+    ds = open_results(tiny_store, "dhp_online")
+    assert list(ds["model"].values) == ["offline", "online", "no_motion"]
+    assert ds["mo_dhp"].dims == ("model", "video", "subject", "step")
+    assert sorted(ds["video"].values) == ["Dancing", "KingKong"]
+    mo = ds["mo_dhp_subject"].values
+    assert mo.shape == (3, 2, 2) and np.isfinite(mo).all()
+    assert ((mo >= 0) & (mo <= 1)).all()
+    s = ds.attrs["summary"]
+    assert 0.0 <= s["online_beats_offline_share"] <= 1.0 and s["subjects"] == 4
+    # only predict.* / online.* may be overridden; --online needs a DHP run
+    assert main([*args, "--set", "rl.gamma=0.5"]) == 2
+    assert _train_cli(tiny_store, "pos_only", tmp_path) == 0
+    bad = ["predict-hm", tiny_store, "--run", "pos_only", "--runs-dir", str(tmp_path), "--online"]
+    assert main(bad) == 2

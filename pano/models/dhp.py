@@ -20,6 +20,8 @@ degrees by default. Subjects with a missing sample (NaN) are left out of the mea
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -118,6 +120,40 @@ def subject_speed_target(
     return torch.where(ws > 1e-12, (w * sp).sum(-1) / ws.clamp_min(1e-12), plain)
 
 
+def dihedral_view(views: torch.Tensor, g: int) -> torch.Tensor:
+    """Element ``g`` (0-7) of the square's symmetry group applied to ``views (N, C, h, w)``.
+
+    ``g % 4`` quarter turns (``torch.rot90`` over the image axes), then a left/right
+    mirror when ``g >= 4``. Rows run down and columns right, as the viewer sees the view.
+    """
+    x = torch.rot90(views, g % 4, dims=(-2, -1))
+    return torch.flip(x, dims=(-1,)) if g >= 4 else x
+
+
+def dihedral_action_maps() -> torch.Tensor:
+    """``(8, 8)`` long: ``maps[g, k]`` = the action seen as ``k`` in view ``dihedral_view(., g)``.
+
+    Action ``k`` points at screen angle ``k * 45`` degrees clockwise from up, i.e. the
+    (row, column) offset ``(-cos, sin)``; transforming that offset the way
+    :func:`dihedral_view` moves pixels gives the transformed action. Derived by moving a
+    marker pixel, so it always agrees with the image transform.
+    """
+    size = 9
+    c = size // 2
+    out = torch.zeros(8, N_ACTIONS, dtype=torch.long)
+    for g in range(8):
+        for k in range(N_ACTIONS):
+            a = math.radians(k * 360.0 / N_ACTIONS)
+            r, q = c + round(-3 * math.cos(a)), c + round(3 * math.sin(a))
+            img = torch.zeros(1, 1, size, size)
+            img[0, 0, r, q] = 1.0
+            idx = int(dihedral_view(img, g).flatten().argmax())
+            r2, q2 = divmod(idx, size)
+            ang = math.degrees(math.atan2(q2 - c, -(r2 - c))) % 360.0
+            out[g, k] = round(ang / (360.0 / N_ACTIONS)) % N_ACTIONS
+    return out
+
+
 class DHPAgent(nn.Module):
     """The offline-DHP actor-critic network.
 
@@ -126,11 +162,18 @@ class DHPAgent(nn.Module):
         size: input viewport size (DHP: 42).
         hidden: LSTM width (DHP: 288 = the conv output of a 42x42 input).
         speed_scale: the speed head outputs ``speed_scale * softplus(x)`` degrees per step.
+        standardize: subtract each viewport's mean and divide by its std (+0.05) before the
+            conv layers, so a target's contrast, not the scene's brightness, drives them.
 
     """
 
     def __init__(
-        self, channels: int = 1, size: int = 42, hidden: int = 288, speed_scale: float = 1.0
+        self,
+        channels: int = 1,
+        size: int = 42,
+        hidden: int = 288,
+        speed_scale: float = 1.0,
+        standardize: bool = False,
     ) -> None:
         super().__init__()
         layers: list[nn.Module] = []
@@ -147,6 +190,7 @@ class DHPAgent(nn.Module):
         self.channels = int(channels)
         self.hidden = int(hidden)
         self.speed_scale = float(speed_scale)
+        self.standardize = bool(standardize)
         self.lstm = nn.LSTMCell(self.features, hidden)
         self.policy = nn.Linear(hidden, N_ACTIONS)
         self.value = nn.Linear(hidden, 1)
@@ -179,6 +223,10 @@ class DHPAgent(nn.Module):
             raise ShapeError(
                 f"views must have shape (N, {self.channels}, h, w), got {tuple(views.shape)}"
             )
+        if self.standardize:
+            mu = views.mean((1, 2, 3), keepdim=True)
+            sd = views.std((1, 2, 3), keepdim=True)
+            views = (views - mu) / (sd + 0.05)
         x = self.conv(views).flatten(1)
         h, c = self.lstm(x, state)
         speed = F.softplus(self.speed(h)).squeeze(-1) * self.speed_scale

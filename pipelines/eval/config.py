@@ -19,6 +19,10 @@ from pano.fov import DHP_FOV, FoV
 from pano.metrics.profiles import DEFAULT_PROFILE, PROFILE_NAMES, ProfileName
 from pano.pipelines.eval.track import TRACK_METRIC, TrackParams
 
+#: The baselines of ``--target gaze`` (scored on the prediction run's test samples): the
+#: fold's training persons' mean gaze, and the head pose taken as the gaze.
+GAZE_BASELINES: tuple[str, ...] = ("mean_gaze", "head_pose")
+
 
 def _metric_names() -> tuple[list[str], list[str], list[str]]:
     """The registry's (saliency, hm, scanpath) metric names, in display order."""
@@ -117,10 +121,15 @@ class EvalConfig(PanoConfig):
         default=DEFAULT_PROFILE, description=f"metric profile: {', '.join(PROFILE_NAMES)}"
     )
     split: Literal["train", "val", "test"] = Field(default="test", description="split to evaluate")
-    target: Literal["head", "eye"] = Field(
+    target: Literal["head", "eye", "gaze"] = Field(
         default="head",
-        description="ground truth: 'head' (head points and heatmaps) or 'eye' (the fixations "
-        "and eye heatmaps of `pano em detect`); eye results default to results/<run>_eye",
+        description="ground truth: 'head' (head points and heatmaps), 'eye' (the fixations "
+        "and eye heatmaps of `pano em detect`; results/<run>_eye by default) or 'gaze' (a "
+        "gaze data set's labels, gaze/<dataset>, scored against `pano train-gaze` "
+        "predictions; results/<run>_gaze by default)",
+    )
+    dataset: str | None = Field(
+        default=None, description="target gaze: the gaze data set (gaze/<dataset> in the store)"
     )
     videos: list[str] | None = Field(
         default=None, description="restrict to these videos of the split"
@@ -182,12 +191,14 @@ class EvalConfig(PanoConfig):
     @field_validator("baselines")
     @classmethod
     def _known_baselines(cls, v: list[str]) -> list[str]:
-        bad = [b for b in v if b not in ALL_BASELINES]
+        known = ALL_BASELINES + GAZE_BASELINES
+        bad = [b for b in v if b not in known]
         if bad:
             raise UnknownNameError(
-                f"unknown baseline(s) {bad}: use all, none or {', '.join(ALL_BASELINES)}"
+                f"unknown baseline(s) {bad}: use all, none or {', '.join(ALL_BASELINES)} "
+                f"(--target gaze: {', '.join(GAZE_BASELINES)})"
             )
-        return [b for b in ALL_BASELINES if b in v]
+        return [b for b in known if b in v]
 
     @field_validator("metrics")
     @classmethod
@@ -259,6 +270,47 @@ class EvalConfig(PanoConfig):
         return self
 
     @model_validator(mode="after")
+    def _gaze_target(self) -> EvalConfig:
+        """--target gaze: a data set, prediction run(s) and the gaze baselines only."""
+        gaze_named = [b for b in self.baselines if b in GAZE_BASELINES]
+        if self.target != "gaze":
+            if gaze_named:
+                raise ConfigError(
+                    f"baselines {gaze_named} score gaze predictions: add --target gaze "
+                    "--dataset NAME, or drop them"
+                )
+            if self.dataset is not None:
+                raise ConfigError("--dataset names a gaze data set: add --target gaze, or drop it")
+            return self
+        if self.dataset is None:
+            raise ConfigError("--target gaze needs --dataset NAME (a gaze/<NAME> data set)")
+        if not self.predictions:
+            raise ConfigError(
+                "--target gaze scores a `pano train-gaze` run: give --predictions RUN "
+                "(gaze/<dataset>/predictions/RUN)"
+            )
+        if self.protocol != "pano" or self.metrics is not None:
+            raise ConfigError(
+                "--target gaze scores the angular error only: drop --protocol and --metrics"
+            )
+        # 'all' (the default) means every gaze baseline here; head/eye names are refused.
+        if self.baselines == list(ALL_BASELINES) or (
+            "baselines" not in self.model_fields_set and not gaze_named
+        ):
+            keep = list(GAZE_BASELINES)
+        else:
+            other = [b for b in self.baselines if b not in GAZE_BASELINES]
+            if other:
+                raise ConfigError(
+                    f"--target gaze: baselines {other} are not gaze baselines; use "
+                    f"{', '.join(GAZE_BASELINES)}, all or none"
+                )
+            keep = gaze_named
+        if keep != self.baselines:
+            self.baselines = keep
+        return self
+
+    @model_validator(mode="after")
     def _something_to_score(self) -> EvalConfig:
         if not self.predictions and not self.baselines:
             raise ConfigError("nothing to evaluate: give --predictions RUN or some --baselines")
@@ -268,14 +320,15 @@ class EvalConfig(PanoConfig):
     def run_name(self) -> str:
         """The results group name: ``run``, else the runs joined by '-' or 'baselines'.
 
-        Without an explicit ``run``, ``target="eye"`` appends ``_eye``, so head and eye
+        Without an explicit ``run``, ``target="eye"`` appends ``_eye`` (``"gaze"``:
+        ``_gaze``), so head and eye
         results of the same predictions live side by side (``results/dhp``,
         ``results/dhp_eye``) and never replace each other.
         """
         if self.run:
             return self.run
         name = "-".join(self.predictions) or "baselines"
-        return f"{name}_eye" if self.target == "eye" else name
+        return f"{name}_{self.target}" if self.target in ("eye", "gaze") else name
 
     @property
     def prediction_run(self) -> str | None:
@@ -302,6 +355,7 @@ class EvalConfig(PanoConfig):
 
 __all__ = [
     "ALL_BASELINES",
+    "GAZE_BASELINES",
     "HM_BASELINES",
     "SALIENCY_BASELINES",
     "SCANPATH_BASELINES",

@@ -94,6 +94,10 @@ def evaluate(cfg: EvalConfig, announce: Callable[[str], None] | None = None) -> 
         StoreChangedError: the store was written while it ran (nothing marked complete).
 
     """
+    if cfg.target == "gaze":  # a gaze data set's labels: pipelines/eval/gaze.py
+        from pano.pipelines.eval.gaze import evaluate_gaze
+
+        return evaluate_gaze(cfg, announce)
     from pano.pipelines.eval_report import summary_tables, write_reports
     from pano.stores.generation import read_generation
     from pano.stores.lock import assert_no_writer
@@ -139,7 +143,7 @@ def evaluate(cfg: EvalConfig, announce: Callable[[str], None] | None = None) -> 
     ds = parts[0] if len(parts) == 1 else side_by_side(cfg, parts, plans)
     if seen is not None:
         ds.attrs[GENERATION_ATTR] = seen.to_attrs()
-    group = _write(cfg, ds, seen) if cfg.write_store else None
+    group = write_results_locked(cfg, ds, seen) if cfg.write_store else None
     if not cfg.write_store and seen is not None:
         _check_snapshot(cfg, seen)  # nothing is marked complete, but the tables would lie
     ds.attrs[COMPLETE_ATTR] = group is not None
@@ -174,7 +178,7 @@ def _check_snapshot(cfg: EvalConfig, seen: Generation, err: BaseException | None
         raise changed from err
 
 
-def _write(cfg: EvalConfig, ds: Any, seen: Generation | None) -> str:
+def write_results_locked(cfg: EvalConfig, ds: Any, seen: Generation | None) -> str:
     """Write the results group holding the store's write lock (a short hold).
 
     With the lock held no writer can start; the store must still be at the generation

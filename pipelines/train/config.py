@@ -106,6 +106,11 @@ class DHPModel(PanoConfig):
     fov_deg: FoV = Field(DHP_FOV, description="viewport FoV (h, v) degrees (DHP: 110x113)")
     hidden: int = Field(288, ge=1, le=4096, description="LSTM width (DHP: 288)")
     speed_scale: float = Field(1.0, gt=0, description="degrees per step of softplus(x) = 1")
+    standardize: bool = Field(
+        False,
+        description="standardise each viewport (zero mean, unit std) before the conv layers "
+        "(DHP feeds [0, 1] luma)",
+    )
 
 
 ModelConfig = Annotated[
@@ -181,6 +186,14 @@ class RLConfig(PanoConfig):
         41.9, gt=0, description="reward Gaussians' sigma (position, direction)"
     )
     val_rollouts: int = Field(16, ge=1, description="stochastic rollouts per validation video")
+    augment: bool = Field(
+        False,
+        description="per episode, show the agent its views under a random symmetry of the "
+        "square (quarter turns, mirror) and map its actions back (DHP: no)",
+    )
+    normalize_advantage: bool = Field(
+        False, description="scale each update's advantages to zero mean, unit std (DHP: no)"
+    )
 
 
 class LogConfig(PanoConfig):
@@ -199,6 +212,13 @@ class PredictConfig(PanoConfig):
 
     split: str = Field("test", description="store split to predict")
     rollouts: int = Field(58, ge=1, description="DHP stochastic rollouts per video")
+    floor: float = Field(
+        0.0,
+        ge=0.0,
+        lt=1.0,
+        description="DHP heatmaps: share of each map's mass spread uniformly over the sphere "
+        "(0 = DHP's plain sum of rollout Gaussians)",
+    )
     sigma_deg: float | None = Field(
         None,
         gt=0,
@@ -228,6 +248,19 @@ class PredictConfig(PanoConfig):
             )
 
 
+class OnlineConfig(PanoConfig):
+    """Online-DHP (``pano predict-hm --online``): per-subject adaptation of a DHP agent."""
+
+    lr: float = Field(1e-3, gt=0, description="Adam learning rate of the online updates")
+    iters: int = Field(1, ge=1, le=100, description="gradient steps per arriving true step")
+    window: int = Field(
+        1, ge=1, le=1000, description="recent steps of the subject replayed in each update"
+    )
+    max_subjects: int | None = Field(
+        None, ge=1, description="score at most this many subjects per video (None = all)"
+    )
+
+
 class TrainConfig(PanoConfig):
     """Everything ``pano train-hm`` needs besides the store path and run name."""
 
@@ -237,6 +270,7 @@ class TrainConfig(PanoConfig):
     rl: RLConfig = Field(default_factory=lambda: RLConfig.model_validate({}))
     log: LogConfig = Field(default_factory=lambda: LogConfig.model_validate({}))
     predict: PredictConfig = Field(default_factory=lambda: PredictConfig.model_validate({}))
+    online: OnlineConfig = Field(default_factory=lambda: OnlineConfig.model_validate({}))
     seed: int = Field(0, ge=0)
     device: str = Field("auto", description="auto, cpu, cuda or cuda:N")
     threads: int = Field(0, ge=0, description="torch CPU threads per process (0 = torch's default)")

@@ -144,8 +144,7 @@ def _write_predictions(
     create_prediction_run(location, run, run_attrs)
     written = []
     if is_dhp:
-        from pano.heatmaps import heatmaps_for
-        from pano.pipelines.train.rl import make_sampler, rollout_video
+        from pano.pipelines.train.rl import make_sampler, rollout_heatmaps, rollout_video
         from pano.stores import open_video, read_root_attrs
 
         hp = read_root_attrs(location).heatmap
@@ -161,7 +160,7 @@ def _write_predictions(
         gen = torch.Generator().manual_seed(cfg.seed + 15485863)
         for v in videos:
             pos = rollout_video(model, sampler, bank, v, cfg.predict.rollouts, gen, device)
-            maps = heatmaps_for(pos, hp)
+            maps = rollout_heatmaps(pos, hp, cfg.predict.floor)
             gt = open_video(location, v.name)
             lon, lat = vec_to_lonlat(pos.numpy())
             arrays = {
@@ -172,7 +171,11 @@ def _write_predictions(
                 "heatmap": ArraySpec(
                     ("step", "lat", "lon"),
                     maps.numpy().astype(np.float32),
-                    {"sigma_deg": hp.sigma_deg, "normalize": hp.normalize},
+                    {
+                        "sigma_deg": hp.sigma_deg,
+                        "normalize": hp.normalize,
+                        "uniform_floor": cfg.predict.floor,
+                    },
                 ),
                 "scanpath": ArraySpec(
                     ("step", "rollout", "lonlat"),

@@ -31,7 +31,14 @@ from torch import nn
 
 from pano.errors import ShapeError, StoreError
 from pano.geometry import vec_to_lonlat
-from pano.models.dhp import DHPAgent, dhp_reward, move, subject_speed_target
+from pano.models.dhp import (
+    DHPAgent,
+    dhp_reward,
+    dihedral_action_maps,
+    dihedral_view,
+    move,
+    subject_speed_target,
+)
 from pano.pipelines.train.config import DHPModel, TrainConfig
 from pano.pipelines.train.data import FrameBank, StoreData, VideoData
 from pano.pipelines.train.dist import DistInfo
@@ -41,7 +48,13 @@ def make_agent(cfg: TrainConfig) -> DHPAgent:
     """Build the DHP agent from ``cfg.model``."""
     m = cfg.model
     assert isinstance(m, DHPModel)
-    return DHPAgent(channels=1, size=m.size, hidden=m.hidden, speed_scale=m.speed_scale)
+    return DHPAgent(
+        channels=1,
+        size=m.size,
+        hidden=m.hidden,
+        speed_scale=m.speed_scale,
+        standardize=m.standardize,
+    )
 
 
 def make_sampler(cfg: TrainConfig) -> Any:
@@ -121,6 +134,8 @@ class DHPTask:
         self.sampler = make_sampler(cfg)
         self.n_envs = max(1, cfg.rl.envs // info.world)
         self._val_heatmaps: dict[str, torch.Tensor] = {}
+        # seen action = maps[g, world action]; world action = inverse[g, seen action]
+        self._sym_inverse = torch.argsort(dihedral_action_maps(), dim=1).to(info.device)
         self.env: dict[str, torch.Tensor] | None = None
 
     # ------------------------------------------------------------------ environments
@@ -139,6 +154,10 @@ class DHPTask:
         pos = env["pos"].clone()
         pos[mask] = self.tables.start_positions(vid, gen)
         env["video"], env["pos"] = video, pos
+        g = torch.randint(8, (n,), generator=gen).to(dev) if self.cfg.rl.augment else 0
+        sym = env.get("g", torch.zeros_like(env["t"])).clone()
+        sym[mask] = g
+        env["g"] = sym
         env["t"] = torch.where(mask, torch.zeros_like(env["t"]), env["t"])
         m = mask[:, None]
         env["h"] = env["h"].masked_fill(m, 0.0)
@@ -154,8 +173,22 @@ class DHPTask:
             "pos": torch.zeros(n, 3, device=dev),
             "h": torch.zeros(n, hid, device=dev),
             "c": torch.zeros(n, hid, device=dev),
+            "g": torch.zeros(n, dtype=torch.long, device=dev),
         }
         self._reset(torch.ones(n, dtype=torch.bool, device=dev), gen)
+
+    def _augment(self, views: torch.Tensor) -> torch.Tensor:
+        """Each env's views under its episode's symmetry ``env["g"]`` (identity if off)."""
+        env = self.env
+        assert env is not None
+        if not self.cfg.rl.augment:
+            return views
+        out = views.clone()
+        for g in range(1, 8):
+            m = env["g"] == g
+            if bool(m.any()):
+                out[m] = dihedral_view(views[m], g)
+        return out
 
     # ------------------------------------------------------------------ one update
 
@@ -172,21 +205,20 @@ class DHPTask:
         logps, ents, values, speeds, speed_tgt, rewards, dones = [], [], [], [], [], [], []
         for _ in range(rl.rollout):
             rows = tab.rows[env["video"], env["t"]]
-            views = render(self.sampler, self.bank, env["pos"], rows)
+            views = self._augment(render(self.sampler, self.bank, env["pos"], rows))
             logits, value, speed, state = module(views, state)
             dist = torch.distributions.Categorical(logits=logits)
             u = torch.rand(logits.shape[0], generator=gen).to(logits.device)
-            action = torch.searchsorted(torch.cumsum(dist.probs.detach(), -1), u[:, None]).squeeze(
-                1
-            )
-            action = action.clamp_max(logits.shape[1] - 1)
+            seen = torch.searchsorted(torch.cumsum(dist.probs.detach(), -1), u[:, None]).squeeze(1)
+            seen = seen.clamp_max(logits.shape[1] - 1)
+            action = self._sym_inverse[env["g"], seen]  # the move in the world
             with torch.no_grad():
                 new_pos = move(env["pos"], action, speed.detach())
                 now = tab.subj[env["video"], env["t"]]
                 nxt = tab.subj[env["video"], env["t"] + 1]
                 r, w = dhp_reward(new_pos, action, now, nxt, rl.sigma_deg, rl.sigma_deg)
                 target = subject_speed_target(now, nxt, w)
-            logps.append(dist.log_prob(action))
+            logps.append(dist.log_prob(seen))
             ents.append(dist.entropy())
             values.append(value)
             speeds.append(speed)
@@ -202,7 +234,7 @@ class DHPTask:
                 self._reset(done, gen)
         with torch.no_grad():
             rows = tab.rows[env["video"], env["t"]]
-            views = render(self.sampler, self.bank, env["pos"], rows)
+            views = self._augment(render(self.sampler, self.bank, env["pos"], rows))
             _, boot, _, _ = module(views, state)
         env["h"], env["c"] = state[0].detach(), state[1].detach()
         v = torch.stack(values, 1)  # (N, T)
@@ -214,7 +246,10 @@ class DHPTask:
         )
         logp = torch.stack(logps, 1)
         ent = torch.stack(ents, 1)
-        pol_loss = -(logp * adv.detach()).mean()
+        adv = adv.detach()
+        if rl.normalize_advantage:
+            adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+        pol_loss = -(logp * adv).mean()
         val_loss = 0.5 * F.mse_loss(v, ret.detach())
         spd = torch.stack(speeds, 1)
         spd_loss = 0.5 * F.mse_loss(spd, torch.stack(speed_tgt, 1))
@@ -246,8 +281,6 @@ class DHPTask:
         """Mean heatmap CC of stochastic rollouts on the validation videos (higher is better)."""
         if not self.val_videos:
             return None, {}
-        from pano.heatmaps import heatmaps_for
-
         assert isinstance(model, DHPAgent)
         hp = self.data.root_attrs.heatmap  # the store's (predict.sigma_deg checked against it)
         gen = torch.Generator().manual_seed(self.cfg.seed + 104729)
@@ -259,7 +292,7 @@ class DHPTask:
                 gt = open_video(self.data.location, v.name)["heatmap"].values
                 self._val_heatmaps[v.name] = torch.from_numpy(np.asarray(gt, dtype=np.float64))
             pos = self.rollouts(model, v, self.cfg.rl.val_rollouts, gen)
-            pred = heatmaps_for(pos, hp)
+            pred = rollout_heatmaps(pos, hp, self.cfg.predict.floor)
             ccs.append(float(pearson_cc(pred, self._val_heatmaps[v.name]).mean()))
         cc = float(np.mean(ccs))
         return cc, {"val/heatmap_cc": cc}
@@ -274,6 +307,7 @@ class DHPTask:
         """Restore :meth:`extra_state` (this rank's slice)."""
         if state:
             self.env = {k: t.to(self.info.device) for k, t in state.items()}
+            self.env.setdefault("g", torch.zeros_like(self.env["t"]))
 
 
 def generalized_advantage_estimate(
@@ -325,6 +359,34 @@ def generalized_advantage_estimate(
     for t in reversed(range(delta.shape[-1])):
         prev = advantage[..., t] = delta[..., t] + prev * discount[..., t]
     return advantage, advantage + value
+
+
+def rollout_heatmaps(pos: torch.Tensor, params: Any, floor: float = 0.0) -> torch.Tensor:
+    """Heatmaps ``(steps, H, W)`` of rollout positions ``pos (steps, n, 3)``.
+
+    The rollouts are summed with :func:`pano.heatmaps.heatmaps_for` and the store's
+    heatmap parameters (sigma, grid, normalisation); with ``floor > 0`` each map is then
+    mixed with a uniform density on the sphere holding ``floor`` of its mass (the map as a
+    probability mass ``m / sum(m)`` under the store's pixel grid - a constant map is
+    uniform on the sphere in pano's solid-angle weighting) and brought back to the
+    store's normalisation. A finite number of rollouts leaves most of the sphere at
+    exactly zero, which KL divergence scores as ``log(1 / eps)`` ~ 36 nats per unit of
+    ground-truth mass there; the floor is the prior for "somewhere else". CC, NSS and the
+    AUCs are unchanged by it (affine in each map).
+    """
+    from pano.heatmaps import heatmaps_for
+
+    maps = heatmaps_for(pos, params)
+    if floor <= 0.0:
+        return maps
+    h, w = maps.shape[-2:]
+    m = maps / maps.sum((-2, -1), keepdim=True).clamp_min(1e-300)
+    m = (1.0 - floor) * m + floor / (h * w)
+    if params.normalize == "max":
+        return m / m.amax((-2, -1), keepdim=True)
+    if params.normalize == "sum":
+        return m
+    return m * maps.sum((-2, -1), keepdim=True)
 
 
 def pearson_cc(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:

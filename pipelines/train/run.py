@@ -82,8 +82,11 @@ def _upper_bound_label(cfg: TrainConfig) -> str | None:
     return None
 
 
-def _seed(seed: int, update: int, rank: int) -> int:
-    """A 63-bit seed derived from ``(seed, update, rank)`` (splitmix-style mixing)."""
+def derive_seed(seed: int, update: int, rank: int) -> int:
+    """A 63-bit seed derived from ``(seed, update, rank)`` (splitmix-style mixing).
+
+    ``train-hm`` seeds update ``u`` of rank ``r`` with it; ``train-gaze`` epoch ``e``.
+    """
     x = (seed * 0x9E3779B97F4A7C15 + update * 0xBF58476D1CE4E5B9 + rank * 0x94D049BB133111EB) & (
         2**64 - 1
     )
@@ -93,7 +96,15 @@ def _seed(seed: int, update: int, rank: int) -> int:
 
 
 def _lr_lambda(cfg: TrainConfig) -> Any:
-    steps, warm, kind = cfg.optim.steps, cfg.optim.warmup, cfg.optim.scheduler
+    return lr_schedule(cfg.optim.steps, cfg.optim.warmup, cfg.optim.scheduler)
+
+
+def lr_schedule(steps: int, warm: int, kind: str) -> Any:
+    """The learning-rate factor of update ``u`` (a ``LambdaLR`` function).
+
+    Linear warm-up over ``warm`` updates, then constant (``kind="constant"``) or a cosine
+    decay from 1 to 0.05 at update ``steps`` (``kind="cosine"``).
+    """
 
     def f(u: int) -> float:
         if warm and u < warm:
@@ -156,7 +167,7 @@ def _improved(task: Any, val: float, best: float | None) -> bool:
 #: logging/checkpoint cadence, prediction settings and where/how it runs. Everything else
 #: (model, data, optimiser, RL, seed) must equal the checkpoint's config.
 RESUME_MAY_CHANGE: tuple[str, ...] = (
-    "optim.steps", "log", "predict", "device", "threads", "data.videos_dir",
+    "optim.steps", "log", "predict", "online", "device", "threads", "data.videos_dir",
     "data.decode_backend",
 )  # fmt: skip
 
@@ -170,17 +181,20 @@ def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
     return {k.rstrip("."): v for k, v in out.items()}
 
 
-def resume_conflicts(saved: dict[str, Any], new: dict[str, Any]) -> list[str]:
+def resume_conflicts(
+    saved: dict[str, Any], new: dict[str, Any], may_change: tuple[str, ...] = RESUME_MAY_CHANGE
+) -> list[str]:
     """The config fields that differ between a checkpoint's config and a resumed run's.
 
     Returns ``"key: saved -> new"`` for every differing key except those under
-    :data:`RESUME_MAY_CHANGE`; empty when the run may be resumed with ``new``. A saved
-    config without a key (an older pano) does not conflict on it.
+    ``may_change`` (default :data:`RESUME_MAY_CHANGE`, ``train-hm``'s); empty when the run
+    may be resumed with ``new``. A saved config without a key (an older pano) does not
+    conflict on it.
     """
     a, b = _flatten(saved), _flatten(json.loads(json.dumps(new)))
     out = []
     for key in sorted(set(a) | set(b)):
-        if any(key == m or key.startswith(m + ".") for m in RESUME_MAY_CHANGE):
+        if any(key == m or key.startswith(m + ".") for m in may_change):
             continue
         if key not in a:
             continue
@@ -263,7 +277,7 @@ def _train(
             f"{out}: run {run!r} already has checkpoints; pass --resume to continue it, "
             "--overwrite to train it again from scratch, or choose another --run name"
         )
-    torch.manual_seed(_seed(cfg.seed, 0, info.rank))
+    torch.manual_seed(derive_seed(cfg.seed, 0, info.rank))
     task = _make_task(cfg, store, info)
     model: nn.Module = task.model
     trainable = any(p.requires_grad for p in model.parameters())
@@ -353,8 +367,8 @@ def _train(
     val_every, ck_every = cfg.log.val_every, cfg.log.checkpoint_every
     gen = torch.Generator()
     for u in track(range(start, steps), total=steps - start, description=f"train {run}"):
-        gen.manual_seed(_seed(cfg.seed, u + 1, info.rank))
-        torch.manual_seed(_seed(cfg.seed + 1, u + 1, info.rank))
+        gen.manual_seed(derive_seed(cfg.seed, u + 1, info.rank))
+        torch.manual_seed(derive_seed(cfg.seed + 1, u + 1, info.rank))
         assert opt is not None and sched is not None
         loss, scalars = task.loss(module, u, gen)
         opt.zero_grad(set_to_none=True)
@@ -473,8 +487,15 @@ def predict_hm(
     runs_dir: str | Path = "runs",
     device: str = "auto",
     which: str | None = None,
+    online: bool = False,
+    overrides: list[str] | None = None,
 ) -> list[str]:
     """Write predictions of a trained run (its ``config.yaml`` and best/last checkpoint).
+
+    With ``online`` (a DHP run only) it scores online-DHP beside offline DHP instead
+    (:mod:`pano.pipelines.train.online`) and writes ``results/<run>_online``; the returned
+    list then holds that group's name. ``overrides`` (``key=value``) may change
+    ``predict.*`` and ``online.*`` only.
 
     Raises:
         CheckpointError: the run has no complete checkpoint.
@@ -493,7 +514,15 @@ def predict_hm(
         raise CheckpointError(
             f"{out}: no trained run here (no config.yaml); run `pano train-hm` first"
         )
-    cfg = load_config(TrainConfig, cfg_path)
+    over = list(overrides or [])
+    bad = [o for o in over if not o.split("=", 1)[0].startswith(("predict.", "online."))]
+    if bad:
+        raise ConfigError(f"predict-hm --set may change predict.* and online.* only, not {bad}")
+    cfg = load_config(TrainConfig, cfg_path, overrides=over)
+    if online and not isinstance(cfg.model, DHPModel):
+        raise ConfigError(
+            f"{cfg_path}: --online needs a DHP run (model.kind dhp), this run is {cfg.model.kind!r}"
+        )
     dev = resolve_device(device)
     ckpt = CheckpointManager(out / "checkpoints")
     chosen = which is not None  # named by the user: that one or an error, never another
@@ -501,6 +530,14 @@ def predict_hm(
     state, entry = ckpt.load(which, strict=chosen)
     model = build_for_config(cfg).to(dev)
     model.load_state_dict(state["model"])
+    if online:
+        from pano.models.dhp import DHPAgent
+        from pano.pipelines.train.online import write_online_results
+
+        assert isinstance(model, DHPAgent)
+
+        name, _ = write_online_results(store, run, cfg, model, entry["file"], dev)
+        return [name]
     return write_predictions(store, run, cfg, model, entry["file"], dev)
 
 

@@ -1,0 +1,99 @@
+"""The typed configuration of ``pano train-gaze`` (one YAML file, ``--set key=value`` overrides).
+
+Defaults are DGE-GM's MPIIFaceGaze settings (AdamW, lr 1e-5, batch 80, 100 epochs); the
+example files are ``pipelines/configs/gaze_grm.yaml`` (DGE-GM's Swin-B model),
+``gaze_demo.yaml`` (a small CNN that trains on a CPU in minutes) and ``gaze_tiny.yaml``
+(the test suite's). See ``docs/gaze.md``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from pano.config import PanoConfig
+from pano.models.gaze_augment import GazeAugmentConfig
+from pano.models.gaze_grm import GazeModelConfig
+from pano.models.gaze_loss import GazeLossConfig
+
+
+class GazeOptimConfig(PanoConfig):
+    """Optimiser and schedule (one update = one minibatch of face crops)."""
+
+    optimizer: Literal["adamw", "adam"] = Field(
+        "adamw", description="adamw (DGE-GM on MPIIFaceGaze) or adam (DGE-GM on Gaze360)"
+    )
+    lr: float = Field(1e-5, gt=0, description="learning rate (DGE-GM: 1e-5 MPII, 1e-4 Gaze360)")
+    weight_decay: float = Field(0.01, ge=0, description="AdamW decoupled weight decay")
+    batch_size: int = Field(80, ge=1, description="face crops per update (all ranks)")
+    epochs: int = Field(100, ge=1, description="passes over the training persons' samples")
+    scheduler: Literal["constant", "cosine"] = Field(
+        "constant", description="constant lr, or cosine decay to 5% over the epochs"
+    )
+    warmup_epochs: int = Field(0, ge=0, description="linear lr warm-up, in epochs")
+    grad_clip: float = Field(0.0, ge=0, description="max gradient norm (0 = no clipping)")
+    amp: bool = Field(True, description="mixed precision (float16 autocast) on CUDA; off on CPU")
+
+
+class GazeDataConfig(PanoConfig):
+    """Which samples train, validate and test, and how face crops are read."""
+
+    val_persons: int = Field(
+        1,
+        ge=1,
+        description="LOPO: training persons drawn (seeded) as the validation set that picks "
+        "the checkpoint; never the test person",
+    )
+    cache_mb: int = Field(
+        2048,
+        ge=0,
+        description="a fold's faces are held in memory when they fit in this many MiB; "
+        "otherwise they are streamed from the store chunk by chunk",
+    )
+    buffer_chunks: int = Field(
+        8, ge=1, description="store chunks per shuffle buffer when streaming"
+    )
+
+
+class GazeLogConfig(PanoConfig):
+    """Validation, checkpointing and selection."""
+
+    select: Literal["best", "last"] = Field(
+        "best",
+        description="checkpoint that predicts the test fold: best validation error, or last",
+    )
+    keep: int = Field(2, ge=1, description="checkpoints kept besides the best")
+
+
+class GazeTrainConfig(PanoConfig):
+    """Everything ``pano train-gaze`` needs besides the store, data set and folds."""
+
+    model: GazeModelConfig = Field(default_factory=lambda: GazeModelConfig.model_validate({}))
+    loss: GazeLossConfig = Field(default_factory=lambda: GazeLossConfig.model_validate({}))
+    augment: GazeAugmentConfig = Field(default_factory=lambda: GazeAugmentConfig.model_validate({}))
+    optim: GazeOptimConfig = Field(default_factory=lambda: GazeOptimConfig.model_validate({}))
+    data: GazeDataConfig = Field(default_factory=lambda: GazeDataConfig.model_validate({}))
+    log: GazeLogConfig = Field(default_factory=lambda: GazeLogConfig.model_validate({}))
+    seed: int = Field(0, ge=0, description="seeds the validation draw, init and minibatches")
+    device: str = Field("auto", description="auto, cpu, cuda or cuda:N")
+    threads: int = Field(
+        0, ge=0, description="torch CPU threads per fold (0 = the CPUs divided among workers)"
+    )
+    predict_batch: int = Field(256, ge=1, description="faces per forward pass when predicting")
+
+
+#: Config keys that may differ when a fold is resumed (``--resume``): how long to train,
+#: where and how it runs, how faces are read. Everything else must equal the checkpoint's.
+GAZE_RESUME_MAY_CHANGE: tuple[str, ...] = (
+    "optim.epochs", "log", "device", "threads", "data.cache_mb", "data.buffer_chunks",
+    "predict_batch",
+)  # fmt: skip
+
+__all__ = [
+    "GAZE_RESUME_MAY_CHANGE",
+    "GazeDataConfig",
+    "GazeLogConfig",
+    "GazeOptimConfig",
+    "GazeTrainConfig",
+]

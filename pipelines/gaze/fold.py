@@ -1,0 +1,363 @@
+"""Training, checkpoint selection and test prediction of ONE gaze fold.
+
+A fold's folder (``<run>/folds/<fold>/``)::
+
+    checkpoints/       atomic, verified checkpoints + manifest.json (one per epoch; the
+                       best on the validation persons is always kept)
+    tb/                TensorBoard scalars: train/loss, train/lr, val/angular_deg,
+                       val/mean_gaze_deg (the training mean gaze on the same samples)
+    predictions.npz    the test samples' predictions by the selected checkpoint
+    fold.json          the fold's record (persons, selection rule, checkpoint, errors, times);
+                       written last: a fold with fold.json is complete
+
+Reproducibility: epoch ``e`` draws its sample order from ``derive_seed(seed, e, 0)`` and
+its augmentation from ``derive_seed(seed + 1, e, rank)``; a checkpoint holds the model,
+optimiser, scheduler, AMP scaler, torch RNG state and the best score, so ``--resume``
+continues from the last complete epoch.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from pano.errors import CheckpointError
+from pano.geometry import camvec_to_gazehub, gazehub_to_camvec, normalize, orthodromic_distance
+from pano.models.gaze_augment import augment_batch
+from pano.models.gaze_grm import build_gaze_model
+from pano.models.gaze_loss import gaze_loss
+from pano.pipelines.gaze.config import GAZE_RESUME_MAY_CHANGE, GazeTrainConfig
+from pano.pipelines.gaze.data import FaceLoader, FoldPlan, as_text, to_input
+from pano.pipelines.train.checkpoint import CheckpointManager, atomic_write_bytes
+from pano.pipelines.train.dist import DistInfo, barrier, broadcast_object
+from pano.pipelines.train.run import derive_seed, lr_schedule, resume_conflicts
+
+log = logging.getLogger("pano.train_gaze")
+
+FOLD_RECORD = "fold.json"
+FOLD_PREDICTIONS = "predictions.npz"
+
+
+def angular_error_deg(pred_xyz: np.ndarray, true_xyz: np.ndarray) -> np.ndarray:
+    """Great-circle angle in degrees (float64) between ``(N, 3)`` gaze vectors.
+
+    ``atan2(|u x v|, u . v)`` (:func:`pano.geometry.orthodromic_distance`), in float64.
+    """
+    u = np.asarray(pred_xyz, np.float64)
+    v = np.asarray(true_xyz, np.float64)
+    return np.asarray(np.rad2deg(orthodromic_distance(u, v)), np.float64)
+
+
+def mean_direction(xyz: np.ndarray) -> np.ndarray:
+    """The normalised mean of ``(N, 3)`` unit vectors, ``float64 (3,)``."""
+    return np.asarray(normalize(np.asarray(xyz, np.float64).mean(0)), np.float64)
+
+
+def selection_rule(cfg: GazeTrainConfig, plan: FoldPlan) -> str:
+    """The sentence recorded for how the fold's test-predicting checkpoint was chosen."""
+    if cfg.log.select == "last":
+        return (
+            "the last epoch's checkpoint (no selection; the test fold is never scored in training)"
+        )
+    who = (
+        f"validation person(s) {', '.join(plan.val_persons)} ({plan.val_rule})"
+        if plan.test_person is not None
+        else f"the validation samples ({plan.val_rule})"
+    )
+    return (
+        "the epoch checkpoint with the lowest mean of per-person mean angular errors on "
+        f"{who}; the test samples are never used for selection"
+    )
+
+
+@torch.no_grad()
+def predict(
+    model: nn.Module,
+    loader: FaceLoader,
+    batch: int,
+    device: torch.device,
+    amp: bool,
+    size: int | None = None,
+) -> dict[str, np.ndarray]:
+    """Predictions for every sample of ``loader`` in its order (faces resized to ``size``).
+
+    Returns:
+        ``yaw``, ``pitch`` (GazeHub radians) as float64 ``(N,)``, ``sigma`` float64
+        ``(N, 2)`` (the model's [yaw, pitch] spread, radians) and ``gaze_xyz`` float64
+        ``(N, 3)`` unit vectors in GazeHub camera axes (from the angles, in float64).
+
+    """
+    was = model.training
+    model.eval()
+    parts: list[torch.Tensor] = []
+    for _, faces in loader.ordered(batch):
+        with torch.autocast("cuda", dtype=torch.float16, enabled=amp):
+            out = model(to_input(faces, device, size))
+        parts.append(torch.cat([out.angles.float(), out.sigma.float()], 1).double().cpu())
+    model.train(was)
+    arr = torch.cat(parts).numpy() if parts else np.zeros((0, 4))
+    yaw, pitch = arr[:, 0].copy(), arr[:, 1].copy()
+    xyz = np.asarray(gazehub_to_camvec(yaw, pitch), np.float64).reshape(-1, 3)
+    return {"yaw": yaw, "pitch": pitch, "sigma": arr[:, 2:4].copy(), "gaze_xyz": xyz}
+
+
+def person_mean(err: np.ndarray, who: np.ndarray) -> float:
+    """Mean over persons of each person's mean error (NaN for no samples)."""
+    if len(err) == 0:
+        return float("nan")
+    return float(np.mean([err[who == p].mean() for p in np.unique(who)]))
+
+
+def _npz_bytes(arrays: dict[str, Any]) -> bytes:
+    """An uncompressed ``.npz`` of numeric arrays (no pickled objects)."""
+    buf = io.BytesIO()
+    np.savez(buf, allow_pickle=False, **arrays)
+    return buf.getvalue()
+
+
+def read_fold(fold_dir: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]] | None:
+    """A complete fold's record and test predictions, or None when the fold is not complete."""
+    rec = fold_dir / FOLD_RECORD
+    if not rec.is_file():
+        return None
+    record = json.loads(rec.read_text(encoding="utf-8"))
+    with np.load(fold_dir / FOLD_PREDICTIONS) as z:
+        arrays = {k: z[k] for k in z.files}
+    return record, arrays
+
+
+def train_fold(
+    data: Any,
+    cfg: GazeTrainConfig,
+    plan: FoldPlan,
+    fold_dir: Path,
+    resume: bool,
+    info: DistInfo,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Train one fold, choose its checkpoint on the validation set, predict its test samples.
+
+    Args:
+        data: the opened gaze data set (``open_gaze``: lazy ``arrays['face']``,
+            ``array('gaze_xyz')``, ``array('subject')``).
+        cfg: the configuration.
+        plan: the fold.
+        fold_dir: the fold's folder (created).
+        resume: continue from the last complete checkpoint; a complete fold is not trained
+            again.
+        info: the process's place in a torchrun job (rank 0 alone validates and writes).
+        progress: called with a one-line message after every epoch.
+
+    Returns:
+        The fold's record (what ``fold.json`` holds).
+
+    Raises:
+        CheckpointError: checkpoints exist and ``resume`` is false, or the checkpoint's
+            config differs from ``cfg`` in a field that may not change.
+
+    """
+    t0 = time.perf_counter()
+    dev = info.device
+    ckpt = CheckpointManager(fold_dir / "checkpoints", keep=cfg.log.keep)
+    done = read_fold(fold_dir) if resume else None
+    if done is not None and done[0].get("epochs") == cfg.optim.epochs:
+        log.info("fold %s is complete; not training it again", plan.name)
+        return done[0]
+    if not resume and (ckpt.has_checkpoint() or (fold_dir / FOLD_RECORD).exists()):
+        raise CheckpointError(
+            f"{fold_dir}: fold {plan.name} already has checkpoints; pass --resume to continue "
+            "it, or choose another --out run folder"
+        )
+    gaze = np.asarray(data.array("gaze_xyz"), np.float64)
+    subject = as_text(data.array("subject"))
+    yaw_all, pitch_all = camvec_to_gazehub(gaze)
+    angles = torch.as_tensor(np.stack([yaw_all, pitch_all], 1), dtype=torch.float32)
+    face, size = data.arrays["face"], cfg.model.image_size
+    d = cfg.data
+    train = FaceLoader(face, plan.train_idx, d.cache_mb, d.buffer_chunks, size)
+    val = FaceLoader(face, plan.val_idx, d.cache_mb, d.buffer_chunks, size)
+    test = FaceLoader(face, plan.test_idx, d.cache_mb, d.buffer_chunks, size)
+    train_mean = mean_direction(gaze[plan.train_idx])
+    val_base = person_mean(
+        angular_error_deg(np.broadcast_to(train_mean, (len(plan.val_idx), 3)), gaze[plan.val_idx]),
+        subject[plan.val_idx],
+    )
+
+    torch.manual_seed(derive_seed(cfg.seed, 0, 0))  # the same initial weights on every rank
+    model = build_gaze_model(cfg.model).to(dev)
+    module: nn.Module = model
+    if info.initialized:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        module = DDP(model, device_ids=[dev.index] if dev.type == "cuda" else None)
+    params = [p for p in model.parameters() if p.requires_grad]
+    o = cfg.optim
+    opt: torch.optim.Optimizer = (
+        torch.optim.AdamW(params, lr=o.lr, weight_decay=o.weight_decay)
+        if o.optimizer == "adamw"
+        else torch.optim.Adam(params, lr=o.lr)
+    )
+    per_epoch = max(1, -(-len(plan.train_idx) // o.batch_size))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lr_schedule(o.epochs * per_epoch, o.warmup_epochs * per_epoch, o.scheduler)
+    )
+    amp = bool(o.amp and dev.type == "cuda")
+    scaler = torch.amp.GradScaler("cuda", enabled=amp)
+    start, best, best_name = 0, None, None
+    if resume and ckpt.has_checkpoint():
+        state, entry = ckpt.load("latest")
+        changed = resume_conflicts(
+            state.get("config") or {}, cfg.model_dump(mode="json"), GAZE_RESUME_MAY_CHANGE
+        )
+        if changed:
+            raise CheckpointError(
+                f"{fold_dir}: --resume with another config than the fold was trained with: "
+                f"{'; '.join(changed)}; resume with the run's own config.yaml or use another --out"
+            )
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        if state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
+        torch.set_rng_state(state["rng"])
+        start, best = int(state["step"]), state.get("best_val")
+        best_name = ckpt.manifest().get("best")
+        log.info("fold %s: resuming from %s (epoch %d)", plan.name, entry["file"], start)
+    writer = None
+    if info.is_main:
+        fold_dir.mkdir(parents=True, exist_ok=True)
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(
+            str(fold_dir / "tb"), purge_step=start * per_epoch if start else None
+        )
+    local = max(1, o.batch_size // info.world)
+    seen_images = 0
+    t_train = time.perf_counter()
+    for epoch in range(start, o.epochs):
+        order = np.random.default_rng(derive_seed(cfg.seed, epoch + 1, 0))
+        # kornia's augmentations draw from torch's global generator: seeded per epoch.
+        torch.manual_seed(derive_seed(cfg.seed + 1, epoch + 1, info.rank))
+        losses = []
+        module.train()
+        for sel, faces in train.shuffled(o.batch_size, order):
+            sel, faces = (
+                sel[info.rank :: info.world][:local],
+                faces[info.rank :: info.world][:local],
+            )
+            if len(sel) == 0:
+                continue
+            x, target = augment_batch(to_input(faces, dev, size), angles[sel].to(dev), cfg.augment)
+            with torch.autocast("cuda", dtype=torch.float16, enabled=amp):
+                out = module(x)
+            loss, _ = gaze_loss(out.angles.float(), target, out.sigma.float(), cfg.loss)
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            if o.grad_clip > 0:
+                scaler.unscale_(opt)
+                torch.nn.utils.clip_grad_norm_(params, o.grad_clip)
+            scaler.step(opt)
+            scaler.update()
+            sched.step()
+            losses.append(float(loss.detach()))
+            seen_images += len(sel)
+        is_best, val_err = False, None
+        if info.is_main:
+            pv = predict(model, val, cfg.predict_batch, dev, amp, size)
+            err = angular_error_deg(pv["gaze_xyz"], gaze[plan.val_idx])
+            val_err = person_mean(err, subject[plan.val_idx])
+            is_best = best is None or val_err < best
+            if is_best:
+                best = val_err
+            step = (epoch + 1) * per_epoch
+            if writer is not None:
+                writer.add_scalar("train/loss", float(np.mean(losses)) if losses else 0.0, step)
+                writer.add_scalar("train/lr", sched.get_last_lr()[0], step)
+                writer.add_scalar("val/angular_deg", val_err, step)
+                writer.add_scalar("val/mean_gaze_deg", val_base, step)
+            msg = (
+                f"fold {plan.name} epoch {epoch + 1}/{o.epochs}: loss "
+                f"{np.mean(losses) if losses else float('nan'):.4g}, validation "
+                f"{val_err:.3f} deg (training mean gaze {val_base:.3f} deg)"
+            )
+            log.info("%s", msg)
+            if progress is not None:
+                progress(msg)
+        is_best = bool(broadcast_object(info, is_best))
+        if info.is_main:
+            ckpt.save(
+                epoch + 1,
+                {
+                    "model": model.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    "scheduler": sched.state_dict(),
+                    "scaler": scaler.state_dict() if amp else {},
+                    "rng": torch.get_rng_state(),
+                    "step": epoch + 1,
+                    "best_val": best,
+                    "config": cfg.model_dump(mode="json"),
+                    "fold": plan.describe(),
+                },
+                val=val_err,
+                best=is_best,
+            )
+            if is_best:
+                best_name = f"ckpt-{epoch + 1:08d}.pt"
+        barrier(info)
+    train_s = time.perf_counter() - t_train
+    if writer is not None:
+        writer.close()
+    record: dict[str, Any] = {}
+    if info.is_main:
+        which = "best" if cfg.log.select == "best" else "latest"
+        state, entry = ckpt.load(which)
+        model.load_state_dict(state["model"])
+        pt = predict(model, test, cfg.predict_batch, dev, amp, size)
+        test_err = angular_error_deg(pt["gaze_xyz"], gaze[plan.test_idx])
+        arrays = {"sample_index": plan.test_idx, **pt}
+        atomic_write_bytes(fold_dir / FOLD_PREDICTIONS, _npz_bytes(arrays))
+        record = {
+            **plan.describe(),
+            "complete": True,
+            "epochs": o.epochs,
+            "selection_rule": selection_rule(cfg, plan),
+            "selected_checkpoint": entry["file"],
+            "selected_epoch": int(entry["step"]),
+            "checkpoint_sha256": entry["sha256"],
+            "best_checkpoint": best_name,
+            "val_angular_deg": entry.get("val"),
+            "val_mean_gaze_deg": val_base,
+            "train_mean_gaze_xyz": train_mean.tolist(),
+            "test_angular_deg": float(test_err.mean()) if len(test_err) else None,
+            "train_seconds": train_s,
+            "train_images_per_s": seen_images * info.world / train_s if train_s > 0 else None,
+            "seconds": time.perf_counter() - t0,
+            "device": str(dev),
+            "amp": amp,
+            "world_size": info.world,
+        }
+        atomic_write_bytes(fold_dir / FOLD_RECORD, json.dumps(record, indent=1).encode())
+    barrier(info)
+    return record
+
+
+__all__ = [
+    "FOLD_PREDICTIONS",
+    "FOLD_RECORD",
+    "angular_error_deg",
+    "mean_direction",
+    "person_mean",
+    "predict",
+    "read_fold",
+    "selection_rule",
+    "train_fold",
+]

@@ -1,0 +1,339 @@
+"""pano train-gaze (LOPO and split protocols), its store predictions and pano eval --target gaze.
+
+The synthetic faces are written by this test from a description (a skin-coloured square with
+two eyes whose pupils move with GazeHub's [yaw, pitch]), so their pixels determine the gaze.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from pano.cli.app import app, main
+from pano.config import load_config
+from pano.geometry import camvec_to_gazehub, gazehub_to_camvec, orthodromic_distance
+from pano.pipelines.gaze import GazeTrainConfig, train_gaze
+from pano.pipelines.gaze.data import FaceLoader, draw_validation, plan_folds, read_rows
+from pano.stores.gaze_samples import GazeConvention, GazeProtocol, GazeSamples
+
+CONFIGS = Path(__file__).resolve().parents[1] / "pipelines" / "configs"
+
+
+def render_faces(yaw: np.ndarray, pitch: np.ndarray, skin: np.ndarray, size: int) -> np.ndarray:
+    """``uint8 (N, size, size, 3)``: skin background, two eyes whose pupils follow the gaze."""
+    n = len(yaw)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float64)
+    out = np.empty((n, size, size, 3), np.uint8)
+    r_eye, r_pupil = 0.13 * size, 0.06 * size
+    for i in range(n):
+        img = np.broadcast_to(skin[i], (size, size, 3)).astype(np.float64).copy()
+        for cx in (0.3 * size, 0.7 * size):
+            cy = 0.4 * size
+            white = (xx - cx) ** 2 + (yy - cy) ** 2 <= r_eye**2
+            img[white] = 235.0
+            px = cx - np.sin(yaw[i]) / np.sin(0.5) * 0.9 * r_eye
+            py = cy - np.sin(pitch[i]) / np.sin(0.5) * 0.9 * r_eye
+            img[white & ((xx - px) ** 2 + (yy - py) ** 2 <= r_pupil**2)] = 20.0
+        out[i] = np.clip(img, 0, 255).astype(np.uint8)
+    return out
+
+
+def synth_samples(
+    persons: int = 5, per_person: int = 12, size: int = 32, seed: int = 0, split: bool = False
+) -> tuple[GazeSamples, GazeProtocol]:
+    """``persons`` persons (``p00``...), gaze within about +-0.5 rad, with a head pose."""
+    rng = np.random.default_rng(seed)
+    n = persons * per_person
+    subject = np.repeat([f"p{k:02d}" for k in range(persons)], per_person)
+    pk = np.repeat(np.arange(persons), per_person)
+    bias = rng.uniform(-0.1, 0.1, size=(persons, 2))
+    yaw = rng.uniform(-0.45, 0.45, n) + bias[pk, 0]
+    pitch = rng.uniform(-0.35, 0.35, n) + bias[pk, 1]
+    skin = rng.uniform(90, 200, size=(persons, 3))[pk]
+    hy, hp = 0.5 * yaw + rng.normal(0, 0.05, n), 0.5 * pitch + rng.normal(0, 0.05, n)
+    samples = GazeSamples(
+        face=render_faces(yaw, pitch, skin, size),
+        gaze_xyz=np.asarray(gazehub_to_camvec(yaw, pitch), np.float64),
+        gaze_angles=np.stack([yaw, pitch], 1),
+        subject=subject,
+        source=np.array([f"Image/{s}/{i}.jpg" for i, s in enumerate(subject)]),
+        mirrored=np.zeros(n, bool),
+        head_xyz=np.asarray(gazehub_to_camvec(hy, hp), np.float64),
+        head_angles=np.stack([hy, hp], 1),
+        split=np.array(["train", "val", "test"])[np.arange(n) % 5 % 3] if split else None,
+    ).check("synthetic")
+    if split:
+        return samples, GazeProtocol("split", (), "train/val/test")
+    return samples, GazeProtocol("lopo", tuple(sorted(set(subject))), "leave one person out")
+
+
+def make_store(path: Path, dataset: str = "synth", **kw: object) -> tuple[str, GazeSamples]:
+    from pano.stores.gaze import write_gaze
+
+    samples, protocol = synth_samples(**kw)  # type: ignore[arg-type]
+    convention = GazeConvention(
+        dataset, "synthetic test faces", "[yaw, pitch]", "radians", "GazeHub camera axes",
+        "none (rendered in the normalised camera)", "none",
+    )  # fmt: skip
+    write_gaze(str(path), dataset, samples, convention, protocol, {"source": "test"})
+    return str(path), samples
+
+
+def tiny(**over: object) -> GazeTrainConfig:
+    return load_config(
+        GazeTrainConfig,
+        CONFIGS / "gaze_tiny.yaml",
+        {k: v for k, v in over.items()},
+    )
+
+
+# ---------------------------------------------------------------------------- folds, loader
+
+
+def test_validation_person_is_drawn_from_training_persons_deterministically() -> None:
+    persons = [f"p{k:02d}" for k in range(15)]
+    for test in persons:
+        val = draw_validation(persons, test, 1, seed=3)
+        assert test not in val and set(val) <= set(persons)
+        assert val == draw_validation(list(reversed(persons)), test, 1, seed=3)
+    draws = {draw_validation(persons, "p00", 1, seed=s) for s in range(20)}
+    assert len(draws) > 1  # the seed matters
+
+
+def test_plan_folds_partitions_samples_and_refuses_unknown_folds() -> None:
+    s, proto = synth_samples(persons=4, per_person=3)
+    plans = plan_folds(s.subject, None, proto, None, 1, 0, "x")
+    assert [p.name for p in plans] == ["p00", "p01", "p02", "p03"]
+    for p in plans:
+        allidx = np.concatenate([p.train_idx, p.val_idx, p.test_idx])
+        assert sorted(allidx.tolist()) == list(range(len(s)))
+        assert set(s.subject[p.test_idx]) == {p.test_person}
+        assert set(s.subject[p.val_idx]) == set(p.val_persons)
+        assert p.test_person not in p.val_persons + p.train_persons
+    with pytest.raises(ValueError, match="p99 is not a person"):
+        plan_folds(s.subject, None, proto, ["p99"], 1, 0, "x")
+
+
+def test_face_loader_streams_every_sample_once_in_chunks(tmp_path: Path) -> None:
+    import zarr
+
+    arr = zarr.create_array(
+        tmp_path / "a.zarr", shape=(50, 4, 4, 3), chunks=(7, 4, 4, 3), dtype="uint8"
+    )
+    data = np.arange(50 * 48, dtype=np.int64).reshape(50, 4, 4, 3) % 251
+    arr[...] = data.astype(np.uint8)
+    idx = np.array([0, 3, 6, 7, 8, 20, 21, 33, 48, 49])
+    np.testing.assert_array_equal(read_rows(arr, idx), data[idx].astype(np.uint8))
+    for cache_mb in (0, 64):  # streamed by chunk, and cached
+        loader = FaceLoader(arr, idx, cache_mb=cache_mb, buffer_chunks=2)
+        assert loader.cached == (cache_mb > 0)
+        seen = []
+        for sel, faces in loader.shuffled(3, np.random.default_rng(0)):
+            np.testing.assert_array_equal(faces, data[sel].astype(np.uint8))
+            seen += sel.tolist()
+        assert sorted(seen) == idx.tolist()
+
+
+# ---------------------------------------------------------------------------- LOPO end to end
+
+
+def test_lopo_all_folds_predictions_and_gaze_eval(tmp_path: Path) -> None:
+    from pano.stores.gaze_predictions import open_gaze_predictions
+    from pano.stores.results import open_results
+
+    store, s = make_store(tmp_path / "g.zarr", persons=5, per_person=12)
+    out = tmp_path / "runs" / "tiny"
+    res = train_gaze(store, tiny(), "synth", out=out, workers=0)
+    assert [r["fold"] for r in res.folds] == ["p00", "p01", "p02", "p03", "p04"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert "never on the test fold" in summary["checkpoint_selection"]
+    for rec in res.folds:
+        assert rec["val_persons"] == list(
+            draw_validation(sorted(set(s.subject)), rec["fold"], 1, 0)
+        )
+        assert rec["fold"] not in rec["val_persons"] + rec["train_persons"]
+        assert "never used for selection" in rec["selection_rule"]
+        man = json.loads(
+            (out / "folds" / rec["fold"] / "checkpoints" / "manifest.json").read_text()
+        )
+        entry = next(e for e in man["checkpoints"] if e["file"] == rec["selected_checkpoint"])
+        assert entry["sha256"] == rec["checkpoint_sha256"] and man["best"] == entry["file"]
+        vals = [e["val"] for e in man["checkpoints"]]
+        assert rec["val_angular_deg"] == min(vals)  # chosen on validation, the best kept
+        assert (out / "folds" / rec["fold"] / "tb").is_dir()
+    p = open_gaze_predictions(store, "synth", "tiny")
+    assert p.scored.all()  # every person is a test fold once
+    np.testing.assert_array_equal(p.fold, s.subject)
+    np.testing.assert_allclose(np.linalg.norm(p.gaze_xyz, axis=1), 1.0, atol=1e-12)
+    yaw, pitch = camvec_to_gazehub(p.gaze_xyz)
+    np.testing.assert_allclose(yaw, p.yaw, atol=1e-9)
+    np.testing.assert_allclose(pitch, p.pitch, atol=1e-9)
+    assert p.attrs["pano_complete"] is True and len(p.attrs["folds"]) == 5
+    assert p.attrs["config"]["optim"]["epochs"] == 2
+
+    figs = tmp_path / "eval"
+    r = CliRunner().invoke(
+        app,
+        ["eval", store, "--target", "gaze", "--dataset", "synth", "--predictions", "tiny",
+         "--out", str(figs)],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "mean_of_person_means_deg" in r.output
+    ds = open_results(store, "tiny_gaze")
+    assert list(ds["model"].values) == ["tiny", "mean_gaze", "head_pose"]
+    # Recompute every number from the labels and predictions.
+    err = np.rad2deg(orthodromic_distance(p.gaze_xyz, s.gaze_xyz))
+    persons = sorted(set(s.subject))
+    per = np.array([err[s.subject == q].mean() for q in persons])
+    np.testing.assert_allclose(ds["person_mean_deg"].sel(model="tiny").values, per, rtol=1e-12)
+    assert float(ds["mean_of_person_means_deg"].sel(model="tiny")) == pytest.approx(per.mean())
+    assert float(ds["person_std_deg"].sel(model="tiny")) == pytest.approx(per.std(ddof=1))
+    assert float(ds["person_max_deg"].sel(model="tiny")) == pytest.approx(per.max())
+    # mean-gaze baseline: each fold's TRAINING persons' normalised mean gaze
+    for rec in res.folds:
+        train = np.isin(s.subject, rec["train_persons"])
+        m = s.gaze_xyz[train].mean(0)
+        m /= np.linalg.norm(m)
+        e = np.rad2deg(
+            orthodromic_distance(np.broadcast_to(m, (12, 3)), s.gaze_xyz[s.subject == rec["fold"]])
+        )
+        got = float(ds["person_mean_deg"].sel(model="mean_gaze", person=rec["fold"]))
+        assert got == pytest.approx(e.mean(), rel=1e-12)
+    he = np.rad2deg(orthodromic_distance(s.head_xyz, s.gaze_xyz))
+    assert float(ds["sample_mean_deg"].sel(model="head_pose")) == pytest.approx(he.mean())
+    assert {f.name for f in figs.iterdir()} >= {
+        "gaze_summary.csv", "gaze_per_person.csv", "report.md", "gaze_per_person.png"
+    }  # fmt: skip
+
+
+def test_resume_continues_a_fold_and_refuses_to_overwrite(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store, _ = make_store(tmp_path / "g.zarr", persons=4, per_person=6)
+    out = tmp_path / "r1"
+    train_gaze(store, tiny(**{"optim": {"epochs": 1}}), "synth", folds=["p01"], out=out, workers=0)
+    man = out / "folds" / "p01" / "checkpoints" / "manifest.json"
+    assert json.loads(man.read_text())["latest"] == "ckpt-00000001.pt"
+    res = train_gaze(
+        store, tiny(**{"optim": {"epochs": 2}}), "synth", folds=["p01"], out=out, workers=0,
+        resume=True,
+    )  # fmt: skip
+    assert json.loads(man.read_text())["latest"] == "ckpt-00000002.pt"
+    assert res.folds[0]["epochs"] == 2 and res.predicted_folds == ["p01"]
+    rc = main(
+        ["train-gaze", store, "--config", str(CONFIGS / "gaze_tiny.yaml"), "--dataset",
+         "synth", "--fold", "p01", "--out", str(out), "--workers", "0"],
+    )  # fmt: skip
+    assert rc == 2 and "--resume" in capsys.readouterr().err
+    # A second fold in the same run folder adds its test samples to the predictions.
+    res = train_gaze(store, tiny(), "synth", folds=["p02"], out=out, workers=0)
+    assert res.predicted_folds == ["p01", "p02"]
+
+
+def test_split_protocol_trains_one_fold(tmp_path: Path) -> None:
+    from pano.stores.gaze_predictions import open_gaze_predictions
+
+    store, s = make_store(tmp_path / "g.zarr", persons=3, per_person=10, split=True)
+    res = train_gaze(store, tiny(), "synth", out=tmp_path / "split", workers=0)
+    assert [r["fold"] for r in res.folds] == ["split"]
+    p = open_gaze_predictions(store, "synth", "split")
+    np.testing.assert_array_equal(p.scored, s.split == "test")
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--dataset", "nope"], "nope"),
+        (["--dataset", "synth", "--fold", "p77"], "p77 is not a person"),
+        (["--dataset", "synth", "--set", "optim.lr=-1"], "optim.lr"),
+        (["--dataset", "synth", "--folds", "some"], "--folds"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], needle: str
+) -> None:
+    store, _ = make_store(tmp_path / "g.zarr", persons=3, per_person=2)
+    rc = main(
+        ["train-gaze", store, "--config", str(CONFIGS / "gaze_tiny.yaml"), "--out",
+         str(tmp_path / "o"), "--workers", "0", *args],
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert needle in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()  # nothing written
+
+
+def test_eval_gaze_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store, _ = make_store(tmp_path / "g.zarr", persons=3, per_person=2)
+    assert main(["eval", store, "--target", "gaze", "--predictions", "x"]) == 2
+    assert "--dataset" in capsys.readouterr().err
+    assert (
+        main(["eval", store, "--target", "gaze", "--dataset", "synth", "--predictions", "x"]) == 2
+    )
+    assert "no complete gaze/synth/predictions/x" in capsys.readouterr().err
+    assert main(["eval", store, "--baselines", "mean_gaze"]) == 2
+    assert "--target gaze" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # two worker processes import torch (~1 min on the loaded 2-core CI machine)
+def test_folds_in_parallel_on_dask_match_in_process(tmp_path: Path) -> None:
+    from pano.stores.gaze_predictions import open_gaze_predictions
+
+    store, _ = make_store(tmp_path / "g.zarr", persons=4, per_person=6)
+    cfg = tiny(**{"optim": {"epochs": 1}})
+    a = train_gaze(store, cfg, "synth", folds=["p00", "p02"], out=tmp_path / "seq", workers=0)
+    b = train_gaze(store, cfg, "synth", folds=["p00", "p02"], out=tmp_path / "par", workers=2)
+    assert [r["fold"] for r in b.folds] == ["p00", "p02"]
+    for ra, rb in zip(a.folds, b.folds, strict=True):
+        assert ra["val_persons"] == rb["val_persons"]
+        assert (tmp_path / "par" / "folds" / rb["fold"] / "fold.json").is_file()
+    pa = open_gaze_predictions(store, "synth", "seq")
+    pb = open_gaze_predictions(store, "synth", "par")
+    np.testing.assert_array_equal(pa.scored, pb.scored)
+    # Same seeds, same data: the same model up to float summation order (threads differ).
+    np.testing.assert_allclose(pb.gaze_xyz[pb.scored], pa.gaze_xyz[pa.scored], atol=1e-4)
+
+
+def test_a_learnable_setup_beats_the_mean_gaze_baseline(tmp_path: Path) -> None:
+    """Faces whose pupils show the gaze: the model must learn more than the average gaze."""
+    from pano.pipelines.eval import EvalConfig
+    from pano.pipelines.eval.gaze import score_gaze
+
+    store, _ = make_store(tmp_path / "g.zarr", persons=5, per_person=60)
+    cfg = tiny(**{"optim": {"epochs": 10, "lr": 3e-3}, "augment": {"enabled": False}})
+    train_gaze(store, cfg, "synth", folds=["p00"], out=tmp_path / "learn", workers=0)
+    ecfg = EvalConfig(store=store, target="gaze", dataset="synth", predictions=["learn"])
+    ds, _ = score_gaze(ecfg)
+    model = float(ds["mean_of_person_means_deg"].sel(model="learn"))
+    base = float(ds["mean_of_person_means_deg"].sel(model="mean_gaze"))
+    assert model < 0.7 * base, (model, base)
+
+
+@pytest.mark.slow  # two processes import torch (~1 min on the loaded 2-core CI machine)
+def test_torchrun_two_gloo_processes_train_each_fold_with_ddp(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from pano.stores.gaze_predictions import open_gaze_predictions
+
+    store, s = make_store(tmp_path / "g.zarr", persons=4, per_person=6)
+    out = tmp_path / "ddp"
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+        "-m", "pano", "train-gaze", store, "--config", str(CONFIGS / "gaze_tiny.yaml"),
+        "--dataset", "synth", "--fold", "p00,p01", "--out", str(out), "--set", "optim.epochs=1",
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=280)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout.count("trained 2 fold(s)") == 1, res.stdout  # rank 0 prints alone
+    for fold in ("p00", "p01"):
+        rec = json.loads((out / "folds" / fold / "fold.json").read_text())
+        assert rec["world_size"] == 2 and rec["complete"]
+    p = open_gaze_predictions(store, "synth", "ddp")
+    np.testing.assert_array_equal(p.scored, np.isin(s.subject, ["p00", "p01"]))
