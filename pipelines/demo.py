@@ -37,24 +37,36 @@ log = logging.getLogger("pano.demo")
 DEMO_MODELS: dict[str, str] = {
     "pos_only": "pos_only.yaml",
     "content": "content.yaml",
+    "track": "track.yaml",
+    "track_gt": "track_gt.yaml",  # ground-truth saliency: an UPPER BOUND, labelled as such
     "dhp": "dhp.yaml",
 }
 
 #: Short-run overrides of the example configs (``--set`` syntax), full demo and ``--quick``.
 _TRAIN_OVERRIDES: dict[str, dict[str, list[str]]] = {
     "full": {
-        "pos_only": ["optim.steps=600", "log.val_every=100", "log.checkpoint_every=200"],
-        "content": ["optim.steps=600", "log.val_every=100", "log.checkpoint_every=200"],
+        # Two validation videos, as the content models' configs: the same validation windows.
+        "pos_only": [
+            "optim.steps=600",
+            "log.val_every=100",
+            "log.checkpoint_every=200",
+            "data.val_videos=2",
+        ],
+        "content": ["optim.steps=200", "log.val_every=25", "log.checkpoint_every=100"],
+        "track": ["optim.steps=200", "log.val_every=25", "log.checkpoint_every=100"],
+        "track_gt": ["optim.steps=200", "log.val_every=25", "log.checkpoint_every=100"],
         "dhp": ["optim.steps=100", "log.val_every=25", "log.checkpoint_every=25"],
     },
     "quick": {
-        "pos_only": ["optim.steps=120", "log.val_every=40", "log.checkpoint_every=60"],
-        "content": [
-            "optim.steps=80",
+        "pos_only": [
+            "optim.steps=120",
             "log.val_every=40",
-            "log.checkpoint_every=40",
-            "optim.batch_size=32",
+            "log.checkpoint_every=60",
+            "data.val_videos=2",
         ],
+        "content": ["optim.steps=40", "log.val_every=10", "log.checkpoint_every=20"],
+        "track": ["optim.steps=40", "log.val_every=10", "log.checkpoint_every=20"],
+        "track_gt": ["optim.steps=40", "log.val_every=10", "log.checkpoint_every=20"],
         "dhp": [
             "optim.steps=12",
             "log.val_every=6",
@@ -114,6 +126,8 @@ class ModelRun:
     val_scores: dict[str, float] = field(default_factory=dict)
     description: str = ""
     params: dict[str, Any] = field(default_factory=dict)
+    #: How the checkpoint was chosen (``summary.json``'s ``selection``; supervised runs).
+    selection: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -224,6 +238,7 @@ def run_demo(cfg: DemoConfig) -> DemoResult:
                 dict(res.val_scores),
                 description,
                 params,
+                _selection(res.run_dir),
             )
         )
 
@@ -384,6 +399,15 @@ def _val_metric(kind: str) -> str:
     )
 
 
+def _selection(run_dir: Path) -> dict[str, Any]:
+    """The run's checkpoint selection rule and validation windows (``summary.json``)."""
+    path = Path(run_dir) / "summary.json"
+    if not path.is_file():
+        return {}
+    sel = json.loads(path.read_text(encoding="utf-8")).get("selection")
+    return dict(sel) if isinstance(sel, dict) else {}
+
+
 #: What each model kind is, in one sentence for the report.
 MODEL_DESCRIPTIONS: dict[str, str] = {
     "seq2seq": "position-only LSTM encoder-decoder (TRACK's position-only baseline): the "
@@ -393,6 +417,13 @@ MODEL_DESCRIPTIONS: dict[str, str] = {
     "on viewports centred on the origin direction, showing the frames of future horizon "
     "steps; a tracker map's spatial-softmax position, converted to head-frame angles, "
     "feeds the decoder.",
+    "saliency": "content-aware forecaster: the same position LSTM, whose decoder gets at every "
+    "horizon step where a tracker finds the salient thing nearest the head in the saliency "
+    "of the frame shown at that step (saturation x brightness of the frames; the video is "
+    "known in advance), plus a learned, gated and lagged direct path to that position.",
+    "track": "TRACK-like forecaster: separate LSTM branches for the head positions and for "
+    "the per-step saliency tracker (as in the content-aware model), fused by a third LSTM "
+    "that emits the head's steps.",
     "dhp": "offline-DHP agent: a luma viewport -> 4 conv layers -> LSTM -> a policy over 8 "
     "directions and a step size, trained by actor-critic to move like the subjects; its "
     "test predictions are heatmaps summed from stochastic rollouts, plus the rollouts' "
@@ -408,7 +439,7 @@ def model_card(tcfg: Any, heatmap: Any = None) -> tuple[str, dict[str, Any]]:
     """
     m, d, o = tcfg.model, tcfg.data, tcfg.optim
     params: dict[str, Any] = {}
-    if m.kind in ("seq2seq", "content"):
+    if m.kind in ("seq2seq", "content", "saliency", "track"):
         params["history -> horizon"] = (
             f"{d.history} -> {d.horizon} samples (5 Hz: {d.history / 5:g} s -> {d.horizon / 5:g} s)"
         )
@@ -419,6 +450,17 @@ def model_card(tcfg: Any, heatmap: Any = None) -> tuple[str, dict[str, Any]]:
             f"{m.channels} channel(s), frames at horizon steps {m.content_steps}"
         )
         params["encoder"] = f"width {m.encoder_width}, {m.keypoints} free keypoints"
+    if m.kind in ("saliency", "track"):
+        params["saliency"] = (
+            f"{m.saliency_size[0]}x{m.saliency_size[1]} ERP map per 5 Hz step 0..{d.horizon}, "
+            + (
+                "GROUND TRUTH (all subjects' heads): UPPER BOUND, not a forecast"
+                if m.upper_bound
+                else f"from the frames (resized to {d.frame_width} px wide)"
+            )
+        )
+        if m.kind == "track":
+            params["saliency LSTM"] = m.saliency_hidden
     if m.kind == "dhp":
         params["viewport"] = f"{m.size}x{m.size} luma, FoV {m.fov_deg[0]:g}x{m.fov_deg[1]:g} deg"
         params["LSTM"] = m.hidden

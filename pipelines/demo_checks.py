@@ -7,7 +7,9 @@ loses is listed as losing. The comparisons:
 
 - head movement (orthodromic error in degrees at the report horizons, lower is better):
   every trained forecasting model against no-motion, constant velocity and every trained
-  forecasting model listed before it (``content`` against ``pos_only``);
+  forecasting model listed before it (``content`` against ``pos_only``), and against the
+  ground-truth-saliency run (``track_gt``) as an upper reference: that run is an upper bound
+  and is never compared as a model itself;
 - saliency (every metric evaluated): every model with predicted heatmaps against uniform,
   FCB, equator bias and inter-observer (the last is an upper reference, not a baseline);
 - scanpaths (every metric evaluated): every model with predicted scanpaths against the
@@ -28,6 +30,8 @@ from pano.stores.accessor import metric_label
 DISPLAY_NAMES: dict[str, str] = {
     "pos_only": "pos-only",
     "content": "content",
+    "track": "TRACK-like",
+    "track_gt": "TRACK-like + ground-truth saliency (UPPER BOUND)",
     "dhp": "DHP",
     "no_motion": "no-motion",
     "constant_velocity": "constant velocity",
@@ -40,8 +44,11 @@ DISPLAY_NAMES: dict[str, str] = {
 HM_REFERENCES = ("no_motion", "constant_velocity")
 SALIENCY_REFERENCES = ("uniform", "fcb", "equator", "inter_observer")
 SCANPATH_REFERENCES = ("inter_observer",)
-#: References no model is expected to beat (one half of the subjects predicting the other).
-UPPER_REFERENCES = frozenset({"inter_observer"})
+#: Runs fed ground truth (TRACK's ablation): upper bounds, never compared as models.
+UPPER_BOUND_RUNS = frozenset({"track_gt"})
+#: References no model is expected to beat (one half of the subjects predicting the other;
+#: a forecaster fed ground-truth saliency).
+UPPER_REFERENCES = frozenset({"inter_observer"} | UPPER_BOUND_RUNS)
 
 
 def display(name: str) -> str:
@@ -127,11 +134,13 @@ def compute_comparisons(tables: dict[str, Any], models: list[str]) -> list[Compa
     """
     out: list[Comparison] = []
     hm: Any = tables.get("hm")
-    hm_models = [m for m in models if m in _models_in(hm)]
+    in_hm = [m for m in models if m in _models_in(hm)]
+    hm_models = [m for m in in_hm if m not in UPPER_BOUND_RUNS]
+    upper_runs = [m for m in in_hm if m in UPPER_BOUND_RUNS]
     if hm_models:
         horizons = sorted({float(h) for h in hm.index.get_level_values("horizon_s")})
         for k, m in enumerate(hm_models):
-            for ref in [*HM_REFERENCES, *hm_models[:k]]:
+            for ref in [*HM_REFERENCES, *hm_models[:k], *upper_runs]:
                 for h in horizons:
                     out.append(
                         _compare(

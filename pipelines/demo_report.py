@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pano.pipelines.demo_checks import Comparison, tally
+from pano.pipelines.demo_checks import UPPER_BOUND_RUNS, Comparison, tally
 from pano.stores.accessor import metric_label
 
 if TYPE_CHECKING:
@@ -38,9 +38,20 @@ def _hm_pivot(tables: dict[str, Any]) -> str:
         return "_no head-movement forecasts were evaluated_"
     piv = tables["hm"]["orthodromic_deg"].unstack("horizon_s")
     cols = [f"{h:g} s" for h in piv.columns]
-    lines = ["| model | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
+    head = ["| model | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
+    lines, upper = list(head), list[str]()
     for model, row in piv.iterrows():
-        lines.append(f"| {model} | " + " | ".join(_fmt(v, 1) for v in row.to_numpy()) + " |")
+        line = f"| {model} | " + " | ".join(_fmt(v, 1) for v in row.to_numpy()) + " |"
+        (upper if model in UPPER_BOUND_RUNS else lines).append(line)
+    if upper:  # ground-truth inputs: a separate table, never beside the forecasts
+        lines += [
+            "",
+            "**Upper bound, not a forecast**: fed ground-truth saliency (every subject's head "
+            "at each future step, the predicted subject included; TRACK's ablation):",
+            "",
+            *head,
+            *upper,
+        ]
     return "\n".join(lines)
 
 
@@ -207,7 +218,7 @@ def _data_section(
         how = "the store's val split"
     else:
         how = (
-            "the last train video by name, held out of training by each model's "
+            "the last train videos by name, held out of training by each model's "
             "`data.val_videos`; the store has no val split of its own"
         )
     return [
@@ -267,10 +278,25 @@ def _models_section(runs: list[ModelRun], splits: Splits) -> list[str]:
         ]
         for r in per_h:
             vals = [_fmt(r.val_scores.get(f"val/orthodromic_deg_{s}s"), 1) for s in secs]
-            lines.append(f"| {r.name} | " + " | ".join(vals) + " |")
+            tag = " (UPPER BOUND: ground-truth saliency)" if r.name in UPPER_BOUND_RUNS else ""
+            lines.append(f"| {r.name}{tag} | " + " | ".join(vals) + " |")
         ref = per_h[0].val_scores
-        vals = [_fmt(ref.get(f"val/no_motion_deg_{s}s"), 1) for s in secs]
-        lines.append("| no-motion | " + " | ".join(vals) + " |")
+        for key, label in (("no_motion", "no-motion"), ("const_velocity", "constant velocity")):
+            vals = [_fmt(ref.get(f"val/{key}_deg_{s}s"), 1) for s in secs]
+            lines.append(f"| {label} | " + " | ".join(vals) + " |")
+        sels = [r.selection for r in per_h if r.selection]
+        if sels:
+            same = len({s.get("windows_sha256") for s in sels}) == 1
+            lines += [
+                "",
+                f"Selection rule (every supervised run): {sels[0].get('rule', '-')}. "
+                f"Validation windows: {sels[0].get('windows', '-')} "
+                + (
+                    "- the same windows for every run (same SHA-256), so the rows compare."
+                    if same
+                    else "- NOT the same windows for every run: the rows do not compare."
+                ),
+            ]
     lines += [
         "",
         "Baselines (computed, never hard-coded): uniform on the sphere, front-centre bias (FCB, "
@@ -290,9 +316,10 @@ def _checks_section(comparisons: list[Comparison]) -> list[str]:
         "",
         "Each trained model against each baseline on each metric above (test split, the "
         f"values of the tables). Against the baselines the models won **{n['yes']}** of "
-        f"{sum(n.values())} comparisons and lost **{n['no']}**. Against the inter-observer "
-        f"upper reference (half the subjects predicting the other half, which no model is "
-        f"expected to beat) they won {up['yes']} of {sum(up.values())}."
+        f"{sum(n.values())} comparisons and lost **{n['no']}**. Against the upper references "
+        f"(inter-observer: half the subjects predicting the other half; a forecaster fed "
+        f"ground-truth saliency - no honest model is expected to beat either) they won "
+        f"{up['yes']} of {sum(up.values())}."
         + (f" {unmeasured} could not be measured." if unmeasured else ""),
         "",
     ]

@@ -132,7 +132,7 @@ def test_train_configs_use_the_fov_type() -> None:
 
     dhp = load_config(TrainConfig, REPO / "pipelines" / "configs" / "dhp.yaml")
     assert dhp.model.kind == "dhp" and dhp.model.fov_deg == DHP_FOV
-    content = load_config(TrainConfig, REPO / "pipelines" / "configs" / "content.yaml")
+    content = load_config(TrainConfig, REPO / "pipelines" / "configs" / "content_viewport.yaml")
     assert content.model.kind == "content" and isinstance(content.model.fov_deg, FoV)
     default = load_config(TrainConfig, overrides=["model.kind=content"])
     assert default.model.fov_deg == CONTENT_FOV  # type: ignore[union-attr]

@@ -170,7 +170,8 @@ def test_frames_needed_refused_in_one_line(
     assert "needs a store ingested with --videos" in err[0] and "video00" in err[0]
     configs = Path(__file__).resolve().parents[1] / "pipelines" / "configs"
     code = main(["train-hm", store, "--config", str(configs / "content.yaml"),
-                 "--runs-dir", str(tmp_path / "runs"), "--set", "optim.steps=1"])  # fmt: skip
+                 "--runs-dir", str(tmp_path / "runs"), "--set", "optim.steps=1",
+                 "--set", "data.val_videos=1"])  # fmt: skip
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1
     assert "needs a store ingested with --videos" in err[0]

@@ -156,5 +156,7 @@ def test_seq2seq_learns_constant_motion_better_than_no_motion(one_thread: None) 
 
 
 def test_models_registry_lists_all_kinds() -> None:
-    assert set(MODELS) == {"no_motion", "const_velocity", "seq2seq", "content", "dhp"}
+    assert set(MODELS) == {
+        "no_motion", "const_velocity", "seq2seq", "content", "saliency", "track", "dhp"
+    }  # fmt: skip
     assert math.isclose(ContentForecaster().interp.sum(1).sum().item(), 25.0, abs_tol=1e-5)

@@ -392,7 +392,7 @@ def train_content_other_video_file(env: Env, tmp: Path, mp: pytest.MonkeyPatch) 
     runs = tmp / "runs"
     argv = ["train-hm", str(env.store), "--config", str(CONFIGS / "content.yaml")]
     argv += ["--runs-dir", str(runs), "--videos", str(raw)]
-    argv += _sets([*TINY, "model.content_steps=[0,5]", "model.size=[16,16]"])
+    argv += _sets([*TINY, "model.saliency_size=[8,16]"])
     return Case(argv, r"A380\.mp4: not the video ingested under this name", [env.store, runs])
 
 

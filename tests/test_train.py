@@ -28,7 +28,9 @@ TINY = [
 ]  # fmt: skip
 TINY_BY_CONFIG = {
     "pos_only": ["model.hidden=8"],
-    "content": ["model.hidden=8", "model.content_steps=[0,5]", "model.size=[16,16]"],
+    "content": ["model.hidden=8", "model.saliency_size=[8,16]"],
+    "track": ["model.hidden=8", "model.saliency_size=[8,16]", "model.saliency_hidden=4"],
+    "track_gt": ["model.hidden=8", "model.saliency_size=[8,16]", "model.saliency_hidden=4"],
     "dhp": [
         "model.hidden=16",
         "rl.envs=4",
@@ -75,12 +77,29 @@ def _train_cli(store: str, name: str, runs: Path, extra: tuple[str, ...] = (), *
     return main([*args, *_sets(TINY + TINY_BY_CONFIG[name] + list(extra)), *more])
 
 
-@pytest.mark.parametrize("name", ["pos_only", "content", "dhp"])
+@pytest.mark.parametrize("name", ["pos_only", "content", "track", "track_gt", "dhp"])
 def test_example_config_end_to_end(tiny_store: str, tmp_path: Path, name: str) -> None:
-    from pano.stores import open_store
+    from pano.stores import open_store, read_root_attrs
 
     assert _train_cli(tiny_store, name, tmp_path, (), "--predict") == 0
     run = tmp_path / name
+    summary = json.loads((run / "summary.json").read_text())
+    test_videos = set(read_root_attrs(tiny_store).splits.test)
+    assert summary["val_videos"] and not set(summary["val_videos"]) & test_videos
+    if name != "dhp":  # supervised runs write how the checkpoint was chosen
+        sel = summary["selection"]
+        assert (
+            sel["metric"] == "val/orthodromic_deg" and "each video weighs the same" in sel["rule"]
+        )
+        assert sel["videos"] == summary["val_videos"] and sel["test_split_read"] is False
+        assert "val/no_motion_deg" in summary["best_scores"]
+        assert summary["best_val"] == summary["best_scores"]["val/orthodromic_deg"]
+    upper = open_store(tiny_store)[f"predictions/{name}"].attrs
+    if name == "track_gt":  # ground-truth saliency: labelled an upper bound everywhere
+        assert "UPPER BOUND" in summary["upper_bound"] and "UPPER BOUND" in upper["label"]
+        assert upper["upper_bound"] is True
+    else:
+        assert summary["upper_bound"] is None and "label" not in upper
     man = json.loads((run / "checkpoints" / MANIFEST).read_text())
     assert man["latest"] == "ckpt-00000004.pt" and man["best"] is not None
     assert (run / "config.yaml").is_file() and list((run / "tb").iterdir())
@@ -451,6 +470,19 @@ def test_atomic_write_never_writes_through_a_planted_temporary_name(tmp_path: Pa
     assert target.read_bytes() == b"weights2"
     assert victim.read_text() == "keep"
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp") and not p.is_symlink()]
+
+
+def test_validation_weighs_every_video_the_same() -> None:
+    """The selection metric: mean over each validation video's windows, then over the videos."""
+    from types import SimpleNamespace
+
+    from pano.pipelines.train.supervised import SupervisedTask
+
+    # Video 0 has three windows with error 10, video 1 one window with error 40.
+    fake = SimpleNamespace(val_idx=np.array([[0, 0, 4], [0, 1, 4], [0, 2, 5], [1, 0, 4]]))
+    err = torch.tensor([[10.0, 10.0], [10.0, 10.0], [10.0, 10.0], [40.0, 20.0]])
+    got = SupervisedTask._per_video_mean(fake, err)  # type: ignore[arg-type]
+    torch.testing.assert_close(got, torch.tensor([25.0, 15.0]))
 
 
 def test_predict_hm_online_writes_per_subject_scores(tiny_store: str, tmp_path: Path) -> None:

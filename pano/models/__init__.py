@@ -20,6 +20,7 @@ from pano.models.content import ContentForecaster
 from pano.models.dhp import DHPAgent
 from pano.models.no_motion import NoMotion
 from pano.models.seq2seq import Seq2SeqForecaster
+from pano.models.track import SaliencyForecaster, TrackForecaster
 
 #: Model kinds accepted by :func:`build_model` (the ``model.kind`` config field).
 MODELS: dict[str, type] = {
@@ -27,6 +28,8 @@ MODELS: dict[str, type] = {
     "const_velocity": ConstantVelocity,
     "seq2seq": Seq2SeqForecaster,
     "content": ContentForecaster,
+    "saliency": SaliencyForecaster,
+    "track": TrackForecaster,
     "dhp": DHPAgent,
 }
 
@@ -49,6 +52,8 @@ __all__ = [
     "DHPAgent",
     "HMForecaster",
     "NoMotion",
+    "SaliencyForecaster",
     "Seq2SeqForecaster",
+    "TrackForecaster",
     "build_model",
 ]

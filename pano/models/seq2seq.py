@@ -80,6 +80,7 @@ class Seq2SeqForecaster(HMForecaster):
         history_xyz: torch.Tensor,
         context: torch.Tensor | None,
         blend: tuple[torch.Tensor, torch.Tensor] | None = None,
+        anchor: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """Run encoder + decoder; ``context`` is ``(B, H, context_dim)`` per-step features."""
         self.check_history(history_xyz)
@@ -106,6 +107,11 @@ class Seq2SeqForecaster(HMForecaster):
             # Content models: mix in a content-derived head-frame path with weights (B, H, 1).
             target, w = blend
             offsets = offsets + w * (target - offsets)
+        if anchor is not None:
+            # Saliency models: the decoder's path is a correction added to a content-derived
+            # head-frame path scaled by weights (B, H, 1).
+            target, w = anchor
+            offsets = offsets + w * target
         return from_frame(rot, front_exp(offsets))
 
     def forecast(

@@ -64,6 +64,40 @@ class ContentModel(Seq2SeqModel):
         return self
 
 
+class SaliencyModel(Seq2SeqModel):
+    """Content-aware forecaster fed the saliency of the frame at every horizon step."""
+
+    kind: Literal["saliency"] = "saliency"  # type: ignore[assignment]
+    saliency_size: tuple[int, int] = Field(
+        (24, 48), description="(height, width) of the per-step ERP saliency maps"
+    )
+    saliency_source: Literal["frames", "ground_truth"] = Field(
+        "frames",
+        description="frames: saliency computed from the video frames (honest); ground_truth: "
+        "every subject's head at that time (TRACK's ablation - an UPPER BOUND, not a forecast)",
+    )
+    max_lag: int = Field(4, ge=0, le=25, description="steps the direct path may lag the tracker")
+    seeds: list[float] = Field(
+        default_factory=lambda: [0.0],
+        min_length=1,
+        max_length=8,
+        description="tracker starts: steps ahead of the head along its last 5 Hz increment "
+        "(0 = at the head)",
+    )
+
+    @property
+    def upper_bound(self) -> bool:
+        """True when the input is ground-truth saliency (results are an upper bound)."""
+        return self.saliency_source == "ground_truth"
+
+
+class TrackModel(SaliencyModel):
+    """TRACK-like: separate position and saliency LSTM branches, fused."""
+
+    kind: Literal["track"] = "track"  # type: ignore[assignment]
+    saliency_hidden: int = Field(32, ge=1, le=4096, description="saliency LSTM width")
+
+
 class DHPModel(PanoConfig):
     """The offline-DHP agent (42x42 luma viewports, 8 directions + step size)."""
 
@@ -80,7 +114,13 @@ class DHPModel(PanoConfig):
 
 
 ModelConfig = Annotated[
-    NoMotionModel | ConstVelocityModel | Seq2SeqModel | ContentModel | DHPModel,
+    NoMotionModel
+    | ConstVelocityModel
+    | Seq2SeqModel
+    | ContentModel
+    | SaliencyModel
+    | TrackModel
+    | DHPModel,
     Field(discriminator="kind"),
 ]
 

@@ -29,7 +29,7 @@ import torch
 
 from pano._version import __version__
 from pano.geometry import vec_to_lonlat
-from pano.pipelines.train.config import ContentModel, DHPModel, TrainConfig
+from pano.pipelines.train.config import ContentModel, DHPModel, SaliencyModel, TrainConfig
 from pano.pipelines.train.data import FrameBank, VideoData, load_split_videos
 from pano.stores.generation import Generation
 from pano.stores.predictions import prediction_path
@@ -122,17 +122,25 @@ def _write_predictions(
     from pano.stores.writer import ArraySpec
 
     is_dhp = isinstance(cfg.model, DHPModel)
-    needs_frames = is_dhp or isinstance(cfg.model, ContentModel)
+    upper = isinstance(cfg.model, SaliencyModel) and cfg.model.upper_bound
+    needs_frames = is_dhp or isinstance(cfg.model, ContentModel) or (
+        isinstance(cfg.model, SaliencyModel) and not upper
+    )
     videos = load_split_videos(location, cfg, cfg.predict.split, need_video=needs_frames)
     model.eval()
     run_attrs = {
         "model": cfg.model.kind,
+        "upper_bound": upper,
         "config": cfg.model_dump(mode="json"),
         "checkpoint": checkpoint,
         "pano_version": __version__,
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "split": cfg.predict.split,
     }
+    if upper:
+        from pano.pipelines.train.saliency import UPPER_BOUND_LABEL
+
+        run_attrs["label"] = UPPER_BOUND_LABEL
     create_prediction_run(location, run, run_attrs)
     written = []
     if is_dhp:
@@ -188,8 +196,21 @@ def _write_predictions(
             )
             written.append(v.name)
         return written
-    renderer = None
-    if isinstance(cfg.model, ContentModel):
+    renderer: Any = None
+    if isinstance(cfg.model, SaliencyModel):
+        from pano.pipelines.train.saliency import SaliencyBank
+        from pano.stores import read_root_attrs
+
+        renderer = SaliencyBank(
+            videos,
+            cfg.model,
+            cfg.data.horizon,
+            cfg.data.frame_width,
+            float(read_root_attrs(location).heatmap.sigma_deg),
+            device,
+            cfg.data.decode_backend,
+        )
+    elif isinstance(cfg.model, ContentModel):
         from pano.pipelines.train.supervised import ViewRenderer, frames_for_windows
 
         bank = FrameBank(

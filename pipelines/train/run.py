@@ -71,6 +71,17 @@ class TrainResult:
         return self.rank == 0
 
 
+def _upper_bound_label(cfg: TrainConfig) -> str | None:
+    """The upper-bound label of a run fed ground-truth saliency, else None."""
+    from pano.pipelines.train.config import SaliencyModel
+
+    if isinstance(cfg.model, SaliencyModel) and cfg.model.upper_bound:
+        from pano.pipelines.train.saliency import UPPER_BOUND_LABEL
+
+        return UPPER_BOUND_LABEL
+    return None
+
+
 def derive_seed(seed: int, update: int, rank: int) -> int:
     """A 63-bit seed derived from ``(seed, update, rank)`` (splitmix-style mixing).
 
@@ -131,7 +142,11 @@ def _make_task(cfg: TrainConfig, location: str, info: DistInfo) -> Any:
     from pano.pipelines.train.data import load_store_data
 
     is_dhp = isinstance(cfg.model, DHPModel)
-    needs_video = is_dhp or cfg.model.kind == "content"
+    needs_video = (
+        is_dhp
+        or cfg.model.kind == "content"
+        or (cfg.model.kind in ("saliency", "track") and _upper_bound_label(cfg) is None)
+    )
     data = load_store_data(location, cfg, need_video=needs_video)
     if is_dhp:
         from pano.pipelines.train.rl import DHPTask
@@ -429,6 +444,8 @@ def _train(
             "best_checkpoint": best_name,
             "best_scores": best_scores,
             "val_videos": val_videos,
+            "selection": task.selection() if hasattr(task, "selection") else None,
+            "upper_bound": _upper_bound_label(cfg),
             "last_checkpoint": last_name,
             "predicted": predicted,
             "seconds": secs,

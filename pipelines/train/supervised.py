@@ -12,14 +12,15 @@ from pano.geometry import vec_to_lonlat
 from pano.models import build_model
 from pano.models.base import HMForecaster
 from pano.models.sphere import angle_between
-from pano.pipelines.train.config import ContentModel, TrainConfig
+from pano.pipelines.train.config import ContentModel, SaliencyModel, TrainConfig
 from pano.pipelines.train.data import FrameBank, StoreData, VideoData, gather_windows, windows
 from pano.pipelines.train.dist import DistInfo
 
 
 def make_forecaster(cfg: TrainConfig) -> HMForecaster:
     """Build the trajectory model named by ``cfg.model``."""
-    kw: dict[str, Any] = cfg.model.model_dump(exclude={"kind"})
+    # saliency_source says where the input maps come from (the data side), not the model.
+    kw: dict[str, Any] = cfg.model.model_dump(exclude={"kind", "saliency_source"})
     m = build_model(cfg.model.kind, history=cfg.data.history, horizon=cfg.data.horizon, **kw)
     assert isinstance(m, HMForecaster)
     return m
@@ -68,6 +69,15 @@ def frames_for_windows(videos: list[VideoData]) -> list[np.ndarray]:
     return [v.rs_frame(np.arange(len(v.rs_time))) for v in videos]
 
 
+#: The checkpoint selection rule of supervised runs (``summary.json``'s ``selection.rule``).
+SELECTION_RULE = (
+    "lowest val/orthodromic_deg: the orthodromic error in degrees averaged over all horizon "
+    "steps and over the validation windows of each validation video, then over the videos "
+    "(each video weighs the same); validation videos come from the train split only (the "
+    "test split is never read); no-motion and constant velocity are scored on the same windows"
+)
+
+
 class SupervisedTask:
     """One parameter update = one minibatch of windows per rank; loss = mean orthodromic angle."""
 
@@ -98,8 +108,20 @@ class SupervisedTask:
                 f"{data.location}: no complete training window of {h} + {f} samples at "
                 f"{data.rate_hz:g} Hz in the train split (videos too short or horizon too long)"
             )
-        self.renderer: ViewRenderer | None = None
-        if isinstance(cfg.model, ContentModel):
+        self.renderer: Any = None
+        if isinstance(cfg.model, SaliencyModel):
+            from pano.pipelines.train.saliency import SaliencyBank
+
+            self.renderer = SaliencyBank(
+                self.videos,
+                cfg.model,
+                cfg.data.horizon,
+                cfg.data.frame_width,
+                float(data.root_attrs.heatmap.sigma_deg),
+                info.device,
+                cfg.data.decode_backend,
+            )
+        elif isinstance(cfg.model, ContentModel):
             bank = FrameBank(
                 self.videos,
                 frames_for_windows(self.videos),
@@ -110,7 +132,7 @@ class SupervisedTask:
             )
             self.renderer = ViewRenderer(cfg.model, bank)
         self.batch_local = max(1, cfg.optim.batch_size // info.world)
-        self._baseline: torch.Tensor | None = None
+        self._baseline: dict[str, torch.Tensor] | None = None
 
     # ------------------------------------------------------------------ helpers
 
@@ -134,8 +156,14 @@ class SupervisedTask:
             hist = torch.where(flip[:, None, None], hist * sign, hist)
             fut = torch.where(flip[:, None, None], fut * sign, fut)
             if views is not None:
-                views = torch.where(flip[:, None, None, None, None], views.flip(-1), views)
-        if views is not None and self.cfg.optim.color_augment and views.shape[2] == 3:
+                fv = flip.reshape(-1, *([1] * (views.ndim - 1)))
+                views = torch.where(fv, views.flip(-1), views)
+        if (
+            views is not None
+            and self.cfg.optim.color_augment
+            and views.ndim == 5
+            and views.shape[2] == 3
+        ):
             # Colour augmentation: a random RGB channel order and gain per window, so the
             # encoder learns "salient vs background" rather than the training videos' colours.
             b = views.shape[0]
@@ -158,31 +186,73 @@ class SupervisedTask:
             out.append(torch.rad2deg(angle_between(pred.double(), fut.double(), eps=0.0)).cpu())
         return torch.cat(out) if out else torch.zeros(0, self.cfg.data.horizon, dtype=torch.float64)
 
+    def _per_video_mean(self, err: torch.Tensor) -> torch.Tensor:
+        """``(N, H)`` window errors -> ``(H,)``: mean per validation video, then over videos."""
+        vids = self.val_idx[:, 0]
+        parts = [err[torch.from_numpy(vids == v)].mean(0) for v in np.unique(vids)]
+        return torch.stack(parts).mean(0)
+
+    def _baselines(self) -> dict[str, torch.Tensor]:
+        """No-motion and constant velocity on the validation windows, ``(H,)`` each."""
+        if self._baseline is None:
+            from pano.models import ConstantVelocity, NoMotion
+
+            h, f = self.cfg.data.history, self.cfg.data.horizon
+            self._baseline = {
+                "no_motion": self._per_video_mean(self.errors(NoMotion(h, f), self.val_idx)),
+                "const_velocity": self._per_video_mean(
+                    self.errors(ConstantVelocity(h, f), self.val_idx)
+                ),
+            }
+        return self._baseline
+
     def validate(self, model: nn.Module) -> tuple[float | None, dict[str, float]]:
-        """Mean validation error in degrees over all horizon steps (lower is better)."""
+        """Validation error in degrees (lower is better): see :data:`SELECTION_RULE`.
+
+        Every validation video weighs the same (a video with more subjects or windows does
+        not dominate); no-motion and constant velocity are scored on the same windows.
+        """
         if len(self.val_idx) == 0:
             return None, {}
         assert isinstance(model, HMForecaster)
         was = model.training
         model.eval()
-        err = self.errors(model, self.val_idx).mean(0)
+        err = self._per_video_mean(self.errors(model, self.val_idx))
         model.train(was)
-        if self._baseline is None:
-            from pano.models import NoMotion
-
-            nm = NoMotion(self.cfg.data.history, self.cfg.data.horizon)
-            self._baseline = self.errors(nm, self.val_idx).mean(0)
+        base = self._baselines()
         rate = self.data.rate_hz
         scalars = {
             "val/orthodromic_deg": float(err.mean()),
-            "val/no_motion_deg": float(self._baseline.mean()),  # same windows, all horizons
+            "val/no_motion_deg": float(base["no_motion"].mean()),  # same windows
+            "val/const_velocity_deg": float(base["const_velocity"].mean()),
         }
         for sec in (1, 2, 3, 5):
             h = round(sec * rate)
             if 1 <= h <= len(err):
                 scalars[f"val/orthodromic_deg_{sec}s"] = float(err[h - 1])
-                scalars[f"val/no_motion_deg_{sec}s"] = float(self._baseline[h - 1])
+                scalars[f"val/no_motion_deg_{sec}s"] = float(base["no_motion"][h - 1])
+                scalars[f"val/const_velocity_deg_{sec}s"] = float(base["const_velocity"][h - 1])
         return float(err.mean()), scalars
+
+    def selection(self) -> dict[str, Any]:
+        """How the checkpoint is chosen, written into ``summary.json`` (``selection``).
+
+        ``windows_sha256`` identifies the validation windows (video name, subject, origin),
+        so two runs' validation scores can be checked to come from the same windows.
+        """
+        import hashlib
+
+        names = [self.videos[int(v)].name for v in self.val_idx[:, 0]]
+        text = "\n".join(f"{n},{s},{o}" for n, (_, s, o) in zip(names, self.val_idx, strict=True))
+        return {
+            "metric": "val/orthodromic_deg",
+            "rule": SELECTION_RULE,
+            "select": self.cfg.log.select,
+            "videos": sorted(set(names)),
+            "windows": len(self.val_idx),
+            "windows_sha256": hashlib.sha256(text.encode()).hexdigest(),
+            "test_split_read": False,
+        }
 
     def extra_state(self) -> dict[str, Any]:
         """Nothing besides model/optimiser: minibatches are drawn from per-update seeds."""
