@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -34,7 +35,7 @@ from pano.pipelines.ingest import _file_source, _now, _raise_first
 from pano.pipelines.ingest_config import StoreIngestSettings
 from pano.pipelines.runner import dask_runner
 from pano.stores.gaze import DEFAULT_BLOCK, FACE_CHUNK, GazeLayout, GazeWriter, gaze_path
-from pano.stores.gaze_samples import GAZE_GROUP
+from pano.stores.gaze_samples import GAZE_GROUP, GazeConvention, GazeProtocol
 from pano.stores.gazehub import GazeHubIndex
 
 log = logging.getLogger("pano.pipelines.ingest_gaze")
@@ -133,6 +134,83 @@ def _rows(index: GazeHubIndex, start: int, stop: int) -> GazeHubIndex:
     )  # fmt: skip
 
 
+def check_store_to_add_to(store: Path | str) -> bool:
+    """True when ``store`` exists (and is a pano store a gaze group can be added to).
+
+    Raises:
+        StoreExistsError: something is there that is not a pano store this pano reads.
+    """
+    from pano.stores.reader import read_root_attrs, store_exists
+
+    if not store_exists(store):
+        return False
+    try:
+        read_root_attrs(store)
+    except StoreError as err:
+        raise StoreExistsError(
+            f"{store}: exists but is not a pano store this pano can add to ({err}); "
+            "choose another --store"
+        ) from err
+    return True
+
+
+def write_gaze_parts(
+    cfg: StoreIngestSettings,
+    name: str,
+    existed: bool,
+    layout: GazeLayout,
+    convention: GazeConvention,
+    protocol: GazeProtocol,
+    subjects: list[str],
+    provenance: dict[str, Any],
+    make_job: Callable[[str, int], Any],
+    task: Callable[[Any], int],
+    label: str,
+) -> tuple[int, bool]:
+    """Create (or resume) ``gaze/<name>``, write its pending parts on Dask, mark it complete.
+
+    The one write path of every gaze ingest (``pano ingest gazehub``, ``pano ingest
+    mpiifacegaze``): a re-run with the same layout resumes (what an interrupted run left is
+    removed and the store's generation bumped); a complete group is left alone.
+
+    Args:
+        make_job: ``(store location for tasks, part index) -> job`` for ``task``.
+        task: the Dask task writing one part (returns its row count).
+        label: progress label (``"writing"``, ``"normalising into"``).
+
+    Returns:
+        ``(parts written by this run, whether the group was already complete)``.
+    """
+    from pano.stores.reader import local_path
+
+    writer = GazeWriter.create(
+        cfg.store, name, layout, convention, protocol, subjects, provenance,
+        overwrite=cfg.overwrite,
+    )  # fmt: skip
+    was_complete = writer.complete
+    pending = [] if was_complete else writer.pending_parts()
+    if existed and (pending or not was_complete):
+        from pano.stores.generation import bump_generation
+        from pano.stores.writer import remove_debris
+
+        bump_generation(cfg.store)
+        removed = remove_debris(cfg.store)
+        if removed:
+            log.info("removed what an interrupted ingest left: %s", ", ".join(removed))
+    path = local_path(cfg.store)
+    task_store = cfg.store if path is None else str(path.resolve())
+    jobs = [make_job(task_store, p) for p in pending]
+    with dask_runner(
+        cfg.store, cfg.workers, cfg.scheduler, len(jobs), dashboard=cfg.dashboard
+    ) as runner:
+        results = runner.map(
+            task, jobs, f"{label} {gaze_path(name)}", scatter=True, return_errors=True
+        )
+    _raise_first([r for r in results if isinstance(r, BaseException)])
+    GazeWriter.open(cfg.store, name).finish()
+    return len(jobs), was_complete
+
+
 def ingest_gazehub(cfg: GazeHubIngestConfig) -> GazeIngestSummary:
     """Ingest (or finish ingesting) a GazeHub data set, holding the store's write lock.
 
@@ -155,19 +233,11 @@ def ingest_gazehub(cfg: GazeHubIngestConfig) -> GazeIngestSummary:
 
 def _ingest(cfg: GazeHubIngestConfig) -> GazeIngestSummary:
     from pano.stores.gazehub import label_files, scan_gazehub
-    from pano.stores.reader import local_path, read_root_attrs, store_exists, store_nbytes
+    from pano.stores.reader import store_nbytes
 
     t0 = time.perf_counter()
     index = scan_gazehub(cfg.root, cfg.dataset)
-    existed = store_exists(cfg.store)
-    if existed:
-        try:
-            read_root_attrs(cfg.store)
-        except StoreError as err:
-            raise StoreExistsError(
-                f"{cfg.store}: exists but is not a pano store this pano can add to ({err}); "
-                "choose another --store"
-            ) from err
+    existed = check_store_to_add_to(cfg.store)
     fields = tuple(k for k in index.fields if k not in
                    ("gaze_xyz", "gaze_angles", "subject", "source", "mirrored"))  # fmt: skip
     fields += ("left", "right")
@@ -181,47 +251,27 @@ def _ingest(cfg: GazeHubIngestConfig) -> GazeIngestSummary:
         "created": _now(),
         "command": "pano ingest gazehub",
         "root": str(root),
-        "sources": [
-            _file_source("label", f).to_attrs() for f in label_files(root, cfg.dataset)
-        ],
+        "sources": [_file_source("label", f).to_attrs() for f in label_files(root, cfg.dataset)],
         "parameters": {"dataset": cfg.dataset, "block": cfg.block},
     }
     name = cfg.group_name
-    writer = GazeWriter.create(
-        cfg.store, name, layout, index.convention, index.protocol, index.subjects, provenance,
-        overwrite=cfg.overwrite,
+    written, was_complete = write_gaze_parts(
+        cfg, name, existed, layout, index.convention, index.protocol, index.subjects,
+        provenance, lambda store, p: _PartJob(store, name, p, _rows(index, *layout.part_rows(p))),
+        _write_part_task, "writing",
     )  # fmt: skip
-    pending = [] if writer.complete else writer.pending_parts()
-    if existed and (pending or not writer.complete):
-        from pano.stores.generation import bump_generation
-        from pano.stores.writer import remove_debris
-
-        bump_generation(cfg.store)
-        removed = remove_debris(cfg.store)
-        if removed:
-            log.info("removed what an interrupted ingest left: %s", ", ".join(removed))
-    path = local_path(cfg.store)
-    task_store = cfg.store if path is None else str(path.resolve())
-    jobs = [_PartJob(task_store, name, p, _rows(index, *layout.part_rows(p))) for p in pending]
-    was_complete = writer.complete
-    with dask_runner(
-        cfg.store, cfg.workers, cfg.scheduler, len(jobs), dashboard=cfg.dashboard
-    ) as runner:
-        results = runner.map(
-            _write_part_task, jobs, f"writing {gaze_path(name)}", scatter=True,
-            return_errors=True,
-        )  # fmt: skip
-    _raise_first([r for r in results if isinstance(r, BaseException)])
-    GazeWriter.open(cfg.store, name).finish()
     return GazeIngestSummary(
         store=str(cfg.store), group=gaze_path(name), dataset=cfg.dataset,
         n_samples=len(index), n_subjects=len(index.subjects),
         image_shapes=index.image_shapes,
         protocol=f"{index.protocol.kind}: {index.protocol.description}",
-        parts=layout.n_parts, parts_written=len(jobs),
+        parts=layout.n_parts, parts_written=written,
         status="complete" if was_complete else "written", notes=index.convention.notes,
         store_bytes=store_nbytes(cfg.store), seconds=time.perf_counter() - t0,
     )  # fmt: skip
 
 
-__all__ = ["GazeHubIngestConfig", "GazeIngestSummary", "ingest_gazehub"]
+__all__ = [
+    "GazeHubIngestConfig", "GazeIngestSummary", "check_store_to_add_to", "ingest_gazehub",
+    "write_gaze_parts",
+]  # fmt: skip

@@ -26,11 +26,11 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator
 
 from pano._version import __version__
-from pano.errors import ConfigError, StoreError, StoreExistsError
+from pano.errors import ConfigError
 from pano.gaze.normalize import NormalisationParams
-from pano.pipelines.ingest import _file_source, _now, _raise_first
+from pano.pipelines.ingest import _file_source, _now
 from pano.pipelines.ingest_config import StoreIngestSettings
-from pano.pipelines.runner import dask_runner
+from pano.pipelines.ingest_gaze import check_store_to_add_to, write_gaze_parts
 from pano.stores.gaze import DEFAULT_BLOCK, FACE_CHUNK, GazeLayout, GazeWriter, gaze_path
 from pano.stores.gaze_samples import GAZE_GROUP
 from pano.stores.mpiifacegaze_raw import DATASET_NAME, RawIndex
@@ -158,19 +158,11 @@ def ingest_mpiifacegaze_raw(cfg: RawMpiiIngestConfig) -> RawMpiiIngestSummary:
 def _ingest(cfg: RawMpiiIngestConfig) -> RawMpiiIngestSummary:
     from pano.device import resolve_device
     from pano.stores.mpiifacegaze_raw import convention, protocol, scan_raw
-    from pano.stores.reader import local_path, read_root_attrs, store_exists, store_nbytes
+    from pano.stores.reader import store_nbytes
 
     t0 = time.perf_counter()
     index = scan_raw(cfg.raw, cfg.persons, cfg.limit)
-    existed = store_exists(cfg.store)
-    if existed:
-        try:
-            read_root_attrs(cfg.store)
-        except StoreError as err:
-            raise StoreExistsError(
-                f"{cfg.store}: exists but is not a pano store this pano can add to ({err}); "
-                "choose another --store"
-            ) from err
+    existed = check_store_to_add_to(cfg.store)
     params = cfg.normalisation
     face = (params.height_px, params.width_px)
     layout = GazeLayout(
@@ -191,44 +183,20 @@ def _ingest(cfg: RawMpiiIngestConfig) -> RawMpiiIngestSummary:
             "block": cfg.block,
         },
     }
-    writer = GazeWriter.create(
-        cfg.store, cfg.name, layout, conv, proto, index.persons, provenance,
-        overwrite=cfg.overwrite,
-    )  # fmt: skip
-    pending = [] if writer.complete else writer.pending_parts()
-    if existed and (pending or not writer.complete):
-        from pano.stores.generation import bump_generation
-        from pano.stores.writer import remove_debris
-
-        bump_generation(cfg.store)
-        removed = remove_debris(cfg.store)
-        if removed:
-            log.info("removed what an interrupted ingest left: %s", ", ".join(removed))
-    path = local_path(cfg.store)
-    task_store = cfg.store if path is None else str(path.resolve())
     device = str(resolve_device(cfg.device))
-    jobs = [
-        _PartJob(
-            task_store, cfg.name, p, index.subset(*layout.part_rows(p)), params, device, cfg.batch
-        )
-        for p in pending
-    ]
-    was_complete = writer.complete
-    with dask_runner(
-        cfg.store, cfg.workers, cfg.scheduler, len(jobs), dashboard=cfg.dashboard
-    ) as runner:
-        results = runner.map(
-            _write_part_task, jobs, f"normalising into {gaze_path(cfg.name)}", scatter=True,
-            return_errors=True,
-        )  # fmt: skip
-    _raise_first([r for r in results if isinstance(r, BaseException)])
-    GazeWriter.open(cfg.store, cfg.name).finish()
+    written, was_complete = write_gaze_parts(
+        cfg, cfg.name, existed, layout, conv, proto, list(index.persons), provenance,
+        lambda store, p: _PartJob(
+            store, cfg.name, p, index.subset(*layout.part_rows(p)), params, device, cfg.batch
+        ),
+        _write_part_task, "normalising into",
+    )  # fmt: skip
     status: Literal["written", "complete"] = "complete" if was_complete else "written"
     return RawMpiiIngestSummary(
         store=str(cfg.store), group=gaze_path(cfg.name), n_samples=len(index),
         n_subjects=len(index.persons), face_shape=face,
         protocol=f"{proto.kind}: {proto.description}", parts=layout.n_parts,
-        parts_written=len(jobs), status=status, normalisation=params.describe(), device=device,
+        parts_written=written, status=status, normalisation=params.describe(), device=device,
         store_bytes=store_nbytes(cfg.store), seconds=time.perf_counter() - t0,
     )  # fmt: skip
 
