@@ -218,3 +218,90 @@ def test_ground_truth_saliency_run_is_an_upper_reference_in_the_checks() -> None
     assert "UPPER BOUND" in vs_gt[0].name
     # Honest tallies do not count the upper bound: pos-only 2 refs x 2 h, content 3 x 2.
     assert sum(tally(comps).values()) == 4 + 6 and sum(tally(comps, upper=True).values()) == 4
+
+
+def test_scale_latitude_keeps_longitude_and_scales_latitude() -> None:
+    from pano.geometry import vec_to_lonlat
+    from pano.models.track import scale_latitude
+
+    lon = np.array([-170.0, -30.0, 0.0, 95.0, 179.0])
+    lat = np.array([60.0, -45.0, 0.0, 10.0, -80.0])
+    v = torch.from_numpy(lonlat_to_vec(lon, lat))
+    torch.testing.assert_close(scale_latitude(v, 1.0), v)
+    lo, la = vec_to_lonlat(scale_latitude(v, 0.5).numpy())
+    np.testing.assert_allclose(lo, lon, atol=1e-9)
+    np.testing.assert_allclose(la, 0.5 * lat, atol=1e-9)
+    pole = torch.tensor([[0.0, 0.0, 1.0]], dtype=torch.float64)
+    lo, la = vec_to_lonlat(scale_latitude(pole, 0.5).numpy())
+    np.testing.assert_allclose(la, [45.0], atol=1e-9)
+
+
+def test_max_pooling_keeps_a_small_target_above_a_large_dim_region(tmp_path: Path) -> None:
+    """Area pooling lets a large dim region outweigh a small bright disc; max pooling does not."""
+    from pano.synth import paint_marker
+    from pano.video import make_video
+
+    def frame(i: int) -> np.ndarray:
+        f = np.full((64, 128, 3), 110, dtype=np.uint8)
+        f[16:48, 80:128] = (150, 110, 150)  # a large, weakly saturated region (lon < -45)
+        paint_marker(f, 60.0, 0.0, 5.0, (255, 30, 30))  # a small saturated disc at lon 60
+        return f
+
+    path = tmp_path / "two.mp4"
+    make_video(path, frame, 5.0, n_frames=4, crf=10)
+    video = VideoData(
+        name="two",
+        split="train",
+        fps=5.0,
+        n_frames=4,
+        path=path,
+        rs_time=np.arange(4) / 5.0,
+        rs_xyz=np.zeros((1, 4, 3)),
+        step_frame=np.zeros(0, dtype=np.int64),
+        scan_xyz=np.zeros((0, 1, 3)),
+    )
+    peaks = {}
+    for pool in ("area", "max"):
+        cfg = TrainConfig.model_validate(
+            {
+                "model": {"kind": "saliency", "saliency_size": [8, 16], "saliency_pool": pool},
+                "data": {"horizon": 2},
+            }
+        )
+        bank = SaliencyBank([video], cfg.model, 2, 128, 7.0, torch.device("cpu"))  # type: ignore[arg-type]
+        m = bank([video], np.array([[0, 0, 0]]))[0, 0]
+        lon, _ = erp_grid_lonlat(16, 8)
+        disc = float(m[:, np.abs(lon - 60.0) < 15].max())
+        region = float(m[:, lon < -50].max())
+        peaks[pool] = disc / region
+    assert peaks["max"] > 1.5 * peaks["area"], peaks
+    assert peaks["max"] > 2.0, peaks
+
+
+@pytest.mark.parametrize("kind", ["saliency", "track"])
+def test_velocity_base_starts_with_the_head_motion_and_ends_on_the_target(kind: str) -> None:
+    """``base: velocity``, untrained: step 1 continues the head's motion, step 25 is the target.
+
+    The head turns left along the equator at 4 deg per 5 Hz step; a bright disc stands still
+    50 deg left of the head. Step 1 trusts the tracker 1/15, step 25 0.98.
+    """
+    h, f = 5, 25
+    lon = 4.0 * np.arange(h)
+    hist = torch.from_numpy(lonlat_to_vec(lon, np.zeros(h))).float()[None]
+    target = lonlat_to_vec(lon[-1] + 50.0, 0.0)
+    sal = torch.from_numpy(gt_saliency(np.repeat(target[None, None], f + 1, 1), 24, 48, 6.0))
+    m = build_model(kind, history=h, horizon=f, hidden=8, saliency_size=(24, 48), base="velocity")
+    with torch.no_grad():
+        out = m.forecast(hist, sal[None])
+    step1 = torch.from_numpy(lonlat_to_vec(lon[-1] + 4.0 * 0.9, 0.0)).float()
+    tgt = torch.from_numpy(target).float()
+    d1 = float(torch.rad2deg(angle_between(out[0, 0], step1, eps=0.0)))
+    d25 = float(torch.rad2deg(angle_between(out[0, -1], tgt, eps=0.0)))
+    assert d1 < 4.0, d1  # (1/15) x ~46 deg toward the disc: ~3 deg
+    assert d25 < 3.0, d25
+    from pano.errors import ParameterError
+
+    with pytest.raises(ParameterError):
+        build_model(kind, history=h, horizon=f, saliency_size=(24, 48), base="nearest")
+    with pytest.raises(ParameterError):
+        SaliencyTracker((8, 16), sharpness=0.0)

@@ -49,6 +49,17 @@ from pano.models.sphere import from_frame, front_exp, front_log, to_frame, unit
 #: learning rate is this times the optimiser's.
 MIX_GAIN = 50.0
 
+#: What the trusted tracker path is mixed with: ``none`` (forecast = w * tracker + correction)
+#: or ``velocity`` (forecast = (1 - w) * the head's own damped motion + w * tracker +
+#: correction, w starting as a ramp over the horizon).
+BASES = ("none", "velocity")
+
+#: ``base="velocity"``: the motion term starts as constant velocity damped by this per step.
+VELOCITY_DAMPING = 0.1
+
+#: ``base="velocity"``: trust in the tracker starts at ``k / TRUST_RAMP`` at step ``k``.
+TRUST_RAMP = 15.0
+
 #: Per-step tracker features fed to the decoders: offset (left, up), increment (left, up),
 #: confidence, and the step-0 offset (left, up).
 TRACK_FEATURES = 7
@@ -76,6 +87,22 @@ def frame_saliency(frames: torch.Tensor) -> torch.Tensor:
     mx = frames.amax(1)
     mn = frames.amin(1)
     return (mx - mn) * mx
+
+
+def scale_latitude(xyz: torch.Tensor, gain: torch.Tensor | float) -> torch.Tensor:
+    """Unit vectors ``(..., 3)`` with their latitude multiplied by ``gain``, longitude kept.
+
+    Latitude = ``atan2(z, hypot(x, y))`` (radians, positive up, canonical frame); differentiable
+    in ``gain``. A vector at a pole keeps an arbitrary longitude (x, y both ~0 give +x).
+    """
+    horiz = xyz[..., :2]
+    rho = horiz.norm(dim=-1, keepdim=True)
+    lat = torch.atan2(xyz[..., 2:3], rho) * gain
+    dirn = torch.where(rho > 1e-9, horiz / rho.clamp_min(1e-9), torch.zeros_like(horiz))
+    dirn = torch.where(
+        rho > 1e-9, dirn, torch.tensor([1.0, 0.0], dtype=xyz.dtype, device=xyz.device)
+    )
+    return torch.cat([dirn * torch.cos(lat), torch.sin(lat)], -1)
 
 
 def erp_pixel_vectors(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -126,6 +153,8 @@ class SaliencyTracker(nn.Module):
         size: ``(h, w)`` of the maps.
         start_sigma_deg: width of the step-0 prior around the head (degrees).
         sigma_deg: width of the step-to-step prior (degrees).
+        sharpness: the map enters as ``saliency ** sharpness`` (after scaling its maximum
+            to 1): above 1, small bright things outweigh large, dimmer regions.
 
     """
 
@@ -133,9 +162,16 @@ class SaliencyTracker(nn.Module):
     log_area: torch.Tensor
 
     def __init__(
-        self, size: tuple[int, int], start_sigma_deg: float = 25.0, sigma_deg: float = 15.0
+        self,
+        size: tuple[int, int],
+        start_sigma_deg: float = 25.0,
+        sigma_deg: float = 15.0,
+        sharpness: float = 1.0,
     ) -> None:
         super().__init__()
+        if not sharpness > 0:
+            raise ParameterError(f"sharpness must be > 0, got {sharpness}")
+        self.sharpness = float(sharpness)
         vec, area = erp_pixel_vectors(*size)
         self.size = (int(size[0]), int(size[1]))
         self.register_buffer("pix", torch.from_numpy(vec).float(), persistent=False)
@@ -157,7 +193,7 @@ class SaliencyTracker(nn.Module):
             raise ShapeError(f"saliency maps must be {self.size}, got {tuple(saliency.shape[2:])}")
         p = saliency.flatten(2).to(start.dtype)
         p = p / p.amax(-1, keepdim=True).clamp_min(1e-6)
-        logp = torch.log(p + 1e-3) + self.log_area
+        logp = self.sharpness * torch.log(p + 1e-3) + self.log_area
         logp = logp - torch.logsumexp(logp, -1, keepdim=True)
         pix = self.pix.to(start.dtype)
         c = start
@@ -188,8 +224,13 @@ class _SaliencyBase(Seq2SeqForecaster):
         context_dim: int,
         max_lag: int = 4,
         seeds: tuple[float, ...] | list[float] = (0.0,),
+        sharpness: float = 1.0,
+        base: str = "none",
     ) -> None:
         super().__init__(history, horizon, hidden, layers, scale, dropout, context_dim=context_dim)
+        if base not in BASES:
+            raise ParameterError(f"base must be one of {BASES}, got {base!r}")
+        self.base = base
         self.seeds = tuple(float(x) for x in seeds)
         if not self.seeds:
             raise ParameterError("seeds must name at least one tracker start")
@@ -200,14 +241,28 @@ class _SaliencyBase(Seq2SeqForecaster):
         self.seed_conf = nn.Parameter(torch.zeros(()))
         self.content_steps = tuple(range(horizon + 1))
         self.saliency_size = (int(saliency_size[0]), int(saliency_size[1]))
-        self.tracker = SaliencyTracker(self.saliency_size)
+        self.tracker = SaliencyTracker(self.saliency_size, sharpness=sharpness)
+        # World latitude of the tracked target times (1 + MIX_GAIN * lat_gain): heads pitch
+        # less than what they look at (equator bias); starts at 1 (the target's latitude).
+        self.lat_gain = nn.Parameter(torch.zeros(()))
         if max_lag < 0:
             raise ParameterError(f"max_lag must be >= 0, got {max_lag}")
         self.max_lag = int(max_lag)
         # Weights of the tracker at steps k, k-1, .., k-max_lag (the head lags its target).
         self.lag_logits = nn.Parameter(torch.zeros(max_lag + 1))
-        # Trust in the tracker per step: starts near 1, so an untrained model follows it.
-        self.gate_bias = nn.Parameter(torch.full((horizon,), 3.0 / MIX_GAIN))
+        if base == "velocity":
+            # The head's own motion: per-step multiples of its last 5 Hz increment, starting as
+            # constant velocity damped by VELOCITY_DAMPING per step.
+            r = 1.0 - VELOCITY_DAMPING
+            k = torch.arange(1, horizon + 1, dtype=torch.float32)
+            self.vel_gain = nn.Parameter((1.0 - r**k) / (1.0 - r) / MIX_GAIN)
+            # Trust in the tracker per step starts as a ramp k / TRUST_RAMP (clipped to
+            # 0.02 .. 0.98): the head's motion first, the tracked target later.
+            w0 = (k / TRUST_RAMP).clamp(0.02, 0.98)
+            self.gate_bias = nn.Parameter(torch.log(w0 / (1.0 - w0)) / MIX_GAIN)
+        else:
+            # Trust in the tracker per step: starts near 1, so an untrained model follows it.
+            self.gate_bias = nn.Parameter(torch.full((horizon,), 3.0 / MIX_GAIN))
         self.gate_conf = nn.Parameter(torch.zeros(()))
 
     def check_saliency(self, saliency: torch.Tensor | None) -> torch.Tensor:
@@ -234,7 +289,9 @@ class _SaliencyBase(Seq2SeqForecaster):
 
         Returns:
             ``(rot, feats (B, H, 7 * S), (target (B, H, 2) radians, trust (B, H, 1)))``: the
-            forecast's offsets are ``trust * target`` plus the decoder's correction.
+            forecast's offsets are ``trust * target`` plus the decoder's correction. With
+            ``base="velocity"`` the returned target is already ``(1 - w) * motion + w *
+            tracker`` and the returned trust is 1.
 
         """
         rot, hf = history_features(history_xyz, self.scale)
@@ -243,6 +300,7 @@ class _SaliencyBase(Seq2SeqForecaster):
         starts = [from_frame(rot, front_exp(step * s)[:, None])[:, 0] for s in self.seeds]
         centres, conf = self.tracker(saliency.repeat(n_s, 1, 1, 1), torch.cat(starts, 0))
         centres = centres.reshape(n_s, b, k, 3).transpose(0, 1)  # (B, S, K, 3)
+        centres = scale_latitude(centres, 1.0 + MIX_GAIN * self.lat_gain)
         conf = conf.reshape(n_s, b, k).transpose(0, 1)  # (B, S, K)
         off = front_log(to_frame(rot, centres))  # (B, S, K, 2) radians, head frame of origin
         inc = torch.diff(off, dim=2)  # (B, S, H, 2)
@@ -263,6 +321,10 @@ class _SaliencyBase(Seq2SeqForecaster):
         target = (ws * target).sum(1)
         cw = (ws * c).sum(1)
         w = torch.sigmoid(g * (self.gate_bias[None, :, None] + self.gate_conf * cw))
+        if self.base == "velocity":
+            # (1 - w) x the head's own motion + w x the tracked target (B, H, 2).
+            vel = g * self.vel_gain[None, :, None] * step[:, None, :]
+            return rot, feats, (vel + w * (target - vel), torch.ones_like(w))
         return rot, feats, (target, w)
 
 
@@ -274,6 +336,9 @@ class SaliencyForecaster(_SaliencyBase):
         saliency_size: ``(h, w)`` of the ERP saliency maps.
         max_lag: how many steps back the direct path may look at the tracker.
         seeds: tracker starts, in steps ahead of the head along its last increment.
+        sharpness: the tracker weighs ``saliency ** sharpness``.
+        base: ``none`` or ``velocity`` (mix the tracker with the head's own motion; see
+            :data:`BASES`).
 
     """
 
@@ -288,10 +353,23 @@ class SaliencyForecaster(_SaliencyBase):
         saliency_size: tuple[int, int] | list[int] = (24, 48),
         max_lag: int = 4,
         seeds: tuple[float, ...] | list[float] = (0.0,),
+        sharpness: float = 1.0,
+        base: str = "none",
     ) -> None:
         n = TRACK_FEATURES * max(1, len(seeds))
         super().__init__(
-            history, horizon, hidden, layers, scale, dropout, saliency_size, n, max_lag, seeds
+            history,
+            horizon,
+            hidden,
+            layers,
+            scale,
+            dropout,
+            saliency_size,
+            n,
+            max_lag,
+            seeds,
+            sharpness,
+            base,
         )
 
     def forecast(
@@ -317,6 +395,9 @@ class TrackForecaster(_SaliencyBase):
         saliency_hidden: width of the saliency LSTM.
         max_lag: how many steps back the direct path may look at the tracker.
         seeds: tracker starts, in steps ahead of the head along its last increment.
+        sharpness: the tracker weighs ``saliency ** sharpness``.
+        base: ``none`` or ``velocity`` (mix the tracker with the head's own motion; see
+            :data:`BASES`).
 
     """
 
@@ -332,9 +413,22 @@ class TrackForecaster(_SaliencyBase):
         saliency_hidden: int = 32,
         max_lag: int = 4,
         seeds: tuple[float, ...] | list[float] = (0.0,),
+        sharpness: float = 1.0,
+        base: str = "none",
     ) -> None:
         super().__init__(
-            history, horizon, hidden, layers, scale, dropout, saliency_size, 0, max_lag, seeds
+            history,
+            horizon,
+            hidden,
+            layers,
+            scale,
+            dropout,
+            saliency_size,
+            0,
+            max_lag,
+            seeds,
+            sharpness,
+            base,
         )
         n = TRACK_FEATURES * len(self.seeds)
         self.sal_lstm = nn.LSTM(n, saliency_hidden, batch_first=True)

@@ -76,6 +76,20 @@ class SaliencyModel(Seq2SeqModel):
         description="frames: saliency computed from the video frames (honest); ground_truth: "
         "every subject's head at that time (TRACK's ablation - an UPPER BOUND, not a forecast)",
     )
+    saliency_pool: Literal["area", "max"] = Field(
+        "area",
+        description="how frame saliency is reduced to saliency_size: area (mean) or max (a "
+        "small bright target keeps its peak)",
+    )
+    sharpness: float = Field(
+        1.0, gt=0, le=16, description="the tracker weighs saliency ** sharpness"
+    )
+    base: Literal["none", "velocity"] = Field(
+        "none",
+        description="none: forecast = trust x tracker + correction; velocity: (1 - trust) x the "
+        "head's own damped motion + trust x tracker + correction, trust starting as a ramp "
+        "over the horizon (the head first, the content later)",
+    )
     max_lag: int = Field(4, ge=0, le=25, description="steps the direct path may lag the tracker")
     seeds: list[float] = Field(
         default_factory=lambda: [0.0],

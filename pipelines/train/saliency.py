@@ -1,8 +1,9 @@
 """Per-step saliency maps for the saliency-driven forecasters (``saliency``, ``track``).
 
 Every 5 Hz sample ``t`` of a video gets one ERP saliency map (world frame, pano's ERP
-convention): from the video frame shown at ``rs_time[t]`` (:func:`pano.models.track.frame_saliency`
-on the decoded frame, area-pooled to the model's ``saliency_size``), or - with
+convention): from the video frame shown at ``rs_time[t]``
+(:func:`pano.models.track.frame_saliency` on the decoded frame, area- or max-pooled
+(``saliency_pool``) to the model's ``saliency_size``), or - with
 ``saliency_source: ground_truth`` - from every subject's head at that sample
 (:func:`pano.models.track.gt_saliency`, the store's heatmap sigma): TRACK's ablation, an
 **upper bound** that must never be reported as a forecast.
@@ -70,7 +71,9 @@ class SaliencyBank:
             if self.upper_bound:
                 maps = torch.from_numpy(gt_saliency(v.rs_xyz, h, w, sigma_deg))
             else:
-                maps = self._from_frames(v, frame_width, (h, w), backend, frame_saliency)
+                maps = self._from_frames(
+                    v, frame_width, (h, w), backend, frame_saliency, model_cfg.saliency_pool
+                )
             parts.append(maps.to(device))
             self.offsets[v.name] = row
             row += n
@@ -78,7 +81,12 @@ class SaliencyBank:
 
     @staticmethod
     def _from_frames(
-        v: VideoData, frame_width: int, size: tuple[int, int], backend: str, fn: object
+        v: VideoData,
+        frame_width: int,
+        size: tuple[int, int],
+        backend: str,
+        fn: object,
+        pool: str = "area",
     ) -> torch.Tensor:
         from pano.video import open_video
 
@@ -91,7 +99,10 @@ class SaliencyBank:
         if x.shape[-1] != frame_width:
             x = F.interpolate(x, size=(max(1, frame_width // 2), frame_width), mode="area")
         sal = fn(x)  # type: ignore[operator]
-        sal = F.interpolate(sal[:, None], size=size, mode="area")[:, 0]
+        if pool == "max":
+            sal = F.adaptive_max_pool2d(sal[:, None], size)[:, 0]
+        else:
+            sal = F.interpolate(sal[:, None], size=size, mode="area")[:, 0]
         return sal[torch.from_numpy(inv.reshape(-1))]
 
     def __call__(self, videos: list[VideoData], idx: np.ndarray) -> torch.Tensor:

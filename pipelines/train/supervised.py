@@ -19,8 +19,8 @@ from pano.pipelines.train.dist import DistInfo
 
 def make_forecaster(cfg: TrainConfig) -> HMForecaster:
     """Build the trajectory model named by ``cfg.model``."""
-    # saliency_source says where the input maps come from (the data side), not the model.
-    kw: dict[str, Any] = cfg.model.model_dump(exclude={"kind", "saliency_source"})
+    # saliency_source / saliency_pool say how the input maps are made (the data side).
+    kw: dict[str, Any] = cfg.model.model_dump(exclude={"kind", "saliency_source", "saliency_pool"})
     m = build_model(cfg.model.kind, history=cfg.data.history, horizon=cfg.data.horizon, **kw)
     assert isinstance(m, HMForecaster)
     return m
