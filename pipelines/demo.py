@@ -52,9 +52,10 @@ _TRAIN_OVERRIDES: dict[str, dict[str, list[str]]] = {
             "log.checkpoint_every=200",
             "data.val_videos=2",
         ],
-        "content": ["optim.steps=200", "log.val_every=25", "log.checkpoint_every=100"],
-        "track": ["optim.steps=200", "log.val_every=25", "log.checkpoint_every=100"],
-        "track_gt": ["optim.steps=200", "log.val_every=25", "log.checkpoint_every=100"],
+        # The content models run their configs as shipped (100 updates, validation every 10).
+        "content": [],
+        "track": [],
+        "track_gt": [],
         "dhp": ["optim.steps=100", "log.val_every=25", "log.checkpoint_every=25"],
     },
     "quick": {
@@ -420,7 +421,9 @@ MODEL_DESCRIPTIONS: dict[str, str] = {
     "saliency": "content-aware forecaster: the same position LSTM, whose decoder gets at every "
     "horizon step where a tracker finds the salient thing nearest the head in the saliency "
     "of the frame shown at that step (saturation x brightness of the frames; the video is "
-    "known in advance), plus a learned, gated and lagged direct path to that position.",
+    "known in advance), plus a learned, gated and lagged direct path to that position "
+    "(with base velocity: mixed with the head's own damped motion, which it trusts more at "
+    "short horizons).",
     "track": "TRACK-like forecaster: separate LSTM branches for the head positions and for "
     "the per-step saliency tracker (as in the content-aware model), fused by a third LSTM "
     "that emits the head's steps.",
@@ -456,8 +459,13 @@ def model_card(tcfg: Any, heatmap: Any = None) -> tuple[str, dict[str, Any]]:
             + (
                 "GROUND TRUTH (all subjects' heads): UPPER BOUND, not a forecast"
                 if m.upper_bound
-                else f"from the frames (resized to {d.frame_width} px wide)"
+                else f"from the frames (resized to {d.frame_width} px wide, "
+                f"{m.saliency_pool}-pooled)"
             )
+        )
+        params["tracker"] = (
+            f"seeds {[float(x) for x in m.seeds]} steps ahead, lag <= {m.max_lag} steps, "
+            f"base {m.base}"
         )
         if m.kind == "track":
             params["saliency LSTM"] = m.saliency_hidden
