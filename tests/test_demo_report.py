@@ -129,9 +129,14 @@ def test_every_comparison_is_computed_losses_included(
 ) -> None:
     comparisons, _ = comparisons_and_report
     by_name = {c.name: c for c in comparisons}
-    # pos-only: 2 baselines x 4 horizons; content: 2 baselines + pos-only x 4 horizons;
-    # DHP heatmaps: 4 references x 2 metrics; DHP scanpaths: inter-observer x 2; the order.
-    assert len(comparisons) == 8 + 12 + 8 + 2 + 1
+    # pos-only: 2 baselines x 4 horizons; content: 2 baselines + pos-only x 4 horizons and
+    # the >= 15 % target at 2, 3, 5 s; DHP heatmaps: 4 references x 2 metrics; DHP
+    # scanpaths: inter-observer x 2; the order.
+    assert len(comparisons) == 8 + 12 + 3 + 8 + 2 + 1
+    for h in (2, 3, 5):
+        c = by_name[f"content beats pos-only by >= 15 % at {h} s (reference: 0.85 x pos-only)"]
+        assert c.holds is False
+        assert c.reference_value == pytest.approx(0.85 * 10.0 * h)
     for h in (1, 2, 3, 5):
         c = by_name[f"content beats pos-only at {h} s"]
         assert c.holds is False
@@ -157,8 +162,8 @@ def test_every_comparison_is_computed_losses_included(
             "no": sum(c.holds is False for c in group),
             "not measured": 0,
         }
-    # content vs pos-only, CC vs equator, KLD vs uniform, FCB and equator
-    assert tally(comparisons)["no"] == 4 + 1 + 3
+    # content vs pos-only (and its 15 % target), CC vs equator, KLD vs uniform, FCB, equator
+    assert tally(comparisons)["no"] == 4 + 3 + 1 + 3
     assert tally(comparisons, upper=True) == {"yes": 0, "no": 4, "not measured": 0}
 
 
@@ -178,7 +183,11 @@ def test_report_lists_every_comparison_and_names_validation(
         "| DHP heatmap CC beats inter-observer (upper reference) | 0.200 | 0.750 | **no** |" in text
     )
     assert "| inter-observer > FCB > uniform on CC | 0.750 > 0.150 > 0.000 | **yes** |" in text
-    assert "Against the baselines the models won **18** of 26 comparisons and lost **8**" in text
+    assert "Against the baselines the models won **18** of 29 comparisons and lost **11**" in text
+    assert (
+        "| content beats pos-only by >= 15 % at 2 s (reference: 0.85 x pos-only) | 22.0 | 17.0 "
+        "| **no** |" in text
+    )
     # The validation video is named; no-motion on validation sits beside the checkpoints.
     assert "validation video(s): **Surfing**" in text
     assert "val []" not in text

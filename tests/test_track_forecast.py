@@ -216,8 +216,11 @@ def test_ground_truth_saliency_run_is_an_upper_reference_in_the_checks() -> None
     assert {c.model for c in vs_gt} == {"pos_only", "content"} and len(vs_gt) == 4
     assert all(c.against_upper_reference and c.holds is False for c in vs_gt)
     assert "UPPER BOUND" in vs_gt[0].name
-    # Honest tallies do not count the upper bound: pos-only 2 refs x 2 h, content 3 x 2.
-    assert sum(tally(comps).values()) == 4 + 6 and sum(tally(comps, upper=True).values()) == 4
+    # Honest tallies do not count the upper bound: pos-only 2 refs x 2 h, content 3 x 2 and
+    # the >= 15 % target at 2 s (30 deg <= 0.85 x 40 deg: holds).
+    assert sum(tally(comps).values()) == 4 + 6 + 1 and sum(tally(comps, upper=True).values()) == 4
+    target = [c for c in comps if "15 %" in c.name]
+    assert len(target) == 1 and target[0].holds is True and target[0].horizon_s == 2.0
 
 
 def test_scale_latitude_keeps_longitude_and_scales_latitude() -> None:
