@@ -41,6 +41,13 @@ DeviceOpt = Annotated[
     str | None, typer.Option(help="Heatmap device: auto, cpu, cuda, cuda:N [auto].")
 ]
 SchedulerOpt = Annotated[str | None, typer.Option(help="Address of an existing Dask scheduler.")]
+EmDetectOpt = Annotated[
+    bool,
+    typer.Option(
+        "--em-detect",
+        help="Then detect eye-movement events (as pano em detect) where there are none.",
+    ),
+]
 OverwriteOpt = Annotated[
     bool, typer.Option("--overwrite", help="Replace an existing store instead of resuming.")
 ]
@@ -147,13 +154,7 @@ def pvs_hm(
             "--verify", help="Read every chunk of the complete videos; rewrite damaged ones."
         ),
     ] = False,
-    em_detect: Annotated[
-        bool,
-        typer.Option(
-            "--em-detect",
-            help="Then detect eye-movement events (as pano em detect) where there are none.",
-        ),
-    ] = False,
+    em_detect: EmDetectOpt = False,
     config: Annotated[
         Path | None, typer.Option(help="YAML config (see pipelines/configs/ingest.yaml).")
     ] = None,
@@ -293,6 +294,7 @@ def _trace_command(name: str, summary: str) -> Callable[..., None]:
         verify: Annotated[
             bool, typer.Option("--verify", help="Read every chunk; rewrite damaged videos.")
         ] = False,
+        em_detect: EmDetectOpt = False,
         config: Annotated[Path | None, typer.Option(help="YAML config (section 'ingest').")] = None,
         set_: Annotated[
             list[str] | None,
@@ -309,7 +311,7 @@ def _trace_command(name: str, summary: str) -> Callable[..., None]:
             {"format": name, "source": source, "store": store, "videos": videos, "split": split,
              "device": device, "workers": workers, "scheduler": scheduler,
              "heatmap": _heat(heatmap_sigma, heatmap_size, step_frames) or None},
-            overwrite=overwrite, verify=verify,
+            overwrite=overwrite, verify=verify, em_detect=em_detect,
         )  # fmt: skip
         typer.echo(ingest_traces(_config(TraceIngestConfig, config, set_, flags)).format())
 
