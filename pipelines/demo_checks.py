@@ -166,7 +166,7 @@ def compute_comparisons(tables: dict[str, Any], models: list[str]) -> list[Compa
             for h in (h for h in horizons if h in CONTENT_TARGET_HORIZONS):
                 a = _value(hm, (m, h), "orthodromic_deg")
                 b = _value(hm, (base, h), "orthodromic_deg")
-                ref = None if b is None else (1.0 - CONTENT_TARGET_GAIN) * b
+                goal = None if b is None else (1.0 - CONTENT_TARGET_GAIN) * b
                 out.append(
                     _compare(
                         f"{display(m)} beats {display(base)} by >= "
@@ -178,7 +178,7 @@ def compute_comparisons(tables: dict[str, Any], models: list[str]) -> list[Compa
                         "orthodromic_deg",
                         h,
                         a,
-                        ref,
+                        goal,
                     )
                 )
     for kind, refs, what in (
