@@ -30,9 +30,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from pano.errors import CheckpointError
+from pano.errors import CheckpointError, ConfigError
 from pano.geometry import camvec_to_gazehub, gazehub_to_camvec, normalize, orthodromic_distance
-from pano.models.gaze_augment import augment_batch
+from pano.models.gaze_augment import augment_batch, augment_eyes
 from pano.models.gaze_grm import build_gaze_model
 from pano.models.gaze_loss import gaze_loss
 from pano.pipelines.gaze.config import GAZE_RESUME_MAY_CHANGE, GazeTrainConfig
@@ -177,6 +177,11 @@ def train_fold(
 
     """
     t0 = time.perf_counter()
+    if cfg.model.eyes and cfg.augment.enabled and cfg.augment.hflip_p > 0:
+        raise ConfigError(
+            "augment.hflip_p > 0 with model.eyes: true: the flip mirrors the face only, not "
+            "the eye crops; set augment.hflip_p: 0"
+        )
     dev = info.device
     ckpt = CheckpointManager(fold_dir / "checkpoints", keep=cfg.log.keep)
     done = read_fold(fold_dir) if resume else None
@@ -279,7 +284,8 @@ def train_fold(
                 continue
             x, target = augment_batch(to_input(faces, dev, size), angles[sel].to(dev), cfg.augment)
             with torch.autocast("cuda", dtype=torch.float16, enabled=amp):
-                out = module(x, eyes_input(eyes, sel, dev))
+                e = eyes_input(eyes, sel, dev)
+                out = module(x, None if e is None else augment_eyes(e, cfg.augment))
             loss, _ = gaze_loss(out.angles.float(), target, out.sigma.float(), cfg.loss)
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
