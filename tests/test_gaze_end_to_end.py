@@ -2,10 +2,11 @@
 
 ``pano synth-gaze`` renders a tiny GazeHub-layout folder, ``pano ingest gazehub`` puts it
 into a store, ``pano train-gaze --config gaze_tiny.yaml --folds all`` trains every LOPO fold
-(with the eye crops, ``--set model.eyes=true``, as the demo config reads them) and ``pano eval --target gaze`` scores it. The
-test checks what each step leaves behind and that the numbers agree with one another; it
-does not check accuracy (tiny sizes, two epochs), only that every figure is finite and that
-the tables, the figure and the store entries are there.
+(with the eye crops, ``--set model.eyes=true``, as the demo config reads them) and
+``pano eval --target gaze`` scores it. The test checks what each step leaves behind and
+that the numbers agree with one another; it does not check accuracy (tiny sizes, two
+epochs), only that every figure is finite and that the tables, the figure and the store
+entries are there.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ def test_synth_ingest_train_eval_through_the_cli(tmp_path: Path) -> None:
     from pano.stores.results import open_results
 
     hub, store, run, figs = tmp_path / "hub", tmp_path / "g.zarr", tmp_path / "run", tmp_path / "ev"
-    _ok(["synth-gaze", str(hub), "--layout", "gazehub", "--persons", "5",
-         "--samples-per-person", "6", "--size", "320x240", "--supersample", "1", "--seed", "5"])  # fmt: skip
+    _ok(["synth-gaze", str(hub), "--layout", "gazehub", "--persons", "5", "--samples-per-person",
+         "6", "--size", "320x240", "--supersample", "1", "--seed", "5"])  # fmt: skip
     assert sorted(p.stem for p in (hub / "Label").glob("*.label")) == PERSONS
 
     _ok(["ingest", "gazehub", "--root", str(hub), "--dataset", "mpiifacegaze", "--name",
