@@ -11,6 +11,10 @@ Names pano provides itself (pure torch, no timm needed):
 - ``pano_cnn_small`` (~245k parameters, 128 features) and ``pano_cnn_tiny`` (~25k, 64
   features): five stride-2 conv-BN-ReLU blocks and a global average; for CPU runs and tests.
 
+:class:`EyeCnn` is not a backbone name: it is the optional eye-crop stream of
+:class:`~pano.models.gaze_grm.GazeGRM` (``model.eyes: true``), grey ``(B, 1, 36, 60)``
+crops -> flattened features.
+
 Any other name is passed to ``timm.create_model(name, pretrained=False, num_classes=0)``
 when timm imports (the ``pano[timm]`` extra, with a torchvision that matches the torch).
 
