@@ -187,6 +187,12 @@ def load_gaze_model(
         cfg = GazeModelConfig.model_validate(mcfg)
     except Exception as err:
         raise CheckpointError(f"MODEL {path}: model config is invalid: {err}") from None
+    if cfg.eyes:
+        raise ConfigError(
+            f"MODEL {path}: this model reads eye crops (model.eyes: true); gaze-infer finds "
+            "faces without eye landmarks and cannot cut them: use a face-only model "
+            "(trained with model.eyes: false)"
+        )
     net = build_gaze_model(cfg, load_weights=False)
     try:
         net.load_state_dict(state["model"])

@@ -176,3 +176,14 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "bad.png" in err
     assert main(["gaze-infer", "-h"]) == 0
+
+
+def test_a_model_that_reads_eye_crops_is_refused(tmp_path: Path) -> None:
+    from pano.errors import ConfigError
+
+    cfg = CFG.model_copy(update={"eyes": True})
+    model = build_gaze_model(cfg)
+    state = {"model": model.state_dict(), "config": {"model": cfg.model_dump(mode="json")}}
+    CheckpointManager(tmp_path / "eyes" / "checkpoints").save(1, state, val=1.0, best=True)
+    with pytest.raises(ConfigError, match="reads eye crops"):
+        load_gaze_model(tmp_path / "eyes")

@@ -274,3 +274,39 @@ def test_augment_keeps_range_and_labels_and_flip_negates_yaw() -> None:
     )
     y, a = augment_batch(x, ang, GazeAugmentConfig(enabled=False))
     assert y is x and a is ang
+
+
+def test_eye_stream_needs_eye_crops_and_changes_the_output() -> None:
+    from pano.errors import ShapeError
+
+    cfg = GazeModelConfig(backbone="pano_cnn_tiny", image_size=32, hidden=16, eyes=True)
+    model = build_gaze_model(cfg).eval()
+    # 36 x 60 crops after four stride-2 blocks: 3 x 4 x 64 flattened, per eye
+    assert model.feature_dim == 64 + 2 * 64 * 3 * 4
+    face = torch.rand(3, 3, 32, 32)
+    eyes = torch.rand(3, 2, 36, 60)
+    out = model(face, eyes)
+    assert out.angles.shape == (3, 2) and out.vector.shape == (3, 3)
+    with torch.no_grad():
+        moved = model(face, eyes.flip(-1)).angles  # the eye pixels reach the output
+    assert not torch.allclose(moved, out.angles)
+    with pytest.raises(ShapeError, match="needs eye crops"):
+        model(face)
+    with pytest.raises(ShapeError, match="needs eye crops"):
+        model(face, torch.rand(3, 2, 30, 60))
+    plain = build_gaze_model(GazeModelConfig(backbone="pano_cnn_tiny", image_size=32)).eval()
+    with pytest.raises(ShapeError, match="without eyes"):
+        plain(face, eyes)
+
+
+def test_eye_augment_keeps_shape_range_and_is_off_by_default() -> None:
+    from pano.models.gaze_augment import augment_eyes
+
+    eyes = torch.rand(4, 2, 36, 60)
+    assert torch.equal(augment_eyes(eyes), eyes)  # every eye augmentation is 0 by default
+    torch.manual_seed(0)
+    cfg = GazeAugmentConfig(eye_translate=0.05, eye_scale=0.05, eye_jitter=0.2)
+    out = augment_eyes(eyes, cfg)
+    assert out.shape == eyes.shape and out.min() >= 0 and out.max() <= 1
+    assert not torch.allclose(out, eyes)
+    assert torch.equal(augment_eyes(eyes, GazeAugmentConfig(enabled=False, eye_jitter=0.2)), eyes)

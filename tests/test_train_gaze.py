@@ -337,3 +337,15 @@ def test_torchrun_two_gloo_processes_train_each_fold_with_ddp(tmp_path: Path) ->
         assert rec["world_size"] == 2 and rec["complete"]
     p = open_gaze_predictions(store, "synth", "ddp")
     np.testing.assert_array_equal(p.scored, np.isin(s.subject, ["p00", "p01"]))
+
+
+def test_eyes_need_eye_crops_and_no_face_flip(tmp_path: Path) -> None:
+    from pano.errors import ConfigError
+
+    store, _ = make_store(tmp_path / "g.zarr", persons=3, per_person=4)  # faces only
+    with pytest.raises(ConfigError, match="no left/right eye crops"):
+        train_gaze(store, tiny(model={"eyes": True}), "synth", folds=["p00"],
+                   out=tmp_path / "a", workers=0)  # fmt: skip
+    cfg = tiny(model={"eyes": True}, augment={"hflip_p": 0.5})
+    with pytest.raises(ConfigError, match="hflip_p"):
+        train_gaze(store, cfg, "synth", folds=["p00"], out=tmp_path / "b", workers=0)

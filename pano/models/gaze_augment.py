@@ -11,6 +11,12 @@
 - horizontal flip (off by default): the image is mirrored left-right AND ``yaw -> -yaw``
   (pitch unchanged), i.e. gaze x -> -x in camera axes, so image and label stay consistent.
 
+:func:`augment_eyes` does the same for the grey eye crops ``(B, 2, h, w)`` of a model with
+``eyes: true``: a small per-crop translation and scale (``eye_translate``, ``eye_scale``:
+where the crop's box falls on the eye varies between persons) and a per-crop brightness and
+contrast change (``eye_jitter``). Labels are unchanged (the flip is face-only: a model with
+eyes refuses ``hflip_p > 0``, which would have to swap and mirror the crops too).
+
 Randomness comes from torch's global generator (kornia's convention): seed it with
 ``torch.manual_seed`` for reproducible batches. Works on any device; inputs stay on theirs.
 """
@@ -23,7 +29,7 @@ from pydantic import Field
 from pano.config import PanoConfig
 from pano.errors import ShapeError
 
-__all__ = ["GazeAugmentConfig", "augment_batch"]
+__all__ = ["GazeAugmentConfig", "augment_batch", "augment_eyes"]
 
 
 class GazeAugmentConfig(PanoConfig):
@@ -42,6 +48,46 @@ class GazeAugmentConfig(PanoConfig):
     hflip_p: float = Field(
         0.0, ge=0.0, le=1.0, description="mirror probability (the yaw label is negated)"
     )
+    eye_translate: float = Field(
+        0.0, ge=0.0, lt=0.5, description="eye crops: max shift, fraction of the crop size"
+    )
+    eye_scale: float = Field(0.0, ge=0.0, lt=0.5, description="eye crops: max zoom, fraction")
+    eye_jitter: float = Field(
+        0.0, ge=0.0, lt=1.0, description="eye crops: max relative contrast change and shift"
+    )
+
+
+def augment_eyes(eyes: torch.Tensor, cfg: GazeAugmentConfig | None = None) -> torch.Tensor:
+    """Augment grey eye crops ``(B, 2, h, w)`` in ``[0, 1]`` (labels unchanged); same shape.
+
+    Each crop independently: kornia ``RandomAffine`` with translation ``eye_translate`` and
+    scale ``1 +- eye_scale`` (border padding), then ``(x - 0.5) * g + 0.5 + o`` with ``g`` in
+    ``1 +- eye_jitter`` and ``o`` in ``+-eye_jitter``, clamped to ``[0, 1]``. Randomness from
+    torch's global generator.
+    """
+    import kornia.augmentation as K
+
+    cfg = cfg or GazeAugmentConfig()
+    if eyes.ndim != 4 or eyes.shape[1] != 2:
+        raise ShapeError(f"augment_eyes: eyes must be (B, 2, h, w), got {tuple(eyes.shape)}")
+    if not cfg.enabled or eyes.shape[0] == 0:
+        return eyes
+    z = eyes.reshape(-1, 1, *eyes.shape[-2:])
+    if cfg.eye_translate or cfg.eye_scale:
+        affine = K.RandomAffine(
+            degrees=0.0,
+            translate=(cfg.eye_translate, cfg.eye_translate),
+            scale=(1.0 - cfg.eye_scale, 1.0 + cfg.eye_scale),
+            padding_mode="border",
+            p=1.0,
+        )
+        z = affine(z)
+    if cfg.eye_jitter > 0:
+        n = z.shape[0]
+        gain = 1.0 + cfg.eye_jitter * (2 * torch.rand(n, 1, 1, 1, device=z.device) - 1)
+        off = cfg.eye_jitter * (2 * torch.rand(n, 1, 1, 1, device=z.device) - 1)
+        z = (z - 0.5) * gain + 0.5 + off
+    return z.clamp(0.0, 1.0).reshape(eyes.shape)
 
 
 def augment_batch(

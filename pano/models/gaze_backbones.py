@@ -11,6 +11,10 @@ Names pano provides itself (pure torch, no timm needed):
 - ``pano_cnn_small`` (~245k parameters, 128 features) and ``pano_cnn_tiny`` (~25k, 64
   features): five stride-2 conv-BN-ReLU blocks and a global average; for CPU runs and tests.
 
+:class:`EyeCnn` is not a backbone name: it is the optional eye-crop stream of
+:class:`~pano.models.gaze_grm.GazeGRM` (``model.eyes: true``), grey ``(B, 1, 36, 60)``
+crops -> flattened features.
+
 Any other name is passed to ``timm.create_model(name, pretrained=False, num_classes=0)``
 when timm imports (the ``pano[timm]`` extra, with a torchvision that matches the torch).
 
@@ -42,6 +46,7 @@ from pano.models.gaze_swin import SWIN_CONFIGS, swin_from_name
 __all__ = [
     "PANO_BACKBONES",
     "CnnBackbone",
+    "EyeCnn",
     "build_backbone",
     "check_local_weights",
     "clean_state_dict",
@@ -84,6 +89,35 @@ class CnnBackbone(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, S, S) -> (B, num_features)."""
         return self.features(x).mean(dim=(2, 3))
+
+
+class EyeCnn(nn.Module):
+    """The eye stream: ``conv3x3(stride 2) -> BatchNorm -> ReLU`` blocks, then FLATTENED.
+
+    ``(B, 1, h, w)`` grey eye crops (GazeHub: 36 x 60) -> ``(B, num_features)``. The last
+    feature map is flattened rather than averaged, so where the iris sits in the crop (the
+    gaze signal) stays a feature; ``num_features = channels[-1] * ceil(h/2^k) * ceil(w/2^k)``
+    for ``k = len(channels)`` blocks (36 x 60 with four blocks: 3 x 4 x 64 = 768).
+    """
+
+    def __init__(self, size: tuple[int, int], channels: tuple[int, ...] = (16, 32, 64, 64)) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        cin = 1
+        h, w = size
+        for cout in channels:
+            layers += [
+                nn.Conv2d(cin, cout, 3, stride=2, padding=1, bias=False),
+                nn.BatchNorm2d(cout),
+                nn.ReLU(inplace=True),
+            ]
+            cin, h, w = cout, (h + 1) // 2, (w + 1) // 2
+        self.features = nn.Sequential(*layers)
+        self.num_features = cin * h * w
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 1, h, w) -> (B, num_features)."""
+        return self.features(x).flatten(1)
 
 
 def check_local_weights(weights: str | Path | None) -> Path | None:

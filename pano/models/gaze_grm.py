@@ -30,7 +30,7 @@ from torch import nn
 from pano.config import PanoConfig
 from pano.errors import ConfigError, ShapeError
 from pano.geometry import gazehub_to_camvec
-from pano.models.gaze_backbones import build_backbone, check_local_weights
+from pano.models.gaze_backbones import EyeCnn, build_backbone, check_local_weights
 
 __all__ = ["GazeGRM", "GazeModelConfig", "GazeOutput", "build_gaze_model"]
 
@@ -56,6 +56,15 @@ class GazeModelConfig(PanoConfig):
     hidden: int = Field(1024, ge=1, description="width of the head's hidden layer")
     image_size: int = Field(224, ge=32, description="input edge in pixels")
     shared_sigma: bool = Field(False, description="one sigma for both angles (Gaze360/DGE-GM)")
+    eyes: bool = Field(
+        False,
+        description="also read both eye crops (the data set's left/right arrays, grey) through "
+        "a shared small CNN whose features join the backbone's before the GRM head; needs a "
+        "data set with eye crops (GazeHub's MPIIFaceGaze/EYEDIAP layouts)",
+    )
+    eye_size: tuple[int, int] = Field(
+        (36, 60), description="eye crop (height, width) in pixels (GazeHub: 36 x 60)"
+    )
 
     @field_validator("backbone_weights", mode="before")
     @classmethod
@@ -94,13 +103,23 @@ class GazeOutput(NamedTuple):
 
 
 class GazeGRM(nn.Module):
-    """Backbone + GRM head. ``forward((B, 3, S, S) in [0, 1]) -> GazeOutput``."""
+    """Backbone (+ eye stream) + GRM head. ``forward((B, 3, S, S) in [0, 1]) -> GazeOutput``.
+
+    With ``cfg.eyes`` the model also takes ``eyes (B, 2, h, w)`` (left, right grey crops in
+    ``[0, 1]``, ``(h, w) = cfg.eye_size``): each eye goes through one shared
+    :class:`~pano.models.gaze_backbones.EyeCnn` and the two eye feature vectors are
+    concatenated to the backbone's face features; the GRM head is unchanged.
+    """
 
     def __init__(self, cfg: GazeModelConfig, load_weights: bool = True) -> None:
         super().__init__()
         self.cfg = cfg
         weights = cfg.backbone_weights if load_weights else None
         self.backbone, feat = build_backbone(cfg.backbone, weights, img_size=cfg.image_size)
+        self.eye_net: EyeCnn | None = None
+        if cfg.eyes:
+            self.eye_net = EyeCnn(cfg.eye_size)
+            feat += 2 * self.eye_net.num_features
         self.feature_dim = feat
         self.head = nn.Sequential(
             nn.BatchNorm1d(feat),
@@ -111,12 +130,30 @@ class GazeGRM(nn.Module):
         )
         self.out = nn.Linear(cfg.hidden, 3 if cfg.shared_sigma else 4)
 
-    def forward(self, x: torch.Tensor) -> GazeOutput:
-        """Faces (B, 3, S, S) float in [0, 1] -> :class:`GazeOutput` (float32, radians)."""
+    def forward(self, x: torch.Tensor, eyes: torch.Tensor | None = None) -> GazeOutput:
+        """Faces (B, 3, S, S) float in [0, 1] [+ eyes (B, 2, h, w)] -> :class:`GazeOutput`.
+
+        Outputs are float32 radians. ``eyes`` is required when the model was built with
+        ``eyes: true`` and refused otherwise.
+        """
         s = self.cfg.image_size
         if x.ndim != 4 or x.shape[1] != 3 or tuple(x.shape[-2:]) != (s, s):
             raise ShapeError(f"gaze model input must be (B, 3, {s}, {s}), got {tuple(x.shape)}")
-        raw = self.out(self.head(self.backbone(x))).float()
+        feats = self.backbone(x)
+        if self.eye_net is not None:
+            h, w = self.cfg.eye_size
+            if eyes is None or tuple(eyes.shape) != (x.shape[0], 2, h, w):
+                got = None if eyes is None else tuple(eyes.shape)
+                raise ShapeError(
+                    f"this gaze model (eyes: true) needs eye crops (B, 2, {h}, {w}) beside the "
+                    f"faces, got {got}"
+                )
+            b = x.shape[0]
+            e = self.eye_net(eyes.reshape(2 * b, 1, h, w)).reshape(b, -1)
+            feats = torch.cat([feats, e], 1)
+        elif eyes is not None:
+            raise ShapeError("this gaze model was built without eyes: pass faces only")
+        raw = self.out(self.head(feats)).float()
         yaw = math.pi * torch.tanh(raw[:, 0])
         pitch = (math.pi / 2) * torch.tanh(raw[:, 1])
         sigma = math.pi * torch.sigmoid(raw[:, 2:])

@@ -226,6 +226,45 @@ def to_input(face: np.ndarray, device: torch.device, size: int | None = None) ->
     return x
 
 
+def read_eyes(data: Any, idx: np.ndarray, size: tuple[int, int], where: str) -> np.ndarray:
+    """Both eye crops of samples ``idx`` as grey ``uint8 (N_all, 2, h, w)`` indexed by sample.
+
+    Rows not in ``idx`` stay zero (only the fold's samples are read). Each crop is the
+    mean of its 3 channels (GazeHub stores grey crops as 3 equal channels), resized to
+    ``size = (h, w)`` (bilinear, antialiased) when the data set's crops differ.
+
+    Raises:
+        ConfigError: the data set has no ``left``/``right`` eye crops (``where`` names it).
+
+    """
+    if "left" not in data.arrays or "right" not in data.arrays:
+        raise ConfigError(
+            f"{where}: model.eyes is true but the data set has no left/right eye crops; "
+            "set model.eyes: false (face only) or use a data set with eye crops"
+        )
+    idx = np.unique(np.asarray(idx, np.int64))
+    n = int(data.arrays["left"].shape[0])
+    out = np.zeros((n, 2, *size), np.uint8)
+    for k, name in enumerate(("left", "right")):
+        for i in range(0, len(idx), 1024):
+            sel = idx[i : i + 1024]
+            rows = read_rows(data.arrays[name], sel).astype(np.float32).mean(-1)
+            x = torch.from_numpy(rows)[:, None]
+            if tuple(x.shape[-2:]) != tuple(size) and len(x):
+                x = torch.nn.functional.interpolate(
+                    x, size=size, mode="bilinear", antialias=True, align_corners=False
+                )
+            out[sel, k] = x[:, 0].round_().clamp_(0, 255).to(torch.uint8).numpy()
+    return out
+
+
+def eyes_input(eyes: np.ndarray | None, sel: np.ndarray, device: torch.device) -> Any:
+    """Rows ``sel`` of :func:`read_eyes`'s array as float ``(B, 2, h, w)`` in [0, 1], or None."""
+    if eyes is None:
+        return None
+    return torch.from_numpy(eyes[sel]).to(device).float().div_(255.0)
+
+
 @dataclass
 class FaceLoader:
     """Minibatches of face crops (sample indices and ``uint8`` faces) from a store array.
@@ -311,7 +350,9 @@ __all__ = [
     "FaceLoader",
     "FoldPlan",
     "draw_validation",
+    "eyes_input",
     "plan_folds",
+    "read_eyes",
     "read_rows",
     "resize_faces",
     "to_input",

@@ -30,13 +30,20 @@ import numpy as np
 import torch
 from torch import nn
 
-from pano.errors import CheckpointError
+from pano.errors import CheckpointError, ConfigError
 from pano.geometry import camvec_to_gazehub, gazehub_to_camvec, normalize, orthodromic_distance
-from pano.models.gaze_augment import augment_batch
+from pano.models.gaze_augment import augment_batch, augment_eyes
 from pano.models.gaze_grm import build_gaze_model
 from pano.models.gaze_loss import gaze_loss
 from pano.pipelines.gaze.config import GAZE_RESUME_MAY_CHANGE, GazeTrainConfig
-from pano.pipelines.gaze.data import FaceLoader, FoldPlan, as_text, to_input
+from pano.pipelines.gaze.data import (
+    FaceLoader,
+    FoldPlan,
+    as_text,
+    eyes_input,
+    read_eyes,
+    to_input,
+)
 from pano.pipelines.train.checkpoint import CheckpointManager, atomic_write_bytes
 from pano.pipelines.train.dist import DistInfo, barrier, broadcast_object
 from pano.pipelines.train.run import derive_seed, lr_schedule, resume_conflicts
@@ -87,8 +94,12 @@ def predict(
     device: torch.device,
     amp: bool,
     size: int | None = None,
+    eyes: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Predictions for every sample of ``loader`` in its order (faces resized to ``size``).
+
+    ``eyes`` is :func:`~pano.pipelines.gaze.data.read_eyes`'s array for a model that reads
+    eye crops (``model.eyes: true``), else None.
 
     Returns:
         ``yaw``, ``pitch`` (GazeHub radians) as float64 ``(N,)``, ``sigma`` float64
@@ -99,9 +110,9 @@ def predict(
     was = model.training
     model.eval()
     parts: list[torch.Tensor] = []
-    for _, faces in loader.ordered(batch):
+    for sel, faces in loader.ordered(batch):
         with torch.autocast("cuda", dtype=torch.float16, enabled=amp):
-            out = model(to_input(faces, device, size))
+            out = model(to_input(faces, device, size), eyes_input(eyes, sel, device))
         parts.append(torch.cat([out.angles.float(), out.sigma.float()], 1).double().cpu())
     model.train(was)
     arr = torch.cat(parts).numpy() if parts else np.zeros((0, 4))
@@ -166,6 +177,11 @@ def train_fold(
 
     """
     t0 = time.perf_counter()
+    if cfg.model.eyes and cfg.augment.enabled and cfg.augment.hflip_p > 0:
+        raise ConfigError(
+            "augment.hflip_p > 0 with model.eyes: true: the flip mirrors the face only, not "
+            "the eye crops; set augment.hflip_p: 0"
+        )
     dev = info.device
     ckpt = CheckpointManager(fold_dir / "checkpoints", keep=cfg.log.keep)
     done = read_fold(fold_dir) if resume else None
@@ -186,6 +202,16 @@ def train_fold(
     train = FaceLoader(face, plan.train_idx, d.cache_mb, d.buffer_chunks, size)
     val = FaceLoader(face, plan.val_idx, d.cache_mb, d.buffer_chunks, size)
     test = FaceLoader(face, plan.test_idx, d.cache_mb, d.buffer_chunks, size)
+    eyes = (
+        read_eyes(
+            data,
+            np.concatenate([plan.train_idx, plan.val_idx, plan.test_idx]),
+            cfg.model.eye_size,
+            f"fold {plan.name}",
+        )
+        if cfg.model.eyes
+        else None
+    )
     train_mean = mean_direction(gaze[plan.train_idx])
     val_base = person_mean(
         angular_error_deg(np.broadcast_to(train_mean, (len(plan.val_idx), 3)), gaze[plan.val_idx]),
@@ -258,7 +284,8 @@ def train_fold(
                 continue
             x, target = augment_batch(to_input(faces, dev, size), angles[sel].to(dev), cfg.augment)
             with torch.autocast("cuda", dtype=torch.float16, enabled=amp):
-                out = module(x)
+                e = eyes_input(eyes, sel, dev)
+                out = module(x, None if e is None else augment_eyes(e, cfg.augment))
             loss, _ = gaze_loss(out.angles.float(), target, out.sigma.float(), cfg.loss)
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
@@ -272,7 +299,7 @@ def train_fold(
             seen_images += len(sel)
         is_best, val_err = False, None
         if info.is_main:
-            pv = predict(model, val, cfg.predict_batch, dev, amp, size)
+            pv = predict(model, val, cfg.predict_batch, dev, amp, size, eyes)
             err = angular_error_deg(pv["gaze_xyz"], gaze[plan.val_idx])
             val_err = person_mean(err, subject[plan.val_idx])
             is_best = best is None or val_err < best
@@ -321,7 +348,7 @@ def train_fold(
         which = "best" if cfg.log.select == "best" else "latest"
         state, entry = ckpt.load(which)
         model.load_state_dict(state["model"])
-        pt = predict(model, test, cfg.predict_batch, dev, amp, size)
+        pt = predict(model, test, cfg.predict_batch, dev, amp, size, eyes)
         test_err = angular_error_deg(pt["gaze_xyz"], gaze[plan.test_idx])
         arrays = {"sample_index": plan.test_idx, **pt}
         atomic_write_bytes(fold_dir / FOLD_PREDICTIONS, _npz_bytes(arrays))
