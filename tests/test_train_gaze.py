@@ -6,11 +6,13 @@ two eyes whose pupils move with GazeHub's [yaw, pitch]), so their pixels determi
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from pano.cli.app import app, main
@@ -349,3 +351,54 @@ def test_eyes_need_eye_crops_and_no_face_flip(tmp_path: Path) -> None:
     cfg = tiny(model={"eyes": True}, augment={"hflip_p": 0.5})
     with pytest.raises(ConfigError, match="hflip_p"):
         train_gaze(store, cfg, "synth", folds=["p00"], out=tmp_path / "b", workers=0)
+
+
+def test_refit_retrains_on_training_and_validation_persons(tmp_path: Path) -> None:
+    from pano.models.gaze_grm import build_gaze_model
+    from pano.pipelines.gaze.fold import predict
+    from pano.stores.gaze_predictions import open_gaze_predictions
+    from pano.stores.results import open_results
+
+    store, s = make_store(tmp_path / "g.zarr", persons=4, per_person=8)
+    out = tmp_path / "refit"
+    cfg = tiny(**{"optim": {"refit": True}})
+    res = train_gaze(store, cfg, "synth", folds=["p01"], out=out, workers=0)
+    rec = res.folds[0]
+    assert rec["refit"] is True
+    assert sorted(rec["refit_persons"]) == sorted(rec["train_persons"] + rec["val_persons"])
+    assert "p01" not in rec["refit_persons"] and "optim.refit" in rec["selection_rule"]
+    fold = out / "folds" / "p01"
+    man = json.loads((fold / "checkpoints" / "manifest.json").read_text())
+    chosen = next(e for e in man["checkpoints"] if e["file"] == man["best"])
+    assert rec["selected_epoch"] == chosen["step"]  # the epoch count the validation chose
+    assert rec["val_angular_deg"] == chosen["val"]
+    assert rec["selected_checkpoint"] == f"refit/ckpt-{chosen['step']:08d}.pt"
+    data = (fold / rec["selected_checkpoint"]).read_bytes()
+    assert hashlib.sha256(data).hexdigest() == rec["checkpoint_sha256"]
+    # The test predictions are the refit model's, not the selected checkpoint's.
+    test_idx = np.flatnonzero(s.subject == "p01")
+    loader = FaceLoader(s.face, test_idx, size=cfg.model.image_size)
+    preds = {}
+    for name, path in (
+        ("refit", fold / rec["selected_checkpoint"]),
+        ("selected", fold / "checkpoints" / chosen["file"]),
+    ):
+        model = build_gaze_model(cfg.model)
+        model.load_state_dict(torch.load(path, weights_only=False)["model"])
+        preds[name] = predict(
+            model, loader, 64, torch.device("cpu"), False, cfg.model.image_size, None
+        )["gaze_xyz"]
+    p = open_gaze_predictions(store, "synth", "refit")
+    np.testing.assert_allclose(p.gaze_xyz[test_idx], preds["refit"], atol=1e-6)
+    assert np.abs(preds["refit"] - preds["selected"]).max() > 1e-6
+    # The mean-gaze baseline uses the persons the model was fitted on.
+    r = CliRunner().invoke(
+        app, ["eval", store, "--target", "gaze", "--dataset", "synth", "--predictions", "refit"]
+    )
+    assert r.exit_code == 0, r.output
+    ds = open_results(store, "refit_gaze")
+    m = s.gaze_xyz[np.isin(s.subject, rec["refit_persons"])].mean(0)
+    m /= np.linalg.norm(m)
+    e = np.rad2deg(orthodromic_distance(np.broadcast_to(m, (8, 3)), s.gaze_xyz[test_idx]))
+    got = float(ds["person_mean_deg"].sel(model="mean_gaze", person="p01"))
+    assert got == pytest.approx(e.mean(), rel=1e-12)

@@ -13,8 +13,9 @@ pooled mean over samples (the number split protocols such as Gaze360's report).
 Baselines, on exactly the same samples:
 
 * ``mean_gaze``: for each fold, the normalised mean gaze vector of that fold's TRAINING
-  persons (from the run's record; split protocol: the ``train`` split) - what a model
-  that ignores the image would predict;
+  persons (from the run's record; with ``optim.refit`` the training + validation persons
+  the model was retrained on; split protocol: the ``train`` split) - what a model that
+  ignores the image would predict;
 * ``head_pose``: the head direction ``head_xyz`` taken as the gaze (where the data set
   has head pose; otherwise it is left out with a note).
 
@@ -114,7 +115,9 @@ def mean_gaze_baseline(
                 raise StoreError(f"fold {name}: a split fold but the data set has no split")
             train = as_text(split) == "train"
         else:
-            train = np.isin(subject, list(rec["train_persons"]))
+            # optim.refit: the model was retrained on the training + validation persons.
+            fit = rec.get("refit_persons") or rec["train_persons"]
+            train = np.isin(subject, list(fit))
         m = mean_direction(gaze[train])
         out[fold_of == name] = m
         used[str(name)] = m.tolist()
@@ -125,7 +128,7 @@ def mean_gaze_baseline(
 _RUN_KEYS = ("created", "pano_version", "store_generation", "content_sha256", "run_dir", "config")
 _FOLD_KEYS = (
     "fold", "test_person", "val_persons", "train_persons", "selection_rule",
-    "selected_checkpoint", "checkpoint_sha256",
+    "selected_checkpoint", "checkpoint_sha256", "refit_persons",
 )  # fmt: skip
 
 

@@ -33,6 +33,12 @@ class GazeOptimConfig(PanoConfig):
     )
     warmup_epochs: int = Field(0, ge=0, description="linear lr warm-up, in epochs")
     grad_clip: float = Field(0.0, ge=0, description="max gradient norm (0 = no clipping)")
+    refit: bool = Field(
+        False,
+        description="LOPO: after the validation persons choose the epoch, retrain from the "
+        "same initial weights on training + validation persons for that many epochs and "
+        "predict the test person with that model (needs log.select: best)",
+    )
     amp: bool = Field(True, description="mixed precision (float16 autocast) on CUDA; off on CPU")
 
 

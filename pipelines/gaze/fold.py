@@ -6,6 +6,8 @@ A fold's folder (``<run>/folds/<fold>/``)::
                        best on the validation persons is always kept)
     tb/                TensorBoard scalars: train/loss, train/lr, val/angular_deg,
                        val/mean_gaze_deg (the training mean gaze on the same samples)
+    refit/             with ``optim.refit``: the model retrained on training + validation
+                       persons for the selected number of epochs (it predicts the test fold)
     predictions.npz    the test samples' predictions by the selected checkpoint
     fold.json          the fold's record (persons, selection rule, checkpoint, errors, times);
                        written last: a fold with fold.json is complete
@@ -52,6 +54,7 @@ log = logging.getLogger("pano.train_gaze")
 
 FOLD_RECORD = "fold.json"
 FOLD_PREDICTIONS = "predictions.npz"
+REFIT_DIR = "refit"
 
 
 def angular_error_deg(pred_xyz: np.ndarray, true_xyz: np.ndarray) -> np.ndarray:
@@ -80,10 +83,16 @@ def selection_rule(cfg: GazeTrainConfig, plan: FoldPlan) -> str:
         if plan.test_person is not None
         else f"the validation samples ({plan.val_rule})"
     )
-    return (
+    rule = (
         "the epoch checkpoint with the lowest mean of per-person mean angular errors on "
         f"{who}; the test samples are never used for selection"
     )
+    if cfg.optim.refit and len(plan.val_idx):
+        rule += (
+            "; then a model retrained from the same initial weights on the training and "
+            "validation samples for that many epochs (optim.refit) predicts the test samples"
+        )
+    return rule
 
 
 @torch.no_grad()
@@ -218,26 +227,32 @@ def train_fold(
         subject[plan.val_idx],
     )
 
-    torch.manual_seed(derive_seed(cfg.seed, 0, 0))  # the same initial weights on every rank
-    model = build_gaze_model(cfg.model).to(dev)
-    module: nn.Module = model
-    if info.initialized:
-        from torch.nn.parallel import DistributedDataParallel as DDP
-
-        module = DDP(model, device_ids=[dev.index] if dev.type == "cuda" else None)
-    params = [p for p in model.parameters() if p.requires_grad]
     o = cfg.optim
-    opt: torch.optim.Optimizer = (
-        torch.optim.AdamW(params, lr=o.lr, weight_decay=o.weight_decay)
-        if o.optimizer == "adamw"
-        else torch.optim.Adam(params, lr=o.lr)
-    )
-    per_epoch = max(1, -(-len(plan.train_idx) // o.batch_size))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lr_schedule(o.epochs * per_epoch, o.warmup_epochs * per_epoch, o.scheduler)
-    )
     amp = bool(o.amp and dev.type == "cuda")
-    scaler = torch.amp.GradScaler("cuda", enabled=amp)
+
+    def build(n_samples: int) -> tuple[Any, ...]:
+        """Model (the same initial weights on every rank and in a refit), optimiser, schedule."""
+        torch.manual_seed(derive_seed(cfg.seed, 0, 0))
+        model = build_gaze_model(cfg.model).to(dev)
+        module: nn.Module = model
+        if info.initialized:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            module = DDP(model, device_ids=[dev.index] if dev.type == "cuda" else None)
+        params = [p for p in model.parameters() if p.requires_grad]
+        opt: torch.optim.Optimizer = (
+            torch.optim.AdamW(params, lr=o.lr, weight_decay=o.weight_decay)
+            if o.optimizer == "adamw"
+            else torch.optim.Adam(params, lr=o.lr)
+        )
+        per_epoch = max(1, -(-n_samples // o.batch_size))
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lr_schedule(o.epochs * per_epoch, o.warmup_epochs * per_epoch, o.scheduler)
+        )
+        scaler = torch.amp.GradScaler("cuda", enabled=amp)
+        return model, module, params, opt, sched, scaler, per_epoch
+
+    model, module, params, opt, sched, scaler, per_epoch = build(len(plan.train_idx))
     start, best, best_name = 0, None, None
     if resume and ckpt.has_checkpoint():
         state, entry = ckpt.load("latest")
@@ -269,13 +284,22 @@ def train_fold(
     local = max(1, o.batch_size // info.world)
     seen_images = 0
     t_train = time.perf_counter()
-    for epoch in range(start, o.epochs):
+
+    def one_epoch(
+        epoch: int,
+        module: nn.Module,
+        opt: torch.optim.Optimizer,
+        sched: torch.optim.lr_scheduler.LRScheduler,
+        scaler: torch.amp.GradScaler,
+        loader: FaceLoader,
+    ) -> tuple[list[float], int]:
+        """One pass over ``loader`` (seeded by ``epoch``): the minibatch losses and images."""
         order = np.random.default_rng(derive_seed(cfg.seed, epoch + 1, 0))
         # kornia's augmentations draw from torch's global generator: seeded per epoch.
         torch.manual_seed(derive_seed(cfg.seed + 1, epoch + 1, info.rank))
-        losses = []
+        losses, seen = [], 0
         module.train()
-        for sel, faces in train.shuffled(o.batch_size, order):
+        for sel, faces in loader.shuffled(o.batch_size, order):
             sel, faces = (
                 sel[info.rank :: info.world][:local],
                 faces[info.rank :: info.world][:local],
@@ -291,12 +315,17 @@ def train_fold(
             scaler.scale(loss).backward()
             if o.grad_clip > 0:
                 scaler.unscale_(opt)
-                torch.nn.utils.clip_grad_norm_(params, o.grad_clip)
+                torch.nn.utils.clip_grad_norm_(module.parameters(), o.grad_clip)
             scaler.step(opt)
             scaler.update()
             sched.step()
             losses.append(float(loss.detach()))
-            seen_images += len(sel)
+            seen += len(sel)
+        return losses, seen
+
+    for epoch in range(start, o.epochs):
+        losses, seen = one_epoch(epoch, module, opt, sched, scaler, train)
+        seen_images += seen
         is_best, val_err = False, None
         if info.is_main:
             pv = predict(model, val, cfg.predict_batch, dev, amp, size, eyes)
@@ -344,10 +373,46 @@ def train_fold(
     if writer is not None:
         writer.close()
     record: dict[str, Any] = {}
+    which = "best" if cfg.log.select == "best" else "latest"
+    refit = bool(o.refit and len(plan.val_idx) and cfg.log.select == "best")
+    entry: dict[str, Any] = {}
+    entry_val = None
     if info.is_main:
-        which = "best" if cfg.log.select == "best" else "latest"
         state, entry = ckpt.load(which)
         model.load_state_dict(state["model"])
+        entry_val = entry.get("val")
+    refit_s, refit_persons = 0.0, []
+    if refit:
+        # Retrain from the same initial weights on the training + validation persons for the
+        # number of epochs the validation persons chose: the same lr schedule in epochs and the
+        # same seeds; the test person still chooses nothing. Not resumable: an interrupted
+        # refit is run again from its start by --resume.
+        n_refit = int(broadcast_object(info, int(entry["step"]) if info.is_main else 0))
+        fit_idx = np.sort(np.concatenate([plan.train_idx, plan.val_idx]))
+        fit = FaceLoader(face, fit_idx, d.cache_mb, d.buffer_chunks, size)
+        refit_persons = [*plan.train_persons, *plan.val_persons]
+        t_refit = time.perf_counter()
+        model, module, params, opt, sched, scaler, _ = build(len(fit_idx))
+        for epoch in range(n_refit):
+            losses, seen = one_epoch(epoch, module, opt, sched, scaler, fit)
+            msg = (
+                f"fold {plan.name} refit on {len(refit_persons)} persons, epoch {epoch + 1}/"
+                f"{n_refit}: loss {np.mean(losses) if losses else float('nan'):.4g}"
+            )
+            log.info("%s", msg)
+            if progress is not None and info.is_main:
+                progress(msg)
+        refit_s = time.perf_counter() - t_refit
+        if info.is_main:
+            rckpt = CheckpointManager(fold_dir / REFIT_DIR, keep=1)
+            rckpt.save(n_refit, {"model": model.state_dict(), "step": n_refit,
+                                 "config": cfg.model_dump(mode="json"),
+                                 "fold": plan.describe(), "refit_persons": refit_persons},
+                       best=True)  # fmt: skip
+            _, entry = rckpt.load("best")
+            entry = {**entry, "file": f"{REFIT_DIR}/{entry['file']}", "val": entry_val}
+        barrier(info)
+    if info.is_main:
         pt = predict(model, test, cfg.predict_batch, dev, amp, size, eyes)
         test_err = angular_error_deg(pt["gaze_xyz"], gaze[plan.test_idx])
         arrays = {"sample_index": plan.test_idx, **pt}
@@ -359,6 +424,9 @@ def train_fold(
             "selection_rule": selection_rule(cfg, plan),
             "selected_checkpoint": entry["file"],
             "selected_epoch": int(entry["step"]),
+            "refit": refit,
+            "refit_persons": refit_persons,
+            "refit_seconds": refit_s,
             "checkpoint_sha256": entry["sha256"],
             "best_checkpoint": best_name,
             "val_angular_deg": entry.get("val"),
