@@ -26,7 +26,7 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -250,9 +250,9 @@ def train_fold(
             opt, lr_schedule(o.epochs * per_epoch, o.warmup_epochs * per_epoch, o.scheduler)
         )
         scaler = torch.amp.GradScaler("cuda", enabled=amp)
-        return model, module, params, opt, sched, scaler, per_epoch
+        return model, module, opt, sched, scaler, per_epoch
 
-    model, module, params, opt, sched, scaler, per_epoch = build(len(plan.train_idx))
+    model, module, opt, sched, scaler, per_epoch = build(len(plan.train_idx))
     start, best, best_name = 0, None, None
     if resume and ckpt.has_checkpoint():
         state, entry = ckpt.load("latest")
@@ -375,7 +375,7 @@ def train_fold(
     record: dict[str, Any] = {}
     which = "best" if cfg.log.select == "best" else "latest"
     refit = bool(o.refit and len(plan.val_idx) and cfg.log.select == "best")
-    entry: dict[str, Any] = {}
+    entry = {}
     entry_val = None
     if info.is_main:
         state, entry = ckpt.load(which)
@@ -387,12 +387,12 @@ def train_fold(
         # number of epochs the validation persons chose: the same lr schedule in epochs and the
         # same seeds; the test person still chooses nothing. Not resumable: an interrupted
         # refit is run again from its start by --resume.
-        n_refit = int(broadcast_object(info, int(entry["step"]) if info.is_main else 0))
+        n_refit = cast(int, broadcast_object(info, int(entry["step"]) if info.is_main else 0))
         fit_idx = np.sort(np.concatenate([plan.train_idx, plan.val_idx]))
         fit = FaceLoader(face, fit_idx, d.cache_mb, d.buffer_chunks, size)
         refit_persons = [*plan.train_persons, *plan.val_persons]
         t_refit = time.perf_counter()
-        model, module, params, opt, sched, scaler, _ = build(len(fit_idx))
+        model, module, opt, sched, scaler, _ = build(len(fit_idx))
         for epoch in range(n_refit):
             losses, seen = one_epoch(epoch, module, opt, sched, scaler, fit)
             msg = (
