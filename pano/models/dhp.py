@@ -106,6 +106,40 @@ def dhp_reward(
     return terms.sum(-1) / n, terms
 
 
+def all_action_rewards(
+    pos: torch.Tensor,
+    speed: torch.Tensor,
+    subj_now: torch.Tensor,
+    subj_next: torch.Tensor,
+    sigma_deg: float,
+) -> torch.Tensor:
+    """DHP's reward ``(N, 8)`` of every action from ``pos (N, 3)`` (world action order).
+
+    Each action ``k`` moves ``speed (N,)`` degrees in direction ``k``
+    (:func:`move`) and is scored against the subjects ``(N, S, 3)`` at
+    steps t and t+1 exactly as the taken action is (:func:`dhp_reward`):
+    the reward compares a move with the subjects' moves at that step, so it is known for
+    the actions not taken too.
+
+    Returns:
+        ``(N, 8)``: column ``k`` is the reward of action ``k``.
+
+    """
+    n = pos.shape[0]
+    act = torch.arange(N_ACTIONS, device=pos.device).repeat(n)
+    p8 = pos.repeat_interleave(N_ACTIONS, 0)
+    new = move(p8, act, speed.repeat_interleave(N_ACTIONS, 0))
+    r, _ = dhp_reward(
+        new,
+        act,
+        subj_now.repeat_interleave(N_ACTIONS, 0),
+        subj_next.repeat_interleave(N_ACTIONS, 0),
+        sigma_deg,
+        sigma_deg,
+    )
+    return r.reshape(n, N_ACTIONS)
+
+
 def subject_speed_target(
     subj_now: torch.Tensor, subj_next: torch.Tensor, weights: torch.Tensor
 ) -> torch.Tensor:
@@ -164,6 +198,11 @@ class DHPAgent(nn.Module):
         speed_scale: the speed head outputs ``speed_scale * softplus(x)`` degrees per step.
         standardize: subtract each viewport's mean and divide by its std (+0.05) before the
             conv layers, so a target's contrast, not the scene's brightness, drives them.
+        recurrent: True (DHP): an LSTM cell between the conv features and the heads.
+            False: one feed-forward layer (``hidden`` units, ELU) instead, so the action
+            depends on the current view only and the agent cannot learn a video's
+            timeline; the state ``(h, c)`` is then passed through unchanged (zeros), so
+            callers treat both kinds alike.
 
     """
 
@@ -174,6 +213,7 @@ class DHPAgent(nn.Module):
         hidden: int = 288,
         speed_scale: float = 1.0,
         standardize: bool = False,
+        recurrent: bool = True,
     ) -> None:
         super().__init__()
         layers: list[nn.Module] = []
@@ -191,7 +231,13 @@ class DHPAgent(nn.Module):
         self.hidden = int(hidden)
         self.speed_scale = float(speed_scale)
         self.standardize = bool(standardize)
-        self.lstm = nn.LSTMCell(self.features, hidden)
+        self.recurrent = bool(recurrent)
+        self.lstm: nn.LSTMCell | None = None
+        self.ff: nn.Linear | None = None
+        if self.recurrent:
+            self.lstm = nn.LSTMCell(self.features, hidden)
+        else:
+            self.ff = nn.Linear(self.features, hidden)
         self.policy = nn.Linear(hidden, N_ACTIONS)
         self.value = nn.Linear(hidden, 1)
         self.speed = nn.Linear(hidden, 1)
@@ -228,6 +274,10 @@ class DHPAgent(nn.Module):
             sd = views.std((1, 2, 3), keepdim=True)
             views = (views - mu) / (sd + 0.05)
         x = self.conv(views).flatten(1)
-        h, c = self.lstm(x, state)
+        if self.lstm is not None:
+            h, c = self.lstm(x, state)
+        else:
+            assert self.ff is not None
+            h, c = F.elu(self.ff(x)), state[1]
         speed = F.softplus(self.speed(h)).squeeze(-1) * self.speed_scale
         return self.policy(h), self.value(h).squeeze(-1), speed, (h, c)
