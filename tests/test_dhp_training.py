@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from pano.errors import ShapeError
 from pano.geometry import lonlat_to_vec
 from pano.models.dhp import DHPAgent, all_action_rewards, dhp_reward, move
 from pano.pipelines.train.config import TrainConfig
@@ -117,3 +118,25 @@ def test_config_accepts_gamma_zero_and_the_new_options() -> None:
         TrainConfig.model_validate({"rl": {"policy_gradient": "sampled_twice"}})
     with pytest.raises(ValueError):
         TrainConfig.model_validate({"model": {"kind": "dhp", "frames": 3}})
+
+
+@pytest.mark.parametrize(
+    ("row", "col", "action"), [(8, 32, 1), (20, 36, 2), (36, 20, 4), (8, 20, 0)]
+)
+def test_spatial_head_moves_toward_what_scores_high_in_the_view(
+    row: int, col: int, action: int
+) -> None:
+    agent = DHPAgent(channels=1, size=42, hidden=8, recurrent=False, head="spatial")
+    with torch.no_grad():  # two conv layers that pass the input through, a score = its value
+        for conv in (agent.conv[0], agent.conv[2]):
+            conv.weight.zero_()
+            conv.bias.zero_()
+        agent.conv[0].weight[:, 0, 1, 1] = 1.0
+        agent.conv[2].weight[:, :, 1, 1] = torch.eye(32)
+        agent.score.weight.fill_(1.0)
+    view = torch.zeros(1, 1, 42, 42)
+    view[0, 0, row, col] = 5.0  # a bright dot (0 up, 2 right, 4 down as the viewer sees it)
+    logits = agent(view, agent.initial_state(1))[0]
+    assert int(logits.argmax()) == action
+    with pytest.raises(ShapeError):
+        DHPAgent(head="round")

@@ -203,6 +203,13 @@ class DHPAgent(nn.Module):
             depends on the current view only and the agent cannot learn a video's
             timeline; the state ``(h, c)`` is then passed through unchanged (zeros), so
             callers treat both kinds alike.
+        head: ``"dense"`` (DHP): the policy logits are a linear layer of the features.
+            ``"spatial"``: after the first two conv layers a 1x1 conv scores every cell of
+            the view; the policy's logit for action ``k`` is ``beta`` times the expected
+            screen offset, under the softmax of those scores, projected on direction ``k``
+            - "move toward what scores high in the view", so the policy depends on where
+            things are in the view, not on which video it is (value and step size keep
+            the dense path).
 
     """
 
@@ -214,8 +221,12 @@ class DHPAgent(nn.Module):
         speed_scale: float = 1.0,
         standardize: bool = False,
         recurrent: bool = True,
+        head: str = "dense",
     ) -> None:
         super().__init__()
+        if head not in ("dense", "spatial"):
+            raise ShapeError(f"DHPAgent head must be 'dense' or 'spatial', got {head!r}")
+        self.head = head
         layers: list[nn.Module] = []
         c = channels
         for _ in range(4):
@@ -244,6 +255,19 @@ class DHPAgent(nn.Module):
         # Small initial policy logits: start close to uniform (as A3C's normalized init).
         nn.init.normal_(self.policy.weight, std=0.01)
         nn.init.zeros_(self.policy.bias)
+        if head == "spatial":
+            s2 = (((size + 1) // 2) + 1) // 2  # cells after two stride-2 convs
+            self.score = nn.Conv2d(32, 1, 1)
+            self.beta = nn.Parameter(torch.tensor(1.0))
+            # offset of each cell from the view centre in half-views (rows down, cols right)
+            r = (torch.arange(s2, dtype=torch.float32) - (s2 - 1) / 2) / (s2 / 2)
+            a = torch.deg2rad(torch.arange(N_ACTIONS, dtype=torch.float32) * 360.0 / N_ACTIONS)
+            # action k points at (row, col) = (-cos, sin): projection of every cell on it
+            proj = (
+                -torch.cos(a)[:, None, None] * r[None, :, None]
+                + torch.sin(a)[:, None, None] * r[None, None, :]
+            )
+            self.register_buffer("proj", proj.flatten(1), persistent=False)  # (8, s2*s2)
 
     def initial_state(
         self, n: int, device: torch.device | str = "cpu"
@@ -273,11 +297,17 @@ class DHPAgent(nn.Module):
             mu = views.mean((1, 2, 3), keepdim=True)
             sd = views.std((1, 2, 3), keepdim=True)
             views = (views - mu) / (sd + 0.05)
-        x = self.conv(views).flatten(1)
+        early = self.conv[:4](views)
+        x = self.conv[4:](early).flatten(1)
         if self.lstm is not None:
             h, c = self.lstm(x, state)
         else:
             assert self.ff is not None
             h, c = F.elu(self.ff(x)), state[1]
         speed = F.softplus(self.speed(h)).squeeze(-1) * self.speed_scale
-        return self.policy(h), self.value(h).squeeze(-1), speed, (h, c)
+        if self.head == "spatial":
+            w = torch.softmax(self.score(early).flatten(1), -1)  # (N, cells)
+            logits = 4.0 * self.beta * (w @ self.proj.T)
+        else:
+            logits = self.policy(h)
+        return logits, self.value(h).squeeze(-1), speed, (h, c)

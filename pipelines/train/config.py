@@ -118,6 +118,11 @@ class DHPModel(PanoConfig):
         description="views per observation: 1 (DHP) = the current step's frame; 2 = also the "
         "previous step's frame seen from the same direction (a motion cue), as channels",
     )
+    head: Literal["dense", "spatial"] = Field(
+        "dense",
+        description="policy head: dense (DHP) = a linear layer of the features; spatial = "
+        "toward the expected position of a learned score map over the view",
+    )
     recurrent: bool = Field(
         True,
         description="LSTM between the conv features and the heads (DHP); false: one "

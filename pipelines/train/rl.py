@@ -56,6 +56,7 @@ def make_agent(cfg: TrainConfig) -> DHPAgent:
         speed_scale=m.speed_scale,
         standardize=m.standardize,
         recurrent=m.recurrent,
+        head=m.head,
     )
 
 
