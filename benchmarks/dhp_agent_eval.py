@@ -25,6 +25,7 @@ from pano.pipelines.train.checkpoint import CheckpointManager
 from pano.pipelines.train.config import TrainConfig
 from pano.pipelines.train.data import FrameBank, load_split_videos
 from pano.pipelines.train.rl import (
+    luma_only,
     make_agent,
     make_sampler,
     pearson_cc,
@@ -69,7 +70,7 @@ def main() -> None:
         videos,
         [v.step_frame for v in videos],
         cfg.data.frame_width,
-        True,
+        luma_only(cfg),
         torch.device("cpu"),
         "auto",
     )

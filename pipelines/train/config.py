@@ -111,6 +111,11 @@ class DHPModel(PanoConfig):
         description="standardise each viewport (zero mean, unit std) before the conv layers "
         "(DHP feeds [0, 1] luma)",
     )
+    color: bool = Field(
+        False,
+        description="RGB viewports (3 channels per frame) instead of DHP's luma; the synthetic "
+        "targets are coloured discs, some no brighter than the background",
+    )
     frames: int = Field(
         1,
         ge=1,

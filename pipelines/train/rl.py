@@ -50,7 +50,7 @@ def make_agent(cfg: TrainConfig) -> DHPAgent:
     m = cfg.model
     assert isinstance(m, DHPModel)
     return DHPAgent(
-        channels=m.frames,
+        channels=m.frames * (3 if m.color else 1),
         size=m.size,
         hidden=m.hidden,
         speed_scale=m.speed_scale,
@@ -60,8 +60,13 @@ def make_agent(cfg: TrainConfig) -> DHPAgent:
     )
 
 
+def luma_only(cfg: TrainConfig) -> bool:
+    """Whether the DHP agent of ``cfg`` sees luma (DHP) rather than RGB (``model.color``)."""
+    return not (isinstance(cfg.model, DHPModel) and cfg.model.color)
+
+
 def make_sampler(cfg: TrainConfig) -> Any:
-    """The agent's viewport sampler (luma, ``size`` x ``size``, DHP's FoV by default)."""
+    """The agent's viewport sampler (``size`` x ``size``, DHP's FoV by default)."""
     from pano.viewport import ViewportSampler
 
     m = cfg.model
@@ -150,7 +155,7 @@ class DHPTask:
             every,
             [v.step_frame for v in every],
             cfg.data.frame_width,
-            gray=True,
+            gray=luma_only(cfg),
             device=info.device,
             backend=cfg.data.decode_backend,
         )
@@ -516,8 +521,9 @@ def rollout_video(
     state = model.initial_state(n, device)
     out = torch.empty(steps, n, 3, dtype=torch.float64)
     out[0] = pos.double().cpu()
+    two = model.channels != bank.channels  # model.frames: 2
     for t in range(steps - 1):
-        prev = rows[max(t - 1, 0)].expand(n) if model.channels == 2 else None
+        prev = rows[max(t - 1, 0)].expand(n) if two else None
         views = observe(sampler, bank, pos, rows[t].expand(n), prev)
         logits, _, speed, state = model(views, state)
         probs = torch.softmax(logits, -1)
