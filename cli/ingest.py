@@ -41,6 +41,13 @@ DeviceOpt = Annotated[
     str | None, typer.Option(help="Heatmap device: auto, cpu, cuda, cuda:N [auto].")
 ]
 SchedulerOpt = Annotated[str | None, typer.Option(help="Address of an existing Dask scheduler.")]
+EmDetectOpt = Annotated[
+    bool,
+    typer.Option(
+        "--em-detect",
+        help="Then detect eye-movement events (as pano em detect) where there are none.",
+    ),
+]
 OverwriteOpt = Annotated[
     bool, typer.Option("--overwrite", help="Replace an existing store instead of resuming.")
 ]
@@ -54,6 +61,55 @@ def _size(text: str) -> tuple[int, int]:
     except ValueError as err:
         raise ConfigError(f"--heatmap-size {text!r}: expected WIDTHxHEIGHT, e.g. 360x180") from err
     return w, h
+
+
+def _heat(sigma: float | None, size: str | None, step_frames: int | None) -> dict[str, Any]:
+    """The ``heatmap`` section given by --heatmap-sigma / --heatmap-size / --step-frames."""
+    heat: dict[str, Any] = {}
+    if sigma is not None:
+        heat["sigma_deg"] = sigma
+    if size is not None:
+        heat["width"], heat["height"] = _size(size)
+    if step_frames is not None:
+        heat["step_frames"] = step_frames
+    return heat
+
+
+def _flags(values: dict[str, Any], **switches: bool) -> dict[str, Any]:
+    """Config overrides from command-line options.
+
+    The values that are given (``None`` = not given; paths as text) and the switches that
+    are on (``overwrite=True`` -> ``overwrite: true``).
+    """
+    flags = {k: str(v) if isinstance(v, Path) else v for k, v in values.items() if v is not None}
+    flags.update({k: True for k, on in switches.items() if on})
+    return flags
+
+
+def _config(model: Any, config: Path | None, set_: list[str] | None, flags: dict[str, Any]) -> Any:
+    """``model`` loaded with precedence defaults < YAML < environment < --set < options."""
+    from pano.config import deep_merge, load_config, parse_overrides
+
+    return load_config(model, config, deep_merge(parse_overrides(set_ or []), flags),
+                       section="ingest")  # fmt: skip
+
+
+# Options shared by `pano ingest gazehub` and `pano ingest mpiifacegaze`.
+GazeStoreOpt = Annotated[
+    str | None,
+    typer.Option(help="Output store: a path (OUT.zarr) or fsspec URL; may hold videos too."),
+]
+BlockOpt = Annotated[
+    int | None, typer.Option(help="Samples per part (one Dask task; a multiple of 32) [512].")
+]
+PartWorkersOpt = Annotated[
+    int | None,
+    typer.Option(help="Dask worker processes [one per part, up to the CPU count]; 0 = in-process."),
+]
+GroupOverwriteOpt = Annotated[
+    bool,
+    typer.Option("--overwrite", help="Replace gaze/NAME (only that group) instead of resuming it."),
+]
 
 
 @ingest_app.command("pvs-hm")
@@ -98,13 +154,7 @@ def pvs_hm(
             "--verify", help="Read every chunk of the complete videos; rewrite damaged ones."
         ),
     ] = False,
-    em_detect: Annotated[
-        bool,
-        typer.Option(
-            "--em-detect",
-            help="Then detect eye-movement events (as pano em detect) where there are none.",
-        ),
-    ] = False,
+    em_detect: EmDetectOpt = False,
     config: Annotated[
         Path | None, typer.Option(help="YAML config (see pipelines/configs/ingest.yaml).")
     ] = None,
@@ -120,39 +170,19 @@ def pvs_hm(
     Precedence: defaults < --config YAML < PANO_INGEST__* environment < --set < options.
     Re-running finishes an interrupted ingest; on a complete store it does nothing.
     """
-    from pano.config import deep_merge, load_config, parse_overrides
     from pano.pipelines.ingest import IngestConfig, ingest_pvs_hm
 
-    heat: dict[str, Any] = {}
-    if heatmap_sigma is not None:
-        heat["sigma_deg"] = heatmap_sigma
-    if heatmap_size is not None:
-        heat["width"], heat["height"] = _size(heatmap_size)
-    if step_frames is not None:
-        heat["step_frames"] = step_frames
+    heat = _heat(heatmap_sigma, heatmap_size, step_frames) or None
     if traces is not None and hm is None and config is None:
         _ingest_txt_only(traces, store, videos, em, workers, device, overwrite, verify, heat, set_)
         return
-    flags: dict[str, Any] = {}
-    for key, val in (
-        ("videos", videos), ("hm", hm), ("store", store), ("em", em), ("device", device),
-        ("workers", workers), ("scheduler", scheduler), ("traces", traces),
-        ("traces_tolerance_deg", traces_tolerance),
-    ):  # fmt: skip
-        if val is not None:
-            flags[key] = val if isinstance(val, float) else str(val)
-    if overwrite:
-        flags["overwrite"] = True
-    if verify:
-        flags["verify"] = True
-    if em_detect:
-        flags["em_detect"] = True
-    if heat:
-        flags["heatmap"] = heat
-    overrides = deep_merge(parse_overrides(set_ or []), flags)
-    cfg = load_config(IngestConfig, config, overrides, section="ingest")
-    summary = ingest_pvs_hm(cfg)
-    typer.echo(summary.format())
+    flags = _flags(
+        {"videos": videos, "hm": hm, "store": store, "em": em, "device": device,
+         "workers": workers, "scheduler": scheduler, "traces": traces,
+         "traces_tolerance_deg": traces_tolerance, "heatmap": heat},
+        overwrite=overwrite, verify=verify, em_detect=em_detect,
+    )  # fmt: skip
+    typer.echo(ingest_pvs_hm(_config(IngestConfig, config, set_, flags)).format())
 
 
 @ingest_app.command("gazehub")
@@ -164,29 +194,14 @@ def gazehub(
     dataset: Annotated[
         str | None, typer.Option(help="Which GazeHub data set: mpiifacegaze, gaze360, eyediap.")
     ] = None,
-    store: Annotated[
-        str | None,
-        typer.Option(help="Output store: a path (OUT.zarr) or fsspec URL; may hold videos too."),
-    ] = None,
+    store: GazeStoreOpt = None,
     name: Annotated[
         str | None, typer.Option(help="Group name under gaze/ [the --dataset].")
     ] = None,
-    block: Annotated[
-        int | None, typer.Option(help="Samples per part (one Dask task; a multiple of 32) [512].")
-    ] = None,
-    workers: Annotated[
-        int | None,
-        typer.Option(
-            help="Dask worker processes [one per part, up to the CPU count]; 0 = in-process."
-        ),
-    ] = None,
+    block: BlockOpt = None,
+    workers: PartWorkersOpt = None,
     scheduler: SchedulerOpt = None,
-    overwrite: Annotated[
-        bool,
-        typer.Option(
-            "--overwrite", help="Replace gaze/NAME (only that group) instead of resuming it."
-        ),
-    ] = False,
+    overwrite: GroupOverwriteOpt = False,
     config: Annotated[
         Path | None, typer.Option(help="YAML config (see pipelines/configs/ingest_gazehub.yaml).")
     ] = None,
@@ -203,21 +218,14 @@ def gazehub(
     checked before the store is touched. Re-running finishes an interrupted ingest; on a
     complete group it does nothing. See docs/gaze.md.
     """
-    from pano.config import deep_merge, load_config, parse_overrides
     from pano.pipelines.ingest_gaze import GazeHubIngestConfig, ingest_gazehub
 
-    flags: dict[str, Any] = {}
-    for key, val in (
-        ("root", root), ("dataset", dataset), ("store", store), ("name", name), ("block", block),
-        ("workers", workers), ("scheduler", scheduler),
-    ):  # fmt: skip
-        if val is not None:
-            flags[key] = str(val) if isinstance(val, Path) else val
-    if overwrite:
-        flags["overwrite"] = True
-    overrides = deep_merge(parse_overrides(set_ or []), flags)
-    cfg = load_config(GazeHubIngestConfig, config, overrides, section="ingest")
-    typer.echo(ingest_gazehub(cfg).format())
+    flags = _flags(
+        {"root": root, "dataset": dataset, "store": store, "name": name, "block": block,
+         "workers": workers, "scheduler": scheduler},
+        overwrite=overwrite,
+    )  # fmt: skip
+    typer.echo(ingest_gazehub(_config(GazeHubIngestConfig, config, set_, flags)).format())
 
 
 def _ingest_txt_only(
@@ -229,11 +237,10 @@ def _ingest_txt_only(
     device: str | None,
     overwrite: bool,
     verify: bool,
-    heat: dict[str, Any],
+    heat: dict[str, Any] | None,
     set_: list[str] | None,
 ) -> None:
     """``pano ingest pvs-hm --traces DIR`` without ``--hm``: the txt traces alone."""
-    from pano.config import deep_merge, load_config, parse_overrides
     from pano.errors import ConfigError
     from pano.pipelines.ingest_traces import TraceIngestConfig, ingest_traces
 
@@ -243,19 +250,12 @@ def _ingest_txt_only(
         raise ConfigError(
             "--em needs --hm: the txt traces hold head movements only; drop --em or add --hm"
         )
-    flags: dict[str, Any] = {"format": "pvs-hm-txt", "source": str(traces), "store": store}
-    for key, val in (("videos", videos), ("workers", workers), ("device", device)):
-        if val is not None:
-            flags[key] = str(val) if isinstance(val, Path) else val
-    if overwrite:
-        flags["overwrite"] = True
-    if verify:
-        flags["verify"] = True
-    if heat:
-        flags["heatmap"] = heat
-    overrides = deep_merge(parse_overrides(set_ or []), flags)
-    cfg = load_config(TraceIngestConfig, None, overrides, section="ingest")
-    typer.echo(ingest_traces(cfg).format())
+    flags = _flags(
+        {"format": "pvs-hm-txt", "source": traces, "store": store, "videos": videos,
+         "workers": workers, "device": device, "heatmap": heat},
+        overwrite=overwrite, verify=verify,
+    )  # fmt: skip
+    typer.echo(ingest_traces(_config(TraceIngestConfig, None, set_, flags)).format())
 
 
 def _trace_command(name: str, summary: str) -> Callable[..., None]:
@@ -294,6 +294,7 @@ def _trace_command(name: str, summary: str) -> Callable[..., None]:
         verify: Annotated[
             bool, typer.Option("--verify", help="Read every chunk; rewrite damaged videos.")
         ] = False,
+        em_detect: EmDetectOpt = False,
         config: Annotated[Path | None, typer.Option(help="YAML config (section 'ingest').")] = None,
         set_: Annotated[
             list[str] | None,
@@ -304,32 +305,15 @@ def _trace_command(name: str, summary: str) -> Callable[..., None]:
             ),
         ] = None,
     ) -> None:
-        from pano.config import deep_merge, load_config, parse_overrides
         from pano.pipelines.ingest_traces import TraceIngestConfig, ingest_traces
 
-        flags: dict[str, Any] = {"format": name, "source": str(source), "store": store}
-        for key, val in (
-            ("videos", videos), ("split", split), ("device", device), ("workers", workers),
-            ("scheduler", scheduler),
-        ):  # fmt: skip
-            if val is not None:
-                flags[key] = str(val) if isinstance(val, Path) else val
-        if overwrite:
-            flags["overwrite"] = True
-        if verify:
-            flags["verify"] = True
-        heat: dict[str, Any] = {}
-        if heatmap_sigma is not None:
-            heat["sigma_deg"] = heatmap_sigma
-        if heatmap_size is not None:
-            heat["width"], heat["height"] = _size(heatmap_size)
-        if step_frames is not None:
-            heat["step_frames"] = step_frames
-        if heat:
-            flags["heatmap"] = heat
-        overrides = deep_merge(parse_overrides(set_ or []), flags)
-        cfg = load_config(TraceIngestConfig, config, overrides, section="ingest")
-        typer.echo(ingest_traces(cfg).format())
+        flags = _flags(
+            {"format": name, "source": source, "store": store, "videos": videos, "split": split,
+             "device": device, "workers": workers, "scheduler": scheduler,
+             "heatmap": _heat(heatmap_sigma, heatmap_size, step_frames) or None},
+            overwrite=overwrite, verify=verify, em_detect=em_detect,
+        )  # fmt: skip
+        typer.echo(ingest_traces(_config(TraceIngestConfig, config, set_, flags)).format())
 
     command.__doc__ = (
         f"{summary}\n\nReads SOURCE with the '{name}' reader and writes one group per video "
@@ -346,10 +330,7 @@ def mpiifacegaze(
         Path | None,
         typer.Option(help="The ORIGINAL MPIIFaceGaze folder (holding p00 .. p14)."),
     ] = None,
-    store: Annotated[
-        str | None,
-        typer.Option(help="Output store: a path (OUT.zarr) or fsspec URL; may hold videos too."),
-    ] = None,
+    store: GazeStoreOpt = None,
     persons: Annotated[
         str | None, typer.Option(help="Comma-separated persons, e.g. p00,p01 [all present].")
     ] = None,
@@ -368,25 +349,13 @@ def mpiifacegaze(
     device: Annotated[
         str | None, typer.Option(help="Warp device: auto, cpu, cuda, cuda:N [auto].")
     ] = None,
-    block: Annotated[
-        int | None, typer.Option(help="Samples per part (one Dask task; a multiple of 32) [512].")
-    ] = None,
+    block: BlockOpt = None,
     limit: Annotated[
         int | None, typer.Option(help="Only the first LIMIT lines of each person (previews).")
     ] = None,
-    workers: Annotated[
-        int | None,
-        typer.Option(
-            help="Dask worker processes [one per part, up to the CPU count]; 0 = in-process."
-        ),
-    ] = None,
+    workers: PartWorkersOpt = None,
     scheduler: SchedulerOpt = None,
-    overwrite: Annotated[
-        bool,
-        typer.Option(
-            "--overwrite", help="Replace gaze/NAME (only that group) instead of resuming it."
-        ),
-    ] = False,
+    overwrite: GroupOverwriteOpt = False,
     config: Annotated[
         Path | None,
         typer.Option(help="YAML config (see pipelines/configs/ingest_mpiifacegaze.yaml)."),
@@ -405,32 +374,18 @@ def mpiifacegaze(
     annotation line is checked before the store is touched; re-running finishes an
     interrupted ingest. Protocol: leave-one-person-out. See docs/gaze.md.
     """
-    from pano.config import deep_merge, load_config, parse_overrides
     from pano.pipelines.ingest_mpiifacegaze import RawMpiiIngestConfig, ingest_mpiifacegaze_raw
 
-    flags: dict[str, Any] = {}
-    for key, val in (
-        ("raw", raw), ("store", store), ("name", name), ("device", device), ("block", block),
-        ("limit", limit), ("workers", workers), ("scheduler", scheduler),
-    ):  # fmt: skip
-        if val is not None:
-            flags[key] = str(val) if isinstance(val, Path) else val
-    if persons is not None:
-        flags["persons"] = [p.strip() for p in persons.split(",") if p.strip()]
-    norm: dict[str, Any] = {}
-    if distance is not None:
-        norm["distance_mm"] = distance
-    if focal is not None:
-        norm["focal_px"] = focal
-    if size is not None:
-        norm["width_px"] = norm["height_px"] = size
-    if norm:
-        flags["normalisation"] = norm
-    if overwrite:
-        flags["overwrite"] = True
-    overrides = deep_merge(parse_overrides(set_ or []), flags)
-    cfg = load_config(RawMpiiIngestConfig, config, overrides, section="ingest")
-    typer.echo(ingest_mpiifacegaze_raw(cfg).format())
+    norm = _flags({"distance_mm": distance, "focal_px": focal, "width_px": size,
+                   "height_px": size})  # fmt: skip
+    flags = _flags(
+        {"raw": raw, "store": store, "name": name, "device": device, "block": block,
+         "limit": limit, "workers": workers, "scheduler": scheduler, "normalisation": norm or None,
+         "persons": None if persons is None
+         else [p.strip() for p in persons.split(",") if p.strip()]},
+        overwrite=overwrite,
+    )  # fmt: skip
+    typer.echo(ingest_mpiifacegaze_raw(_config(RawMpiiIngestConfig, config, set_, flags)).format())
 
 
 def register_formats() -> None:

@@ -38,6 +38,13 @@ new competing load the policy may still choose too many threads; it does not see
 quotas of containers (cgroups), only affinity. ``torch.set_num_threads`` is process-wide:
 run pano's hot loops from one Python thread at a time (as pano's pipelines do) or set
 ``PANO_THREADS``. CUDA work is not affected.
+
+OpenMP's wait policy: with its default (spin before sleeping), every
+``torch.set_num_threads`` call - which each hot loop makes when it starts and ends - leaves
+OpenMP threads that spin between parallel regions; on a loaded machine they take the cores
+from the main thread, and even tiny ops (a ``sin`` of 900 values) took 7-17 ms instead of
+0.01 ms. ``import pano`` therefore sets ``OMP_WAIT_POLICY`` to :data:`OMP_WAIT_DEFAULT`
+when the variable is unset and torch is not loaded yet.
 """
 
 from __future__ import annotations
@@ -53,8 +60,14 @@ from typing import Any
 
 from pano.errors import ConfigError
 
+#: What ``import pano`` puts in ``OMP_WAIT_POLICY`` when it is unset (``pano/__init__.py``):
+#: idle OpenMP threads sleep instead of spinning, so they do not take a busy machine's
+#: cores from the thread that has work (``benchmarks/bench_omp_wait.py``).
+OMP_WAIT_DEFAULT = "PASSIVE"
+
 __all__ = [
     "ENV_VAR",
+    "OMP_WAIT_DEFAULT",
     "check_threads",
     "choose_threads",
     "hot_loop_threads",

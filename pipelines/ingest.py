@@ -39,7 +39,12 @@ import numpy as np
 from pano._version import __version__
 from pano.errors import ConfigError, InputDataError, StoreError, StoreExistsError
 from pano.geometry import CANONICAL_FRAME
-from pano.pipelines.ingest_config import IngestConfig, IngestSummary, VideoResult
+from pano.pipelines.ingest_config import (
+    EmDetectSettings,
+    IngestConfig,
+    IngestSummary,
+    VideoResult,
+)
 from pano.pipelines.runner import dask_runner
 from pano.pvs_hm_facts import DHP_TEST_VIDEOS
 from pano.stores.generation import Generation
@@ -371,18 +376,28 @@ def ingest_pvs_hm(cfg: IngestConfig) -> IngestSummary:
     with store_write_lock(cfg.store, command="pano ingest pvs-hm"):
         summary = _ingest(cfg)
         if cfg.em_detect:  # still under the lock: events of the videos that lack them
-            from pano.pipelines.em_detect import EmDetectConfig, detect_store
-
-            det = detect_store(
-                EmDetectConfig(
-                    store=cfg.store, em=cfg.em_params, eye_sigma_deg=cfg.eye_sigma_deg,
-                    device=cfg.device,
-                ),
-                only_missing=True,
-            )  # fmt: skip
-            summary.em_events = [v.name for v in det.videos if v.status == "written"]
-            summary.em_events_kept = [v.name for v in det.videos if v.status != "written"]
+            detect_missing_events(cfg.store, cfg.device, cfg, summary)
         return summary
+
+
+def detect_missing_events(
+    store: str, device: str, em: EmDetectSettings, summary: IngestSummary
+) -> None:
+    """Run ``--em-detect`` after an ingest: events for the videos with EM that lack them.
+
+    The videos detected and kept are written into ``summary``. Call it under the store's
+    write lock (:func:`pano.stores.lock.store_write_lock` is re-entrant in a process).
+    """
+    from pano.pipelines.em_detect import EmDetectConfig, detect_store
+
+    det = detect_store(
+        EmDetectConfig(
+            store=store, em=em.em_params, eye_sigma_deg=em.eye_sigma_deg, device=device
+        ),
+        only_missing=True,
+    )  # fmt: skip
+    summary.em_events = [v.name for v in det.videos if v.status == "written"]
+    summary.em_events_kept = [v.name for v in det.videos if v.status != "written"]
 
 
 def _ingest(cfg: IngestConfig) -> IngestSummary:

@@ -70,7 +70,27 @@ class StoreIngestSettings(PanoConfig):
         return check_dashboard(v)
 
 
-class IngestConfig(StoreIngestSettings):
+class EmDetectSettings(BaseModel):
+    """Eye-movement event detection right after an ingest (``--em-detect``).
+
+    As ``pano em detect``, on the videos with EM that have no events yet; shared by
+    ``pano ingest pvs-hm`` and ``pano ingest <format>``.
+    """
+
+    em_detect: bool = Field(
+        default=False,
+        description="after the ingest, detect eye-movement events (pano em detect) in every "
+        "video with EM that has none yet",
+    )
+    em_params: EmParams = Field(
+        default_factory=EmParams, description="event detection parameters of em_detect"
+    )
+    eye_sigma_deg: float = Field(
+        default=EYE_SIGMA_DEG, gt=0, le=180, description="eye heatmap sigma of em_detect, degrees"
+    )
+
+
+class IngestConfig(StoreIngestSettings, EmDetectSettings):
     """Configuration of ``pano ingest pvs-hm`` (see ``pipelines/configs/ingest.yaml``)."""
 
     videos: Path = Field(description="folder of the mp4 videos")
@@ -112,18 +132,6 @@ class IngestConfig(StoreIngestSettings):
     mixed_subjects: bool = Field(
         default=False,
         description="accept videos with different numbers of subjects (else refused)",
-    )
-
-    em_detect: bool = Field(
-        default=False,
-        description="after the ingest, detect eye-movement events (pano em detect) in every "
-        "video with EM that has none yet",
-    )
-    em_params: EmParams = Field(
-        default_factory=EmParams, description="event detection parameters of em_detect"
-    )
-    eye_sigma_deg: float = Field(
-        default=EYE_SIGMA_DEG, gt=0, le=180, description="eye heatmap sigma of em_detect, degrees"
     )
 
     @model_validator(mode="after")

@@ -166,6 +166,7 @@ def write_gaze_parts(
     make_job: Callable[[str, int], Any],
     task: Callable[[Any], int],
     label: str,
+    images_digest: str = "",
 ) -> tuple[int, bool]:
     """Create (or resume) ``gaze/<name>``, write its pending parts on Dask, mark it complete.
 
@@ -177,17 +178,26 @@ def write_gaze_parts(
         make_job: ``(store location for tasks, part index) -> job`` for ``task``.
         task: the Dask task writing one part (returns its row count).
         label: progress label (``"writing"``, ``"normalising into"``).
+        images_digest: the reader's digest of the input images (paths, byte sizes),
+            recorded when the group is completed; a complete group recorded with another
+            digest is refused (an image was replaced since) unless ``overwrite``.
 
     Returns:
         ``(parts written by this run, whether the group was already complete)``.
     """
-    from pano.stores.reader import local_path
+    from pano.stores.reader import describe, local_path
 
     writer = GazeWriter.create(
         cfg.store, name, layout, convention, protocol, subjects, provenance,
         overwrite=cfg.overwrite,
     )  # fmt: skip
     was_complete = writer.complete
+    if was_complete and images_digest and writer.images_digest not in ("", images_digest):
+        raise StoreExistsError(
+            f"{describe(cfg.store)}: {gaze_path(name)} is complete, but the images under "
+            "its label files are not those it was ingested from (a file's size differs); "
+            "pass --overwrite to ingest them again"
+        )
     pending = [] if was_complete else writer.pending_parts()
     if existed and (pending or not was_complete):
         from pano.stores.generation import bump_generation
@@ -207,7 +217,7 @@ def write_gaze_parts(
             task, jobs, f"{label} {gaze_path(name)}", scatter=True, return_errors=True
         )
     _raise_first([r for r in results if isinstance(r, BaseException)])
-    GazeWriter.open(cfg.store, name).finish()
+    GazeWriter.open(cfg.store, name).finish(images_digest)
     return len(jobs), was_complete
 
 
@@ -258,7 +268,7 @@ def _ingest(cfg: GazeHubIngestConfig) -> GazeIngestSummary:
     written, was_complete = write_gaze_parts(
         cfg, name, existed, layout, index.convention, index.protocol, index.subjects,
         provenance, lambda store, p: _PartJob(store, name, p, _rows(index, *layout.part_rows(p))),
-        _write_part_task, "writing",
+        _write_part_task, "writing", index.images_digest,
     )  # fmt: skip
     return GazeIngestSummary(
         store=str(cfg.store), group=gaze_path(name), dataset=cfg.dataset,

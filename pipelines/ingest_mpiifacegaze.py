@@ -189,7 +189,7 @@ def _ingest(cfg: RawMpiiIngestConfig) -> RawMpiiIngestSummary:
         lambda store, p: _PartJob(
             store, cfg.name, p, index.subset(*layout.part_rows(p)), params, device, cfg.batch
         ),
-        _write_part_task, "normalising into",
+        _write_part_task, "normalising into", index.images_digest,
     )  # fmt: skip
     status: Literal["written", "complete"] = "complete" if was_complete else "written"
     return RawMpiiIngestSummary(

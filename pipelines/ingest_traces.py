@@ -35,7 +35,7 @@ from typing import Any
 from pydantic import Field
 
 from pano._version import __version__
-from pano.errors import InputDataError, InputFileNotFoundError, StoreExistsError
+from pano.errors import ConfigError, InputDataError, InputFileNotFoundError, StoreExistsError
 from pano.geometry import CANONICAL_FRAME
 from pano.pipelines.ingest import (
     _file_source,
@@ -45,8 +45,14 @@ from pano.pipelines.ingest import (
     _ProbeResult,
     _raise_first,
     _remove_store,
+    detect_missing_events,
 )
-from pano.pipelines.ingest_config import IngestSummary, StoreIngestSettings, VideoResult
+from pano.pipelines.ingest_config import (
+    EmDetectSettings,
+    IngestSummary,
+    StoreIngestSettings,
+    VideoResult,
+)
 from pano.pipelines.runner import dask_runner
 from pano.stores.schema import (
     VIDEOS_GROUP,
@@ -66,7 +72,7 @@ from pano.stores.traces import SourceMap, Trace, TraceSet
 log = logging.getLogger("pano.pipelines.ingest_traces")
 
 
-class TraceIngestConfig(StoreIngestSettings):
+class TraceIngestConfig(StoreIngestSettings, EmDetectSettings):
     """Configuration of ``pano ingest <format>`` for a trace format."""
 
     format: str = Field(description="the raw format (pano.stores.formats.FORMATS)")
@@ -170,7 +176,10 @@ def ingest_traces(cfg: TraceIngestConfig, traces: TraceSet | None = None) -> Ing
 
     check_store_location(cfg.store, write=True, groups=(VIDEOS_GROUP,), option="STORE")
     with store_write_lock(cfg.store, command=f"pano ingest {cfg.format}"):
-        return _ingest(cfg, traces)
+        summary = _ingest(cfg, traces)
+        if cfg.em_detect:  # still under the lock: events of the videos that lack them
+            detect_missing_events(cfg.store, cfg.device, cfg, summary)
+        return summary
 
 
 def _video_files(cfg: TraceIngestConfig, names: list[str]) -> dict[str, Path]:
@@ -203,6 +212,11 @@ def _ingest(cfg: TraceIngestConfig, traces: TraceSet | None) -> IngestSummary:
     else:
         ts = traces
         ts.check()
+    if cfg.em_detect and not any(t.gaze is not None for t in ts.traces):
+        raise ConfigError(
+            f"--em-detect: the {cfg.format} data read from {cfg.source} holds no eye movements "
+            "(head traces only); drop --em-detect"
+        )
     dataset = cfg.dataset or ts.dataset
     videos = ts.video_names()
     names = map_source_names(videos, str(cfg.source))

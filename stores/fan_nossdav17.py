@@ -105,7 +105,7 @@ def read_orientation_file(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarra
     table = read_table(path, sep=",", what="Fan NOSSDAV'17 orientation file")
     cols = [table.column(FRAME), table.column(YAW), table.column(PITCH)]
     values = table.floats(cols, [FRAME, YAW, PITCH])
-    where = [table.where(r) for r in range(len(table.rows))]
+    where = table.wheres()
     frames, yaw, pitch = values[:, 0], values[:, 1], values[:, 2]
     keep = check_increasing(frames, where, str(path))
     check_range(yaw, -180.0, 180.0, where, YAW)

@@ -62,6 +62,9 @@ DEFAULT_BLOCK = 512
 #: Attribute of a gaze group saying what it is.
 KIND_ATTR = "pano_kind"
 #: The command named in messages about an incomplete group.
+#: Group attribute: SHA-256 of the input images' paths and byte sizes, set when complete.
+IMAGES_DIGEST_ATTR = "images_digest"
+
 FINISH_HINT = "re-run the `pano ingest` command that wrote it (it resumes)"
 
 _IMAGES = ("face", "left", "right")
@@ -360,8 +363,16 @@ class GazeWriter:
         self.write_rows(start, samples)
         self._array("part_complete")[part] = True
 
-    def finish(self) -> None:
+    @property
+    def images_digest(self) -> str:
+        """The input images' digest recorded when the group was completed ("" if none)."""
+        return str(self.group.attrs.get(IMAGES_DIGEST_ATTR, ""))
+
+    def finish(self, images_digest: str = "") -> None:
         """Mark the group complete - after checking that every part is written.
+
+        ``images_digest`` (the reader's digest of the input images' paths and sizes) is
+        recorded with the mark, for :attr:`images_digest`.
 
         Raises:
             StoreError: parts are missing (names how many and the command that resumes).
@@ -375,6 +386,8 @@ class GazeWriter:
                 f"{self.path}: {len(missing)} of {self.layout.n_parts} parts are not written "
                 f"(first: part {missing[0]}); {FINISH_HINT}"
             )
+        if images_digest:
+            self.group.attrs[IMAGES_DIGEST_ATTR] = images_digest
         self.group.attrs[COMPLETE_ATTR] = True
 
 

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import stat
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -113,7 +114,11 @@ class GazeHubIndex:
 
     ``face``/``left``/``right`` are image paths relative to ``root/Image``; ``where`` is
     ``"<label file>:<line>"`` per row, for messages. The other arrays are those of
-    :class:`GazeSamples` (``gaze_xyz`` from ``2DGaze``).
+    :class:`GazeSamples` (``gaze_xyz`` from ``2DGaze``). ``fingerprint`` (the label files'
+    SHA-256) is part of the group's layout: other labels need ``--overwrite``.
+    ``images_digest`` (SHA-256 of every image's path and byte size) is recorded when the
+    group is complete and checked on a re-run, so a replaced image is noticed without
+    blocking the resume of an ingest whose corrupt image was fixed.
     """
 
     root: Path
@@ -128,6 +133,7 @@ class GazeHubIndex:
     subjects: list[str]
     fingerprint: str
     image_shapes: dict[str, tuple[int, int]]
+    images_digest: str = ""
 
     def __len__(self) -> int:
         return int(self.face.shape[0])
@@ -205,17 +211,22 @@ def _vector(text: str, col: str, where: str) -> list[float]:
     return vals
 
 
-def _image_path(text: str, col: str, where: str, root: Path) -> str:
+def _image_path(text: str, col: str, where: str, root: Path) -> tuple[str, int]:
+    """The image path relative to ``root/Image`` (POSIX) and its size in bytes."""
     p = PurePosixPath(text.replace("\\", "/"))
     if p.is_absolute() or ".." in p.parts or not p.parts:
         raise InputDataError(
             f"{where}: column {col} {text!r} must be a path relative to {root / 'Image'}"
         )
-    if not (root / "Image" / p).is_file():
+    try:
+        st = (root / "Image" / p).stat()
+    except OSError:
+        st = None
+    if st is None or not stat.S_ISREG(st.st_mode):
         raise InputFileNotFoundError(
             f"{where}: image {root / 'Image' / p} (column {col}) not found"
         )
-    return str(p)
+    return str(p), st.st_size
 
 
 def _angle_deg(u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -239,11 +250,16 @@ def _agreement(name: str, ref: str, angle: np.ndarray, where: np.ndarray) -> str
             "vectors come from the angle pair")  # fmt: skip
 
 
-def _parse(root: Path, dataset: str, files: list[Path]) -> tuple[dict[str, list[Any]], str]:
-    """Every row of ``files`` as lists per column, and the SHA-256 of the label files."""
+def _parse(root: Path, dataset: str, files: list[Path]) -> tuple[dict[str, list[Any]], str, str]:
+    """Every row of ``files`` as lists per column, and two digests.
+
+    The SHA-256 of the label files, and that of every image's path and size in bytes
+    (:attr:`GazeHubIndex.images_digest`).
+    """
     cols = _COLUMNS[dataset]
     out: dict[str, list[Any]] = {c: [] for c in (*cols, "where", "file")}
     digest = hashlib.sha256(dataset.encode())
+    images = hashlib.sha256()
     for f in files:
         raw = f.read_bytes()
         digest.update(f.name.encode() + b"\0" + raw)
@@ -264,7 +280,9 @@ def _parse(root: Path, dataset: str, files: list[Path]) -> tuple[dict[str, list[
                 if c in _WIDTH:
                     out[c].append(_vector(text, c, where))
                 elif c in ("Face", "Left", "Right"):
-                    out[c].append(_image_path(text, c, where, root))
+                    rel, size = _image_path(text, c, where, root)
+                    out[c].append(rel)
+                    images.update(f"{rel}\0{size}\0".encode())
                 else:
                     out[c].append(text)
             out["where"].append(where)
@@ -279,7 +297,7 @@ def _parse(root: Path, dataset: str, files: list[Path]) -> tuple[dict[str, list[
                 "needs its own image"
             )
         seen[face] = where
-    return out, digest.hexdigest()
+    return out, digest.hexdigest(), images.hexdigest()
 
 
 def _subject(dataset: str, file_stem: str, origin: str, where: str) -> str:
@@ -312,7 +330,7 @@ def scan_gazehub(root: str | Path, dataset: str) -> GazeHubIndex:
     if not root.is_dir():
         raise InputFileNotFoundError(f"--root {root}: no such folder")
     files = label_files(root, dataset)
-    rows, fingerprint = _parse(root, dataset, files)
+    rows, fingerprint, images_digest = _parse(root, dataset, files)
     n = len(rows["where"])
     where = np.array(rows["where"])
     gaze_angles = np.array(rows["2DGaze"], dtype=np.float64)
@@ -371,6 +389,7 @@ def scan_gazehub(root: str | Path, dataset: str) -> GazeHubIndex:
         right=np.array(rows["Right"]), where=where, fields=fields,
         convention=_convention(dataset, "; ".join(notes)), protocol=_protocol(dataset, subjects),
         subjects=subjects, fingerprint=fingerprint, image_shapes={},
+        images_digest=images_digest,
     )  # fmt: skip
     shapes = {}
     for col, paths in (("face", index.face), ("left", index.left), ("right", index.right)):

@@ -23,6 +23,7 @@ Conversions (all through unit vectors and :mod:`pano.rotations`, i.e. kornia):
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -98,7 +99,7 @@ def _column(spec_path: str, table: TextTable, name: str, field: str) -> int:
 
 
 def _head_rotation(
-    spec: TracesSpec, spec_path: str, table: TextTable, where: list[str]
+    spec: TracesSpec, spec_path: str, table: TextTable, where: Sequence[str]
 ) -> torch.Tensor:
     """``(N, 4)`` head quaternions (w, x, y, z), head -> pano world, float64."""
     n = len(table.rows)
@@ -238,7 +239,7 @@ def read_traces(source: Path, spec: str | Path | TracesSpec | None = None) -> Tr
     for path in files:
         sep = spec.delimiter or ("\t" if path.suffix.lower() == ".tsv" else ",")
         table = read_table(path, sep=re.escape(sep), what="recordings file")
-        where = [table.where(r) for r in range(len(table.rows))]
+        where = table.wheres()
         t_col = _column(spec_path, table, spec.time.column, "time.column")
         t = table.floats([t_col])[:, 0] * _TIME_SCALE[spec.time.unit]
         videos = _labels(spec_path, table, "video", spec.video)
@@ -255,7 +256,7 @@ def read_traces(source: Path, spec: str | Path | TracesSpec | None = None) -> Tr
             groups.setdefault(key, []).append(r)
         for (video, subject), rows in groups.items():
             idx = np.asarray(rows)
-            keep = check_increasing(t[idx], [where[i] for i in idx], str(path))
+            keep = check_increasing(t[idx], table.wheres(idx.tolist()), str(path))
             if not keep.all():
                 repairs.append(
                     Repair(

@@ -409,7 +409,8 @@ class RawIndex:
 
     ``rows[i]`` is ``(person, RawRow)``; ``cameras[person]`` its calibration; ``files`` the
     annotation and calibration files read (for provenance and the fingerprint, SHA-256 over
-    their bytes, in order).
+    their bytes, in order); ``images_digest`` the SHA-256 of every image's path and byte
+    size (checked when a complete group is ingested again).
     """
 
     root: Path
@@ -418,6 +419,7 @@ class RawIndex:
     cameras: dict[str, CameraCalibration]
     files: tuple[Path, ...]
     fingerprint: str
+    images_digest: str = ""
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -458,6 +460,7 @@ def scan_raw(
             f"present: {', '.join(present)}"
         )
     digest = hashlib.sha256()
+    images = hashlib.sha256()
     rows: list[tuple[str, RawRow]] = []
     cameras: dict[str, CameraCalibration] = {}
     files: list[Path] = []
@@ -467,6 +470,7 @@ def scan_raw(
         person_rows = read_annotations(txt)[:limit]
         for r in person_rows:
             check_jpeg_ends(pdir / r.image, f"{txt}: line {r.line}")
+            images.update(f"{person}/{r.image}\0{(pdir / r.image).stat().st_size}\0".encode())
         cam_path = pdir / "Calibration" / "Camera.mat"
         cameras[person] = read_camera(cam_path)
         read_screen(pdir / "Calibration")
@@ -483,6 +487,7 @@ def scan_raw(
         cameras=cameras,
         files=tuple(files),
         fingerprint=digest.hexdigest(),
+        images_digest=images.hexdigest(),
     )
 
 

@@ -116,7 +116,7 @@ def read_log(
     table = read_table(path, sep=",", what="Wu MMSys'17 log")
     cols = [table.column(TIME)] + [table.column(c) for c in QUAT]
     vals = table.floats(cols, [TIME, *QUAT])
-    where = [table.where(r) for r in range(len(table.rows))]
+    where = table.wheres()
     t, q_xyzw = vals[:, 0], vals[:, 1:]
     stale = 0
     back = np.flatnonzero(np.diff(t) < 0)

@@ -1,10 +1,14 @@
 """Shared fixtures: the device fixture (CPU always, CUDA when present) and markers."""
 
+# ruff: noqa: I001 - pano is imported before torch on purpose (see below)
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+# pano first, before torch loads OpenMP: `import pano` sets OMP_WAIT_POLICY=PASSIVE
+# (pano/__init__.py), so the tests run torch as the `pano` command does.
+import pano  # noqa: F401
 import pytest
 import torch
 from hypothesis import HealthCheck, settings

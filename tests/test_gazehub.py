@@ -283,3 +283,22 @@ def test_dask_two_workers(tmp_path: Path) -> None:
     summary = ingest_gazehub(cfg)  # a real LocalCluster of 2 processes, one part each
     assert summary.parts_written == 2 and summary.status == "written"
     np.testing.assert_array_equal(open_gaze(store, "mpiifacegaze").array("face"), truth["face"])
+
+
+def test_a_replaced_image_under_a_complete_group_needs_overwrite(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, store = tmp_path / "d", tmp_path / "g.zarr"
+    write_faces(root, "mpiifacegaze", n_subjects=1, n=3)
+    assert _ingest(root, store, "mpiifacegaze") == 0
+    face = root / "Image" / "p00" / "face" / "1.jpg"
+    face.write_bytes(face.read_bytes() + b"\0" * 7)  # another file of another size
+    capsys.readouterr()
+    assert _ingest(root, store, "mpiifacegaze") == 2
+    err = capsys.readouterr().err.strip()
+    assert "is complete, but the images" in err and "pass --overwrite" in err, err
+    assert len(err.splitlines()) == 1
+    assert list_gaze(store) == ["mpiifacegaze"]  # refused, not touched
+    assert _ingest(root, store, "mpiifacegaze", "--overwrite") == 0
+    assert _ingest(root, store, "mpiifacegaze") == 0  # the new digest is the recorded one
+    assert "already complete: nothing written" in capsys.readouterr().out

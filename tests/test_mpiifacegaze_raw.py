@@ -314,6 +314,12 @@ def test_cli_ingest_writes_what_the_reader_reads(dataset: Path, tmp_path: Path, 
     # Other normalisation parameters are other input: refused without --overwrite.
     assert main([*args[:-6], "--size", "32", "--workers", "0", "--device", "cpu"]) == 2
     assert "--overwrite" in capsys.readouterr().err
+    # A replaced image (another size) under the complete group: refused, one line.
+    jpg = sorted((dataset / "p00").rglob("*.jpg"))[0]
+    jpg.write_bytes(jpg.read_bytes() + b"\0" * 5)
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "is complete, but the images" in err and len(err.splitlines()) == 1, err
 
 
 def test_cli_bad_input_is_one_line_and_leaves_no_store(dataset: Path, tmp_path: Path, capsys):

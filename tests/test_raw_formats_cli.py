@@ -70,3 +70,30 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path: Path) -> None:
     store = tmp_path / "s.zarr"
     assert main(["ingest", "fan-nossdav17", str(tmp_path / "src"), str(store)]) == 2
     assert not store.exists()
+
+
+def test_em_detect_after_a_trace_ingest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``pano ingest <format> --em-detect``: events for the videos with gaze, under one lock;
+    a format without eye movements is one line before anything is written."""
+    from pano.stores.em import list_em_videos, open_em
+
+    sim = simulate_recordings(n_videos=1, n_subjects=2, duration_s=4.0, fps=30.0)
+    get_synth_format("xu-cvpr18").write(sim, tmp_path / "xu")
+    store = str(tmp_path / "xu.zarr")
+    base = ["ingest", "xu-cvpr18", str(tmp_path / "xu"), store, "--workers", "0"]
+    fps = ["--device", "cpu", "--set", f"options.fps={tmp_path / 'xu' / 'fps.csv'}"]
+    assert main([*base, *fps, "--em-detect"]) == 0
+    assert "em       events detected in 1 video(s) (0 already had them)" in capsys.readouterr().out
+    assert list_em_videos(store) == ["video00"]
+    assert open_em(store, "video00").sizes["subject"] == 2
+    assert main([*base, *fps, "--em-detect"]) == 0  # a re-run keeps them
+    assert "events detected in 0 video(s) (1 already had them)" in capsys.readouterr().out
+
+    sim = simulate_recordings(n_videos=1, n_subjects=2, duration_s=2.0, rate_hz=30.0)
+    get_synth_format("wu-mmsys17").write(sim, tmp_path / "wu")
+    wu = tmp_path / "wu.zarr"
+    args = ["ingest", "wu-mmsys17", str(tmp_path / "wu"), str(wu), "--workers", "0"]
+    assert main([*args, "--em-detect"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--em-detect: the wu-mmsys17 data" in err and "holds no eye movements" in err, err
+    assert len(err.splitlines()) == 1 and not wu.exists()

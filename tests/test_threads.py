@@ -160,3 +160,20 @@ def test_heatmaps_do_not_depend_on_the_thread_choice(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv(th.ENV_VAR, "2")
     b = sphere_heatmaps(pts, 72, 36, 7.0)
     assert torch.equal(a, b) and torch.get_num_threads() == 2
+
+
+@pytest.mark.parametrize(("given", "expect"), [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_import_pano_sets_the_openmp_wait_policy_unless_given(
+    given: str | None, expect: str
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if given is not None:
+        env["OMP_WAIT_POLICY"] = given
+    code = "import os, sys, pano; print(os.environ['OMP_WAIT_POLICY'], 'torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == [expect, "False"]  # set before torch could load OpenMP
