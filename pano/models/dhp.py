@@ -307,7 +307,9 @@ class DHPAgent(nn.Module):
         speed = F.softplus(self.speed(h)).squeeze(-1) * self.speed_scale
         if self.head == "spatial":
             w = torch.softmax(self.score(early).flatten(1), -1)  # (N, cells)
-            logits = 4.0 * self.beta * (w @ self.proj.T)
+            proj = self.proj
+            assert isinstance(proj, torch.Tensor)
+            logits = 4.0 * self.beta * (w @ proj.T)
         else:
             logits = self.policy(h)
         return logits, self.value(h).squeeze(-1), speed, (h, c)
