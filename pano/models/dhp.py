@@ -249,12 +249,17 @@ class DHPAgent(nn.Module):
             self.lstm = nn.LSTMCell(self.features, hidden)
         else:
             self.ff = nn.Linear(self.features, hidden)
-        self.policy = nn.Linear(hidden, N_ACTIONS)
+        self.policy: nn.Linear | None = nn.Linear(hidden, N_ACTIONS)
         self.value = nn.Linear(hidden, 1)
         self.speed = nn.Linear(hidden, 1)
         # Small initial policy logits: start close to uniform (as A3C's normalized init).
         nn.init.normal_(self.policy.weight, std=0.01)
         nn.init.zeros_(self.policy.bias)
+        if head != "dense":
+            # Only the dense head uses it: an unused parameter breaks DistributedDataParallel.
+            # (Built and initialised first all the same, so the other layers' initial
+            # weights do not depend on the head.)
+            self.policy = None
         if head == "spatial":
             s2 = (((size + 1) // 2) + 1) // 2  # cells after two stride-2 convs
             self.score = nn.Conv2d(32, 1, 1)
@@ -311,5 +316,6 @@ class DHPAgent(nn.Module):
             assert isinstance(proj, torch.Tensor)
             logits = 4.0 * self.beta * (w @ proj.T)
         else:
+            assert self.policy is not None
             logits = self.policy(h)
         return logits, self.value(h).squeeze(-1), speed, (h, c)
