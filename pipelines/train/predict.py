@@ -144,7 +144,12 @@ def _write_predictions(
     create_prediction_run(location, run, run_attrs)
     written = []
     if is_dhp:
-        from pano.pipelines.train.rl import make_sampler, rollout_heatmaps, rollout_video
+        from pano.pipelines.train.rl import (
+            luma_only,
+            make_sampler,
+            rollout_heatmaps,
+            rollout_video,
+        )
         from pano.stores import open_video, read_root_attrs
 
         hp = read_root_attrs(location).heatmap
@@ -152,7 +157,7 @@ def _write_predictions(
             videos,
             [v.step_frame for v in videos],
             cfg.data.frame_width,
-            True,
+            luma_only(cfg),
             device,
             cfg.data.decode_backend,
         )
