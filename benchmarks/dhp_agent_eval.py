@@ -29,6 +29,7 @@ from pano.pipelines.train.rl import (
     make_agent,
     make_sampler,
     pearson_cc,
+    latitude_prior,
     rollout_heatmaps,
     rollout_video,
 )
@@ -58,6 +59,12 @@ def main() -> None:
         help="comma list of predict.floor values: KLD of each (choose "
         "the floor on the validation video, never on test)",
     )
+    ap.add_argument(
+        "--latitude-floors",
+        default="",
+        help="comma list of floors spread by the latitude prior (predict.floor_prior: "
+        "latitude) fitted on the train split WITHOUT the scored videos: KLD, CC of each",
+    )
     ap.add_argument("--videos", default="", help="comma list: only these videos of the split")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -75,6 +82,12 @@ def main() -> None:
         "auto",
     )
     sampler = make_sampler(cfg)
+    prior = None
+    if args.latitude_floors:
+        scored = {v.name for v in videos}
+        fit_on = [v for v in read_root_attrs(args.store).splits.train if v not in scored]
+        print(f"latitude prior fitted on {fit_on}")
+        prior = latitude_prior(args.store, fit_on, hp)
     ckdir = args.run_dir / "checkpoints"
     names = (
         args.checkpoints.split(",")
@@ -126,6 +139,11 @@ def main() -> None:
                 m = rollout_heatmaps(pos.double(), hp, fl).numpy()
                 k_fl = float(np.nanmean(kld(m, gt.numpy(), "sphere")))
                 print(f"    floor {fl:g}: KLD {k_fl:.3f}")
+            for fl in [float(x) for x in args.latitude_floors.split(",") if x]:
+                mt = rollout_heatmaps(pos.double(), hp, fl, prior)
+                k_fl = float(np.nanmean(kld(mt.numpy(), gt.numpy(), "sphere")))
+                c_fl = float(pearson_cc(mt, gt).mean())
+                print(f"    latitude floor {fl:g}: KLD {k_fl:.3f}  CC {c_fl:.3f}")
 
 
 if __name__ == "__main__":

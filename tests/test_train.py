@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from pano.cli.app import main
+from pano.errors import ShapeError
 from pano.pipelines.train import CheckpointManager, TrainConfig, train_hm
 from pano.pipelines.train.checkpoint import MANIFEST
 
@@ -512,3 +513,34 @@ def test_predict_hm_online_writes_per_subject_scores(tiny_store: str, tmp_path: 
     assert _train_cli(tiny_store, "pos_only", tmp_path) == 0
     bad = ["predict-hm", tiny_store, "--run", "pos_only", "--runs-dir", str(tmp_path), "--online"]
     assert main(bad) == 2
+
+
+def test_dhp_latitude_floor_prior_is_the_eval_equator_baseline(tiny_store: str) -> None:
+    """``predict.floor_prior: latitude`` spreads the floor by the same train-split latitude
+    density that ``pano eval``'s equator-bias baseline is, as a mass; the rest of the map
+    is the rollouts' as with the uniform floor."""
+    from pano.heatmaps import heatmaps_for
+    from pano.pipelines.eval.baselines import fit_on_train
+    from pano.pipelines.eval.config import EvalConfig
+    from pano.pipelines.train.rl import latitude_prior, rollout_heatmaps
+    from pano.stores import read_root_attrs
+
+    attrs = read_root_attrs(tiny_store)
+    hp = attrs.heatmap
+    prior = latitude_prior(tiny_store, list(attrs.splits.train), hp)
+    assert prior.shape == (hp.height, hp.width)
+    assert float(prior.sum()) == pytest.approx(1.0)
+    assert torch.equal(prior, prior[:, :1].expand_as(prior))  # latitude only
+    fitted = fit_on_train(EvalConfig(store=tiny_store), attrs, {"equator"}, set())
+    profile = torch.from_numpy(np.asarray(fitted["equator_profile"], dtype=np.float64))
+    torch.testing.assert_close(prior[:, 0], profile / (profile.sum() * hp.width))
+    # The floor mixes that mass in: (1 - w) m + w prior, max-normalised (the store's "max").
+    pos = torch.from_numpy(np.array([[[1.0, 0.0, 0.0]] * 2] * 3))  # 3 steps x 2 rollouts
+    w = 0.4
+    got = rollout_heatmaps(pos, hp, w, prior)
+    one = heatmaps_for(pos, hp)[0]
+    want = (1 - w) * one / one.sum() + w * prior
+    torch.testing.assert_close(got[0], want / want.max())
+    assert not torch.allclose(got[0], rollout_heatmaps(pos, hp, w)[0])  # not the uniform floor
+    with pytest.raises(ShapeError, match="prior"):
+        rollout_heatmaps(pos, hp, w, prior[:-1])

@@ -266,6 +266,12 @@ class PredictConfig(PanoConfig):
         description="DHP heatmaps: share of each map's mass spread uniformly over the sphere "
         "(0 = DHP's plain sum of rollout Gaussians)",
     )
+    floor_prior: Literal["uniform", "latitude"] = Field(
+        "uniform",
+        description="DHP heatmaps: how the floor's mass is spread: uniformly over the sphere, "
+        "or by the latitude density of the TRAIN split's head samples (the equator-bias "
+        "baseline's map, fitted the same way)",
+    )
     sigma_deg: float | None = Field(
         None,
         gt=0,

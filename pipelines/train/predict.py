@@ -163,9 +163,17 @@ def _write_predictions(
         )
         sampler = make_sampler(cfg)
         gen = torch.Generator().manual_seed(cfg.seed + 15485863)
+        prior = None
+        if cfg.predict.floor_prior == "latitude":  # fitted on the TRAIN split only
+            from pano.pipelines.train.rl import latitude_prior
+            from pano.stores import list_videos
+
+            done = set(list_videos(location))
+            train = [v for v in read_root_attrs(location).splits.train if v in done]
+            prior = latitude_prior(location, train, hp)
         for v in videos:
             pos = rollout_video(model, sampler, bank, v, cfg.predict.rollouts, gen, device)
-            maps = rollout_heatmaps(pos, hp, cfg.predict.floor)
+            maps = rollout_heatmaps(pos, hp, cfg.predict.floor, prior)
             gt = open_video(location, v.name)
             lon, lat = vec_to_lonlat(pos.numpy())
             arrays = {
@@ -180,6 +188,7 @@ def _write_predictions(
                         "sigma_deg": hp.sigma_deg,
                         "normalize": hp.normalize,
                         "uniform_floor": cfg.predict.floor,
+                        "floor_prior": cfg.predict.floor_prior,
                     },
                 ),
                 "scanpath": ArraySpec(

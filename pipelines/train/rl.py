@@ -453,7 +453,9 @@ def generalized_advantage_estimate(
     return advantage, advantage + value
 
 
-def rollout_heatmaps(pos: torch.Tensor, params: Any, floor: float = 0.0) -> torch.Tensor:
+def rollout_heatmaps(
+    pos: torch.Tensor, params: Any, floor: float = 0.0, prior: torch.Tensor | None = None
+) -> torch.Tensor:
     """Heatmaps ``(steps, H, W)`` of rollout positions ``pos (steps, n, 3)``.
 
     The rollouts are summed with :func:`pano.heatmaps.heatmaps_for` and the store's
@@ -464,7 +466,9 @@ def rollout_heatmaps(pos: torch.Tensor, params: Any, floor: float = 0.0) -> torc
     store's normalisation. A finite number of rollouts leaves most of the sphere at
     exactly zero, which KL divergence scores as ``log(1 / eps)`` ~ 36 nats per unit of
     ground-truth mass there; the floor is the prior for "somewhere else". CC, NSS and the
-    AUCs are unchanged by it (affine in each map).
+    AUCs are unchanged by a uniform floor (affine in each map). ``prior``: an ``(H, W)``
+    probability mass on the store's grid (sums to 1, e.g. :func:`latitude_prior`) that the
+    floor is spread by instead of uniformly (then CC and the AUCs do depend on it).
     """
     from pano.heatmaps import heatmaps_for
 
@@ -473,12 +477,44 @@ def rollout_heatmaps(pos: torch.Tensor, params: Any, floor: float = 0.0) -> torc
         return maps
     h, w = maps.shape[-2:]
     m = maps / maps.sum((-2, -1), keepdim=True).clamp_min(1e-300)
-    m = (1.0 - floor) * m + floor / (h * w)
+    base = torch.full((h, w), 1.0 / (h * w), dtype=m.dtype) if prior is None else prior
+    if base.shape != (h, w):
+        raise ShapeError(f"rollout_heatmaps: prior {tuple(base.shape)} != map grid {(h, w)}")
+    m = (1.0 - floor) * m + floor * base.to(m)
     if params.normalize == "max":
         return m / m.amax((-2, -1), keepdim=True)
     if params.normalize == "sum":
         return m
     return m * maps.sum((-2, -1), keepdim=True)
+
+
+def latitude_prior(location: str, videos: list[str], params: Any) -> torch.Tensor:
+    """The equator-bias density of ``videos``' head latitudes as a floor prior ``(H, W)``.
+
+    :func:`pano.baselines.equator_bias_map` (the ``equator`` baseline of ``pano eval``:
+    longitude-averaged great-circle Gaussians with the store's ``sigma_deg`` at every head
+    sample's latitude, degrees, +UP) fitted on ``videos`` (pass TRAINING videos only),
+    normalised to a probability mass summing to 1 over the store's heatmap grid.
+
+    Raises:
+        InputDataError: the videos have no valid head latitude.
+
+    """
+    from pano.baselines import equator_bias_map
+    from pano.stores import open_root, read_video_array
+
+    root = open_root(location)
+    lat = [
+        np.asarray(read_video_array(root, v, "scanpath"), dtype=np.float64)[..., 1].ravel()
+        for v in videos
+    ]
+    m = equator_bias_map(
+        np.concatenate(lat) if lat else np.zeros(0),
+        params.height,
+        params.width,
+        params.sigma_deg,
+    )
+    return torch.from_numpy(m / m.sum())
 
 
 def pearson_cc(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
