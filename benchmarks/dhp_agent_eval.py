@@ -25,11 +25,11 @@ from pano.pipelines.train.checkpoint import CheckpointManager
 from pano.pipelines.train.config import TrainConfig
 from pano.pipelines.train.data import FrameBank, load_split_videos
 from pano.pipelines.train.rl import (
+    latitude_prior,
     luma_only,
     make_agent,
     make_sampler,
     pearson_cc,
-    latitude_prior,
     rollout_heatmaps,
     rollout_video,
 )

@@ -123,8 +123,10 @@ def _write_predictions(
 
     is_dhp = isinstance(cfg.model, DHPModel)
     upper = isinstance(cfg.model, SaliencyModel) and cfg.model.upper_bound
-    needs_frames = is_dhp or isinstance(cfg.model, ContentModel) or (
-        isinstance(cfg.model, SaliencyModel) and not upper
+    needs_frames = (
+        is_dhp
+        or isinstance(cfg.model, ContentModel)
+        or (isinstance(cfg.model, SaliencyModel) and not upper)
     )
     videos = load_split_videos(location, cfg, cfg.predict.split, need_video=needs_frames)
     model.eval()
