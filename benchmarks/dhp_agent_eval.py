@@ -25,6 +25,8 @@ from pano.pipelines.train.checkpoint import CheckpointManager
 from pano.pipelines.train.config import TrainConfig
 from pano.pipelines.train.data import FrameBank, load_split_videos
 from pano.pipelines.train.rl import (
+    latitude_prior,
+    luma_only,
     make_agent,
     make_sampler,
     pearson_cc,
@@ -51,20 +53,41 @@ def main() -> None:
     ap.add_argument("--split", default="train")
     ap.add_argument("--rollouts", type=int, default=58)
     ap.add_argument("--checkpoints", default="", help="comma list of file names (default all)")
+    ap.add_argument(
+        "--floors",
+        default="",
+        help="comma list of predict.floor values: KLD of each (choose "
+        "the floor on the validation video, never on test)",
+    )
+    ap.add_argument(
+        "--latitude-floors",
+        default="",
+        help="comma list of floors spread by the latitude prior (predict.floor_prior: "
+        "latitude) fitted on the train split WITHOUT the scored videos: KLD, CC of each",
+    )
+    ap.add_argument("--videos", default="", help="comma list: only these videos of the split")
     args = ap.parse_args()
     torch.set_num_threads(1)
     cfg = load_config(TrainConfig, args.run_dir / "config.yaml")
     videos = load_split_videos(args.store, cfg, args.split, need_video=True)
+    if args.videos:
+        videos = [v for v in videos if v.name in args.videos.split(",")]
     hp = read_root_attrs(args.store).heatmap
     bank = FrameBank(
         videos,
         [v.step_frame for v in videos],
         cfg.data.frame_width,
-        True,
+        luma_only(cfg),
         torch.device("cpu"),
         "auto",
     )
     sampler = make_sampler(cfg)
+    prior = None
+    if args.latitude_floors:
+        scored = {v.name for v in videos}
+        fit_on = [v for v in read_root_attrs(args.store).splits.train if v not in scored]
+        print(f"latitude prior fitted on {fit_on}")
+        prior = latitude_prior(args.store, fit_on, hp)
     ckdir = args.run_dir / "checkpoints"
     names = (
         args.checkpoints.split(",")
@@ -112,6 +135,15 @@ def main() -> None:
                 f"peak dist {pdist:5.1f} deg",
                 flush=True,
             )
+            for fl in [float(x) for x in args.floors.split(",") if x]:
+                m = rollout_heatmaps(pos.double(), hp, fl).numpy()
+                k_fl = float(np.nanmean(kld(m, gt.numpy(), "sphere")))
+                print(f"    floor {fl:g}: KLD {k_fl:.3f}")
+            for fl in [float(x) for x in args.latitude_floors.split(",") if x]:
+                mt = rollout_heatmaps(pos.double(), hp, fl, prior)
+                k_fl = float(np.nanmean(kld(mt.numpy(), gt.numpy(), "sphere")))
+                c_fl = float(pearson_cc(mt, gt).mean())
+                print(f"    latitude floor {fl:g}: KLD {k_fl:.3f}  CC {c_fl:.3f}")
 
 
 if __name__ == "__main__":

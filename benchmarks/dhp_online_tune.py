@@ -19,7 +19,7 @@ from pano.pipelines.train.checkpoint import CheckpointManager
 from pano.pipelines.train.config import TrainConfig
 from pano.pipelines.train.data import FrameBank, load_store_data
 from pano.pipelines.train.online import online_results, online_video, summarize_online
-from pano.pipelines.train.rl import make_agent, make_sampler
+from pano.pipelines.train.rl import luma_only, make_agent, make_sampler
 
 
 def main() -> None:
@@ -37,7 +37,7 @@ def main() -> None:
         videos,
         [v.step_frame for v in videos],
         base.data.frame_width,
-        True,
+        luma_only(base),
         torch.device("cpu"),
         "auto",
     )

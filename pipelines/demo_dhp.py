@@ -113,6 +113,30 @@ def dhp_comparisons(peaks: dict[str, float], online: dict[str, float] | None) ->
     return out
 
 
+def per_subject_lines(ds: Any) -> list[str]:
+    """A markdown table: every scored subject's mean MO, offline / online / no-motion."""
+    mo = np.asarray(ds["mo_dhp_subject"].values)  # (model, video, subject)
+    models = [str(m) for m in ds["model"].values]
+    ids = np.asarray(ds["subject_id"].values)
+    lines = [
+        "Per subject (mean DHP overlap over its steps; **bold** = online-DHP higher than offline):",
+        "",
+        "| video | subject | offline | online-DHP | no-motion |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    off, onl, nm = (models.index(k) for k in ("offline", "online", "no_motion"))
+    for i, video in enumerate(ds["video"].values):
+        for j in range(mo.shape[2]):
+            if ids[i, j] < 0 or np.isnan(mo[off, i, j]) or np.isnan(mo[onl, i, j]):
+                continue
+            won = mo[onl, i, j] > mo[off, i, j]
+            o = f"**{mo[onl, i, j]:.3f}**" if won else f"{mo[onl, i, j]:.3f}"
+            lines.append(
+                f"| {video} | {int(ids[i, j])} | {mo[off, i, j]:.3f} | {o} | {mo[nm, i, j]:.3f} |"
+            )
+    return [*lines, ""]
+
+
 def run_dhp_extras(
     store: Path, runs_dir: Path, videos: list[str], quick: bool, device: str
 ) -> tuple[list[Comparison], list[str], dict[str, Any]]:
@@ -125,7 +149,8 @@ def run_dhp_extras(
         str(store), "dhp", runs_dir=runs_dir, device=device, online=True,
         overrides=ONLINE_OVERRIDES["quick" if quick else "full"],
     )  # fmt: skip
-    online = dict(open_results(str(store), names[0]).attrs.get("summary", {}))
+    res = open_results(str(store), names[0])
+    online = dict(res.attrs.get("summary", {}))
     lines = [
         "## DHP: where its heatmap peaks, and online-DHP",
         "",
@@ -153,5 +178,6 @@ def run_dhp_extras(
         "one-step protocol is nearly saturated (no-motion is hard to beat at ~1/3 s), so the "
         "no-motion row is always shown.",
         "",
+        *per_subject_lines(res),
     ]
     return dhp_comparisons(peaks, online), lines, {"peak_distance_deg": peaks, "online": online}

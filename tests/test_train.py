@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from pano.cli.app import main
+from pano.errors import ShapeError
 from pano.pipelines.train import CheckpointManager, TrainConfig, train_hm
 from pano.pipelines.train.checkpoint import MANIFEST
 
@@ -32,6 +33,13 @@ TINY_BY_CONFIG = {
     "track": ["model.hidden=8", "model.saliency_size=[8,16]", "model.saliency_hidden=4"],
     "track_gt": ["model.hidden=8", "model.saliency_size=[8,16]", "model.saliency_hidden=4"],
     "dhp": [
+        "model.hidden=16",
+        "rl.envs=4",
+        "rl.rollout=3",
+        "rl.val_rollouts=3",
+        "predict.rollouts=5",
+    ],
+    "dhp_paper": [
         "model.hidden=16",
         "rl.envs=4",
         "rl.rollout=3",
@@ -77,7 +85,7 @@ def _train_cli(store: str, name: str, runs: Path, extra: tuple[str, ...] = (), *
     return main([*args, *_sets(TINY + TINY_BY_CONFIG[name] + list(extra)), *more])
 
 
-@pytest.mark.parametrize("name", ["pos_only", "content", "track", "track_gt", "dhp"])
+@pytest.mark.parametrize("name", ["pos_only", "content", "track", "track_gt", "dhp", "dhp_paper"])
 def test_example_config_end_to_end(tiny_store: str, tmp_path: Path, name: str) -> None:
     from pano.stores import open_store, read_root_attrs
 
@@ -86,7 +94,7 @@ def test_example_config_end_to_end(tiny_store: str, tmp_path: Path, name: str) -
     summary = json.loads((run / "summary.json").read_text())
     test_videos = set(read_root_attrs(tiny_store).splits.test)
     assert summary["val_videos"] and not set(summary["val_videos"]) & test_videos
-    if name != "dhp":  # supervised runs write how the checkpoint was chosen
+    if not name.startswith("dhp"):  # supervised runs write how the checkpoint was chosen
         sel = summary["selection"]
         assert (
             sel["metric"] == "val/orthodromic_deg" and "each video weighs the same" in sel["rule"]
@@ -110,7 +118,7 @@ def test_example_config_end_to_end(tiny_store: str, tmp_path: Path, name: str) -
         assert node.attrs["pano_complete"] is True
         ds = node.dataset
         gt = tree[f"videos/{video}"].dataset
-        if name == "dhp":
+        if name.startswith("dhp"):
             assert ds["heatmap"].dims == ("step", "lat", "lon")
             assert ds["heatmap"].shape == gt["heatmap"].shape
             store_sigma = tree.attrs["heatmap"]["sigma_deg"]
@@ -505,3 +513,34 @@ def test_predict_hm_online_writes_per_subject_scores(tiny_store: str, tmp_path: 
     assert _train_cli(tiny_store, "pos_only", tmp_path) == 0
     bad = ["predict-hm", tiny_store, "--run", "pos_only", "--runs-dir", str(tmp_path), "--online"]
     assert main(bad) == 2
+
+
+def test_dhp_latitude_floor_prior_is_the_eval_equator_baseline(tiny_store: str) -> None:
+    """``predict.floor_prior: latitude`` spreads the floor by the same train-split latitude
+    density that ``pano eval``'s equator-bias baseline is, as a mass; the rest of the map
+    is the rollouts' as with the uniform floor."""
+    from pano.heatmaps import heatmaps_for
+    from pano.pipelines.eval.baselines import fit_on_train
+    from pano.pipelines.eval.config import EvalConfig
+    from pano.pipelines.train.rl import latitude_prior, rollout_heatmaps
+    from pano.stores import read_root_attrs
+
+    attrs = read_root_attrs(tiny_store)
+    hp = attrs.heatmap
+    prior = latitude_prior(tiny_store, list(attrs.splits.train), hp)
+    assert prior.shape == (hp.height, hp.width)
+    assert float(prior.sum()) == pytest.approx(1.0)
+    assert torch.equal(prior, prior[:, :1].expand_as(prior))  # latitude only
+    fitted = fit_on_train(EvalConfig(store=tiny_store), attrs, {"equator"}, set())
+    profile = torch.from_numpy(np.asarray(fitted["equator_profile"], dtype=np.float64))
+    torch.testing.assert_close(prior[:, 0], profile / (profile.sum() * hp.width))
+    # The floor mixes that mass in: (1 - w) m + w prior, max-normalised (the store's "max").
+    pos = torch.from_numpy(np.array([[[1.0, 0.0, 0.0]] * 2] * 3))  # 3 steps x 2 rollouts
+    w = 0.4
+    got = rollout_heatmaps(pos, hp, w, prior)
+    one = heatmaps_for(pos, hp)[0]
+    want = (1 - w) * one / one.sum() + w * prior
+    torch.testing.assert_close(got[0], want / want.max())
+    assert not torch.allclose(got[0], rollout_heatmaps(pos, hp, w)[0])  # not the uniform floor
+    with pytest.raises(ShapeError, match="prior"):
+        rollout_heatmaps(pos, hp, w, prior[:-1])

@@ -106,6 +106,40 @@ def dhp_reward(
     return terms.sum(-1) / n, terms
 
 
+def all_action_rewards(
+    pos: torch.Tensor,
+    speed: torch.Tensor,
+    subj_now: torch.Tensor,
+    subj_next: torch.Tensor,
+    sigma_deg: float,
+) -> torch.Tensor:
+    """DHP's reward ``(N, 8)`` of every action from ``pos (N, 3)`` (world action order).
+
+    Each action ``k`` moves ``speed (N,)`` degrees in direction ``k``
+    (:func:`move`) and is scored against the subjects ``(N, S, 3)`` at
+    steps t and t+1 exactly as the taken action is (:func:`dhp_reward`):
+    the reward compares a move with the subjects' moves at that step, so it is known for
+    the actions not taken too.
+
+    Returns:
+        ``(N, 8)``: column ``k`` is the reward of action ``k``.
+
+    """
+    n = pos.shape[0]
+    act = torch.arange(N_ACTIONS, device=pos.device).repeat(n)
+    p8 = pos.repeat_interleave(N_ACTIONS, 0)
+    new = move(p8, act, speed.repeat_interleave(N_ACTIONS, 0))
+    r, _ = dhp_reward(
+        new,
+        act,
+        subj_now.repeat_interleave(N_ACTIONS, 0),
+        subj_next.repeat_interleave(N_ACTIONS, 0),
+        sigma_deg,
+        sigma_deg,
+    )
+    return r.reshape(n, N_ACTIONS)
+
+
 def subject_speed_target(
     subj_now: torch.Tensor, subj_next: torch.Tensor, weights: torch.Tensor
 ) -> torch.Tensor:
@@ -164,6 +198,18 @@ class DHPAgent(nn.Module):
         speed_scale: the speed head outputs ``speed_scale * softplus(x)`` degrees per step.
         standardize: subtract each viewport's mean and divide by its std (+0.05) before the
             conv layers, so a target's contrast, not the scene's brightness, drives them.
+        recurrent: True (DHP): an LSTM cell between the conv features and the heads.
+            False: one feed-forward layer (``hidden`` units, ELU) instead, so the action
+            depends on the current view only and the agent cannot learn a video's
+            timeline; the state ``(h, c)`` is then passed through unchanged (zeros), so
+            callers treat both kinds alike.
+        head: ``"dense"`` (DHP): the policy logits are a linear layer of the features.
+            ``"spatial"``: after the first two conv layers a 1x1 conv scores every cell of
+            the view; the policy's logit for action ``k`` is ``beta`` times the expected
+            screen offset, under the softmax of those scores, projected on direction ``k``
+            - "move toward what scores high in the view", so the policy depends on where
+            things are in the view, not on which video it is (value and step size keep
+            the dense path).
 
     """
 
@@ -174,8 +220,13 @@ class DHPAgent(nn.Module):
         hidden: int = 288,
         speed_scale: float = 1.0,
         standardize: bool = False,
+        recurrent: bool = True,
+        head: str = "dense",
     ) -> None:
         super().__init__()
+        if head not in ("dense", "spatial"):
+            raise ShapeError(f"DHPAgent head must be 'dense' or 'spatial', got {head!r}")
+        self.head = head
         layers: list[nn.Module] = []
         c = channels
         for _ in range(4):
@@ -191,13 +242,37 @@ class DHPAgent(nn.Module):
         self.hidden = int(hidden)
         self.speed_scale = float(speed_scale)
         self.standardize = bool(standardize)
-        self.lstm = nn.LSTMCell(self.features, hidden)
-        self.policy = nn.Linear(hidden, N_ACTIONS)
+        self.recurrent = bool(recurrent)
+        self.lstm: nn.LSTMCell | None = None
+        self.ff: nn.Linear | None = None
+        if self.recurrent:
+            self.lstm = nn.LSTMCell(self.features, hidden)
+        else:
+            self.ff = nn.Linear(self.features, hidden)
+        self.policy: nn.Linear | None = nn.Linear(hidden, N_ACTIONS)
         self.value = nn.Linear(hidden, 1)
         self.speed = nn.Linear(hidden, 1)
         # Small initial policy logits: start close to uniform (as A3C's normalized init).
         nn.init.normal_(self.policy.weight, std=0.01)
         nn.init.zeros_(self.policy.bias)
+        if head != "dense":
+            # Only the dense head uses it: an unused parameter breaks DistributedDataParallel.
+            # (Built and initialised first all the same, so the other layers' initial
+            # weights do not depend on the head.)
+            self.policy = None
+        if head == "spatial":
+            s2 = (((size + 1) // 2) + 1) // 2  # cells after two stride-2 convs
+            self.score = nn.Conv2d(32, 1, 1)
+            self.beta = nn.Parameter(torch.tensor(1.0))
+            # offset of each cell from the view centre in half-views (rows down, cols right)
+            r = (torch.arange(s2, dtype=torch.float32) - (s2 - 1) / 2) / (s2 / 2)
+            a = torch.deg2rad(torch.arange(N_ACTIONS, dtype=torch.float32) * 360.0 / N_ACTIONS)
+            # action k points at (row, col) = (-cos, sin): projection of every cell on it
+            proj = (
+                -torch.cos(a)[:, None, None] * r[None, :, None]
+                + torch.sin(a)[:, None, None] * r[None, None, :]
+            )
+            self.register_buffer("proj", proj.flatten(1), persistent=False)  # (8, s2*s2)
 
     def initial_state(
         self, n: int, device: torch.device | str = "cpu"
@@ -227,7 +302,20 @@ class DHPAgent(nn.Module):
             mu = views.mean((1, 2, 3), keepdim=True)
             sd = views.std((1, 2, 3), keepdim=True)
             views = (views - mu) / (sd + 0.05)
-        x = self.conv(views).flatten(1)
-        h, c = self.lstm(x, state)
+        early = self.conv[:4](views)
+        x = self.conv[4:](early).flatten(1)
+        if self.lstm is not None:
+            h, c = self.lstm(x, state)
+        else:
+            assert self.ff is not None
+            h, c = F.elu(self.ff(x)), state[1]
         speed = F.softplus(self.speed(h)).squeeze(-1) * self.speed_scale
-        return self.policy(h), self.value(h).squeeze(-1), speed, (h, c)
+        if self.head == "spatial":
+            w = torch.softmax(self.score(early).flatten(1), -1)  # (N, cells)
+            proj = self.proj
+            assert isinstance(proj, torch.Tensor)
+            logits = 4.0 * self.beta * (w @ proj.T)
+        else:
+            assert self.policy is not None
+            logits = self.policy(h)
+        return logits, self.value(h).squeeze(-1), speed, (h, c)

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from pano.errors import ShapeError
-from pano.models.dhp import N_ACTIONS, SIGMA_DEG, DHPAgent, dhp_reward, move
+from pano.models.dhp import SIGMA_DEG, DHPAgent, all_action_rewards, move
 from pano.models.sphere import angle_between
 
 
@@ -46,19 +46,7 @@ def action_rewards(
         raise ShapeError(
             f"pos and nxt must both be (N, 3), got {tuple(pos.shape)}, {tuple(nxt.shape)}"
         )
-    n = pos.shape[0]
-    act = torch.arange(N_ACTIONS, device=pos.device).repeat(n)  # (N * 8,)
-    p8 = pos.repeat_interleave(N_ACTIONS, 0)
-    q8 = nxt.repeat_interleave(N_ACTIONS, 0)
-    r, _ = dhp_reward(
-        move(p8, act, step_deg.repeat_interleave(N_ACTIONS, 0)),
-        act,
-        p8[:, None],
-        q8[:, None],
-        sigma_deg,
-        sigma_deg,
-    )
-    return r.reshape(n, N_ACTIONS)
+    return all_action_rewards(pos, step_deg, pos[:, None], nxt[:, None], sigma_deg)
 
 
 class OnlineDHP:

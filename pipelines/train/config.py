@@ -125,6 +125,28 @@ class DHPModel(PanoConfig):
         description="standardise each viewport (zero mean, unit std) before the conv layers "
         "(DHP feeds [0, 1] luma)",
     )
+    color: bool = Field(
+        False,
+        description="RGB viewports (3 channels per frame) instead of DHP's luma; the synthetic "
+        "targets are coloured discs, some no brighter than the background",
+    )
+    frames: int = Field(
+        1,
+        ge=1,
+        le=2,
+        description="views per observation: 1 (DHP) = the current step's frame; 2 = also the "
+        "previous step's frame seen from the same direction (a motion cue), as channels",
+    )
+    head: Literal["dense", "spatial"] = Field(
+        "dense",
+        description="policy head: dense (DHP) = a linear layer of the features; spatial = "
+        "toward the expected position of a learned score map over the view",
+    )
+    recurrent: bool = Field(
+        True,
+        description="LSTM between the conv features and the heads (DHP); false: one "
+        "feed-forward layer, so the action depends on the current view only",
+    )
 
 
 ModelConfig = Annotated[
@@ -191,7 +213,12 @@ class RLConfig(PanoConfig):
 
     envs: int = Field(32, ge=1, description="environments stepped as one batch (all ranks)")
     rollout: int = Field(20, ge=1, description="env steps per update (DHP: 40)")
-    gamma: float = Field(0.99, gt=0, le=1)
+    gamma: float = Field(
+        0.99,
+        ge=0,
+        le=1,
+        description="discount (DHP: 0.99); 0 = each step's reward alone (a contextual bandit)",
+    )
     gae_lambda: float = Field(1.0, ge=0, le=1)
     value_coef: float = Field(0.5, ge=0)
     speed_coef: float = Field(0.5, ge=0)
@@ -207,6 +234,12 @@ class RLConfig(PanoConfig):
     )
     normalize_advantage: bool = Field(
         False, description="scale each update's advantages to zero mean, unit std (DHP: no)"
+    )
+    policy_gradient: Literal["sampled", "all_actions"] = Field(
+        "sampled",
+        description="sampled: A3C's log pi(a_t) * advantage of the taken action (DHP); "
+        "all_actions: the expected gradient over all 8 actions, whose immediate rewards "
+        "are all known at each step (plus the sampled term for the future when gamma > 0)",
     )
 
 
@@ -232,6 +265,12 @@ class PredictConfig(PanoConfig):
         lt=1.0,
         description="DHP heatmaps: share of each map's mass spread uniformly over the sphere "
         "(0 = DHP's plain sum of rollout Gaussians)",
+    )
+    floor_prior: Literal["uniform", "latitude"] = Field(
+        "uniform",
+        description="DHP heatmaps: how the floor's mass is spread: uniformly over the sphere, "
+        "or by the latitude density of the TRAIN split's head samples (the equator-bias "
+        "baseline's map, fitted the same way)",
     )
     sigma_deg: float | None = Field(
         None,

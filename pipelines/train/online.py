@@ -32,7 +32,7 @@ from pano.models.dhp import DHPAgent
 from pano.models.online_dhp import OnlineDHP
 from pano.pipelines.train.config import TrainConfig
 from pano.pipelines.train.data import FrameBank, VideoData
-from pano.pipelines.train.rl import render
+from pano.pipelines.train.rl import luma_only, observe
 
 log = logging.getLogger("pano.train")
 
@@ -82,7 +82,9 @@ def online_video(
             if np.isnan(p).any():
                 continue
             pos = torch.from_numpy(p).float().to(device)
-            view = render(sampler, bank, pos[None], rows[t : t + 1])
+            two = agent.channels != bank.channels  # model.frames: 2
+            prev = rows[max(t - 1, 0) : max(t - 1, 0) + 1] if two else None
+            view = observe(sampler, bank, pos[None], rows[t : t + 1], prev)
             with torch.no_grad():
                 logits, _, speed, off_state = agent(view, off_state)
                 from pano.models.dhp import move
@@ -192,7 +194,7 @@ def write_online_results(
         videos,
         [v.step_frame for v in videos],
         cfg.data.frame_width,
-        True,
+        luma_only(cfg),
         device,
         cfg.data.decode_backend,
     )

@@ -123,8 +123,10 @@ def _write_predictions(
 
     is_dhp = isinstance(cfg.model, DHPModel)
     upper = isinstance(cfg.model, SaliencyModel) and cfg.model.upper_bound
-    needs_frames = is_dhp or isinstance(cfg.model, ContentModel) or (
-        isinstance(cfg.model, SaliencyModel) and not upper
+    needs_frames = (
+        is_dhp
+        or isinstance(cfg.model, ContentModel)
+        or (isinstance(cfg.model, SaliencyModel) and not upper)
     )
     videos = load_split_videos(location, cfg, cfg.predict.split, need_video=needs_frames)
     model.eval()
@@ -144,7 +146,12 @@ def _write_predictions(
     create_prediction_run(location, run, run_attrs)
     written = []
     if is_dhp:
-        from pano.pipelines.train.rl import make_sampler, rollout_heatmaps, rollout_video
+        from pano.pipelines.train.rl import (
+            luma_only,
+            make_sampler,
+            rollout_heatmaps,
+            rollout_video,
+        )
         from pano.stores import open_video, read_root_attrs
 
         hp = read_root_attrs(location).heatmap
@@ -152,15 +159,23 @@ def _write_predictions(
             videos,
             [v.step_frame for v in videos],
             cfg.data.frame_width,
-            True,
+            luma_only(cfg),
             device,
             cfg.data.decode_backend,
         )
         sampler = make_sampler(cfg)
         gen = torch.Generator().manual_seed(cfg.seed + 15485863)
+        prior = None
+        if cfg.predict.floor_prior == "latitude":  # fitted on the TRAIN split only
+            from pano.pipelines.train.rl import latitude_prior
+            from pano.stores import list_videos
+
+            done = set(list_videos(location))
+            train = [v for v in read_root_attrs(location).splits.train if v in done]
+            prior = latitude_prior(location, train, hp)
         for v in videos:
             pos = rollout_video(model, sampler, bank, v, cfg.predict.rollouts, gen, device)
-            maps = rollout_heatmaps(pos, hp, cfg.predict.floor)
+            maps = rollout_heatmaps(pos, hp, cfg.predict.floor, prior)
             gt = open_video(location, v.name)
             lon, lat = vec_to_lonlat(pos.numpy())
             arrays = {
@@ -175,6 +190,7 @@ def _write_predictions(
                         "sigma_deg": hp.sigma_deg,
                         "normalize": hp.normalize,
                         "uniform_floor": cfg.predict.floor,
+                        "floor_prior": cfg.predict.floor_prior,
                     },
                 ),
                 "scanpath": ArraySpec(

@@ -33,6 +33,7 @@ from pano.errors import ShapeError, StoreError
 from pano.geometry import vec_to_lonlat
 from pano.models.dhp import (
     DHPAgent,
+    all_action_rewards,
     dhp_reward,
     dihedral_action_maps,
     dihedral_view,
@@ -49,16 +50,23 @@ def make_agent(cfg: TrainConfig) -> DHPAgent:
     m = cfg.model
     assert isinstance(m, DHPModel)
     return DHPAgent(
-        channels=1,
+        channels=m.frames * (3 if m.color else 1),
         size=m.size,
         hidden=m.hidden,
         speed_scale=m.speed_scale,
         standardize=m.standardize,
+        recurrent=m.recurrent,
+        head=m.head,
     )
 
 
+def luma_only(cfg: TrainConfig) -> bool:
+    """Whether the DHP agent of ``cfg`` sees luma (DHP) rather than RGB (``model.color``)."""
+    return not (isinstance(cfg.model, DHPModel) and cfg.model.color)
+
+
 def make_sampler(cfg: TrainConfig) -> Any:
-    """The agent's viewport sampler (luma, ``size`` x ``size``, DHP's FoV by default)."""
+    """The agent's viewport sampler (``size`` x ``size``, DHP's FoV by default)."""
     from pano.viewport import ViewportSampler
 
     m = cfg.model
@@ -109,6 +117,27 @@ def render(sampler: Any, bank: FrameBank, pos: torch.Tensor, rows: torch.Tensor)
     return sampler(bank.frames, lon, lat, frame_index=rows)
 
 
+def observe(
+    sampler: Any,
+    bank: FrameBank,
+    pos: torch.Tensor,
+    rows: torch.Tensor,
+    prev_rows: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The agent's observation ``(N, C, s, s)`` at ``pos (N, 3)``.
+
+    ``C = 1``: the view of bank rows ``rows (N,)`` (DHP). With ``prev_rows (N,)``
+    (``model.frames: 2``), ``C = 2``: channel 0 the current frame, channel 1 the previous
+    step's frame seen from the SAME direction, rendered in one sampler call - what moved
+    between the two steps shows as a difference of the channels.
+    """
+    if prev_rows is None:
+        return render(sampler, bank, pos, rows)
+    n = pos.shape[0]
+    both = render(sampler, bank, torch.cat([pos, pos]), torch.cat([rows, prev_rows]))
+    return torch.cat([both[:n], both[n:]], 1)
+
+
 class DHPTask:
     """Actor-critic training of :class:`DHPAgent` (see the module docstring)."""
 
@@ -126,13 +155,15 @@ class DHPTask:
             every,
             [v.step_frame for v in every],
             cfg.data.frame_width,
-            gray=True,
+            gray=luma_only(cfg),
             device=info.device,
             backend=cfg.data.decode_backend,
         )
         self.tables = EnvTables(self.videos, self.bank, info.device)
         self.sampler = make_sampler(cfg)
         self.n_envs = max(1, cfg.rl.envs // info.world)
+        assert isinstance(cfg.model, DHPModel)
+        self.frames = cfg.model.frames
         self._val_heatmaps: dict[str, torch.Tensor] = {}
         # seen action = maps[g, world action]; world action = inverse[g, seen action]
         self._sym_inverse = torch.argsort(dihedral_action_maps(), dim=1).to(info.device)
@@ -177,6 +208,17 @@ class DHPTask:
         }
         self._reset(torch.ones(n, dtype=torch.bool, device=dev), gen)
 
+    def _observe(self) -> torch.Tensor:
+        """Every env's observation at its position and step (:func:`observe`)."""
+        env = self.env
+        assert env is not None
+        tab = self.tables
+        rows = tab.rows[env["video"], env["t"]]
+        prev = None
+        if self.frames == 2:
+            prev = tab.rows[env["video"], (env["t"] - 1).clamp_min(0)]
+        return observe(self.sampler, self.bank, env["pos"], rows, prev)
+
     def _augment(self, views: torch.Tensor) -> torch.Tensor:
         """Each env's views under its episode's symmetry ``env["g"]`` (identity if off)."""
         env = self.env
@@ -203,9 +245,11 @@ class DHPTask:
         tab = self.tables
         state = (env["h"].detach(), env["c"].detach())
         logps, ents, values, speeds, speed_tgt, rewards, dones = [], [], [], [], [], [], []
+        all_actions = rl.policy_gradient == "all_actions"
+        probs: list[torch.Tensor] = []
+        r_seen: list[torch.Tensor] = []
         for _ in range(rl.rollout):
-            rows = tab.rows[env["video"], env["t"]]
-            views = self._augment(render(self.sampler, self.bank, env["pos"], rows))
+            views = self._augment(self._observe())
             logits, value, speed, state = module(views, state)
             dist = torch.distributions.Categorical(logits=logits)
             u = torch.rand(logits.shape[0], generator=gen).to(logits.device)
@@ -218,6 +262,11 @@ class DHPTask:
                 nxt = tab.subj[env["video"], env["t"] + 1]
                 r, w = dhp_reward(new_pos, action, now, nxt, rl.sigma_deg, rl.sigma_deg)
                 target = subject_speed_target(now, nxt, w)
+                if all_actions:  # every action's reward, in the order the agent sees them
+                    r_world = all_action_rewards(env["pos"], speed.detach(), now, nxt, rl.sigma_deg)
+                    r_seen.append(torch.gather(r_world, 1, self._sym_inverse[env["g"]]))
+            if all_actions:
+                probs.append(dist.probs)
             logps.append(dist.log_prob(seen))
             ents.append(dist.entropy())
             values.append(value)
@@ -233,9 +282,7 @@ class DHPTask:
                 state = (state[0] * keep, state[1] * keep)  # new episodes start from zero
                 self._reset(done, gen)
         with torch.no_grad():
-            rows = tab.rows[env["video"], env["t"]]
-            views = self._augment(render(self.sampler, self.bank, env["pos"], rows))
-            _, boot, _, _ = module(views, state)
+            _, boot, _, _ = module(self._augment(self._observe()), state)
         env["h"], env["c"] = state[0].detach(), state[1].detach()
         v = torch.stack(values, 1)  # (N, T)
         rew = torch.stack(rewards, 1)
@@ -247,9 +294,15 @@ class DHPTask:
         logp = torch.stack(logps, 1)
         ent = torch.stack(ents, 1)
         adv = adv.detach()
-        if rl.normalize_advantage:
-            adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-        pol_loss = -(logp * adv).mean()
+        if all_actions:
+            pol_loss = all_action_policy_loss(
+                torch.stack(probs, 1), torch.stack(r_seen, 1), logp, adv, rew,
+                rl.gamma > 0, rl.normalize_advantage,
+            )  # fmt: skip
+        else:
+            if rl.normalize_advantage:
+                adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+            pol_loss = -(logp * adv).mean()
         val_loss = 0.5 * F.mse_loss(v, ret.detach())
         spd = torch.stack(speeds, 1)
         spd_loss = 0.5 * F.mse_loss(spd, torch.stack(speed_tgt, 1))
@@ -310,6 +363,45 @@ class DHPTask:
             self.env.setdefault("g", torch.zeros_like(self.env["t"]))
 
 
+def all_action_policy_loss(
+    probs: torch.Tensor,
+    rewards: torch.Tensor,
+    logp: torch.Tensor,
+    advantage: torch.Tensor,
+    taken_reward: torch.Tensor,
+    future: bool,
+    normalize: bool,
+) -> torch.Tensor:
+    """The expected ("all-action") policy-gradient loss over rollouts.
+
+    ``-mean_{env,t} sum_a pi(a|s_t) (r(s_t, a) - rbar_t)`` with ``rbar_t = sum_a pi(a|s_t)
+    r(s_t, a)`` (detached; it does not change the gradient, sum_a grad pi = 0), i.e. the
+    exact gradient of the expected immediate reward instead of A3C's one-sample estimate
+    ``log pi(a_t) * A_t``. With ``future`` (gamma > 0) the part of the GAE advantage that
+    the immediate rewards do not explain, ``A_t - (r_t - rbar_t)``, is added as a sampled
+    term ``-log pi(a_t) * (A_t - r_t + rbar_t)`` (known for the taken action only).
+
+    Args:
+        probs: ``(N, T, 8)`` the policy (with gradient).
+        rewards: ``(N, T, 8)`` every action's immediate reward, in the policy's order.
+        logp: ``(N, T)`` log-probability of the taken action (with gradient).
+        advantage: ``(N, T)`` GAE advantage of the taken action (detached).
+        taken_reward: ``(N, T)`` reward of the taken action.
+        future: add the sampled future term.
+        normalize: divide by the standard deviation of ``r - rbar`` over the update, so
+            the step size does not depend on the reward's scale.
+
+    """
+    rbar = (probs.detach() * rewards).sum(-1, keepdim=True)
+    adv_all = rewards - rbar
+    scale = adv_all.std() + 1e-8 if normalize else torch.ones((), device=probs.device)
+    loss = -((probs * adv_all).sum(-1) / scale).mean()
+    if future:
+        fut = advantage - (taken_reward - rbar.squeeze(-1))
+        loss = loss - (logp * fut / scale).mean()
+    return loss
+
+
 def generalized_advantage_estimate(
     reward: torch.Tensor,
     value: torch.Tensor,
@@ -361,7 +453,9 @@ def generalized_advantage_estimate(
     return advantage, advantage + value
 
 
-def rollout_heatmaps(pos: torch.Tensor, params: Any, floor: float = 0.0) -> torch.Tensor:
+def rollout_heatmaps(
+    pos: torch.Tensor, params: Any, floor: float = 0.0, prior: torch.Tensor | None = None
+) -> torch.Tensor:
     """Heatmaps ``(steps, H, W)`` of rollout positions ``pos (steps, n, 3)``.
 
     The rollouts are summed with :func:`pano.heatmaps.heatmaps_for` and the store's
@@ -372,7 +466,9 @@ def rollout_heatmaps(pos: torch.Tensor, params: Any, floor: float = 0.0) -> torc
     store's normalisation. A finite number of rollouts leaves most of the sphere at
     exactly zero, which KL divergence scores as ``log(1 / eps)`` ~ 36 nats per unit of
     ground-truth mass there; the floor is the prior for "somewhere else". CC, NSS and the
-    AUCs are unchanged by it (affine in each map).
+    AUCs are unchanged by a uniform floor (affine in each map). ``prior``: an ``(H, W)``
+    probability mass on the store's grid (sums to 1, e.g. :func:`latitude_prior`) that the
+    floor is spread by instead of uniformly (then CC and the AUCs do depend on it).
     """
     from pano.heatmaps import heatmaps_for
 
@@ -381,12 +477,44 @@ def rollout_heatmaps(pos: torch.Tensor, params: Any, floor: float = 0.0) -> torc
         return maps
     h, w = maps.shape[-2:]
     m = maps / maps.sum((-2, -1), keepdim=True).clamp_min(1e-300)
-    m = (1.0 - floor) * m + floor / (h * w)
+    base = torch.full((h, w), 1.0 / (h * w), dtype=m.dtype) if prior is None else prior
+    if base.shape != (h, w):
+        raise ShapeError(f"rollout_heatmaps: prior {tuple(base.shape)} != map grid {(h, w)}")
+    m = (1.0 - floor) * m + floor * base.to(m)
     if params.normalize == "max":
         return m / m.amax((-2, -1), keepdim=True)
     if params.normalize == "sum":
         return m
     return m * maps.sum((-2, -1), keepdim=True)
+
+
+def latitude_prior(location: str, videos: list[str], params: Any) -> torch.Tensor:
+    """The equator-bias density of ``videos``' head latitudes as a floor prior ``(H, W)``.
+
+    :func:`pano.baselines.equator_bias_map` (the ``equator`` baseline of ``pano eval``:
+    longitude-averaged great-circle Gaussians with the store's ``sigma_deg`` at every head
+    sample's latitude, degrees, +UP) fitted on ``videos`` (pass TRAINING videos only),
+    normalised to a probability mass summing to 1 over the store's heatmap grid.
+
+    Raises:
+        InputDataError: the videos have no valid head latitude.
+
+    """
+    from pano.baselines import equator_bias_map
+    from pano.stores import open_root, read_video_array
+
+    root = open_root(location)
+    lat = [
+        np.asarray(read_video_array(root, v, "scanpath"), dtype=np.float64)[..., 1].ravel()
+        for v in videos
+    ]
+    m = equator_bias_map(
+        np.concatenate(lat) if lat else np.zeros(0),
+        params.height,
+        params.width,
+        params.sigma_deg,
+    )
+    return torch.from_numpy(m / m.sum())
 
 
 def pearson_cc(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
@@ -429,8 +557,10 @@ def rollout_video(
     state = model.initial_state(n, device)
     out = torch.empty(steps, n, 3, dtype=torch.float64)
     out[0] = pos.double().cpu()
+    two = model.channels != bank.channels  # model.frames: 2
     for t in range(steps - 1):
-        views = render(sampler, bank, pos, rows[t].expand(n))
+        prev = rows[max(t - 1, 0)].expand(n) if two else None
+        views = observe(sampler, bank, pos, rows[t].expand(n), prev)
         logits, _, speed, state = model(views, state)
         probs = torch.softmax(logits, -1)
         u = torch.rand(n, generator=gen).to(device)
