@@ -402,3 +402,68 @@ def test_refit_retrains_on_training_and_validation_persons(tmp_path: Path) -> No
     e = np.rad2deg(orthodromic_distance(np.broadcast_to(m, (8, 3)), s.gaze_xyz[test_idx]))
     got = float(ds["person_mean_deg"].sel(model="mean_gaze", person="p01"))
     assert got == pytest.approx(e.mean(), rel=1e-12)
+
+
+def test_refit_without_select_best_is_refused_and_an_unappliable_refit_is_recorded(
+    tmp_path: Path,
+) -> None:
+    from pano.errors import ConfigError
+    from pano.pipelines.gaze.data import FoldPlan
+    from pano.pipelines.gaze.fold import refit_skipped
+
+    with pytest.raises(ConfigError) as err:
+        tiny(optim={"refit": True}, log={"select": "last"})
+    msg = str(err.value)
+    assert "\n" not in msg and "optim.refit" in msg and "log.select: best" in msg
+    tiny(optim={"refit": False}, log={"select": "last"})  # no refit asked: fine
+    # A fold without validation samples has no chosen epoch: the refit cannot apply.
+    idx = np.arange(4, dtype=np.int64)
+    no_val = FoldPlan("split", None, (), (), idx, idx[:0], idx + 4)
+    with_val = FoldPlan("split", None, (), (), idx, idx + 8, idx + 4)
+    assert "no validation samples" in (refit_skipped(tiny(optim={"refit": True}), no_val) or "")
+    assert refit_skipped(tiny(optim={"refit": True}), with_val) is None
+    assert refit_skipped(tiny(), no_val) is None  # not requested
+    # A fold where it applies says so in fold.json and summary.json.
+    store, _ = make_store(tmp_path / "g.zarr", persons=3, per_person=4)
+    out = tmp_path / "run"
+    rec = train_gaze(store, tiny(optim={"refit": True}), "synth", folds=["p00"], out=out,
+                     workers=0).folds[0]  # fmt: skip
+    assert rec["refit"] is True and rec["refit_requested"] is True
+    assert rec["refit_not_applied"] is None
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["refit"] == "requested; applied to fold(s) p00"
+
+
+def test_predict_hflip_makes_predictions_mirror_equivariant() -> None:
+    from pano.models.gaze_augment import mirror_inputs
+    from pano.models.gaze_grm import build_gaze_model
+    from pano.pipelines.gaze.fold import predict
+
+    torch.manual_seed(0)
+    cfg = tiny(model={"eyes": True}, predict_hflip=True)
+    model = build_gaze_model(cfg.model).eval()
+    rng = np.random.default_rng(3)
+    faces = rng.integers(0, 256, (6, 32, 32, 3), dtype=np.uint8)
+    eyes = rng.integers(0, 256, (6, 2, 36, 60), dtype=np.uint8)
+    # The mirror images as GazeHub mirrors a sample: face flipped, eye crops swapped + flipped.
+    m_faces, m_eyes = faces[:, :, ::-1].copy(), eyes[:, ::-1, :, ::-1].copy()
+    x = torch.from_numpy(faces).permute(0, 3, 1, 2).float()
+    mx, me = mirror_inputs(x, torch.from_numpy(eyes).float())
+    assert torch.equal(mx, torch.from_numpy(m_faces).permute(0, 3, 1, 2).float())
+    assert me is not None and torch.equal(me, torch.from_numpy(m_eyes).float())
+    idx = np.arange(6)
+    cpu = torch.device("cpu")
+
+    def run(f: np.ndarray, e: np.ndarray, hflip: bool) -> dict[str, np.ndarray]:
+        return predict(model, FaceLoader(f, idx, size=32), 4, cpu, False, 32, e, hflip)
+
+    a, b = run(faces, eyes, True), run(m_faces, m_eyes, True)
+    np.testing.assert_allclose(b["yaw"], -a["yaw"], atol=1e-6)
+    np.testing.assert_allclose(b["pitch"], a["pitch"], atol=1e-6)
+    # It is the normalised sum of the plain prediction and the mirror's, x negated back.
+    p, q = run(faces, eyes, False), run(m_faces, m_eyes, False)
+    v = p["gaze_xyz"] + q["gaze_xyz"] * np.array([-1.0, 1.0, 1.0])
+    np.testing.assert_allclose(a["gaze_xyz"], v / np.linalg.norm(v, axis=1, keepdims=True),
+                               atol=1e-6)  # fmt: skip
+    np.testing.assert_allclose(a["sigma"], (p["sigma"] + q["sigma"]) / 2, atol=1e-6)
+    assert np.abs(q["yaw"] + p["yaw"]).max() > 1e-4  # a plain prediction is not equivariant

@@ -29,7 +29,7 @@ from pydantic import Field
 from pano.config import PanoConfig
 from pano.errors import ShapeError
 
-__all__ = ["GazeAugmentConfig", "augment_batch", "augment_eyes"]
+__all__ = ["GazeAugmentConfig", "augment_batch", "augment_eyes", "mirror_inputs"]
 
 
 class GazeAugmentConfig(PanoConfig):
@@ -55,6 +55,24 @@ class GazeAugmentConfig(PanoConfig):
     eye_jitter: float = Field(
         0.0, ge=0.0, lt=1.0, description="eye crops: max relative contrast change and shift"
     )
+
+
+def mirror_inputs(
+    faces: torch.Tensor, eyes: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The mirror images of a batch: ``faces (B, 3, H, W)`` flipped left-right and, when
+    given, ``eyes (B, 2, h, w)`` (left, right) swapped AND each flipped left-right.
+
+    A mirrored face of gaze ``(x, y, z)`` (camera axes x right, y down, z forward) has gaze
+    ``(-x, y, z)``, i.e. ``[yaw, pitch] -> [-yaw, pitch]``: negate the prediction's x to map
+    it back. The image-left eye of the mirror is the original's image-right eye flipped,
+    which is how GazeHub mirrors its ``right`` samples.
+    """
+    if faces.ndim != 4:
+        raise ShapeError(f"mirror_inputs: faces must be (B, 3, H, W), got {tuple(faces.shape)}")
+    if eyes is not None and (eyes.ndim != 4 or eyes.shape[1] != 2):
+        raise ShapeError(f"mirror_inputs: eyes must be (B, 2, h, w), got {tuple(eyes.shape)}")
+    return faces.flip(-1), None if eyes is None else eyes.flip(1).flip(-1)
 
 
 def augment_eyes(eyes: torch.Tensor, cfg: GazeAugmentConfig | None = None) -> torch.Tensor:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from pano.config import PanoConfig
+from pano.errors import ConfigError
 from pano.models.gaze_augment import GazeAugmentConfig
 from pano.models.gaze_grm import GazeModelConfig
 from pano.models.gaze_loss import GazeLossConfig
@@ -87,6 +88,23 @@ class GazeTrainConfig(PanoConfig):
         0, ge=0, description="torch CPU threads per fold (0 = the CPUs divided among workers)"
     )
     predict_batch: int = Field(256, ge=1, description="faces per forward pass when predicting")
+    predict_hflip: bool = Field(
+        False,
+        description="test-time augmentation: every validation and test prediction is the "
+        "mean (in vector space) of the model's gaze for the face and for its mirror image "
+        "(face flipped left-right; with eye crops, the crops swapped and each flipped), "
+        "the mirror's gaze x negated back; costs a second forward pass",
+    )
+
+    @model_validator(mode="after")
+    def _refit_needs_best(self) -> GazeTrainConfig:
+        if self.optim.refit and self.log.select != "best":
+            raise ConfigError(
+                f"optim.refit: true needs log.select: best (got {self.log.select!r}): the refit "
+                "trains for the epoch the validation persons chose; set log.select: best or "
+                "optim.refit: false"
+            )
+        return self
 
 
 #: Config keys that may differ when a fold is resumed (``--resume``): how long to train,

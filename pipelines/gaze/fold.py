@@ -34,7 +34,7 @@ from torch import nn
 
 from pano.errors import CheckpointError, ConfigError
 from pano.geometry import camvec_to_gazehub, gazehub_to_camvec, normalize, orthodromic_distance
-from pano.models.gaze_augment import augment_batch, augment_eyes
+from pano.models.gaze_augment import augment_batch, augment_eyes, mirror_inputs
 from pano.models.gaze_grm import build_gaze_model
 from pano.models.gaze_loss import gaze_loss
 from pano.pipelines.gaze.config import GAZE_RESUME_MAY_CHANGE, GazeTrainConfig
@@ -95,6 +95,21 @@ def selection_rule(cfg: GazeTrainConfig, plan: FoldPlan) -> str:
     return rule
 
 
+def refit_skipped(cfg: GazeTrainConfig, plan: FoldPlan) -> str | None:
+    """Why ``optim.refit`` cannot apply to this fold (a sentence), or None.
+
+    The config refuses ``optim.refit`` without ``log.select: best``; a fold without
+    validation samples has no chosen epoch to refit for, so it keeps its own model.
+    """
+    if not cfg.optim.refit:
+        return None
+    if cfg.log.select != "best":
+        return "log.select is not 'best', so no epoch was chosen to refit for"
+    if len(plan.val_idx) == 0:
+        return "the fold has no validation samples, so no epoch was chosen to refit for"
+    return None
+
+
 @torch.no_grad()
 def predict(
     model: nn.Module,
@@ -104,11 +119,15 @@ def predict(
     amp: bool,
     size: int | None = None,
     eyes: np.ndarray | None = None,
+    hflip: bool = False,
 ) -> dict[str, np.ndarray]:
     """Predictions for every sample of ``loader`` in its order (faces resized to ``size``).
 
     ``eyes`` is :func:`~pano.pipelines.gaze.data.read_eyes`'s array for a model that reads
-    eye crops (``model.eyes: true``), else None.
+    eye crops (``model.eyes: true``), else None. ``hflip`` (``predict_hflip``, test-time
+    augmentation): each sample's gaze is the normalised sum of the model's unit vector for
+    the input and, x negated, for its mirror (:func:`~pano.models.gaze_augment.mirror_inputs`);
+    yaw and pitch are that vector's, sigma the mean of the two.
 
     Returns:
         ``yaw``, ``pitch`` (GazeHub radians) as float64 ``(N,)``, ``sigma`` float64
@@ -120,9 +139,21 @@ def predict(
     model.eval()
     parts: list[torch.Tensor] = []
     for sel, faces in loader.ordered(batch):
+        x, e = to_input(faces, device, size), eyes_input(eyes, sel, device)
         with torch.autocast("cuda", dtype=torch.float16, enabled=amp):
-            out = model(to_input(faces, device, size), eyes_input(eyes, sel, device))
-        parts.append(torch.cat([out.angles.float(), out.sigma.float()], 1).double().cpu())
+            out = model(x, e)
+        row = torch.cat([out.angles.float(), out.sigma.float()], 1).double()
+        if hflip:
+            with torch.autocast("cuda", dtype=torch.float16, enabled=amp):
+                mir = model(*mirror_inputs(x, e))
+            # The mirror's yaw negated = its vector's x negated; sum the unit vectors.
+            v = gazehub_to_camvec(row[:, 0], row[:, 1]) + gazehub_to_camvec(
+                -mir.angles[:, 0].double(), mir.angles[:, 1].double()
+            )
+            yaw, pitch = camvec_to_gazehub(v / v.norm(dim=1, keepdim=True))
+            sigma = (row[:, 2:4] + mir.sigma.double()) / 2
+            row = torch.cat([torch.stack([yaw, pitch], 1), sigma], 1)
+        parts.append(row.cpu())
     model.train(was)
     arr = torch.cat(parts).numpy() if parts else np.zeros((0, 4))
     yaw, pitch = arr[:, 0].copy(), arr[:, 1].copy()
@@ -328,7 +359,7 @@ def train_fold(
         seen_images += seen
         is_best, val_err = False, None
         if info.is_main:
-            pv = predict(model, val, cfg.predict_batch, dev, amp, size, eyes)
+            pv = predict(model, val, cfg.predict_batch, dev, amp, size, eyes, cfg.predict_hflip)
             err = angular_error_deg(pv["gaze_xyz"], gaze[plan.val_idx])
             val_err = person_mean(err, subject[plan.val_idx])
             is_best = best is None or val_err < best
@@ -375,6 +406,9 @@ def train_fold(
     record: dict[str, Any] = {}
     which = "best" if cfg.log.select == "best" else "latest"
     refit = bool(o.refit and len(plan.val_idx) and cfg.log.select == "best")
+    refit_not_applied = refit_skipped(cfg, plan)
+    if refit_not_applied:
+        log.warning("fold %s: optim.refit not applied: %s", plan.name, refit_not_applied)
     entry = {}
     entry_val = None
     if info.is_main:
@@ -413,7 +447,7 @@ def train_fold(
             entry = {**entry, "file": f"{REFIT_DIR}/{entry['file']}", "val": entry_val}
         barrier(info)
     if info.is_main:
-        pt = predict(model, test, cfg.predict_batch, dev, amp, size, eyes)
+        pt = predict(model, test, cfg.predict_batch, dev, amp, size, eyes, cfg.predict_hflip)
         test_err = angular_error_deg(pt["gaze_xyz"], gaze[plan.test_idx])
         arrays = {"sample_index": plan.test_idx, **pt}
         atomic_write_bytes(fold_dir / FOLD_PREDICTIONS, _npz_bytes(arrays))
@@ -425,6 +459,9 @@ def train_fold(
             "selected_checkpoint": entry["file"],
             "selected_epoch": int(entry["step"]),
             "refit": refit,
+            "refit_requested": o.refit,
+            "refit_not_applied": refit_not_applied,
+            "predict_hflip": cfg.predict_hflip,
             "refit_persons": refit_persons,
             "refit_seconds": refit_s,
             "checkpoint_sha256": entry["sha256"],
@@ -453,6 +490,7 @@ __all__ = [
     "person_mean",
     "predict",
     "read_fold",
+    "refit_skipped",
     "selection_rule",
     "train_fold",
 ]

@@ -317,6 +317,7 @@ def _write_summary(
             if cfg.log.select == "best"
             else "per fold, the last epoch's checkpoint"
         ),
+        "refit": _refit_summary(cfg, result.folds),
         "folds": result.folds,
         "predictions": result.predictions,
         "predicted_folds": result.predicted_folds,
@@ -325,6 +326,19 @@ def _write_summary(
         "pano_version": __version__,
     }
     atomic_write_bytes(run_dir / "summary.json", json.dumps(summary, indent=1).encode())
+
+
+def _refit_summary(cfg: GazeTrainConfig, folds: list[dict[str, Any]]) -> str:
+    """One sentence: whether ``optim.refit`` was asked for and which folds it applied to."""
+    if not cfg.optim.refit:
+        return "not requested (optim.refit: false): each fold's selected checkpoint predicts"
+    done = [f.get("fold", "?") for f in folds if f.get("refit")]
+    skipped = [f"{f.get('fold', '?')} ({f['refit_not_applied']})"
+               for f in folds if f.get("refit_not_applied")]  # fmt: skip
+    text = f"requested; applied to fold(s) {', '.join(done) or 'none'}"
+    if skipped:
+        text += f"; NOT applied to {'; '.join(skipped)}"
+    return text
 
 
 __all__ = ["GazeTrainResult", "default_out", "gather_predictions", "train_gaze"]
