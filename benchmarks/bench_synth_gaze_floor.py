@@ -85,16 +85,18 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=300, help="samples per person")
     a = ap.parse_args()
     d = scenes(a.seed, a.persons, a.samples)
+    s_lo, s_hi = d["s"].min(), d["s"].max()
     print(f"seed {a.seed}, {a.persons} persons x {a.samples}; S[2,2] = 600/|fc| in "
-          f"[{d['s'].min():.2f}, {d['s'].max():.2f}]")  # fmt: skip
+          f"[{s_lo:.2f}, {s_hi:.2f}]")  # fmt: skip
     for name, key in (("GazeHub label normalise(S R g)", "scaled"), ("label R g", "rot")):
         off = angle_deg(d[key], d["eye"])
         oracle, base = oracle_lopo(d["eye"], d[key], d["person"])
-        print(f"{name}: angle to the eye gaze {off.mean():.2f} deg (per person "
-              f"{np.round([off[d['person'] == p].mean() for p in range(a.persons)], 2)}); "
-              f"linear eye-gaze oracle, LOPO mean of person means {np.mean(oracle):.2f} deg vs "
-              f"mean gaze {np.mean(base):.2f} deg = {np.mean(oracle) / np.mean(base):.3f} of it")
-        # fmt: skip
+        per_person = np.round([off[d["person"] == p].mean() for p in range(a.persons)], 2)
+        print(
+            f"{name}: angle to the eye gaze {off.mean():.2f} deg (per person {per_person}); "
+            f"linear eye-gaze oracle, LOPO mean of person means {np.mean(oracle):.2f} deg vs "
+            f"mean gaze {np.mean(base):.2f} deg = {np.mean(oracle) / np.mean(base):.3f} of it"
+        )
 
 
 if __name__ == "__main__":

@@ -60,9 +60,10 @@ class GazeAugmentConfig(PanoConfig):
 def mirror_inputs(
     faces: torch.Tensor, eyes: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """The mirror images of a batch: ``faces (B, 3, H, W)`` flipped left-right and, when
-    given, ``eyes (B, 2, h, w)`` (left, right) swapped AND each flipped left-right.
+    """The mirror images of a batch of faces (and their eye crops).
 
+    ``faces (B, 3, H, W)`` flipped left-right and, when given, ``eyes (B, 2, h, w)`` (left,
+    right) swapped AND each flipped left-right.
     A mirrored face of gaze ``(x, y, z)`` (camera axes x right, y down, z forward) has gaze
     ``(-x, y, z)``, i.e. ``[yaw, pitch] -> [-yaw, pitch]``: negate the prediction's x to map
     it back. The image-left eye of the mirror is the original's image-right eye flipped,

@@ -75,7 +75,11 @@ GazeLayout = Literal["gazehub", "mpiifacegaze-raw"]
 
 
 class GazeSynthConfig(PanoConfig):
-    """What ``pano synth-gaze`` writes (defaults: the demo size)."""
+    """What ``pano synth-gaze`` writes.
+
+    Defaults: 5 persons x 300 with GazeHub's scaled labels; the gaze demo of
+    ``docs/gaze.md`` uses 8 x 200 with ``gaze_scale: false`` (``--no-gaze-scale``).
+    """
 
     layout: GazeLayout = Field(default="gazehub", description="gazehub or mpiifacegaze-raw")
     persons: int = Field(default=5, ge=1, le=100, description="persons p00, p01, ...")
