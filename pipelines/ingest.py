@@ -463,7 +463,7 @@ def _ingest(cfg: IngestConfig) -> IngestSummary:
     em_missing = sorted(n for n in match.pairs if em is not None and n not in em)
     for n in em_missing:
         log.warning("video '%s' has no EM variable in %s: stored without EM", n, cfg.em)
-    if cfg.em_detect and em is not None:  # the detector's all-NaN refusal, before any write
+    if cfg.em_detect and em is not None and cfg.em is not None:  # before any write
         _check_em_subjects(cfg.em, {n: em[n] for n in match.pairs if n in em})
     bad_val = sorted(set(cfg.val_videos) & DHP_TEST_VIDEOS)
     if bad_val:
