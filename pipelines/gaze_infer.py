@@ -445,7 +445,9 @@ def _draw_no_eyes(bgr: np.ndarray, box: np.ndarray) -> None:
                 (0, 160, 255), 1)  # fmt: skip
 
 
-def _csv_comments(cfg: GazeInferConfig, params: NormalisationParams) -> list[str]:
+def _csv_comments(
+    cfg: GazeInferConfig, params: NormalisationParams, eyes: bool = False
+) -> list[str]:
     f = f"{cfg.focal_px:g} px" if cfg.focal_px else "the image width in pixels"
     return [
         "# pano gaze-infer: one row per detected face per frame; angles in radians",
@@ -458,7 +460,16 @@ def _csv_comments(cfg: GazeInferConfig, params: NormalisationParams) -> list[str
         f"centre = box centre at the depth of a {cfg.face_width_mm:g} mm wide face; head "
         "upright (R_head = I, no roll): no landmarks or head pose are estimated",
         "# box_*: face box in pixels, top-left origin; time_s = frame / fps (0 for an image)",
-    ]
+    ] + (
+        [
+            f"# eyes (--eyes {cfg.eyes}): haar | haar+model | model | none (not found: no "
+            "gaze); eye_*_x/y: eye crop centres in image pixels; crops as GazeHub's (36x60 "
+            "grey, equalised, 1.5 x the corner distance wide) from the 224-px normalised face; "
+            "left = the eye on the image's left"
+        ]
+        if eyes
+        else ["# eyes: unused (a face-only model)"]
+    )
 
 
 def gaze_infer(cfg: GazeInferConfig) -> GazeInferResult:
@@ -487,6 +498,7 @@ def gaze_infer(cfg: GazeInferConfig) -> GazeInferResult:
     cascade = _cascade(cfg.cascade)
     dev = resolve_device(cfg.device)
     model, params = load_gaze_model(cfg.model, cfg.checkpoint, dev)
+    run = _Run(cfg, model, params, dev)  # reads --face-model: fails before anything is written
     frames, fps, is_video = _frames(cfg.input, cfg.max_frames)
     cfg.out.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{media.name}.", suffix=media.suffix, dir=cfg.out)
@@ -494,11 +506,10 @@ def gaze_infer(cfg: GazeInferConfig) -> GazeInferResult:
     tmp_media = Path(tmp_name)  # written in full, then renamed over the final name
     writer: Any = None
     buf = io.StringIO()
-    buf.write("\n".join(_csv_comments(cfg, params)) + "\n")
+    buf.write("\n".join(_csv_comments(cfg, params, model.cfg.eyes)) + "\n")
     rows = csv.writer(buf, lineterminator="\n")
     rows.writerow(CSV_COLUMNS)
     n_frames = n_faces = n_no_eyes = 0
-    run = _Run(cfg, model, params, dev)
     try:
         for idx, bgr in enumerate(frames):
             h, w = bgr.shape[:2]
