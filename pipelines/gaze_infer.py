@@ -21,6 +21,13 @@ The normalised image is the one GazeHub's MPIIFaceGaze crops come from (virtual 
 600 mm, focal 960 px for 224 px), scaled to the model's ``image_size`` (focal
 ``960 * image_size / 224``), unless the checkpoint's config names another.
 
+**Eye-crop models** (``model.eyes: true``): each face is also normalised to GazeHub's 224-px
+face, its eyes are located there (:mod:`pano.gaze.eyes`: OpenCV's Haar eye cascade near the
+eye corners of a generic 6-point face model projected with the assumptions above; ``--eyes
+haar|auto|model``) and GazeHub's 36 x 60 grey, equalised crops are cut around them (left =
+the eye on the image's left). A face whose eyes are not found gets ``eyes = none`` and no
+gaze (one warning line counts them); ``--eyes auto`` uses the projection for a missed eye.
+
 Outputs (in ``OUT``): ``<input stem>_gaze.png`` (image input) or ``<stem>_gaze.mp4``
 (``mp4v`` video at the input's frame rate), and ``<stem>_gaze.csv``: ``#`` comment lines
 stating the conventions and assumptions, a header, then one row per face per frame (no rows
