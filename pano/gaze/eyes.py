@@ -256,7 +256,7 @@ def crop_eyes(face_rgb: np.ndarray, spots: EyeSpots) -> np.ndarray | None:
     return np.stack([left, right])
 
 
-#: Size of the face eye crops are cut from (px): GazeHub's normalised camera (600 mm, focal 960, 224 px).
+#: Size (px) of the normalised face the eye crops are cut from: GazeHub's (600 mm, focal 960).
 EYE_FACE_SIZE = 224
 
 
