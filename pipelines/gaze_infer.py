@@ -424,9 +424,11 @@ def _frame_faces(bgr: np.ndarray, boxes: np.ndarray, run: _Run, rows: Any, head:
     for k, box in enumerate(boxes):
         tail: list[Any] = ["unused", "", "", "", ""]
         if eyes is not None:
-            xy = eyes.image_xy[k].ravel()
-            tail = [eyes.spots[k].status, *(f"{v:.2f}" for v in xy)]
-            _draw_eyes(bgr, eyes.image_xy[k], ok=bool(keep[k]))
+            found = eyes.spots[k].status != "none"
+            xy = [f"{v:.2f}" if found else "" for v in eyes.image_xy[k].ravel()]
+            tail = [eyes.spots[k].status, *xy]
+            if found:
+                _draw_eyes(bgr, eyes.image_xy[k], ok=bool(keep[k]))
         if k in slot:
             i = slot[k]
             _draw(bgr, box, g_cam[i], float(ang[i, 0]), float(ang[i, 1]))

@@ -236,7 +236,7 @@ def test_no_eyes_found_is_a_recorded_status_and_one_line(
     assert res.no_eyes == res.faces
     rows = _rows(res.csv)
     assert [r["eyes"] for r in rows] == ["none"] * res.faces
-    assert all(r["yaw_rad"] == "" and r["gaze_cam_z"] == "" for r in rows)
+    assert all(r["yaw_rad"] == "" and r["gaze_cam_z"] == "" and r["eye_left_x"] == "" for r in rows)
     assert "eyes not found in 1 of 1 face(s)" in caplog.text and "--eyes auto" in caplog.text
     assert (tmp_path / "h" / "eyeless_gaze.png").is_file()
     # auto: the projected face model stands in; a gaze is predicted
