@@ -77,6 +77,12 @@ def main() -> None:
     ap.add_argument("--weights", default="0.3")
     ap.add_argument("--prior-sigma", type=float, default=None, help="lonlat prior kernel (deg)")
     ap.add_argument("--json", type=Path, default=None, help="append result rows here")
+    ap.add_argument(
+        "--from-predictions",
+        default="",
+        help="a prediction run in the store: rebuild maps from ITS rollouts (scanpath) "
+        "instead of rolling out a checkpoint (e.g. the pure rollout map of a scored run)",
+    )
     args = ap.parse_args()
     torch.set_num_threads(1)
     store = args.store
@@ -94,7 +100,7 @@ def main() -> None:
         torch.device("cpu"), "auto",
     )  # fmt: skip
     sampler = make_sampler(cfg)
-    names = args.checkpoints.split(",") if args.checkpoints else [None]
+    names = args.checkpoints.split(",") if args.checkpoints else ["best"]
     mgr = CheckpointManager(args.run_dir / "checkpoints")
     metrics = metric_names("saliency")
     ecfg = EvalConfig(store=store)
@@ -160,6 +166,16 @@ def main() -> None:
         agent.load_state_dict(state["model"])
         pos = {}
         for v in videos:
+            if args.from_predictions:
+                from pano.geometry import lonlat_to_vec
+                from pano.stores.predictions import read_prediction_array
+
+                ll = np.asarray(
+                    read_prediction_array(store, args.from_predictions, v.name, "scanpath")
+                )
+                xyz = lonlat_to_vec(ll[..., 0], ll[..., 1])
+                pos[v.name] = torch.from_numpy(np.asarray(xyz, dtype=np.float64))
+                continue
             gen = torch.Generator().manual_seed(args.seed)
             pos[v.name] = rollout_video(
                 agent, sampler, bank, v, args.rollouts, gen, torch.device("cpu"), temp
@@ -171,7 +187,8 @@ def main() -> None:
                 for n in scored:
                     maps = rollout_heatmaps(pos[n], hp, wgt, priors.get(pr), kernel_deg=k).numpy()
                     per[n] = score(maps, n)
-                report(f"{name or 'best'} T{temp:g} k{k:g} {pr} {wgt:g}", per)
+                src = f"pred:{args.from_predictions}" if args.from_predictions else f"T{temp:g}"
+                report(f"{name} {src} k{k:g} {pr} {wgt:g}", per)
     if args.json:
         with args.json.open("a") as fh:
             for r in rows:
