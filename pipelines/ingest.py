@@ -184,6 +184,28 @@ def _read_validated(path: Path, what: str, tol: float) -> dict[str, np.ndarray]:
     return {k: validate_angles(v, k, path, tol) for k, v in raw.items()}
 
 
+def _check_em_subjects(path: Path, em: dict[str, np.ndarray]) -> None:
+    """Refuse (for ``--em-detect``) a subject whose EM samples are all missing in a video.
+
+    ``em[name]`` is ``(samples, 2 * subjects)`` (a lat/lon column pair per subject, as the
+    ``.mat`` stores them); the detector refuses an all-NaN recording, so this makes that
+    refusal one line before the store is touched.
+
+    Raises:
+        InputDataError: naming the file, the variable and the subject column pair.
+    """
+    for name, e in em.items():
+        valid = np.isfinite(e[:, 0::2]) & np.isfinite(e[:, 1::2])  # (samples, subjects)
+        empty = np.flatnonzero(~valid.any(axis=0))
+        if empty.size:
+            k = int(empty[0])
+            raise InputDataError(
+                f"{path}: variable '{name}': subject {k} (columns {2 * k}-{2 * k + 1}) has no "
+                f"valid eye-movement sample, so --em-detect cannot detect its events; nothing "
+                "was written (ingest without --em-detect, or fix the file)"
+            )
+
+
 def _check_txt_traces(cfg: IngestConfig, hm: dict[str, np.ndarray]) -> list[str]:
     """Compare PVS-HM's raw txt traces (``cfg.traces``) with the HM ``.mat`` variables.
 
@@ -441,6 +463,8 @@ def _ingest(cfg: IngestConfig) -> IngestSummary:
     em_missing = sorted(n for n in match.pairs if em is not None and n not in em)
     for n in em_missing:
         log.warning("video '%s' has no EM variable in %s: stored without EM", n, cfg.em)
+    if cfg.em_detect and em is not None and cfg.em is not None:  # before any write
+        _check_em_subjects(cfg.em, {n: em[n] for n in match.pairs if n in em})
     bad_val = sorted(set(cfg.val_videos) & DHP_TEST_VIDEOS)
     if bad_val:
         raise ConfigError(

@@ -182,6 +182,33 @@ def ingest_traces(cfg: TraceIngestConfig, traces: TraceSet | None = None) -> Ing
         return summary
 
 
+def check_detectable(ts: TraceSet, cfg: TraceIngestConfig) -> None:
+    """Run ``--em-detect``'s detector on every gaze trace in memory, before anything is written.
+
+    The detector refuses an all-NaN recording, timestamps at a changing rate (without
+    ``em_params.resample_hz``) or a zero-length gaze vector; checking here makes that one line
+    with nothing written, instead of a refusal after the traces are in the store. The
+    store's ``em_time`` / ``em_xyz`` rows are these traces' ``t`` / ``gaze``, so the check is
+    the detection itself (numpy, a small share of an ingest's time).
+
+    Raises:
+        InputDataError: naming the file, subject and video, and the way out.
+    """
+    from pano.em import detect_events
+
+    for tr in ts.traces:
+        if tr.gaze is None:
+            continue
+        what = f"{tr.where or tr.video}: subject {tr.subject!r}, video {tr.video!r}"
+        try:
+            detect_events(tr.t, tr.gaze, cfg.em_params, what=what)
+        except InputDataError as exc:
+            raise InputDataError(
+                f"--em-detect: {exc} (nothing was written; fix the gaze data or ingest "
+                "without --em-detect)"
+            ) from exc
+
+
 def _video_files(cfg: TraceIngestConfig, names: list[str]) -> dict[str, Path]:
     """The file of every video read (``--videos``); refuse a video without one."""
     from pano.stores.pvs_hm import find_videos
@@ -217,6 +244,8 @@ def _ingest(cfg: TraceIngestConfig, traces: TraceSet | None) -> IngestSummary:
             f"--em-detect: the {cfg.format} data read from {cfg.source} holds no eye movements "
             "(head traces only); drop --em-detect"
         )
+    if cfg.em_detect:
+        check_detectable(ts, cfg)
     dataset = cfg.dataset or ts.dataset
     videos = ts.video_names()
     names = map_source_names(videos, str(cfg.source))

@@ -528,6 +528,23 @@ def test_em_subjects_must_match(data: Path, tmp_path: Path) -> None:
     assert not (tmp_path / "s.zarr").exists()
 
 
+def test_em_detect_refuses_a_subject_without_eye_samples(data: Path, tmp_path: Path) -> None:
+    """``--em-detect`` with a subject whose EM is NaN everywhere: one line, no store (the
+    detector would refuse it only after the ingest's writes)."""
+    import scipy.io
+
+    from pano.errors import InputDataError
+
+    em = {k: v.copy() for k, v in read_mat(str(data / EM_FILE)).items() if not k.startswith("__")}
+    em["A380"][:, 2:4] = np.nan  # subject 1's lat/lon pair
+    scipy.io.savemat(tmp_path / "em.mat", em)
+    with pytest.raises(InputDataError) as err:
+        ingest_pvs_hm(_cfg(data, tmp_path / "s.zarr", em=tmp_path / "em.mat", em_detect=True))
+    msg = str(err.value)
+    assert "em.mat: variable 'A380': subject 1 (columns 2-3) has no valid" in msg, msg
+    assert "\n" not in msg and not (tmp_path / "s.zarr").exists()
+
+
 def test_reads_matlab_v73_files(data: Path, tmp_path: Path) -> None:
     import hdf5storage
 

@@ -97,3 +97,30 @@ def test_em_detect_after_a_trace_ingest(tmp_path: Path, capsys: pytest.CaptureFi
     err = capsys.readouterr().err.strip()
     assert "--em-detect: the wu-mmsys17 data" in err and "holds no eye movements" in err, err
     assert len(err.splitlines()) == 1 and not wu.exists()
+
+
+def test_em_detect_refuses_all_nan_gaze_before_writing(tmp_path: Path) -> None:
+    """A subject whose gaze samples are all missing stops ``--em-detect`` before the store
+    exists (the detector would refuse it after the traces were written)."""
+    from pano.errors import InputDataError
+    from pano.pipelines.ingest_traces import TraceIngestConfig, ingest_traces, read_traces
+
+    sim = simulate_recordings(n_videos=1, n_subjects=2, duration_s=3.0, fps=30.0)
+    get_synth_format("xu-cvpr18").write(sim, tmp_path / "xu")
+    store = tmp_path / "xu.zarr"
+    cfg = TraceIngestConfig(
+        format="xu-cvpr18", source=tmp_path / "xu", store=str(store), workers=0, device="cpu",
+        options={"fps": str(tmp_path / "xu" / "fps.csv")}, em_detect=True,
+    )  # fmt: skip
+    ts = read_traces(cfg)
+    bad = ts.traces[1]
+    assert bad.gaze is not None
+    bad.gaze = np.full_like(bad.gaze, np.nan)
+    with pytest.raises(InputDataError) as err:
+        ingest_traces(cfg, traces=ts)
+    msg = str(err.value)
+    assert msg.startswith("--em-detect: ") and "nothing was written" in msg, msg
+    assert f"subject {bad.subject!r}" in msg and "\n" not in msg
+    assert not store.exists()
+    cfg.em_detect = False  # the same traces without detection ingest fine
+    assert [v.status for v in ingest_traces(cfg, traces=ts).videos] == ["written"]
