@@ -429,10 +429,10 @@ MODEL_DESCRIPTIONS: dict[str, str] = {
     "track": "TRACK-like forecaster: separate LSTM branches for the head positions and for "
     "the per-step saliency tracker (as in the content-aware model), fused by a third LSTM "
     "that emits the head's steps.",
-    "dhp": "offline-DHP agent: a luma viewport -> 4 conv layers -> LSTM -> a policy over 8 "
-    "directions and a step size, trained by actor-critic to move like the subjects; its "
-    "test predictions are heatmaps summed from stochastic rollouts, plus the rollouts' "
-    "scanpaths.",
+    "dhp": "offline-DHP agent: a viewport -> 4 conv layers -> LSTM or a feed-forward layer "
+    "-> a policy over 8 directions and a step size, trained by actor-critic to move like the "
+    "subjects; its test predictions are heatmaps summed from stochastic rollouts (mixed with "
+    "a train-split prior where configured), plus the rollouts' scanpaths.",
 }
 
 
@@ -472,18 +472,28 @@ def model_card(tcfg: Any, heatmap: Any = None) -> tuple[str, dict[str, Any]]:
         if m.kind == "track":
             params["saliency LSTM"] = m.saliency_hidden
     if m.kind == "dhp":
-        params["viewport"] = f"{m.size}x{m.size} luma, FoV {m.fov_deg[0]:g}x{m.fov_deg[1]:g} deg"
-        params["LSTM"] = m.hidden
+        params["viewport"] = (
+            f"{m.size}x{m.size} {'RGB' if m.color else 'luma'}, "
+            f"FoV {m.fov_deg[0]:g}x{m.fov_deg[1]:g} deg"
+        )
+        params["LSTM" if m.recurrent else "feed-forward"] = m.hidden
+        params["policy head"] = m.head
         r = tcfg.rl
         params["actor-critic"] = (
             f"{r.envs} envs x {r.rollout} steps per update, gamma {r.gamma:g}, "
             f"GAE lambda {r.gae_lambda:g}, entropy {r.entropy_coef:g}, "
             f"reward sigma {r.sigma_deg:g} deg"
         )
-        params["predictions"] = f"{tcfg.predict.rollouts} rollouts per video, " + (
-            "heatmaps with the store's parameters"
-            if heatmap is None
-            else f"heatmap sigma {heatmap.sigma_deg:g} deg (the store's)"
+        p = tcfg.predict
+        params["predictions"] = (
+            f"{p.rollouts} rollouts per video (policy temperature {p.temperature:g}), "
+            + (
+                "heatmaps on the store's grid"
+                if heatmap is None
+                else f"heatmaps on the store's grid (its sigma {heatmap.sigma_deg:g} deg)"
+            )
+            + (f", rollout kernel {p.kernel_deg:g} deg" if p.kernel_deg is not None else "")
+            + (f", {p.floor:g} of the mass from the {p.floor_prior} prior" if p.floor else "")
         )
     params["optimiser"] = (
         f"Adam lr {o.lr:g} ({o.scheduler}), {o.steps} updates"

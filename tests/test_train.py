@@ -544,3 +544,69 @@ def test_dhp_latitude_floor_prior_is_the_eval_equator_baseline(tiny_store: str) 
     assert not torch.allclose(got[0], rollout_heatmaps(pos, hp, w)[0])  # not the uniform floor
     with pytest.raises(ShapeError, match="prior"):
         rollout_heatmaps(pos, hp, w, prior[:-1])
+
+
+def test_dhp_lonlat_prior_is_the_train_head_density(tiny_store: str) -> None:
+    """``predict.floor_prior: lonlat`` is the summed Gaussians of the train split's head
+    points (every subject at every step) as a mass; ``prior_sigma_deg`` widens it."""
+    from pano.errors import ConfigError, InputDataError
+    from pano.geometry import lonlat_to_vec
+    from pano.heatmaps import heatmaps_for
+    from pano.pipelines.train.rl import head_prior, latitude_prior, lonlat_prior
+    from pano.stores import open_root, read_root_attrs, read_video_array
+
+    attrs = read_root_attrs(tiny_store)
+    hp = attrs.heatmap
+    train = list(attrs.splits.train)
+    prior = head_prior(tiny_store, train, hp, "lonlat")
+    assert prior.shape == (hp.height, hp.width)
+    assert float(prior.sum()) == pytest.approx(1.0)
+    ll = np.concatenate(
+        [
+            np.asarray(read_video_array(open_root(tiny_store), v, "scanpath")).reshape(-1, 2)
+            for v in train
+        ]
+    )
+    ll = ll[np.isfinite(ll).all(1)]
+    pts = torch.from_numpy(np.asarray(lonlat_to_vec(ll[:, 0], ll[:, 1]), dtype=np.float64))
+    want = heatmaps_for(pts[None], hp)[0]
+    torch.testing.assert_close(prior, want / want.sum())
+    # Not constant along a row (it keeps the longitude), unlike the latitude prior.
+    assert not torch.equal(prior, prior[:, :1].expand_as(prior))
+    torch.testing.assert_close(
+        head_prior(tiny_store, train, hp, "latitude"), latitude_prior(tiny_store, train, hp)
+    )
+    wide = lonlat_prior(tiny_store, train, hp, sigma_deg=4 * hp.sigma_deg)
+    assert float(wide.max()) < float(prior.max())  # a wider kernel spreads the mass
+    uni = head_prior(tiny_store, train, hp, "uniform")
+    assert float(uni.sum()) == pytest.approx(1.0) and float(uni.amax() - uni.amin()) == 0.0
+    with pytest.raises(ConfigError, match="floor_prior"):
+        head_prior(tiny_store, train, hp, "front")
+    with pytest.raises(InputDataError, match="no valid head point"):
+        lonlat_prior(tiny_store, [], hp)
+
+
+def test_dhp_rollout_kernel_and_temperature() -> None:
+    """``predict.kernel_deg`` draws each rollout point with its own width (the store's
+    grid and normalisation); ``predict.temperature`` divides the policy's logits."""
+    from pano.heatmap_params import HeatmapParams
+    from pano.heatmaps import heatmaps_for
+    from pano.pipelines.train.rl import rollout_heatmaps, sample_action
+
+    hp = HeatmapParams(width=36, height=18, sigma_deg=10.0)
+    pos = torch.from_numpy(np.array([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]] * 2))
+    got = rollout_heatmaps(pos, hp, kernel_deg=20.0)
+    want = heatmaps_for(pos, HeatmapParams(width=36, height=18, sigma_deg=20.0))
+    torch.testing.assert_close(got, want)
+    same = rollout_heatmaps(pos, hp, kernel_deg=10.0)
+    torch.testing.assert_close(same, rollout_heatmaps(pos, hp))
+    # wider kernel: more of the map above half its max
+    assert int((got[0] > 0.5).sum()) > int((rollout_heatmaps(pos, hp)[0] > 0.5).sum())
+    # temperature: frequencies follow softmax(logits / T)
+    logits = torch.tensor([[0.0, 1.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0]]).expand(20000, 8)
+    u = torch.rand(20000, generator=torch.Generator().manual_seed(0))
+    for t in (0.5, 1.0, 3.0):
+        freq = torch.bincount(sample_action(logits, u, t), minlength=8).double() / 20000
+        want_p = torch.softmax(logits[0].double() / t, -1)
+        torch.testing.assert_close(freq, want_p, atol=0.015, rtol=0)
+    assert bool((sample_action(logits, u, 1e-3) == 2).all())  # T -> 0: the most likely action

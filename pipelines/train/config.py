@@ -266,11 +266,32 @@ class PredictConfig(PanoConfig):
         description="DHP heatmaps: share of each map's mass spread uniformly over the sphere "
         "(0 = DHP's plain sum of rollout Gaussians)",
     )
-    floor_prior: Literal["uniform", "latitude"] = Field(
+    floor_prior: Literal["uniform", "latitude", "lonlat"] = Field(
         "uniform",
         description="DHP heatmaps: how the floor's mass is spread: uniformly over the sphere, "
-        "or by the latitude density of the TRAIN split's head samples (the equator-bias "
-        "baseline's map, fitted the same way)",
+        "by the latitude density of the TRAIN split's head samples (the equator-bias "
+        "baseline's map, fitted the same way), or by their lon-lat density (lonlat)",
+    )
+    prior_sigma_deg: float | None = Field(
+        None,
+        gt=0,
+        le=180,
+        description="DHP heatmaps, floor_prior lonlat: the kernel (degrees) of each training "
+        "head point (null = the store's heatmap sigma)",
+    )
+    kernel_deg: float | None = Field(
+        None,
+        gt=0,
+        le=180,
+        description="DHP heatmaps: great-circle Gaussian width (degrees) of each rollout "
+        "point, a density-estimation bandwidth for the few rollouts (null = the store's "
+        "heatmap sigma, DHP's); grid and normalisation stay the store's",
+    )
+    temperature: float = Field(
+        1.0,
+        gt=0,
+        description="DHP rollouts of the predictions (not validation): the policy's logits are "
+        "divided by it (< 1 sharper, > 1 broader; 1 = the policy as trained)",
     )
     sigma_deg: float | None = Field(
         None,

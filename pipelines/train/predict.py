@@ -166,16 +166,17 @@ def _write_predictions(
         sampler = make_sampler(cfg)
         gen = torch.Generator().manual_seed(cfg.seed + 15485863)
         prior = None
-        if cfg.predict.floor_prior == "latitude":  # fitted on the TRAIN split only
-            from pano.pipelines.train.rl import latitude_prior
+        pc = cfg.predict
+        if pc.floor_prior != "uniform":  # fitted on the TRAIN split only
+            from pano.pipelines.train.rl import head_prior
             from pano.stores import list_videos
 
             done = set(list_videos(location))
             train = [v for v in read_root_attrs(location).splits.train if v in done]
-            prior = latitude_prior(location, train, hp)
+            prior = head_prior(location, train, hp, pc.floor_prior, pc.prior_sigma_deg)
         for v in videos:
-            pos = rollout_video(model, sampler, bank, v, cfg.predict.rollouts, gen, device)
-            maps = rollout_heatmaps(pos, hp, cfg.predict.floor, prior)
+            pos = rollout_video(model, sampler, bank, v, pc.rollouts, gen, device, pc.temperature)
+            maps = rollout_heatmaps(pos, hp, pc.floor, prior, pc.kernel_deg)
             gt = open_video(location, v.name)
             lon, lat = vec_to_lonlat(pos.numpy())
             arrays = {
@@ -191,6 +192,9 @@ def _write_predictions(
                         "normalize": hp.normalize,
                         "uniform_floor": cfg.predict.floor,
                         "floor_prior": cfg.predict.floor_prior,
+                        "prior_sigma_deg": pc.prior_sigma_deg,
+                        "kernel_deg": hp.sigma_deg if pc.kernel_deg is None else pc.kernel_deg,
+                        "temperature": pc.temperature,
                     },
                 ),
                 "scanpath": ArraySpec(

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pano.errors import ShapeError, StoreError
+from pano.errors import ConfigError, InputDataError, ShapeError, StoreError
 from pano.geometry import vec_to_lonlat
 from pano.models.dhp import (
     DHPAgent,
@@ -327,7 +327,12 @@ class DHPTask:
     def rollouts(
         self, model: DHPAgent, video: VideoData, n: int, gen: torch.Generator
     ) -> torch.Tensor:
-        """``n`` stochastic rollouts over ``video``: positions ``(steps, n, 3)`` (float64)."""
+        """``n`` stochastic rollouts over ``video``: positions ``(steps, n, 3)`` (float64).
+
+        The policy as trained (temperature 1): validation does not depend on ``predict.*``
+        beyond ``floor``, so the prediction-time options never change which checkpoint
+        is chosen.
+        """
         return rollout_video(model, self.sampler, self.bank, video, n, gen, self.info.device)
 
     def validate(self, model: nn.Module) -> tuple[float | None, dict[str, float]]:
@@ -454,7 +459,11 @@ def generalized_advantage_estimate(
 
 
 def rollout_heatmaps(
-    pos: torch.Tensor, params: Any, floor: float = 0.0, prior: torch.Tensor | None = None
+    pos: torch.Tensor,
+    params: Any,
+    floor: float = 0.0,
+    prior: torch.Tensor | None = None,
+    kernel_deg: float | None = None,
 ) -> torch.Tensor:
     """Heatmaps ``(steps, H, W)`` of rollout positions ``pos (steps, n, 3)``.
 
@@ -469,9 +478,14 @@ def rollout_heatmaps(
     AUCs are unchanged by a uniform floor (affine in each map). ``prior``: an ``(H, W)``
     probability mass on the store's grid (sums to 1, e.g. :func:`latitude_prior`) that the
     floor is spread by instead of uniformly (then CC and the AUCs do depend on it).
+    ``kernel_deg``: the great-circle Gaussian width (degrees) of each rollout point, a
+    density-estimation bandwidth for the few rollouts (None = the store's ``sigma_deg``,
+    the ground truth's kernel); grid and normalisation stay the store's.
     """
     from pano.heatmaps import heatmaps_for
 
+    if kernel_deg is not None and kernel_deg != params.sigma_deg:
+        params = type(params)(**{**params.model_dump(), "sigma_deg": float(kernel_deg)})
     maps = heatmaps_for(pos, params)
     if floor <= 0.0:
         return maps
@@ -517,6 +531,66 @@ def latitude_prior(location: str, videos: list[str], params: Any) -> torch.Tenso
     return torch.from_numpy(m / m.sum())
 
 
+def lonlat_prior(
+    location: str, videos: list[str], params: Any, sigma_deg: float | None = None
+) -> torch.Tensor:
+    """The head-direction density of ``videos`` on the sphere as a prior ``(H, W)``.
+
+    Every valid head point of the videos' ground-truth step grid (``scanpath``: every
+    subject at every step) contributes a great-circle Gaussian of ``sigma_deg`` (None =
+    the store's, the ground truth's kernel) on the store's grid; the sum is normalised to
+    a probability mass summing to 1. Unlike :func:`latitude_prior` it keeps the
+    longitude (the front-centre bias of where the subjects start and look). Pass
+    TRAINING videos only.
+
+    Raises:
+        InputDataError: the videos have no valid head point.
+
+    """
+    from pano.geometry import lonlat_to_vec
+    from pano.heatmaps import heatmaps_for
+    from pano.stores import open_root, read_video_array
+
+    root = open_root(location)
+    ll = [
+        np.asarray(read_video_array(root, v, "scanpath"), dtype=np.float64).reshape(-1, 2)
+        for v in videos
+    ]
+    pts = np.concatenate(ll) if ll else np.zeros((0, 2))
+    pts = pts[np.isfinite(pts).all(1)]
+    if not len(pts):
+        raise InputDataError(f"lonlat_prior: no valid head point in {videos} to fit the prior on")
+    sigma = params.sigma_deg if sigma_deg is None else float(sigma_deg)
+    hp = type(params)(**{**params.model_dump(), "sigma_deg": sigma, "normalize": "sum"})
+    xyz = torch.from_numpy(np.asarray(lonlat_to_vec(pts[:, 0], pts[:, 1]), dtype=np.float64))
+    m = heatmaps_for(xyz[None], hp)[0]
+    return m / m.sum()
+
+
+def head_prior(
+    location: str, videos: list[str], params: Any, kind: str, sigma_deg: float | None = None
+) -> torch.Tensor:
+    """The prior ``(H, W)`` (a probability mass) named by ``predict.floor_prior``.
+
+    ``latitude``: :func:`latitude_prior`; ``lonlat``: :func:`lonlat_prior` (``sigma_deg``
+    its kernel); ``uniform``: constant on the grid (uniform on the sphere in pano's
+    solid-angle weighting). Fitted on ``videos`` (TRAINING videos only).
+
+    Raises:
+        ConfigError: an unknown ``kind``.
+
+    """
+    if kind == "latitude":
+        return latitude_prior(location, videos, params)
+    if kind == "lonlat":
+        return lonlat_prior(location, videos, params, sigma_deg)
+    if kind == "uniform":
+        return torch.full(
+            (params.height, params.width), 1.0 / (params.height * params.width), dtype=torch.float64
+        )
+    raise ConfigError(f"predict.floor_prior {kind!r}: use uniform, latitude or lonlat")
+
+
 def pearson_cc(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
     """Plain (unweighted, DHP) Pearson CC per map of ``(S, H, W)`` stacks ``(S,)``."""
     p = pred.flatten(1).double()
@@ -525,6 +599,17 @@ def pearson_cc(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
     g = g - g.mean(1, keepdim=True)
     den = (p.norm(dim=1) * g.norm(dim=1)).clamp_min(1e-300)
     return (p * g).sum(1) / den
+
+
+def sample_action(logits: torch.Tensor, u: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """Actions ``(N,)`` drawn from ``softmax(logits (N, A) / temperature)`` by inverse CDF.
+
+    ``u (N,)`` are uniform draws in ``[0, 1)``; ``temperature`` < 1 sharpens the policy
+    (toward its most likely action), > 1 flattens it (toward uniform).
+    """
+    probs = torch.softmax(logits / temperature, -1)
+    cdf = torch.cumsum(probs, -1)
+    return torch.searchsorted(cdf, u[:, None]).squeeze(1).clamp_max(logits.shape[-1] - 1)
 
 
 @torch.no_grad()
@@ -536,11 +621,13 @@ def rollout_video(
     n: int,
     gen: torch.Generator,
     device: torch.device,
+    temperature: float = 1.0,
 ) -> torch.Tensor:
     """``n`` stochastic rollouts of ``model`` over ``video`` as one batch: ``(steps, n, 3)``.
 
     Each rollout starts at a random subject's first sample (DHP's test protocol), samples
-    its direction from the policy and moves by the predicted step size.
+    its direction from the policy (its logits divided by ``temperature``: < 1 sharper,
+    > 1 broader; 1 = the policy as trained) and moves by the predicted step size.
     """
     was = model.training
     model.eval()
@@ -562,9 +649,8 @@ def rollout_video(
         prev = rows[max(t - 1, 0)].expand(n) if two else None
         views = observe(sampler, bank, pos, rows[t].expand(n), prev)
         logits, _, speed, state = model(views, state)
-        probs = torch.softmax(logits, -1)
         u = torch.rand(n, generator=gen).to(device)
-        action = torch.searchsorted(torch.cumsum(probs, -1), u[:, None]).squeeze(1).clamp_max(7)
+        action = sample_action(logits, u, temperature)
         pos = move(pos, action, speed)
         out[t + 1] = pos.double().cpu()
     model.train(was)
