@@ -13,6 +13,7 @@ import csv
 import io
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -23,6 +24,8 @@ from pano.cli.app import main
 from pano.errors import InputFileNotFoundError
 from pano.gaze.eyes import (
     MPIIFACEGAZE_FACE_MODEL,
+    EyeMode,
+    FaceEyes,
     corner_ratio,
     crop_eye,
     eyes_of_faces,
@@ -82,25 +85,39 @@ def _truth_in_face(corners_px: np.ndarray, fc: np.ndarray, cam: np.ndarray) -> n
     return np.c_[mid, np.abs([t[1, 0] - t[0, 0], t[3, 0] - t[2, 0]])]
 
 
+def _eyes_in_scene(
+    sc: dict, faces: Any, mode: EyeMode, model: np.ndarray = MPIIFACEGAZE_FACE_MODEL
+) -> tuple[FaceEyes, np.ndarray, np.ndarray] | None:
+    """Detect the first face of a scene, place it (150-mm face box, R_head = I), find its eyes.
+
+    Returns ``(eyes, face centre (1, 3) mm, camera matrix (3, 3))``, or None without a face.
+    """
+    boxes = detect_faces(np.ascontiguousarray(sc["rgb"][..., ::-1]), faces)[:1]
+    if not len(boxes):
+        return None
+    cam = camera_matrix(W, H, None)
+    fc = face_centres_mm(boxes, cam, 150.0)
+    eyes = eyes_of_faces(
+        torch.from_numpy(sc["rgb"]),
+        torch.from_numpy(fc),
+        torch.eye(3, dtype=torch.float64)[None],
+        torch.from_numpy(cam),
+        mode,
+        model,
+    )
+    return eyes, fc, cam
+
+
 def test_haar_eye_crops_are_centred_on_the_true_eyes(scenes: list[dict]) -> None:
     """Measured: crop centres within a few px of the true corner midpoints (224-px face)."""
     faces = _cascade("alt2")
     model = generic_face_model().T  # the synthetic data set's own 6-point model (6, 3)
     errs, widths, statuses = [], [], []
     for sc in scenes:
-        boxes = detect_faces(np.ascontiguousarray(sc["rgb"][..., ::-1]), faces)[:1]
-        if not len(boxes):
+        found = _eyes_in_scene(sc, faces, "haar", model)
+        if found is None:
             continue
-        cam = camera_matrix(W, H, None)
-        fc = face_centres_mm(boxes, cam, 150.0)
-        eyes = eyes_of_faces(
-            torch.from_numpy(sc["rgb"]),
-            torch.from_numpy(fc),
-            torch.eye(3, dtype=torch.float64)[None],
-            torch.from_numpy(cam),
-            "haar",
-            model,
-        )
+        eyes, fc, cam = found
         statuses.append(eyes.spots[0].status)
         if eyes.ok[0]:
             truth = _truth_in_face(sc["corners_px"], fc[0], cam)
@@ -119,17 +136,9 @@ def test_haar_eye_crops_are_centred_on_the_true_eyes(scenes: list[dict]) -> None
 def test_projected_face_model_is_the_coarse_prior(scenes: list[dict]) -> None:
     """``--eyes model``: the generic model projected with R_head = I; off by ~5-20 px."""
     sc = scenes[0]
-    boxes = detect_faces(np.ascontiguousarray(sc["rgb"][..., ::-1]), _cascade("alt2"))[:1]
-    assert len(boxes)
-    cam = camera_matrix(W, H, None)
-    fc = face_centres_mm(boxes, cam, 150.0)
-    eyes = eyes_of_faces(
-        torch.from_numpy(sc["rgb"]),
-        torch.from_numpy(fc),
-        torch.eye(3, dtype=torch.float64)[None],
-        torch.from_numpy(cam),
-        "model",
-    )
+    found = _eyes_in_scene(sc, _cascade("alt2"), "model")
+    assert found is not None
+    eyes, fc, cam = found
     assert eyes.spots[0].status == "model" and eyes.ok[0]
     truth = _truth_in_face(sc["corners_px"], fc[0], cam)
     assert np.linalg.norm(eyes.spots[0].centres - truth[:, :2], axis=1).max() < 30.0
