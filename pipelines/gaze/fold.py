@@ -8,6 +8,8 @@ A fold's folder (``<run>/folds/<fold>/``)::
                        val/mean_gaze_deg (the training mean gaze on the same samples)
     refit/             with ``optim.refit``: the model retrained on training + validation
                        persons for the selected number of epochs (it predicts the test fold)
+    average/           with ``log.average_epochs: N``: the weight average of the last N
+                       epochs (BatchNorm statistics recomputed), scored on validation
     predictions.npz    the test samples' predictions by the selected checkpoint
     fold.json          the fold's record (persons, selection rule, checkpoint, errors, times);
                        written last: a fold with fold.json is complete
@@ -31,6 +33,7 @@ from typing import Any, cast
 import numpy as np
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel
 
 from pano.errors import CheckpointError, ConfigError
 from pano.geometry import camvec_to_gazehub, gazehub_to_camvec, normalize, orthodromic_distance
@@ -55,6 +58,7 @@ log = logging.getLogger("pano.train_gaze")
 FOLD_RECORD = "fold.json"
 FOLD_PREDICTIONS = "predictions.npz"
 REFIT_DIR = "refit"
+AVERAGE_DIR = "average"
 
 
 def angular_error_deg(pred_xyz: np.ndarray, true_xyz: np.ndarray) -> np.ndarray:
@@ -74,17 +78,22 @@ def mean_direction(xyz: np.ndarray) -> np.ndarray:
 
 def selection_rule(cfg: GazeTrainConfig, plan: FoldPlan) -> str:
     """The sentence recorded for how the fold's test-predicting checkpoint was chosen."""
+    n = cfg.log.average_epochs
+    average = (
+        f"the mean of the last {n} epochs' weights (BatchNorm statistics recomputed on the "
+        "training samples)"
+    )
     if cfg.log.select == "last":
-        return (
-            "the last epoch's checkpoint (no selection; the test fold is never scored in training)"
-        )
+        what = average if n else "the last epoch's checkpoint"
+        return f"{what} (no selection; the test fold is never scored in training)"
     who = (
         f"validation person(s) {', '.join(plan.val_persons)} ({plan.val_rule})"
         if plan.test_person is not None
         else f"the validation samples ({plan.val_rule})"
     )
+    among = f"the epoch checkpoints and {average}" if n else "the epoch checkpoints"
     rule = (
-        "the epoch checkpoint with the lowest mean of per-person mean angular errors on "
+        f"of {among}, the one with the lowest mean of per-person mean angular errors on "
         f"{who}; the test samples are never used for selection"
     )
     if cfg.optim.refit and len(plan.val_idx):
@@ -159,6 +168,38 @@ def predict(
     yaw, pitch = arr[:, 0].copy(), arr[:, 1].copy()
     xyz = np.asarray(gazehub_to_camvec(yaw, pitch), np.float64).reshape(-1, 3)
     return {"yaw": yaw, "pitch": pitch, "sigma": arr[:, 2:4].copy(), "gaze_xyz": xyz}
+
+
+@torch.no_grad()
+def recompute_batchnorm(
+    model: nn.Module,
+    loader: FaceLoader,
+    batch: int,
+    device: torch.device,
+    size: int | None,
+    eyes: np.ndarray | None = None,
+) -> None:
+    """Set every BatchNorm's running mean/variance to their values over ``loader``'s faces.
+
+    What a weight average needs (Izmailov et al. 2018, ``torch.optim.swa_utils.update_bn``):
+    the averaged weights' activations have other statistics than any epoch's. The statistics
+    are the cumulative average over one ordered pass (``momentum=None``) of the unaugmented
+    faces (and eye crops) in batches of ``batch``; the model is left in eval mode.
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+    model.train()
+    for sel, faces in loader.ordered(batch):
+        if len(sel) > 1:  # BatchNorm in training mode needs two samples
+            model(to_input(faces, device, size), eyes_input(eyes, sel, device))
+    for m, mom in zip(norms, momenta, strict=True):
+        m.momentum = mom
+    model.eval()
 
 
 def person_mean(err: np.ndarray, who: np.ndarray) -> float:
@@ -285,6 +326,10 @@ def train_fold(
 
     model, module, opt, sched, scaler, per_epoch = build(len(plan.train_idx))
     start, best, best_name = 0, None, None
+    # log.average_epochs: the running mean of the end-of-epoch weights of epochs > avg_from.
+    n_avg = cfg.log.average_epochs
+    avg_from = o.epochs - n_avg
+    averaged = AveragedModel(model) if n_avg and info.is_main else None
     if resume and ckpt.has_checkpoint():
         state, entry = ckpt.load("latest")
         changed = resume_conflicts(
@@ -302,6 +347,15 @@ def train_fold(
             scaler.load_state_dict(state["scaler"])
         torch.set_rng_state(state["rng"])
         start, best = int(state["step"]), state.get("best_val")
+        if averaged is not None and start > avg_from:
+            saved = state.get("average") or {}
+            if saved.get("from") != avg_from:
+                raise CheckpointError(
+                    f"{fold_dir}: --resume with log.average_epochs: {n_avg} over "
+                    f"optim.epochs: {o.epochs}, but the checkpoint (epoch {start}) holds no "
+                    f"average from epoch {avg_from + 1}; resume with the run's own config.yaml"
+                )
+            averaged.load_state_dict(saved["state"])
         best_name = ckpt.manifest().get("best")
         log.info("fold %s: resuming from %s (epoch %d)", plan.name, entry["file"], start)
     writer = None
@@ -380,6 +434,8 @@ def train_fold(
             if progress is not None:
                 progress(msg)
         is_best = bool(broadcast_object(info, is_best))
+        if averaged is not None and epoch + 1 > avg_from:
+            averaged.update_parameters(model)
         if info.is_main:
             ckpt.save(
                 epoch + 1,
@@ -393,6 +449,11 @@ def train_fold(
                     "best_val": best,
                     "config": cfg.model_dump(mode="json"),
                     "fold": plan.describe(),
+                    **(
+                        {"average": {"from": avg_from, "state": averaged.state_dict()}}
+                        if averaged is not None and epoch + 1 > avg_from
+                        else {}
+                    ),
                 },
                 val=val_err,
                 best=is_best,
@@ -411,9 +472,38 @@ def train_fold(
         log.warning("fold %s: optim.refit not applied: %s", plan.name, refit_not_applied)
     entry = {}
     entry_val = None
+    avg_val, avg_used = None, False
+    if averaged is not None:
+        # The weight average of the last n_avg epochs, BatchNorm recomputed, scored on
+        # validation; it predicts the test persons with select: last, or with select: best
+        # when no epoch checkpoint scored lower there.
+        avg_model = averaged.module
+        recompute_batchnorm(avg_model, train, o.batch_size, dev, size, eyes)
+        if len(plan.val_idx):
+            pv = predict(avg_model, val, cfg.predict_batch, dev, amp, size, eyes, cfg.predict_hflip)
+            avg_val = person_mean(angular_error_deg(pv["gaze_xyz"], gaze[plan.val_idx]),
+                                  subject[plan.val_idx])  # fmt: skip
+        avg_used = cfg.log.select == "last" or (
+            avg_val is not None and (best is None or avg_val <= best)
+        )
+        actx = CheckpointManager(fold_dir / AVERAGE_DIR, keep=1)
+        actx.save(o.epochs, {"model": avg_model.state_dict(), "step": o.epochs,
+                             "averaged_epochs": [avg_from + 1, o.epochs],
+                             "config": cfg.model_dump(mode="json"), "fold": plan.describe()},
+                  val=avg_val, best=True)  # fmt: skip
+        log.info(
+            "fold %s: weight average of epochs %d-%d: validation %s deg (best epoch %s)%s",
+            plan.name, avg_from + 1, o.epochs, avg_val, best,
+            "; it predicts the test samples" if avg_used else "",
+        )  # fmt: skip
     if info.is_main:
-        state, entry = ckpt.load(which)
-        model.load_state_dict(state["model"])
+        if avg_used:
+            model = averaged.module if averaged is not None else model
+            _, entry = CheckpointManager(fold_dir / AVERAGE_DIR, keep=1).load("best")
+            entry = {**entry, "file": f"{AVERAGE_DIR}/{entry['file']}"}
+        else:
+            state, entry = ckpt.load(which)
+            model.load_state_dict(state["model"])
         entry_val = entry.get("val")
     refit_s, refit_persons = 0.0, []
     if refit:
@@ -464,6 +554,10 @@ def train_fold(
             "predict_hflip": cfg.predict_hflip,
             "refit_persons": refit_persons,
             "refit_seconds": refit_s,
+            "average_epochs": n_avg,
+            "averaged_epochs": [avg_from + 1, o.epochs] if n_avg else None,
+            "average_val_angular_deg": avg_val,
+            "average_predicts": avg_used,
             "checkpoint_sha256": entry["sha256"],
             "best_checkpoint": best_name,
             "val_angular_deg": entry.get("val"),
@@ -483,6 +577,7 @@ def train_fold(
 
 
 __all__ = [
+    "AVERAGE_DIR",
     "FOLD_PREDICTIONS",
     "FOLD_RECORD",
     "angular_error_deg",
@@ -490,6 +585,7 @@ __all__ = [
     "person_mean",
     "predict",
     "read_fold",
+    "recompute_batchnorm",
     "refit_skipped",
     "selection_rule",
     "train_fold",
