@@ -530,3 +530,40 @@ def test_weight_average_is_the_mean_of_the_last_epochs_with_batchnorm_recomputed
     assert rec["val_angular_deg"] == min(best, rec["average_val_angular_deg"])
     summary = json.loads((out / "summary.json").read_text())
     assert "last 2 epochs" in summary["weight_average"] and "p01" in summary["weight_average"]
+
+
+def test_predict_person_bn_normalises_each_person_with_their_own_faces(tmp_path: Path) -> None:
+    from pano.models.gaze_grm import build_gaze_model
+    from pano.pipelines.gaze.fold import PersonPredictor, predict, recompute_batchnorm
+    from pano.stores.gaze_predictions import open_gaze_predictions
+
+    store, s = make_store(tmp_path / "g.zarr", persons=4, per_person=8)
+    cfg = tiny(predict_person_bn=True)
+    out = tmp_path / "pbn"
+    rec = train_gaze(store, cfg, "synth", folds=["p02"], out=out, workers=0).folds[0]
+    assert rec["predict_person_bn"] is True and "predict_person_bn" in rec["selection_rule"]
+    fold = out / "folds" / "p02"
+    sd = torch.load(fold / "checkpoints" / rec["selected_checkpoint"], weights_only=True)["model"]
+    model = build_gaze_model(cfg.model)
+    model.load_state_dict(sd)
+    size, cpu = cfg.model.image_size, torch.device("cpu")
+    test_idx = np.flatnonzero(s.subject == "p02")
+    plain = predict(model, FaceLoader(s.face, test_idx, size=size), 64, cpu, False, size)
+    recompute_batchnorm(model, FaceLoader(s.face, test_idx, size=size), 16, cpu, size)
+    own = predict(model, FaceLoader(s.face, test_idx, size=size), 64, cpu, False, size)
+    p = open_gaze_predictions(store, "synth", "pbn")
+    np.testing.assert_allclose(p.gaze_xyz[test_idx], own["gaze_xyz"], atol=1e-5)
+    assert np.abs(plain["gaze_xyz"] - own["gaze_xyz"]).max() > 1e-5
+    # Per person: a person's predictions do not depend on who else is predicted with them,
+    # and the model passed in keeps its own statistics.
+    model.load_state_dict(sd)
+    both = np.flatnonzero(np.isin(s.subject, ["p01", "p02"]))
+    pp = PersonPredictor(s.face, both, s.subject, 2048, 8, size, True, 16)
+    got = pp(model, 64, cpu, False, None, False)["gaze_xyz"]
+    np.testing.assert_allclose(got[np.isin(s.subject[both], ["p02"])], own["gaze_xyz"],
+                               atol=1e-5)  # fmt: skip
+    torch.testing.assert_close(model.state_dict()["head.0.running_mean"],
+                               sd["head.0.running_mean"])  # fmt: skip
+    off = PersonPredictor(s.face, test_idx, s.subject, 2048, 8, size, False, 16)
+    np.testing.assert_allclose(off(model, 64, cpu, False, None, False)["gaze_xyz"],
+                               plain["gaze_xyz"], atol=1e-6)  # fmt: skip

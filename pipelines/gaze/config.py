@@ -105,6 +105,14 @@ class GazeTrainConfig(PanoConfig):
         "the mirror's gaze x negated back; costs a second forward pass",
     )
 
+    predict_person_bn: bool = Field(
+        False,
+        description="person-wise BatchNorm (AdaBN) when predicting: before a person's "
+        "validation or test faces are predicted, every BatchNorm's statistics are set to "
+        "those of that person's own faces (one ordered pass, unaugmented; no labels), so a "
+        "person's appearance offset is normalised away; needs the person's faces together",
+    )
+
     @model_validator(mode="after")
     def _refit_needs_best(self) -> GazeTrainConfig:
         if self.optim.refit and self.log.select != "best":

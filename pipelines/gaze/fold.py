@@ -22,6 +22,7 @@ continues from the last complete epoch.
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import logging
@@ -83,9 +84,15 @@ def selection_rule(cfg: GazeTrainConfig, plan: FoldPlan) -> str:
         f"the mean of the last {n} epochs' weights (BatchNorm statistics recomputed on the "
         "training samples)"
     )
+    person_bn = (
+        "; each validation and test person is predicted with BatchNorm statistics of their "
+        "own faces (predict_person_bn)"
+        if cfg.predict_person_bn
+        else ""
+    )
     if cfg.log.select == "last":
         what = average if n else "the last epoch's checkpoint"
-        return f"{what} (no selection; the test fold is never scored in training)"
+        return f"{what} (no selection; the test fold is never scored in training){person_bn}"
     who = (
         f"validation person(s) {', '.join(plan.val_persons)} ({plan.val_rule})"
         if plan.test_person is not None
@@ -96,6 +103,7 @@ def selection_rule(cfg: GazeTrainConfig, plan: FoldPlan) -> str:
         f"of {among}, the one with the lowest mean of per-person mean angular errors on "
         f"{who}; the test samples are never used for selection"
     )
+    rule += person_bn
     if cfg.optim.refit and len(plan.val_idx):
         rule += (
             "; then a model retrained from the same initial weights on the training and "
@@ -202,6 +210,71 @@ def recompute_batchnorm(
     model.eval()
 
 
+class PersonPredictor:
+    """Predictions for a fixed set of samples, optionally with person-wise BatchNorm (AdaBN).
+
+    With ``person_bn`` false this is :func:`predict` on one loader. With it, the samples are
+    split by person and, for each person, a copy of the model gets BatchNorm statistics of
+    that person's own faces (:func:`recompute_batchnorm`: one ordered pass, unaugmented, in
+    batches of ``bn_batch``) before it predicts them (Li et al. 2016, "Revisiting batch
+    normalization for practical domain adaptation"): a person's appearance offset in the
+    features is normalised away. No labels are used; every face of the person is.
+
+    Args:
+        face: the ``uint8 (N, H, W, 3)`` face array.
+        idx: sorted sample indices to predict.
+        subject: ``(N,)`` person ids of every sample.
+        cache_mb, buffer_chunks, size: as :class:`~pano.pipelines.gaze.data.FaceLoader`.
+        person_bn: recompute BatchNorm statistics per person.
+        bn_batch: faces per BatchNorm pass.
+
+    """
+
+    def __init__(
+        self,
+        face: Any,
+        idx: np.ndarray,
+        subject: np.ndarray,
+        cache_mb: int,
+        buffer_chunks: int,
+        size: int | None,
+        person_bn: bool,
+        bn_batch: int,
+    ) -> None:
+        self.idx, self.size, self.person_bn, self.bn_batch = idx, size, person_bn, bn_batch
+        self.loader = FaceLoader(face, idx, cache_mb, buffer_chunks, size)
+        who = subject[idx]
+        self.persons = [
+            (rows, FaceLoader(face, idx[rows], cache_mb, buffer_chunks, size))
+            for rows in (np.flatnonzero(who == p) for p in np.unique(who))
+        ] if person_bn else []  # fmt: skip
+
+    def __call__(
+        self,
+        model: nn.Module,
+        batch: int,
+        device: torch.device,
+        amp: bool,
+        eyes: np.ndarray | None,
+        hflip: bool,
+    ) -> dict[str, np.ndarray]:
+        """:func:`predict`'s arrays for ``idx`` in its order (the model is not changed)."""
+        if not self.person_bn:
+            return predict(model, self.loader, batch, device, amp, self.size, eyes, hflip)
+        out: dict[str, np.ndarray] = {}
+        for rows, loader in self.persons:
+            own = copy.deepcopy(model)
+            recompute_batchnorm(own, loader, self.bn_batch, device, self.size, eyes)
+            got = predict(own, loader, batch, device, amp, self.size, eyes, hflip)
+            for k, v in got.items():
+                if k not in out:
+                    out[k] = np.zeros((len(self.idx), *v.shape[1:]), v.dtype)
+                out[k][rows] = v
+        if not out:  # no samples
+            return predict(model, self.loader, batch, device, amp, self.size, eyes, hflip)
+        return out
+
+
 def person_mean(err: np.ndarray, who: np.ndarray) -> float:
     """Mean over persons of each person's mean error (NaN for no samples)."""
     if len(err) == 0:
@@ -281,8 +354,11 @@ def train_fold(
     face, size = data.arrays["face"], cfg.model.image_size
     d = cfg.data
     train = FaceLoader(face, plan.train_idx, d.cache_mb, d.buffer_chunks, size)
-    val = FaceLoader(face, plan.val_idx, d.cache_mb, d.buffer_chunks, size)
-    test = FaceLoader(face, plan.test_idx, d.cache_mb, d.buffer_chunks, size)
+    pbn = cfg.predict_person_bn
+    val = PersonPredictor(face, plan.val_idx, subject, d.cache_mb, d.buffer_chunks, size, pbn,
+                          cfg.optim.batch_size)  # fmt: skip
+    test = PersonPredictor(face, plan.test_idx, subject, d.cache_mb, d.buffer_chunks, size,
+                           pbn, cfg.optim.batch_size)  # fmt: skip
     eyes = (
         read_eyes(
             data,
@@ -413,7 +489,7 @@ def train_fold(
         seen_images += seen
         is_best, val_err = False, None
         if info.is_main:
-            pv = predict(model, val, cfg.predict_batch, dev, amp, size, eyes, cfg.predict_hflip)
+            pv = val(model, cfg.predict_batch, dev, amp, eyes, cfg.predict_hflip)
             err = angular_error_deg(pv["gaze_xyz"], gaze[plan.val_idx])
             val_err = person_mean(err, subject[plan.val_idx])
             is_best = best is None or val_err < best
@@ -480,7 +556,7 @@ def train_fold(
         avg_model = averaged.module
         recompute_batchnorm(avg_model, train, o.batch_size, dev, size, eyes)
         if len(plan.val_idx):
-            pv = predict(avg_model, val, cfg.predict_batch, dev, amp, size, eyes, cfg.predict_hflip)
+            pv = val(avg_model, cfg.predict_batch, dev, amp, eyes, cfg.predict_hflip)
             avg_val = person_mean(angular_error_deg(pv["gaze_xyz"], gaze[plan.val_idx]),
                                   subject[plan.val_idx])  # fmt: skip
         avg_used = cfg.log.select == "last" or (
@@ -537,7 +613,7 @@ def train_fold(
             entry = {**entry, "file": f"{REFIT_DIR}/{entry['file']}", "val": entry_val}
         barrier(info)
     if info.is_main:
-        pt = predict(model, test, cfg.predict_batch, dev, amp, size, eyes, cfg.predict_hflip)
+        pt = test(model, cfg.predict_batch, dev, amp, eyes, cfg.predict_hflip)
         test_err = angular_error_deg(pt["gaze_xyz"], gaze[plan.test_idx])
         arrays = {"sample_index": plan.test_idx, **pt}
         atomic_write_bytes(fold_dir / FOLD_PREDICTIONS, _npz_bytes(arrays))
@@ -552,6 +628,7 @@ def train_fold(
             "refit_requested": o.refit,
             "refit_not_applied": refit_not_applied,
             "predict_hflip": cfg.predict_hflip,
+            "predict_person_bn": cfg.predict_person_bn,
             "refit_persons": refit_persons,
             "refit_seconds": refit_s,
             "average_epochs": n_avg,
@@ -580,6 +657,7 @@ __all__ = [
     "AVERAGE_DIR",
     "FOLD_PREDICTIONS",
     "FOLD_RECORD",
+    "PersonPredictor",
     "angular_error_deg",
     "mean_direction",
     "person_mean",
