@@ -467,3 +467,103 @@ def test_predict_hflip_makes_predictions_mirror_equivariant() -> None:
                                atol=1e-6)  # fmt: skip
     np.testing.assert_allclose(a["sigma"], (p["sigma"] + q["sigma"]) / 2, atol=1e-6)
     assert np.abs(q["yaw"] + p["yaw"]).max() > 1e-4  # a plain prediction is not equivariant
+
+
+def test_weight_average_is_the_mean_of_the_last_epochs_with_batchnorm_recomputed(
+    tmp_path: Path,
+) -> None:
+    from pano.errors import ConfigError
+    from pano.models.gaze_grm import build_gaze_model
+    from pano.pipelines.gaze.fold import predict, recompute_batchnorm
+
+    with pytest.raises(ConfigError) as err:
+        tiny(log={"average_epochs": 3})  # more than optim.epochs: 2
+    assert "\n" not in str(err.value) and "log.average_epochs" in str(err.value)
+    with pytest.raises(ConfigError, match=r"optim\.refit"):
+        tiny(log={"average_epochs": 2}, optim={"refit": True})
+    store, s = make_store(tmp_path / "g.zarr", persons=4, per_person=8)
+    cfg = tiny(optim={"epochs": 3}, log={"select": "last", "keep": 5, "average_epochs": 2})
+    out = tmp_path / "avg"
+    rec = train_gaze(store, cfg, "synth", folds=["p01"], out=out, workers=0).folds[0]
+    assert rec["average_predicts"] is True and rec["averaged_epochs"] == [2, 3]
+    assert rec["selected_checkpoint"] == "average/ckpt-00000003.pt"
+    assert "mean of the last 2 epochs' weights" in rec["selection_rule"]
+    fold = out / "folds" / "p01"
+    data = (fold / rec["selected_checkpoint"]).read_bytes()
+    assert hashlib.sha256(data).hexdigest() == rec["checkpoint_sha256"]
+    # Its weights are the mean of epochs 2 and 3's; its BatchNorm statistics are recomputed
+    # on the training persons' unaugmented faces.
+    sd = [torch.load(fold / "checkpoints" / f"ckpt-{e:08d}.pt", weights_only=True)["model"]
+          for e in (2, 3)]  # fmt: skip
+    avg = torch.load(fold / rec["selected_checkpoint"], weights_only=True)["model"]
+    w = "out.weight"
+    torch.testing.assert_close(avg[w], (sd[0][w] + sd[1][w]) / 2)
+    assert not torch.allclose(avg[w], sd[1][w])
+    model = build_gaze_model(cfg.model)
+    model.load_state_dict({k: (sd[0][k] + sd[1][k]) / 2 if v.is_floating_point() else v
+                           for k, v in sd[1].items()})  # fmt: skip
+    train_idx = np.flatnonzero(np.isin(s.subject, rec["train_persons"]))
+    size = cfg.model.image_size
+    recompute_batchnorm(model, FaceLoader(s.face, train_idx, size=size), 16,
+                        torch.device("cpu"), size)  # fmt: skip
+    bn = "head.0.running_mean"
+    torch.testing.assert_close(avg[bn], model.state_dict()[bn])
+    assert not torch.allclose(avg[bn], sd[1][bn])
+    # The test predictions are the average's, not the last epoch's.
+    test_idx = np.flatnonzero(s.subject == "p01")
+    cpu = torch.device("cpu")
+    got = predict(model, FaceLoader(s.face, test_idx, size=size), 64, cpu, False, size)
+    from pano.stores.gaze_predictions import open_gaze_predictions
+
+    p = open_gaze_predictions(store, "synth", "avg")
+    np.testing.assert_allclose(p.gaze_xyz[test_idx], got["gaze_xyz"], atol=1e-5)
+    model.load_state_dict(sd[1])
+    last = predict(model, FaceLoader(s.face, test_idx, size=size), 64, cpu, False, size)
+    assert np.abs(last["gaze_xyz"] - got["gaze_xyz"]).max() > 1e-5
+    # With select: best the average competes with the epoch checkpoints on validation.
+    cfg = tiny(optim={"epochs": 3}, log={"average_epochs": 2})
+    rec = train_gaze(store, cfg, "synth", folds=["p01"], out=tmp_path / "b", workers=0).folds[0]
+    man = json.loads((tmp_path / "b" / "folds" / "p01" / "checkpoints" / "manifest.json")
+                     .read_text())  # fmt: skip
+    best = min(e["val"] for e in man["checkpoints"])
+    assert rec["average_predicts"] is (rec["average_val_angular_deg"] <= best)
+    assert rec["val_angular_deg"] == min(best, rec["average_val_angular_deg"])
+    summary = json.loads((out / "summary.json").read_text())
+    assert "last 2 epochs" in summary["weight_average"] and "p01" in summary["weight_average"]
+
+
+def test_predict_person_bn_normalises_each_person_with_their_own_faces(tmp_path: Path) -> None:
+    from pano.models.gaze_grm import build_gaze_model
+    from pano.pipelines.gaze.fold import PersonPredictor, predict, recompute_batchnorm
+    from pano.stores.gaze_predictions import open_gaze_predictions
+
+    store, s = make_store(tmp_path / "g.zarr", persons=4, per_person=8)
+    cfg = tiny(predict_person_bn=True)
+    out = tmp_path / "pbn"
+    rec = train_gaze(store, cfg, "synth", folds=["p02"], out=out, workers=0).folds[0]
+    assert rec["predict_person_bn"] is True and "predict_person_bn" in rec["selection_rule"]
+    fold = out / "folds" / "p02"
+    sd = torch.load(fold / "checkpoints" / rec["selected_checkpoint"], weights_only=True)["model"]
+    model = build_gaze_model(cfg.model)
+    model.load_state_dict(sd)
+    size, cpu = cfg.model.image_size, torch.device("cpu")
+    test_idx = np.flatnonzero(s.subject == "p02")
+    plain = predict(model, FaceLoader(s.face, test_idx, size=size), 64, cpu, False, size)
+    recompute_batchnorm(model, FaceLoader(s.face, test_idx, size=size), 16, cpu, size)
+    own = predict(model, FaceLoader(s.face, test_idx, size=size), 64, cpu, False, size)
+    p = open_gaze_predictions(store, "synth", "pbn")
+    np.testing.assert_allclose(p.gaze_xyz[test_idx], own["gaze_xyz"], atol=1e-5)
+    assert np.abs(plain["gaze_xyz"] - own["gaze_xyz"]).max() > 1e-5
+    # Per person: a person's predictions do not depend on who else is predicted with them,
+    # and the model passed in keeps its own statistics.
+    model.load_state_dict(sd)
+    both = np.flatnonzero(np.isin(s.subject, ["p01", "p02"]))
+    pp = PersonPredictor(s.face, both, s.subject, 2048, 8, size, True, 16)
+    got = pp(model, 64, cpu, False, None, False)["gaze_xyz"]
+    np.testing.assert_allclose(got[np.isin(s.subject[both], ["p02"])], own["gaze_xyz"],
+                               atol=1e-5)  # fmt: skip
+    torch.testing.assert_close(model.state_dict()["head.0.running_mean"],
+                               sd["head.0.running_mean"])  # fmt: skip
+    off = PersonPredictor(s.face, test_idx, s.subject, 2048, 8, size, False, 16)
+    np.testing.assert_allclose(off(model, 64, cpu, False, None, False)["gaze_xyz"],
+                               plain["gaze_xyz"], atol=1e-6)  # fmt: skip

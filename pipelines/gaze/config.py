@@ -71,6 +71,15 @@ class GazeLogConfig(PanoConfig):
         description="checkpoint that predicts the test fold: best validation error, or last",
     )
     keep: int = Field(2, ge=1, description="checkpoints kept besides the best")
+    average_epochs: int = Field(
+        0,
+        ge=0,
+        description="weight averaging (SWA): a model whose weights are the mean of the last "
+        "N epochs' end-of-epoch weights, its BatchNorm statistics recomputed on the training "
+        "faces (unaugmented), is scored on the validation persons like an epoch checkpoint; "
+        "with select: best it predicts the test persons when its validation error is the "
+        "lowest, with select: last it always does; 0 = off",
+    )
 
 
 class GazeTrainConfig(PanoConfig):
@@ -96,6 +105,14 @@ class GazeTrainConfig(PanoConfig):
         "the mirror's gaze x negated back; costs a second forward pass",
     )
 
+    predict_person_bn: bool = Field(
+        False,
+        description="person-wise BatchNorm (AdaBN) when predicting: before a person's "
+        "validation or test faces are predicted, every BatchNorm's statistics are set to "
+        "those of that person's own faces (one ordered pass, unaugmented; no labels), so a "
+        "person's appearance offset is normalised away; needs the person's faces together",
+    )
+
     @model_validator(mode="after")
     def _refit_needs_best(self) -> GazeTrainConfig:
         if self.optim.refit and self.log.select != "best":
@@ -103,6 +120,21 @@ class GazeTrainConfig(PanoConfig):
                 f"optim.refit: true needs log.select: best (got {self.log.select!r}): the refit "
                 "trains for the epoch the validation persons chose; set log.select: best or "
                 "optim.refit: false"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _average_fits(self) -> GazeTrainConfig:
+        n, e = self.log.average_epochs, self.optim.epochs
+        if n > e:
+            raise ConfigError(
+                f"log.average_epochs: {n} is more than optim.epochs: {e}: the average is over "
+                "the last N epochs; set log.average_epochs <= optim.epochs (0 = off)"
+            )
+        if n and self.optim.refit:
+            raise ConfigError(
+                "log.average_epochs > 0 with optim.refit: true: the refit retrains for the "
+                "chosen epoch, which an average over epochs does not have; use one of them"
             )
         return self
 

@@ -8,6 +8,8 @@ A fold's folder (``<run>/folds/<fold>/``)::
                        val/mean_gaze_deg (the training mean gaze on the same samples)
     refit/             with ``optim.refit``: the model retrained on training + validation
                        persons for the selected number of epochs (it predicts the test fold)
+    average/           with ``log.average_epochs: N``: the weight average of the last N
+                       epochs (BatchNorm statistics recomputed), scored on validation
     predictions.npz    the test samples' predictions by the selected checkpoint
     fold.json          the fold's record (persons, selection rule, checkpoint, errors, times);
                        written last: a fold with fold.json is complete
@@ -20,6 +22,7 @@ continues from the last complete epoch.
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import logging
@@ -31,6 +34,7 @@ from typing import Any, cast
 import numpy as np
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel
 
 from pano.errors import CheckpointError, ConfigError
 from pano.geometry import camvec_to_gazehub, gazehub_to_camvec, normalize, orthodromic_distance
@@ -55,6 +59,7 @@ log = logging.getLogger("pano.train_gaze")
 FOLD_RECORD = "fold.json"
 FOLD_PREDICTIONS = "predictions.npz"
 REFIT_DIR = "refit"
+AVERAGE_DIR = "average"
 
 
 def angular_error_deg(pred_xyz: np.ndarray, true_xyz: np.ndarray) -> np.ndarray:
@@ -74,19 +79,31 @@ def mean_direction(xyz: np.ndarray) -> np.ndarray:
 
 def selection_rule(cfg: GazeTrainConfig, plan: FoldPlan) -> str:
     """The sentence recorded for how the fold's test-predicting checkpoint was chosen."""
+    n = cfg.log.average_epochs
+    average = (
+        f"the mean of the last {n} epochs' weights (BatchNorm statistics recomputed on the "
+        "training samples)"
+    )
+    person_bn = (
+        "; each validation and test person is predicted with BatchNorm statistics of their "
+        "own faces (predict_person_bn)"
+        if cfg.predict_person_bn
+        else ""
+    )
     if cfg.log.select == "last":
-        return (
-            "the last epoch's checkpoint (no selection; the test fold is never scored in training)"
-        )
+        what = average if n else "the last epoch's checkpoint"
+        return f"{what} (no selection; the test fold is never scored in training){person_bn}"
     who = (
         f"validation person(s) {', '.join(plan.val_persons)} ({plan.val_rule})"
         if plan.test_person is not None
         else f"the validation samples ({plan.val_rule})"
     )
+    among = f"the epoch checkpoints and {average}" if n else "the epoch checkpoints"
     rule = (
-        "the epoch checkpoint with the lowest mean of per-person mean angular errors on "
+        f"of {among}, the one with the lowest mean of per-person mean angular errors on "
         f"{who}; the test samples are never used for selection"
     )
+    rule += person_bn
     if cfg.optim.refit and len(plan.val_idx):
         rule += (
             "; then a model retrained from the same initial weights on the training and "
@@ -159,6 +176,103 @@ def predict(
     yaw, pitch = arr[:, 0].copy(), arr[:, 1].copy()
     xyz = np.asarray(gazehub_to_camvec(yaw, pitch), np.float64).reshape(-1, 3)
     return {"yaw": yaw, "pitch": pitch, "sigma": arr[:, 2:4].copy(), "gaze_xyz": xyz}
+
+
+@torch.no_grad()
+def recompute_batchnorm(
+    model: nn.Module,
+    loader: FaceLoader,
+    batch: int,
+    device: torch.device,
+    size: int | None,
+    eyes: np.ndarray | None = None,
+) -> None:
+    """Set every BatchNorm's running mean/variance to their values over ``loader``'s faces.
+
+    What a weight average needs (Izmailov et al. 2018, ``torch.optim.swa_utils.update_bn``):
+    the averaged weights' activations have other statistics than any epoch's. The statistics
+    are the cumulative average over one ordered pass (``momentum=None``) of the unaugmented
+    faces (and eye crops) in batches of ``batch``; the model is left in eval mode.
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+    model.train()
+    for sel, faces in loader.ordered(batch):
+        if len(sel) > 1:  # BatchNorm in training mode needs two samples
+            model(to_input(faces, device, size), eyes_input(eyes, sel, device))
+    for m, mom in zip(norms, momenta, strict=True):
+        m.momentum = mom
+    model.eval()
+
+
+class PersonPredictor:
+    """Predictions for a fixed set of samples, optionally with person-wise BatchNorm (AdaBN).
+
+    With ``person_bn`` false this is :func:`predict` on one loader. With it, the samples are
+    split by person and, for each person, a copy of the model gets BatchNorm statistics of
+    that person's own faces (:func:`recompute_batchnorm`: one ordered pass, unaugmented, in
+    batches of ``bn_batch``) before it predicts them (Li et al. 2016, "Revisiting batch
+    normalization for practical domain adaptation"): a person's appearance offset in the
+    features is normalised away. No labels are used; every face of the person is.
+
+    Args:
+        face: the ``uint8 (N, H, W, 3)`` face array.
+        idx: sorted sample indices to predict.
+        subject: ``(N,)`` person ids of every sample.
+        cache_mb, buffer_chunks, size: as :class:`~pano.pipelines.gaze.data.FaceLoader`.
+        person_bn: recompute BatchNorm statistics per person.
+        bn_batch: faces per BatchNorm pass.
+
+    """
+
+    def __init__(
+        self,
+        face: Any,
+        idx: np.ndarray,
+        subject: np.ndarray,
+        cache_mb: int,
+        buffer_chunks: int,
+        size: int | None,
+        person_bn: bool,
+        bn_batch: int,
+    ) -> None:
+        self.idx, self.size, self.person_bn, self.bn_batch = idx, size, person_bn, bn_batch
+        self.loader = FaceLoader(face, idx, cache_mb, buffer_chunks, size)
+        who = subject[idx]
+        self.persons = [
+            (rows, FaceLoader(face, idx[rows], cache_mb, buffer_chunks, size))
+            for rows in (np.flatnonzero(who == p) for p in np.unique(who))
+        ] if person_bn else []  # fmt: skip
+
+    def __call__(
+        self,
+        model: nn.Module,
+        batch: int,
+        device: torch.device,
+        amp: bool,
+        eyes: np.ndarray | None,
+        hflip: bool,
+    ) -> dict[str, np.ndarray]:
+        """:func:`predict`'s arrays for ``idx`` in its order (the model is not changed)."""
+        if not self.person_bn:
+            return predict(model, self.loader, batch, device, amp, self.size, eyes, hflip)
+        out: dict[str, np.ndarray] = {}
+        for rows, loader in self.persons:
+            own = copy.deepcopy(model)
+            recompute_batchnorm(own, loader, self.bn_batch, device, self.size, eyes)
+            got = predict(own, loader, batch, device, amp, self.size, eyes, hflip)
+            for k, v in got.items():
+                if k not in out:
+                    out[k] = np.zeros((len(self.idx), *v.shape[1:]), v.dtype)
+                out[k][rows] = v
+        if not out:  # no samples
+            return predict(model, self.loader, batch, device, amp, self.size, eyes, hflip)
+        return out
 
 
 def person_mean(err: np.ndarray, who: np.ndarray) -> float:
@@ -240,8 +354,11 @@ def train_fold(
     face, size = data.arrays["face"], cfg.model.image_size
     d = cfg.data
     train = FaceLoader(face, plan.train_idx, d.cache_mb, d.buffer_chunks, size)
-    val = FaceLoader(face, plan.val_idx, d.cache_mb, d.buffer_chunks, size)
-    test = FaceLoader(face, plan.test_idx, d.cache_mb, d.buffer_chunks, size)
+    pbn = cfg.predict_person_bn
+    val = PersonPredictor(face, plan.val_idx, subject, d.cache_mb, d.buffer_chunks, size, pbn,
+                          cfg.optim.batch_size)  # fmt: skip
+    test = PersonPredictor(face, plan.test_idx, subject, d.cache_mb, d.buffer_chunks, size,
+                           pbn, cfg.optim.batch_size)  # fmt: skip
     eyes = (
         read_eyes(
             data,
@@ -285,6 +402,10 @@ def train_fold(
 
     model, module, opt, sched, scaler, per_epoch = build(len(plan.train_idx))
     start, best, best_name = 0, None, None
+    # log.average_epochs: the running mean of the end-of-epoch weights of epochs > avg_from.
+    n_avg = cfg.log.average_epochs
+    avg_from = o.epochs - n_avg
+    averaged = AveragedModel(model) if n_avg and info.is_main else None
     if resume and ckpt.has_checkpoint():
         state, entry = ckpt.load("latest")
         changed = resume_conflicts(
@@ -302,6 +423,15 @@ def train_fold(
             scaler.load_state_dict(state["scaler"])
         torch.set_rng_state(state["rng"])
         start, best = int(state["step"]), state.get("best_val")
+        if averaged is not None and start > avg_from:
+            saved = state.get("average") or {}
+            if saved.get("from") != avg_from:
+                raise CheckpointError(
+                    f"{fold_dir}: --resume with log.average_epochs: {n_avg} over "
+                    f"optim.epochs: {o.epochs}, but the checkpoint (epoch {start}) holds no "
+                    f"average from epoch {avg_from + 1}; resume with the run's own config.yaml"
+                )
+            averaged.load_state_dict(saved["state"])
         best_name = ckpt.manifest().get("best")
         log.info("fold %s: resuming from %s (epoch %d)", plan.name, entry["file"], start)
     writer = None
@@ -359,7 +489,7 @@ def train_fold(
         seen_images += seen
         is_best, val_err = False, None
         if info.is_main:
-            pv = predict(model, val, cfg.predict_batch, dev, amp, size, eyes, cfg.predict_hflip)
+            pv = val(model, cfg.predict_batch, dev, amp, eyes, cfg.predict_hflip)
             err = angular_error_deg(pv["gaze_xyz"], gaze[plan.val_idx])
             val_err = person_mean(err, subject[plan.val_idx])
             is_best = best is None or val_err < best
@@ -380,6 +510,8 @@ def train_fold(
             if progress is not None:
                 progress(msg)
         is_best = bool(broadcast_object(info, is_best))
+        if averaged is not None and epoch + 1 > avg_from:
+            averaged.update_parameters(model)
         if info.is_main:
             ckpt.save(
                 epoch + 1,
@@ -393,6 +525,11 @@ def train_fold(
                     "best_val": best,
                     "config": cfg.model_dump(mode="json"),
                     "fold": plan.describe(),
+                    **(
+                        {"average": {"from": avg_from, "state": averaged.state_dict()}}
+                        if averaged is not None and epoch + 1 > avg_from
+                        else {}
+                    ),
                 },
                 val=val_err,
                 best=is_best,
@@ -411,9 +548,38 @@ def train_fold(
         log.warning("fold %s: optim.refit not applied: %s", plan.name, refit_not_applied)
     entry = {}
     entry_val = None
+    avg_val, avg_used = None, False
+    if averaged is not None:
+        # The weight average of the last n_avg epochs, BatchNorm recomputed, scored on
+        # validation; it predicts the test persons with select: last, or with select: best
+        # when no epoch checkpoint scored lower there.
+        avg_model = averaged.module
+        recompute_batchnorm(avg_model, train, o.batch_size, dev, size, eyes)
+        if len(plan.val_idx):
+            pv = val(avg_model, cfg.predict_batch, dev, amp, eyes, cfg.predict_hflip)
+            avg_val = person_mean(angular_error_deg(pv["gaze_xyz"], gaze[plan.val_idx]),
+                                  subject[plan.val_idx])  # fmt: skip
+        avg_used = cfg.log.select == "last" or (
+            avg_val is not None and (best is None or avg_val <= best)
+        )
+        actx = CheckpointManager(fold_dir / AVERAGE_DIR, keep=1)
+        actx.save(o.epochs, {"model": avg_model.state_dict(), "step": o.epochs,
+                             "averaged_epochs": [avg_from + 1, o.epochs],
+                             "config": cfg.model_dump(mode="json"), "fold": plan.describe()},
+                  val=avg_val, best=True)  # fmt: skip
+        log.info(
+            "fold %s: weight average of epochs %d-%d: validation %s deg (best epoch %s)%s",
+            plan.name, avg_from + 1, o.epochs, avg_val, best,
+            "; it predicts the test samples" if avg_used else "",
+        )  # fmt: skip
     if info.is_main:
-        state, entry = ckpt.load(which)
-        model.load_state_dict(state["model"])
+        if avg_used:
+            model = averaged.module if averaged is not None else model
+            _, entry = CheckpointManager(fold_dir / AVERAGE_DIR, keep=1).load("best")
+            entry = {**entry, "file": f"{AVERAGE_DIR}/{entry['file']}"}
+        else:
+            state, entry = ckpt.load(which)
+            model.load_state_dict(state["model"])
         entry_val = entry.get("val")
     refit_s, refit_persons = 0.0, []
     if refit:
@@ -447,7 +613,7 @@ def train_fold(
             entry = {**entry, "file": f"{REFIT_DIR}/{entry['file']}", "val": entry_val}
         barrier(info)
     if info.is_main:
-        pt = predict(model, test, cfg.predict_batch, dev, amp, size, eyes, cfg.predict_hflip)
+        pt = test(model, cfg.predict_batch, dev, amp, eyes, cfg.predict_hflip)
         test_err = angular_error_deg(pt["gaze_xyz"], gaze[plan.test_idx])
         arrays = {"sample_index": plan.test_idx, **pt}
         atomic_write_bytes(fold_dir / FOLD_PREDICTIONS, _npz_bytes(arrays))
@@ -462,8 +628,13 @@ def train_fold(
             "refit_requested": o.refit,
             "refit_not_applied": refit_not_applied,
             "predict_hflip": cfg.predict_hflip,
+            "predict_person_bn": cfg.predict_person_bn,
             "refit_persons": refit_persons,
             "refit_seconds": refit_s,
+            "average_epochs": n_avg,
+            "averaged_epochs": [avg_from + 1, o.epochs] if n_avg else None,
+            "average_val_angular_deg": avg_val,
+            "average_predicts": avg_used,
             "checkpoint_sha256": entry["sha256"],
             "best_checkpoint": best_name,
             "val_angular_deg": entry.get("val"),
@@ -483,13 +654,16 @@ def train_fold(
 
 
 __all__ = [
+    "AVERAGE_DIR",
     "FOLD_PREDICTIONS",
     "FOLD_RECORD",
+    "PersonPredictor",
     "angular_error_deg",
     "mean_direction",
     "person_mean",
     "predict",
     "read_fold",
+    "recompute_batchnorm",
     "refit_skipped",
     "selection_rule",
     "train_fold",

@@ -318,6 +318,7 @@ def _write_summary(
             else "per fold, the last epoch's checkpoint"
         ),
         "refit": _refit_summary(cfg, result.folds),
+        "weight_average": _average_summary(cfg, result.folds),
         "folds": result.folds,
         "predictions": result.predictions,
         "predicted_folds": result.predicted_folds,
@@ -326,6 +327,23 @@ def _write_summary(
         "pano_version": __version__,
     }
     atomic_write_bytes(run_dir / "summary.json", json.dumps(summary, indent=1).encode())
+
+
+def _average_summary(cfg: GazeTrainConfig, folds: list[dict[str, Any]]) -> str:
+    """One sentence: ``log.average_epochs`` and the folds whose test the average predicted."""
+    n = cfg.log.average_epochs
+    if not n:
+        return "off (log.average_epochs: 0)"
+    used = [f.get("fold", "?") for f in folds if f.get("average_predicts")]
+    how = (
+        "always predicts (log.select: last)"
+        if cfg.log.select == "last"
+        else "competes with the epoch checkpoints on validation (log.select: best)"
+    )
+    return (
+        f"the mean of the last {n} epochs' weights, BatchNorm recomputed, {how}; it "
+        f"predicted the test person of fold(s) {', '.join(used) or 'none'}"
+    )
 
 
 def _refit_summary(cfg: GazeTrainConfig, folds: list[dict[str, Any]]) -> str:
