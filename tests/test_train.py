@@ -610,3 +610,22 @@ def test_dhp_rollout_kernel_and_temperature() -> None:
         want_p = torch.softmax(logits[0].double() / t, -1)
         torch.testing.assert_close(freq, want_p, atol=0.015, rtol=0)
     assert bool((sample_action(logits, u, 1e-3) == 2).all())  # T -> 0: the most likely action
+
+
+def test_dhp_cell_prior_trains_predicts_and_runs_online(tiny_store: str, tmp_path: Path) -> None:
+    from pano.config import load_config
+    from pano.stores import open_results, open_store
+
+    extra = ("model.cell_prior=latitude_distance",)
+    assert _train_cli(tiny_store, "dhp", tmp_path, extra, "--predict") == 0
+    run = tmp_path / "dhp"
+    cfg = load_config(TrainConfig, run / "config.yaml")  # the option is recorded in the run
+    assert cfg.model.kind == "dhp" and cfg.model.cell_prior == "latitude_distance"
+    state, _ = CheckpointManager(run / "checkpoints").load("latest", strict=True)
+    w = state["model"]["prior_weight"]
+    assert w.shape == (2,) and bool((w != 0).all())  # trained (with augmentation) from 0
+    assert "Dancing" in open_store(tiny_store)["predictions/dhp"].children
+    args = ["predict-hm", tiny_store, "--run", "dhp", "--runs-dir", str(tmp_path), "--online"]
+    assert main([*args, "--set", "online.max_subjects=1", "--set", "online.iters=1"]) == 0
+    mo = open_results(tiny_store, "dhp_online")["mo_dhp_subject"].values
+    assert np.isfinite(mo).all()

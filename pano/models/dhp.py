@@ -26,11 +26,22 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pano.errors import ShapeError
+from pano.errors import ConfigError, ShapeError
+from pano.geometry import head_to_camera_axes, vec_to_lonlat
 from pano.models.sphere import angle_between, exp_map, tangent_basis
 
 N_ACTIONS = 8
 SIGMA_DEG = 41.9
+#: Cell-prior kinds of the spatial head (:class:`DHPAgent` ``cell_prior``) and their features.
+CELL_PRIORS: dict[str, tuple[str, ...]] = {
+    "none": (),
+    "latitude": ("sin2lat",),
+    "latitude_distance": ("sin2lat", "distance"),
+}
+#: The cell prior's weights enter the scores multiplied by this (Adam moves a parameter by
+#: about the learning rate per update, so the prior can reach a few units of score - the
+#: scale of a target's lead over the background - within a few hundred updates).
+PRIOR_GAIN = 10.0
 
 
 def direction_vector(p: torch.Tensor, angle_deg: torch.Tensor) -> torch.Tensor:
@@ -210,6 +221,19 @@ class DHPAgent(nn.Module):
             - "move toward what scores high in the view", so the policy depends on where
             things are in the view, not on which video it is (value and step size keep
             the dense path).
+        cell_prior: ``"none"`` (default, the head as before), ``"latitude"`` or
+            ``"latitude_distance"`` (``head="spatial"`` only): a learned prior added to
+            every cell's score before the softmax, ``PRIOR_GAIN * sum_f w_f * feature_f``
+            with the weights ``w`` (:attr:`prior_weight`) starting at 0, so an untrained
+            agent is unchanged. Features of a cell (its centre's direction on the sphere,
+            from the view centre the agent is at): ``sin2lat`` = sin² of its ABSOLUTE
+            latitude (0 at the equator, 1 at the poles) and ``distance`` = its angular
+            distance from the view centre / 45°. The view alone does not say where it
+            is, so without these the policy cannot prefer targets near the equator.
+            :meth:`forward` then needs the view centres (and the per-view symmetry used
+            by ``rl.augment``, so the feature map is transformed with the view).
+        fov_deg: the views' field of view ``(h, v)`` degrees (only the cell prior uses it:
+            the cells' directions are those of the gnomonic view).
 
     """
 
@@ -222,11 +246,22 @@ class DHPAgent(nn.Module):
         standardize: bool = False,
         recurrent: bool = True,
         head: str = "dense",
+        cell_prior: str = "none",
+        fov_deg: tuple[float, float] = (110.0, 113.0),
     ) -> None:
         super().__init__()
         if head not in ("dense", "spatial"):
             raise ShapeError(f"DHPAgent head must be 'dense' or 'spatial', got {head!r}")
+        if cell_prior not in CELL_PRIORS:
+            raise ConfigError(
+                f"DHPAgent cell_prior must be one of {sorted(CELL_PRIORS)}, got {cell_prior!r}"
+            )
+        if cell_prior != "none" and head != "spatial":
+            raise ConfigError(
+                f"model.cell_prior {cell_prior!r} needs model.head: spatial (got {head!r})"
+            )
         self.head = head
+        self.cell_prior = cell_prior
         layers: list[nn.Module] = []
         c = channels
         for _ in range(4):
@@ -273,6 +308,21 @@ class DHPAgent(nn.Module):
                 + torch.sin(a)[:, None, None] * r[None, None, :]
             )
             self.register_buffer("proj", proj.flatten(1), persistent=False)  # (8, s2*s2)
+            self.cells = s2
+            # The cells' gnomonic image-plane offsets (right, down) in tan units: the same
+            # half-view offsets r as ``proj``, times tan(fov / 2).
+            tx = math.tan(math.radians(float(fov_deg[0])) / 2.0)
+            ty = math.tan(math.radians(float(fov_deg[1])) / 2.0)
+            rows, cols = torch.meshgrid(r * ty, r * tx, indexing="ij")
+            self.register_buffer(
+                "cell_plane", torch.stack([cols, rows], -1).flatten(0, 1), persistent=False
+            )  # (s2*s2, 2): (right, down)
+        n_feat = len(CELL_PRIORS[cell_prior])
+        self.prior_weight: nn.Parameter | None = None
+        if n_feat:
+            # Zeros consume no random numbers: the other layers' initial weights are the
+            # same as without the prior.
+            self.prior_weight = nn.Parameter(torch.zeros(n_feat))
 
     def initial_state(
         self, n: int, device: torch.device | str = "cpu"
@@ -281,14 +331,74 @@ class DHPAgent(nn.Module):
         z = torch.zeros(n, self.hidden, device=device)
         return z, z.clone()
 
+    def cell_features(self, centres: torch.Tensor, sym: torch.Tensor | None = None) -> torch.Tensor:
+        """The cell prior's features ``(N, F, s2, s2)`` of views centred on ``centres``.
+
+        Args:
+            centres: ``(N, 3)`` unit vectors, the view centres (the agent's positions).
+            sym: ``(N,)`` long, the element of :func:`dihedral_view` each view was
+                transformed by (``rl.augment``; None = identity). The feature map is
+                transformed the same way, so every cell keeps the features of the part
+                of the sphere it shows.
+
+        Returns:
+            Feature ``f`` (:data:`CELL_PRIORS` order) of cell (row, column) as the agent
+            sees the view (rows down, columns right): ``sin2lat`` = sin² of the latitude
+            of the cell centre's direction (gnomonic view with no roll, as
+            :class:`pano.viewport.ViewportSampler`), ``distance`` = its angle from the
+            view centre in units of 45°.
+
+        """
+        names = CELL_PRIORS[self.cell_prior]
+        if centres.ndim != 2 or centres.shape[-1] != 3:
+            raise ShapeError(f"centres must have shape (N, 3), got {tuple(centres.shape)}")
+        plane = self.cell_plane
+        assert isinstance(plane, torch.Tensor)
+        c = centres.to(plane.dtype)
+        lon, lat = vec_to_lonlat(c)
+        axes = head_to_camera_axes(lon, lat)  # (N, 3, 3): rows right, down, forward
+        rays = (
+            axes[:, None, 2]
+            + plane[None, :, :1] * axes[:, None, 0]
+            + plane[None, :, 1:] * axes[:, None, 1]
+        )  # (N, cells, 3)
+        rays = rays / rays.norm(dim=-1, keepdim=True)
+        feats = []
+        for name in names:
+            if name == "sin2lat":
+                feats.append(rays[..., 2] ** 2)
+            else:
+                cos = (rays * c[:, None, :]).sum(-1).clamp(-1.0, 1.0)
+                feats.append(torch.rad2deg(torch.acos(cos)) / 45.0)
+        n, s2 = c.shape[0], self.cells
+        out = torch.stack(feats, 1).reshape(n, len(names), s2, s2)
+        if sym is not None:
+            if sym.shape != (n,):
+                raise ShapeError(f"sym must have shape ({n},), got {tuple(sym.shape)}")
+            res = out.clone()
+            for g in range(1, 8):
+                m = sym == g
+                if bool(m.any()):
+                    res[m] = dihedral_view(out[m], g)
+            out = res
+        return out
+
     def forward(
-        self, views: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
+        self,
+        views: torch.Tensor,
+        state: tuple[torch.Tensor, torch.Tensor],
+        centres: torch.Tensor | None = None,
+        sym: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """One step for a batch of environments.
 
         Args:
             views: ``(N, C, size, size)`` float in ``[0, 1]``.
             state: ``(h, c)`` each ``(N, hidden)``.
+            centres: ``(N, 3)`` unit vectors the views are centred on; needed (and only
+                used) with a ``cell_prior``.
+            sym: ``(N,)`` long, the symmetry each view was transformed by
+                (:meth:`cell_features`); None = none.
 
         Returns:
             ``(logits (N, 8), value (N,), speed_deg (N,), new_state)``.
@@ -297,6 +407,10 @@ class DHPAgent(nn.Module):
         if views.ndim != 4 or views.shape[1] != self.channels:
             raise ShapeError(
                 f"views must have shape (N, {self.channels}, h, w), got {tuple(views.shape)}"
+            )
+        if self.prior_weight is not None and centres is None:
+            raise ShapeError(
+                f"DHPAgent with cell_prior {self.cell_prior!r} needs the view centres (N, 3)"
             )
         if self.standardize:
             mu = views.mean((1, 2, 3), keepdim=True)
@@ -311,7 +425,13 @@ class DHPAgent(nn.Module):
             h, c = F.elu(self.ff(x)), state[1]
         speed = F.softplus(self.speed(h)).squeeze(-1) * self.speed_scale
         if self.head == "spatial":
-            w = torch.softmax(self.score(early).flatten(1), -1)  # (N, cells)
+            scores = self.score(early).flatten(1)  # (N, cells)
+            if self.prior_weight is not None:
+                assert centres is not None
+                feats = self.cell_features(centres, sym).to(scores.dtype)
+                prior = torch.einsum("nfc,f->nc", feats.flatten(2), self.prior_weight)
+                scores = scores + PRIOR_GAIN * prior
+            w = torch.softmax(scores, -1)  # (N, cells)
             proj = self.proj
             assert isinstance(proj, torch.Tensor)
             logits = 4.0 * self.beta * (w @ proj.T)

@@ -94,7 +94,7 @@ class OnlineDHP:
 
         """
         self._prev_state = self.state
-        logits, _, speed, self.state = self.net(view, self.state)
+        logits, _, speed, self.state = self.net(view, self.state, pos[None].to(view.dtype))
         action = logits.argmax(-1)
         return move(pos[None].to(logits.dtype), action, speed)[0]
 
@@ -109,15 +109,16 @@ class OnlineDHP:
         true_step = torch.rad2deg(angle_between(p, q, eps=0.0))
         rew = action_rewards(p, true_step, q, self.sigma)  # (1, 8)
         h0 = (self._prev_state[0].detach(), self._prev_state[1].detach())
-        self._buf.append((view, h0[0], h0[1], rew, true_step))
+        self._buf.append((view, h0[0], h0[1], rew, true_step, p))
         self._buf = self._buf[-self.window :]
         views = torch.cat([b[0] for b in self._buf])
         hs = (torch.cat([b[1] for b in self._buf]), torch.cat([b[2] for b in self._buf]))
         rews = torch.cat([b[3] for b in self._buf])
         steps = torch.cat([b[4] for b in self._buf])
+        centres = torch.cat([b[5] for b in self._buf])
         loss_v = 0.0
         for _ in range(self.iters):
-            logits, _, speed, _ = self.net(views, hs)
+            logits, _, speed, _ = self.net(views, hs, centres)
             pol = -(torch.softmax(logits, -1) * rews).sum(-1).mean()
             spd = 0.5 * F.mse_loss(speed, steps)
             loss = pol + self.speed_coef * spd
@@ -126,6 +127,6 @@ class OnlineDHP:
             self.opt.step()
             loss_v = float(loss.detach())
         with torch.no_grad():  # the state after this step, with the adapted weights
-            _, _, _, new = self.net(view, h0)
+            _, _, _, new = self.net(view, h0, p)
         self.state = (new[0].detach(), new[1].detach())
         return loss_v

@@ -147,6 +147,22 @@ class DHPModel(PanoConfig):
         description="LSTM between the conv features and the heads (DHP); false: one "
         "feed-forward layer, so the action depends on the current view only",
     )
+    cell_prior: Literal["none", "latitude", "latitude_distance"] = Field(
+        "none",
+        description="head: spatial only: a learned prior (starting at 0) added to every "
+        "view cell's score: latitude = a weight on sin^2 of the cell's absolute latitude "
+        "(from the view centre: the view alone does not show it); latitude_distance = "
+        "also one on the cell's angle from the view centre; none (default) = no prior",
+    )
+
+    @model_validator(mode="after")
+    def _prior_needs_spatial(self) -> DHPModel:
+        if self.cell_prior != "none" and self.head != "spatial":
+            raise ValueError(
+                f"model.cell_prior {self.cell_prior!r} needs model.head: spatial "
+                f"(got {self.head!r}); set model.cell_prior: none or model.head: spatial"
+            )
+        return self
 
 
 ModelConfig = Annotated[

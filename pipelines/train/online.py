@@ -86,7 +86,7 @@ def online_video(
             prev = rows[max(t - 1, 0) : max(t - 1, 0) + 1] if two else None
             view = observe(sampler, bank, pos[None], rows[t : t + 1], prev)
             with torch.no_grad():
-                logits, _, speed, off_state = agent(view, off_state)
+                logits, _, speed, off_state = agent(view, off_state, pos[None])
                 from pano.models.dhp import move
 
                 off = move(pos[None], logits.argmax(-1), speed)[0]

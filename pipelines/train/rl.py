@@ -57,6 +57,8 @@ def make_agent(cfg: TrainConfig) -> DHPAgent:
         standardize=m.standardize,
         recurrent=m.recurrent,
         head=m.head,
+        cell_prior=m.cell_prior,
+        fov_deg=(m.fov_deg.h_deg, m.fov_deg.v_deg),
     )
 
 
@@ -250,7 +252,7 @@ class DHPTask:
         r_seen: list[torch.Tensor] = []
         for _ in range(rl.rollout):
             views = self._augment(self._observe())
-            logits, value, speed, state = module(views, state)
+            logits, value, speed, state = module(views, state, env["pos"], env["g"])
             dist = torch.distributions.Categorical(logits=logits)
             u = torch.rand(logits.shape[0], generator=gen).to(logits.device)
             seen = torch.searchsorted(torch.cumsum(dist.probs.detach(), -1), u[:, None]).squeeze(1)
@@ -282,7 +284,7 @@ class DHPTask:
                 state = (state[0] * keep, state[1] * keep)  # new episodes start from zero
                 self._reset(done, gen)
         with torch.no_grad():
-            _, boot, _, _ = module(self._augment(self._observe()), state)
+            _, boot, _, _ = module(self._augment(self._observe()), state, env["pos"], env["g"])
         env["h"], env["c"] = state[0].detach(), state[1].detach()
         v = torch.stack(values, 1)  # (N, T)
         rew = torch.stack(rewards, 1)
@@ -648,7 +650,7 @@ def rollout_video(
     for t in range(steps - 1):
         prev = rows[max(t - 1, 0)].expand(n) if two else None
         views = observe(sampler, bank, pos, rows[t].expand(n), prev)
-        logits, _, speed, state = model(views, state)
+        logits, _, speed, state = model(views, state, pos)
         u = torch.rand(n, generator=gen).to(device)
         action = sample_action(logits, u, temperature)
         pos = move(pos, action, speed)
