@@ -60,6 +60,7 @@ class Plan:
     def ground_truth_heatmap(self) -> Any:
         """The :class:`~pano.heatmap_params.HeatmapParams` of the scored ground-truth maps."""
         return self.root_attrs.heatmap if self.eye_heatmap is None else self.eye_heatmap
+
     #: TRACK's windows (``pano.pipelines.eval.track.resolve``) under ``protocol=track``.
     track: dict[str, Any] | None = None
     #: Per video: positions of ``origins`` along the prediction run's origin axis (TRACK's
