@@ -55,6 +55,20 @@ def gaze_infer_command(
             "model 3x6 mm, as '6 points-based face model.mat') [MPIIFaceGaze's]."
         ),
     ] = None,
+    person_bn: Annotated[
+        bool | None,
+        typer.Option(
+            "--person-bn/--no-person-bn",
+            help="Person-wise BatchNorm (AdaBN, as train-gaze's predict_person_bn) for a "
+            "video of one person: a first pass sets the BatchNorm statistics from the "
+            "video's largest face per frame, then every frame is predicted. [the model's own "
+            "predict_person_bn; off when it records none]",
+            show_default=False,
+        ),
+    ] = None,
+    person_bn_min_faces: Annotated[
+        int, typer.Option(help="Fewest faces a video needs for --person-bn.")
+    ] = 8,
     overwrite: Annotated[bool, typer.Option(help="Replace existing outputs.")] = False,
 ) -> None:
     """Detect faces, normalise them, predict gaze; write arrows and a CSV into OUT.
@@ -71,6 +85,12 @@ def gaze_infer_command(
     a generic 6-point face model projected with the assumed pose; the crop width comes
     from the found inter-eye distance and the face model's corner/inter-eye ratio. The CSV
     column eyes says how each face's eyes were found (haar, haar+model, model, none).
+
+    --person-bn (default: the model's own predict_person_bn) predicts a video with BatchNorm
+    statistics of its own faces, as train-gaze's reported LOPO figures are; an image, a
+    video with fewer than --person-bn-min-faces faces or a model without BatchNorm cannot
+    have it (an error when asked for, else a warning and per-face prediction). The CSV's
+    "# person_bn:" line says whether it was applied and on how many faces.
     """
     from pano.pipelines.gaze_infer import GazeInferConfig, gaze_infer
 
@@ -87,11 +107,14 @@ def gaze_infer_command(
         max_frames=max_frames,
         eyes=eyes,  # type: ignore[arg-type]  # checked by the config (haar, auto, model)
         face_model=face_model,
+        person_bn=person_bn,
+        person_bn_min_faces=person_bn_min_faces,
         overwrite=overwrite,
     )
     res = gaze_infer(cfg)
     gone = f", {res.no_eyes} without eyes found (no gaze)" if res.no_eyes else ""
-    typer.echo(f"{res.media}\n{res.csv}\n{res.frames} frame(s), {res.faces} face(s){gone}")
+    pbn = f", person-BN on {res.person_bn_faces} faces" if res.person_bn else ""
+    typer.echo(f"{res.media}\n{res.csv}\n{res.frames} frame(s), {res.faces} face(s){gone}{pbn}")
 
 
 def register(app: typer.Typer) -> None:

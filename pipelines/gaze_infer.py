@@ -36,6 +36,22 @@ Outputs (in ``OUT``): ``<input stem>_gaze.png`` (image input) or ``<stem>_gaze.m
 stating the conventions and assumptions, a header, then one row per face per frame (no rows
 when no face is found; the image/video is still written).
 
+**Person-wise BatchNorm** (``--person-bn``; ``pano train-gaze``'s ``predict_person_bn``, the
+setting its LOPO figures are reported with): for a video, a first pass collects the model
+inputs of the largest face of every frame where one is found (one person assumed; an
+eye-crop model's faces whose eyes are not found are left out): ``uint8`` faces at the
+model's ``image_size`` and its eye crops, not frames. A copy of the model then gets every
+BatchNorm's running statistics from them with the trainer's own
+:func:`pano.pipelines.gaze.fold.recompute_batchnorm` (AdaBN: one ordered, unaugmented pass in
+batches of the checkpoint's ``optim.batch_size``; no labels), and the second pass predicts
+every face of every frame with that copy. Default: the checkpoint's own
+``predict_person_bn`` (off when it records none); ``--person-bn`` / ``--no-person-bn``
+override it. An image, a video with fewer than ``person_bn_min_faces``
+(:data:`PERSON_BN_MIN_FACES`) such faces, or a model without BatchNorm layers cannot have it:
+one-line error when it was asked for explicitly, a warning and per-face prediction when it
+came from the model. The CSV's ``# person_bn:`` comment line says whether it was applied and
+on how many faces. Memory: ``image_size^2 * 3`` bytes per collected face (12 KiB at 64 px).
+
 Checkpoint (``MODEL``): a ``pano train-gaze`` run folder holding ``checkpoints/manifest.json``
 (:class:`pano.pipelines.train.checkpoint.CheckpointManager`; for a LOPO run, one fold's
 folder ``RUN/folds/<fold>``: the error lists them when given the run itself), its
@@ -47,6 +63,7 @@ folder ``RUN/folds/<fold>``: the error lists them when given the run itself), it
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import logging
@@ -82,10 +99,12 @@ from pano.gaze.eyes import (
 )
 from pano.gaze.normalize import NormalisationParams, normalisation_transform, warp_uint8_hwc
 from pano.models.gaze_grm import GazeGRM, GazeModelConfig, build_gaze_model
-from pano.pipelines.gaze.data import to_input
+from pano.pipelines.gaze.data import FaceLoader, resize_faces, to_input
+from pano.pipelines.gaze.fold import recompute_batchnorm
 
 __all__ = [
     "CASCADES",
+    "PERSON_BN_MIN_FACES",
     "GazeInferConfig",
     "GazeInferResult",
     "detect_faces",
@@ -101,6 +120,11 @@ CASCADES = {
     "alt": "haarcascade_frontalface_alt.xml",
     "default": "haarcascade_frontalface_default.xml",
 }
+#: Fewest faces a video needs for person-wise BatchNorm (``--person-bn``): statistics of fewer
+#: faces are too noisy to replace the training set's (``GazeInferConfig.person_bn_min_faces``).
+PERSON_BN_MIN_FACES = 8
+#: Faces per BatchNorm pass when the checkpoint records no ``optim.batch_size``.
+PERSON_BN_BATCH = 32
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 CSV_COLUMNS = [
     "frame",
@@ -149,6 +173,17 @@ class GazeInferConfig(PanoConfig):
     face_model: Path | None = Field(
         None, description="6-point face model .mat (a data set's; default MPIIFaceGaze's)"
     )
+    person_bn: bool | None = Field(
+        None,
+        description="person-wise BatchNorm (AdaBN) for a video of one person: BatchNorm "
+        "statistics from the video's own faces (first pass), then every frame predicted "
+        "(second pass); None: the checkpoint's predict_person_bn (off when it has none)",
+    )
+    person_bn_min_faces: int = Field(
+        PERSON_BN_MIN_FACES,
+        ge=2,
+        description="fewest faces a video needs for person-wise BatchNorm",
+    )
     overwrite: bool = False
 
 
@@ -161,6 +196,8 @@ class GazeInferResult:
     frames: int
     faces: int
     no_eyes: int = 0  #: faces of an eye-crop model whose eyes were not found (no gaze)
+    person_bn: bool = False  #: whether person-wise BatchNorm statistics were used
+    person_bn_faces: int = 0  #: faces the BatchNorm statistics came from (0 when not used)
 
 
 # --------------------------------------------------------------------------- model
@@ -199,9 +236,23 @@ def load_gaze_model(
 ) -> tuple[GazeGRM, NormalisationParams]:
     """The trained model of a ``pano train-gaze`` checkpoint (eval mode) and its normalisation.
 
+    See :func:`load_gaze_run` (this is its model and normalisation).
+    """
+    net, params, _ = load_gaze_run(model, which, device)
+    return net, params
+
+
+def load_gaze_run(
+    model: str | Path, which: str = "best", device: torch.device | str = "cpu"
+) -> tuple[GazeGRM, NormalisationParams, dict[str, Any]]:
+    """The trained model of a ``pano train-gaze`` checkpoint (eval mode) and its normalisation.
+
     The normalisation is that of the training data's stored faces: the checkpoint's
     ``config.normalisation`` or GazeHub's (600 mm, focal 960 px, 224 x 224); faces are
-    warped at that size and resized to the model's ``image_size`` as the trainer does.
+    warped at that size and resized to the model's ``image_size`` as the trainer does. The
+    third value is the training config the checkpoint records (``pano train-gaze`` saves its
+    whole config, e.g. ``predict_person_bn`` and ``optim.batch_size``; else the run folder's
+    ``config.yaml``; else ``{}``).
 
     Raises:
         InputFileNotFoundError: ``model`` does not exist.
@@ -212,6 +263,9 @@ def load_gaze_model(
     path = Path(model)
     state, run = _state_from(path, which)
     config = state.get("config") if isinstance(state.get("config"), dict) else {}
+    train = dict(config or {})
+    if not train and (run / "config.yaml").is_file():
+        train = dict(read_yaml(run / "config.yaml") or {})
     mcfg = state.get("model_config") or (config or {}).get("model")
     if mcfg is None and (run / "config.yaml").is_file():
         mcfg = read_yaml(run / "config.yaml").get("model")
@@ -234,7 +288,7 @@ def load_gaze_model(
         ) from None
     norm = (config or {}).get("normalisation")
     params = NormalisationParams.model_validate(norm) if isinstance(norm, dict) else None
-    return net.to(device).eval(), params or NormalisationParams()
+    return net.to(device).eval(), params or NormalisationParams(), train
 
 
 # --------------------------------------------------------------------------- detection
@@ -373,29 +427,45 @@ class _Run:
         )
 
 
-def _eye_tensor(crops: np.ndarray, size: tuple[int, int], dev: torch.device) -> torch.Tensor:
-    """``uint8 (B, 2, 36, 60)`` crops -> float ``(B, 2, h, w)`` in [0, 1] on ``dev``.
+def _eye_uint8(crops: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``uint8 (B, 2, 36, 60)`` crops -> ``uint8 (B, 2, h, w)`` at the model's eye size.
 
-    Resized like :func:`pano.pipelines.gaze.data.read_eyes` (bilinear, antialiased) when the
-    model's eye size differs.
+    Resized like :func:`pano.pipelines.gaze.data.read_eyes` (bilinear, antialiased, rounded)
+    when the model's eye size differs.
     """
-    x = torch.from_numpy(crops).to(torch.float32)
-    if tuple(x.shape[-2:]) != tuple(size) and len(x):
-        x = (
-            torch.nn.functional.interpolate(
-                x, size=size, mode="bilinear", antialias=True, align_corners=False
-            )
-            .round_()
-            .clamp_(0, 255)
-        )
-    return x.to(dev).div_(255.0)
+    if tuple(crops.shape[-2:]) == tuple(size) or not len(crops):
+        return np.ascontiguousarray(crops)
+    x = torch.nn.functional.interpolate(
+        torch.from_numpy(crops).to(torch.float32),
+        size=size,
+        mode="bilinear",
+        antialias=True,
+        align_corners=False,
+    )
+    return x.round_().clamp_(0, 255).to(torch.uint8).numpy()
 
 
-def _frame_faces(bgr: np.ndarray, boxes: np.ndarray, run: _Run, rows: Any, head: list[Any]) -> int:
-    """Predict and draw the faces ``boxes`` of one frame; one CSV row each (``head`` first).
+@dataclass
+class _Faces:
+    """One frame's faces, normalised: the model's inputs and what is drawn and written.
 
-    Returns the number of faces whose eyes were not found (eye-crop models only).
+    ``faces``: float ``(B, 3, S, S)`` on the device; ``crops``: the ``uint8 (B, H, W, 3)``
+    normalised faces at the normalisation's size; ``keep``: ``(B,)`` faces the model reads
+    (an eye-crop model's faces with eyes found); ``eye_u8``: ``uint8 (K, 2, h, w)`` eye crops
+    of the kept faces (None for a face-only model); ``rmat``: ``(B, 3, 3)`` normalisation
+    rotations (original camera -> normalised camera).
     """
+
+    faces: torch.Tensor
+    crops: np.ndarray
+    keep: np.ndarray
+    eyes: FaceEyes | None
+    eye_u8: np.ndarray | None
+    rmat: torch.Tensor
+
+
+def _prepare(bgr: np.ndarray, boxes: np.ndarray, run: _Run) -> _Faces:
+    """Normalise the faces ``boxes`` (``(B, 4)``) of one BGR frame into the model's inputs."""
     h, w = bgr.shape[:2]
     cfg, params, dev = run.cfg, run.params, run.dev
     cam = camera_matrix(w, h, cfg.focal_px)
@@ -405,20 +475,36 @@ def _frame_faces(bgr: np.ndarray, boxes: np.ndarray, run: _Run, rows: Any, head:
     # uint8 RGB crops, as the training data are stored (pano.stores.gaze_samples)
     rgb = torch.from_numpy(np.ascontiguousarray(bgr[:, :, ::-1])).to(dev)
     crops = warp_uint8_hwc(rgb[None].expand(len(boxes), -1, -1, -1), tr.warp, params)
-    faces = to_input(crops.cpu().numpy(), dev, run.model.cfg.image_size)
+    crops_np = crops.cpu().numpy()
+    faces = to_input(crops_np, dev, run.model.cfg.image_size)
     eyes: FaceEyes | None = None
     keep = np.ones(len(boxes), bool)
-    eye_in: torch.Tensor | None = None
+    eye_u8: np.ndarray | None = None
     if run.model.cfg.eyes:
         eyes = run.eyes(rgb, fc, cam)
         keep = eyes.ok
-        eye_in = _eye_tensor(eyes.crops[keep], run.model.cfg.eye_size, dev)
+        eye_u8 = _eye_uint8(eyes.crops[keep], run.model.cfg.eye_size)
+    return _Faces(faces, crops_np, keep, eyes, eye_u8, tr.rmat)
+
+
+def _frame_faces(
+    bgr: np.ndarray, boxes: np.ndarray, run: _Run, rows: Any, head: list[Any], model: GazeGRM
+) -> int:
+    """Predict (with ``model``) and draw the faces ``boxes`` of one frame; one CSV row each.
+
+    ``head`` starts each row. Returns the number of faces whose eyes were not found
+    (eye-crop models only).
+    """
+    dev = run.dev
+    f = _prepare(bgr, boxes, run)
+    eyes, keep = f.eyes, f.keep
+    eye_in = None if f.eye_u8 is None else torch.from_numpy(f.eye_u8).to(dev).float().div_(255.0)
     sel = np.flatnonzero(keep)
     if len(sel):
         with torch.no_grad():
-            out = run.model(faces[torch.from_numpy(sel).to(dev)], eye_in)
+            out = model(f.faces[torch.from_numpy(sel).to(dev)], eye_in)
         g_norm = out.vector.double().cpu()
-        g_cam = (tr.rmat[sel].transpose(1, 2) @ g_norm.unsqueeze(-1)).squeeze(-1).numpy()
+        g_cam = (f.rmat[sel].transpose(1, 2) @ g_norm.unsqueeze(-1)).squeeze(-1).numpy()
         ang, sig = out.angles.cpu().numpy(), out.sigma.cpu().numpy()
     slot = {int(k): i for i, k in enumerate(sel)}
     for k, box in enumerate(boxes):
@@ -458,30 +544,132 @@ def _draw_no_eyes(bgr: np.ndarray, box: np.ndarray) -> None:
                 (0, 160, 255), 1)  # fmt: skip
 
 
+@dataclass
+class _PersonBN:
+    """The person-wise BatchNorm decision: wanted, asked for explicitly, applied, on how many."""
+
+    wanted: bool
+    explicit: bool
+    applied: bool = False
+    faces: int = 0
+    note: str = ""
+
+    def refuse_or_warn(self, why: str, where: Path) -> None:
+        """Refuse (explicit ``--person-bn``) or warn and fall back to per-face prediction."""
+        if self.explicit:
+            raise ConfigError(f"--person-bn: {why}; drop --person-bn (per-face prediction)")
+        log.warning(
+            "%s: the model was trained with predict_person_bn but %s: each face is predicted "
+            "on its own (pass --no-person-bn to silence)",
+            where,
+            why,
+        )
+        self.wanted, self.note = False, f"not applied ({why})"
+
+    def comment(self) -> str:
+        """The CSV's ``# person_bn:`` line."""
+        if self.applied:
+            return (
+                f"# person_bn: applied on {self.faces} faces (BatchNorm statistics of this "
+                "video's largest face per frame, AdaBN, as train-gaze's predict_person_bn)"
+            )
+        return f"# person_bn: {self.note or 'not applied'}; each face predicted on its own"
+
+
+def _person_bn_request(cfg: GazeInferConfig, train: dict[str, Any]) -> _PersonBN:
+    """``cfg.person_bn`` or, when None, the checkpoint's training ``predict_person_bn``."""
+    if cfg.person_bn is not None:
+        note = "" if cfg.person_bn else "not applied (--no-person-bn)"
+        return _PersonBN(cfg.person_bn, explicit=True, note=note)
+    recorded = train.get("predict_person_bn")
+    if not recorded:
+        why = (
+            "the model was trained without it"
+            if recorded is False
+            else "the model records no predict_person_bn"
+        )
+        return _PersonBN(False, explicit=False, note=f"not applied ({why})")
+    return _PersonBN(True, explicit=False)
+
+
+def _has_batchnorm(model: torch.nn.Module) -> bool:
+    """Whether ``model`` has a BatchNorm layer (else person-wise BatchNorm is a no-op)."""
+    return any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
+
+
+def _collect_person(
+    cfg: GazeInferConfig, cascade: Any, run: _Run
+) -> tuple[list[np.ndarray], np.ndarray, np.ndarray | None]:
+    """First pass over a video: every frame's face boxes and the person's model inputs.
+
+    Returns ``(boxes per frame, faces, eyes)``: ``faces`` the ``uint8 (N, S, S, 3)`` largest
+    face of each frame with a face (resized to the model's ``image_size`` as the trainer's
+    cache does, :func:`~pano.pipelines.gaze.data.resize_faces`), ``eyes`` their ``uint8
+    (N, 2, h, w)`` eye crops (eye-crop models; faces whose eyes were not found are left
+    out) or None.
+    """
+    frames, _, _ = _frames(cfg.input, cfg.max_frames)
+    size = run.model.cfg.image_size
+    boxes_all: list[np.ndarray] = []
+    faces: list[np.ndarray] = []
+    eyes: list[np.ndarray] = []
+    for bgr in frames:
+        boxes = detect_faces(bgr, cascade, cfg.min_face_px)
+        boxes_all.append(boxes)
+        if not len(boxes):
+            continue
+        f = _prepare(bgr, boxes[:1], run)  # the largest face: the person
+        if not f.keep[0]:
+            continue
+        faces.append(resize_faces(f.crops, size))
+        if f.eye_u8 is not None:
+            eyes.append(f.eye_u8)
+    face_arr = np.concatenate(faces) if faces else np.zeros((0, size, size, 3), np.uint8)
+    eye_arr = np.concatenate(eyes) if eyes else None
+    return boxes_all, face_arr, eye_arr
+
+
+def _person_model(
+    model: GazeGRM, faces: np.ndarray, eyes: np.ndarray | None, batch: int, dev: torch.device
+) -> GazeGRM:
+    """A copy of ``model`` with BatchNorm statistics of ``faces`` (trainer's function)."""
+    own = copy.deepcopy(model)
+    loader = FaceLoader(faces, np.arange(len(faces)), cache_mb=0, size=model.cfg.image_size)
+    recompute_batchnorm(own, loader, batch, dev, model.cfg.image_size, eyes)
+    return own
+
+
 def _csv_comments(
-    cfg: GazeInferConfig, params: NormalisationParams, eyes: bool = False
+    cfg: GazeInferConfig,
+    params: NormalisationParams,
+    eyes: bool = False,
+    person_bn: str = "# person_bn: not applied; each face predicted on its own",
 ) -> list[str]:
     f = f"{cfg.focal_px:g} px" if cfg.focal_px else "the image width in pixels"
-    return [
-        "# pano gaze-infer: one row per detected face per frame; angles in radians",
-        "# yaw, pitch: GazeHub [yaw, pitch] of the gaze in the normalised camera; "
-        "gaze = (-cos(p) sin(y), -sin(p), -cos(p) cos(y)); (0, 0, -1) looks into the camera",
-        "# gaze_norm_*: unit gaze in the normalised camera; gaze_cam_*: in the original "
-        "camera (R^T gaze_norm); both x right, y down, z forward",
-        f"# normalisation: {params.describe()}, resized to the model's input (antialiased)",
-        f"# assumed: focal {f}, principal point at the image centre, no distortion; face "
-        f"centre = box centre at the depth of a {cfg.face_width_mm:g} mm wide face; head "
-        "upright (R_head = I, no roll): no landmarks or head pose are estimated",
-        "# box_*: face box in pixels, top-left origin; time_s = frame / fps (0 for an image)",
-    ] + (
+    return (
         [
-            f"# eyes (--eyes {cfg.eyes}): haar | haar+model | model | none (not found: no "
-            "gaze); eye_*_x/y: eye crop centres in image pixels; crops as GazeHub's (36x60 "
-            "grey, equalised, 1.5 x the corner distance wide) from the 224-px normalised face; "
-            "left = the eye on the image's left"
+            "# pano gaze-infer: one row per detected face per frame; angles in radians",
+            "# yaw, pitch: GazeHub [yaw, pitch] of the gaze in the normalised camera; "
+            "gaze = (-cos(p) sin(y), -sin(p), -cos(p) cos(y)); (0, 0, -1) looks into the camera",
+            "# gaze_norm_*: unit gaze in the normalised camera; gaze_cam_*: in the original "
+            "camera (R^T gaze_norm); both x right, y down, z forward",
+            f"# normalisation: {params.describe()}, resized to the model's input (antialiased)",
+            f"# assumed: focal {f}, principal point at the image centre, no distortion; face "
+            f"centre = box centre at the depth of a {cfg.face_width_mm:g} mm wide face; head "
+            "upright (R_head = I, no roll): no landmarks or head pose are estimated",
+            "# box_*: face box in pixels, top-left origin; time_s = frame / fps (0 for an image)",
         ]
-        if eyes
-        else ["# eyes: unused (a face-only model)"]
+        + (
+            [
+                f"# eyes (--eyes {cfg.eyes}): haar | haar+model | model | none (not found: no "
+                "gaze); eye_*_x/y: eye crop centres in image pixels; crops as GazeHub's (36x60 "
+                "grey, equalised, 1.5 x the corner distance wide) from the 224-px normalised face; "
+                "left = the eye on the image's left"
+            ]
+            if eyes
+            else ["# eyes: unused (a face-only model)"]
+        )
+        + [person_bn]
     )
 
 
@@ -493,6 +681,8 @@ def gaze_infer(cfg: GazeInferConfig) -> GazeInferResult:
         InputDataError, VideoError: the input cannot be decoded.
         CheckpointError: the model cannot be loaded.
         OutputExistsError: an output exists and ``overwrite`` is false.
+        ConfigError: ``person_bn`` is true for an image, a video with fewer than
+            ``person_bn_min_faces`` faces, or a model without BatchNorm layers.
 
     """
     import cv2
@@ -510,8 +700,34 @@ def gaze_infer(cfg: GazeInferConfig) -> GazeInferResult:
             raise OutputExistsError(f"{p} exists; pass --overwrite or another --out")
     cascade = _cascade(cfg.cascade)
     dev = resolve_device(cfg.device)
-    model, params = load_gaze_model(cfg.model, cfg.checkpoint, dev)
+    model, params, train = load_gaze_run(cfg.model, cfg.checkpoint, dev)
     run = _Run(cfg, model, params, dev)  # reads --face-model: fails before anything is written
+    pbn = _person_bn_request(cfg, train)
+    if pbn.wanted and not _has_batchnorm(model):
+        pbn.refuse_or_warn("the model has no BatchNorm layers (person-BN is a no-op)", cfg.input)
+    if pbn.wanted and is_image:
+        pbn.refuse_or_warn(
+            f"INPUT is an image; it needs a video of one person ({cfg.person_bn_min_faces}+ faces)",
+            cfg.input,
+        )
+    predictor: GazeGRM = model
+    boxes_of: list[np.ndarray] | None = None
+    if pbn.wanted:  # first pass: the person's model inputs; nothing is written yet
+        boxes_of, faces, eye_arr = _collect_person(cfg, cascade, run)
+        if len(faces) < cfg.person_bn_min_faces:
+            pbn.refuse_or_warn(
+                f"the video has {len(faces)} usable face(s), fewer than "
+                f"{cfg.person_bn_min_faces} (person_bn_min_faces)",
+                cfg.input,
+            )
+        else:
+            opt = train.get("optim")
+            batch = opt.get("batch_size") if isinstance(opt, dict) else None
+            bn_batch = int(batch) if isinstance(batch, int) and batch > 1 else PERSON_BN_BATCH
+            predictor = _person_model(model, faces, eye_arr, bn_batch, dev)
+            pbn.applied, pbn.faces = True, len(faces)
+            log.info("%s: person-wise BatchNorm from %d faces", cfg.input, len(faces))
+        del faces, eye_arr
     frames, fps, is_video = _frames(cfg.input, cfg.max_frames)
     cfg.out.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{media.name}.", suffix=media.suffix, dir=cfg.out)
@@ -519,17 +735,21 @@ def gaze_infer(cfg: GazeInferConfig) -> GazeInferResult:
     tmp_media = Path(tmp_name)  # written in full, then renamed over the final name
     writer: Any = None
     buf = io.StringIO()
-    buf.write("\n".join(_csv_comments(cfg, params, model.cfg.eyes)) + "\n")
+    buf.write("\n".join(_csv_comments(cfg, params, model.cfg.eyes, pbn.comment())) + "\n")
     rows = csv.writer(buf, lineterminator="\n")
     rows.writerow(CSV_COLUMNS)
     n_frames = n_faces = n_no_eyes = 0
     try:
         for idx, bgr in enumerate(frames):
             h, w = bgr.shape[:2]
-            boxes = detect_faces(bgr, cascade, cfg.min_face_px)
+            if boxes_of is not None and idx < len(boxes_of):  # found in the first pass
+                boxes = boxes_of[idx]
+            else:
+                boxes = detect_faces(bgr, cascade, cfg.min_face_px)
             if len(boxes):
                 t_s = idx / fps if is_video else 0.0
-                n_no_eyes += _frame_faces(bgr, boxes, run, rows, [idx, f"{t_s:.6f}"])
+                head = [idx, f"{t_s:.6f}"]
+                n_no_eyes += _frame_faces(bgr, boxes, run, rows, head, predictor)
                 n_faces += len(boxes)
             if is_video:
                 if writer is None:
@@ -569,5 +789,11 @@ def gaze_infer(cfg: GazeInferConfig) -> GazeInferResult:
             csv_path,
         )
     return GazeInferResult(
-        csv=csv_path, media=media, frames=n_frames, faces=n_faces, no_eyes=n_no_eyes
+        csv=csv_path,
+        media=media,
+        frames=n_frames,
+        faces=n_faces,
+        no_eyes=n_no_eyes,
+        person_bn=pbn.applied,
+        person_bn_faces=pbn.faces,
     )

@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import csv
+import inspect
 import io
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 
 from pano.cli.app import main
-from pano.errors import CheckpointError, InputDataError, InputFileNotFoundError, OutputExistsError
+from pano.errors import (
+    CheckpointError,
+    ConfigError,
+    InputDataError,
+    InputFileNotFoundError,
+    OutputExistsError,
+)
 from pano.models.gaze_grm import GazeModelConfig, build_gaze_model
 from pano.pipelines.gaze_infer import (
     CSV_COLUMNS,
+    PERSON_BN_MIN_FACES,
     GazeInferConfig,
     _cascade,
     detect_faces,
@@ -50,14 +59,16 @@ def face_image(cx: int = 240, cy: int = 180, s: int = 160) -> np.ndarray:
     return cv2.GaussianBlur(img, (5, 5), 0)
 
 
-def save_run(folder: Path, zero_head: bool = False) -> Path:
+def save_run(folder: Path, zero_head: bool = False, train: dict[str, Any] | None = None) -> Path:
+    """A checkpoint of the tiny model; ``train``: more training-config keys it records."""
     torch.manual_seed(0)
     model = build_gaze_model(CFG)
     if zero_head:  # yaw = pitch = 0: every face looks into the (normalised) camera
         with torch.no_grad():
             model.out.weight.zero_()
             model.out.bias.zero_()
-    state = {"model": model.state_dict(), "config": {"model": CFG.model_dump(mode="json")}}
+    config = {"model": CFG.model_dump(mode="json"), **(train or {})}
+    state = {"model": model.state_dict(), "config": config}
     CheckpointManager(folder / "checkpoints").save(1, state, val=1.0, best=True)
     return folder
 
@@ -187,3 +198,124 @@ def test_a_model_that_reads_eye_crops_loads(tmp_path: Path) -> None:
     CheckpointManager(tmp_path / "eyes" / "checkpoints").save(1, state, val=1.0, best=True)
     net, _ = load_gaze_model(tmp_path / "eyes")
     assert net.cfg.eyes and net.eye_net is not None
+
+
+# --------------------------------------------------------------------------- person-wise BN
+
+
+def person_video(path: Path, n: int = 10) -> Path:
+    """``n`` frames of one drawn face moving right and growing, each detected once."""
+    vw = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), 10.0, (480, 360))
+    for i in range(n):
+        vw.write(face_image(cx=190 + 10 * i, cy=175 + 2 * i, s=150 + 2 * i))
+    vw.release()
+    return path
+
+
+def gaze_rows(path: Path) -> tuple[list[str], np.ndarray]:
+    """(comment lines, ``(N, 2)`` yaw/pitch of every row)."""
+    comments, rows = read_csv(path)
+    return comments, np.array([[float(r["yaw_rad"]), float(r["pitch_rad"])] for r in rows])
+
+
+def test_person_bn_recomputes_statistics_on_the_video_and_follows_the_model(
+    tmp_path: Path,
+) -> None:
+    """The video's own BatchNorm statistics change the predictions; the default is the
+    checkpoint's predict_person_bn, and --person-bn gives the same numbers explicitly."""
+    src = person_video(tmp_path / "clip.mp4")
+    plain = save_run(tmp_path / "plain")  # records no predict_person_bn: off
+    pbn = save_run(tmp_path / "pbn", train={"predict_person_bn": True, "optim": {"batch_size": 32}})
+
+    def infer(model: Path, out: str, **kw: Any) -> Any:
+        return gaze_infer(GazeInferConfig(model=model, input=src, out=tmp_path / out, **kw))
+
+    off = infer(plain, "off")
+    assert (off.frames, off.faces, off.person_bn, off.person_bn_faces) == (10, 10, False, 0)
+    c_off, g_off = gaze_rows(off.csv)
+    assert "# person_bn: not applied (the model records no predict_person_bn)" in c_off[-1]
+    on = infer(plain, "on", person_bn=True)
+    assert (on.faces, on.person_bn, on.person_bn_faces) == (10, True, 10)
+    c_on, g_on = gaze_rows(on.csv)
+    assert c_on[-1].startswith("# person_bn: applied on 10 faces")
+    assert g_on.shape == g_off.shape == (10, 2)
+    assert np.abs(g_on - g_off).max() > 1e-3  # the statistics moved the predictions
+    # the trained model's own setting is the default: the same numbers as --person-bn
+    default = infer(pbn, "default")
+    assert default.person_bn and default.person_bn_faces == 10
+    np.testing.assert_array_equal(gaze_rows(default.csv)[1], g_on)
+    # ... and --no-person-bn overrides it back to per-face prediction
+    no = infer(pbn, "no", person_bn=False)
+    assert not no.person_bn and "(--no-person-bn)" in gaze_rows(no.csv)[0][-1]
+    np.testing.assert_array_equal(gaze_rows(no.csv)[1], g_off)
+
+
+def test_person_bn_refused_when_asked_and_impossible_warned_when_default(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = save_run(tmp_path / "run", train={"predict_person_bn": True})
+    cv2.imwrite(str(tmp_path / "f.png"), face_image())
+    img, out = tmp_path / "f.png", tmp_path / "o"
+    with pytest.raises(ConfigError, match=r"^--person-bn: INPUT is an image; .*video") as err:
+        gaze_infer(GazeInferConfig(model=run, input=img, out=out, person_bn=True))
+    assert "\n" not in str(err.value) and not out.exists()
+    with caplog.at_level(logging.WARNING, logger="pano.gaze"):
+        res = gaze_infer(GazeInferConfig(model=run, input=img, out=out))  # the model's default
+    assert res.faces == 1 and not res.person_bn
+    assert "trained with predict_person_bn but INPUT is an image" in caplog.text
+    assert "# person_bn: not applied (INPUT is an image" in gaze_rows(res.csv)[0][-1]
+    # a video with too few faces: refused when asked for, per-face with a warning otherwise
+    src = person_video(tmp_path / "short.mp4", n=3)
+    assert PERSON_BN_MIN_FACES > 3
+    with pytest.raises(ConfigError, match=r"has 3 usable face\(s\), fewer than 8"):
+        gaze_infer(GazeInferConfig(model=run, input=src, out=tmp_path / "v", person_bn=True))
+    assert not (tmp_path / "v").exists()
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="pano.gaze"):
+        res = gaze_infer(GazeInferConfig(model=run, input=src, out=tmp_path / "v"))
+    assert res.faces == 3 and not res.person_bn and "fewer than 8" in caplog.text
+    # a model without BatchNorm layers: a no-op, refused when asked for
+    monkeypatch.setattr("pano.pipelines.gaze_infer._has_batchnorm", lambda model: False)
+    with pytest.raises(ConfigError, match="no BatchNorm layers"):
+        gaze_infer(GazeInferConfig(model=run, input=src, out=tmp_path / "w", person_bn=True))
+
+
+def test_cli_person_bn(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = save_run(tmp_path / "run")
+    src = person_video(tmp_path / "clip.mp4", n=8)
+    args = ["gaze-infer", str(run), str(src), "--out", str(tmp_path / "o")]
+    assert main([*args, "--person-bn"]) == 0
+    assert "person-BN on 8 faces" in capsys.readouterr().out
+    cv2.imwrite(str(tmp_path / "f.png"), face_image())
+    code = main(
+        ["gaze-infer", str(run), str(tmp_path / "f.png"), "--out", str(tmp_path), "--person-bn"]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "--person-bn" in err
+    assert main([*args, "--person-bn", "--person-bn-min-faces", "9", "--overwrite"]) == 2
+    assert "fewer than 9" in capsys.readouterr().err
+    from pano.cli.gaze_infer import gaze_infer_command
+
+    shown = inspect.signature(gaze_infer_command).parameters["person_bn_min_faces"].default
+    assert shown == PERSON_BN_MIN_FACES  # the thin CLI repeats the pipeline's constant
+
+
+def test_person_bn_with_an_eye_crop_model(tmp_path: Path) -> None:
+    """The eye crops join the faces in the BatchNorm pass (eye stream statistics too)."""
+    cfg = CFG.model_copy(update={"eyes": True})
+    torch.manual_seed(0)
+    state = {"model": build_gaze_model(cfg).state_dict(), "config": {"model": cfg.model_dump()}}
+    CheckpointManager(tmp_path / "eyes" / "checkpoints").save(1, state, val=1.0, best=True)
+    src = person_video(tmp_path / "clip.mp4", n=8)
+    got = {}
+    for flag in (False, True):
+        res = gaze_infer(
+            GazeInferConfig(
+                model=tmp_path / "eyes", input=src, out=tmp_path / str(flag), eyes="model",
+                person_bn=flag,
+            )
+        )  # fmt: skip
+        assert res.faces == 8 and res.person_bn == flag
+        assert res.person_bn_faces == (8 if flag else 0)
+        got[flag] = gaze_rows(res.csv)[1]
+    assert got[True].shape == (8, 2) and np.abs(got[True] - got[False]).max() > 1e-3
