@@ -23,13 +23,7 @@ from pano.pipelines.train.config import TrainConfig
 from pano.pipelines.train.rl import all_action_policy_loss
 from pano.viewport import ViewportSampler
 
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> object:
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 def _v(lon: list[float], lat: list[float]) -> torch.Tensor:

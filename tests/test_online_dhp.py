@@ -15,15 +15,7 @@ from pano.models.dhp import SIGMA_DEG, DHPAgent
 from pano.models.online_dhp import OnlineDHP, action_rewards
 from pano.models.sphere import angle_between
 
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> object:
-    """One torch thread: these are tiny nets, and on a loaded 2-core machine two threads
-    spin against each other (a 42x42 forward took 0.37 s with 2 threads, 0.01 s with 1)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 def _p(lon: float, lat: float) -> torch.Tensor:
