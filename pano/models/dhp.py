@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pano.errors import ConfigError, ShapeError
+from pano.fov import DHP_FOV
 from pano.geometry import head_to_camera_axes, vec_to_lonlat
 from pano.models.sphere import angle_between, exp_map, tangent_basis
 
@@ -247,7 +248,7 @@ class DHPAgent(nn.Module):
         recurrent: bool = True,
         head: str = "dense",
         cell_prior: str = "none",
-        fov_deg: tuple[float, float] = (110.0, 113.0),
+        fov_deg: tuple[float, float] = DHP_FOV,
     ) -> None:
         super().__init__()
         if head not in ("dense", "spatial"):

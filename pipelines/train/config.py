@@ -158,7 +158,7 @@ class DHPModel(PanoConfig):
     @model_validator(mode="after")
     def _prior_needs_spatial(self) -> DHPModel:
         if self.cell_prior != "none" and self.head != "spatial":
-            raise ValueError(
+            raise ConfigError(
                 f"model.cell_prior {self.cell_prior!r} needs model.head: spatial "
                 f"(got {self.head!r}); set model.cell_prior: none or model.head: spatial"
             )
