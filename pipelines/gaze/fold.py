@@ -542,8 +542,8 @@ def train_fold(
         writer.close()
     record: dict[str, Any] = {}
     which = "best" if cfg.log.select == "best" else "latest"
-    refit = bool(o.refit and len(plan.val_idx) and cfg.log.select == "best")
     refit_not_applied = refit_skipped(cfg, plan)
+    refit = o.refit and refit_not_applied is None
     if refit_not_applied:
         log.warning("fold %s: optim.refit not applied: %s", plan.name, refit_not_applied)
     entry = {}
