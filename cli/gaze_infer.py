@@ -69,6 +69,17 @@ def gaze_infer_command(
     person_bn_min_faces: Annotated[
         int, typer.Option(help="Fewest faces a video needs for --person-bn.")
     ] = 8,
+    hflip: Annotated[
+        bool | None,
+        typer.Option(
+            "--hflip/--no-hflip",
+            help="Test-time mirroring (as train-gaze's predict_hflip): each face's gaze is "
+            "the normalised sum of the model's unit gaze for the face and, x negated, for "
+            "its mirror image (eye crops swapped and flipped); sigma the mean of the two. "
+            "[the model's own predict_hflip; off when it records none]",
+            show_default=False,
+        ),
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace existing outputs.")] = False,
 ) -> None:
     """Detect faces, normalise them, predict gaze; write arrows and a CSV into OUT.
@@ -91,6 +102,10 @@ def gaze_infer_command(
     video with fewer than --person-bn-min-faces faces or a model without BatchNorm cannot
     have it (an error when asked for, else a warning and per-face prediction). The CSV's
     "# person_bn:" line says whether it was applied and on how many faces.
+
+    --hflip (default: the model's own predict_hflip) predicts every face also mirrored and
+    combines the two, as train-gaze's reported LOPO figures are; the CSV's "# hflip:" line
+    says whether it was applied and whether the checkpoint or the option chose it.
     """
     from pano.pipelines.gaze_infer import GazeInferConfig, gaze_infer
 
@@ -109,12 +124,16 @@ def gaze_infer_command(
         face_model=face_model,
         person_bn=person_bn,
         person_bn_min_faces=person_bn_min_faces,
+        hflip=hflip,
         overwrite=overwrite,
     )
     res = gaze_infer(cfg)
     gone = f", {res.no_eyes} without eyes found (no gaze)" if res.no_eyes else ""
     pbn = f", person-BN on {res.person_bn_faces} faces" if res.person_bn else ""
-    typer.echo(f"{res.media}\n{res.csv}\n{res.frames} frame(s), {res.faces} face(s){gone}{pbn}")
+    flip = ", mirrored (hflip)" if res.hflip else ""
+    typer.echo(
+        f"{res.media}\n{res.csv}\n{res.frames} frame(s), {res.faces} face(s){gone}{pbn}{flip}"
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -52,6 +52,15 @@ one-line error when it was asked for explicitly, a warning and per-face predicti
 came from the model. The CSV's ``# person_bn:`` comment line says whether it was applied and
 on how many faces. Memory: ``image_size^2 * 3`` bytes per collected face (12 KiB at 64 px).
 
+**Test-time mirroring** (``--hflip``; ``pano train-gaze``'s ``predict_hflip``, also used by
+its reported LOPO figures): every predicted face (with or without person-BN) is predicted
+twice, as it is and mirrored (face flipped, eye crops swapped and flipped), and its gaze is
+the normalised sum of the two unit vectors, the mirror's x negated back; sigma is the mean
+of the two (:func:`pano.models.gaze_augment.predict_gaze`, the trainer's own function).
+Default: the checkpoint's ``predict_hflip`` (off when it records none); ``--hflip`` /
+``--no-hflip`` override it. The CSV's ``# hflip:`` comment line says whether it was applied
+and where the choice came from.
+
 Checkpoint (``MODEL``): a ``pano train-gaze`` run folder holding ``checkpoints/manifest.json``
 (:class:`pano.pipelines.train.checkpoint.CheckpointManager`; for a LOPO run, one fold's
 folder ``RUN/folds/<fold>``: the error lists them when given the run itself), its
@@ -98,6 +107,7 @@ from pano.gaze.eyes import (
     eyes_of_faces,
 )
 from pano.gaze.normalize import NormalisationParams, normalisation_transform, warp_uint8_hwc
+from pano.models.gaze_augment import predict_gaze
 from pano.models.gaze_grm import GazeGRM, GazeModelConfig, build_gaze_model
 from pano.pipelines.gaze.data import FaceLoader, resize_faces, to_input
 from pano.pipelines.gaze.fold import recompute_batchnorm
@@ -184,6 +194,12 @@ class GazeInferConfig(PanoConfig):
         ge=2,
         description="fewest faces a video needs for person-wise BatchNorm",
     )
+    hflip: bool | None = Field(
+        None,
+        description="test-time mirroring: each face's gaze is the normalised sum of the "
+        "model's unit vectors for the face and (x negated) for its mirror image; None: the "
+        "checkpoint's predict_hflip (off when it has none)",
+    )
     overwrite: bool = False
 
 
@@ -198,6 +214,8 @@ class GazeInferResult:
     no_eyes: int = 0  #: faces of an eye-crop model whose eyes were not found (no gaze)
     person_bn: bool = False  #: whether person-wise BatchNorm statistics were used
     person_bn_faces: int = 0  #: faces the BatchNorm statistics came from (0 when not used)
+    hflip: bool = False  #: whether test-time mirroring was applied to every face
+    hflip_from: str = "checkpoint"  #: where that choice came from: "checkpoint" or "option"
 
 
 # --------------------------------------------------------------------------- model
@@ -390,12 +408,13 @@ def _draw(bgr: np.ndarray, box: np.ndarray, g_cam: np.ndarray, yaw: float, pitch
 
 @dataclass
 class _Run:
-    """What every frame's faces need: options, model, normalisation, eye settings."""
+    """What every frame's faces need: options, model, normalisation, eye settings, hflip."""
 
     cfg: GazeInferConfig
     model: GazeGRM
     params: NormalisationParams
     dev: torch.device
+    hflip: bool = False
     face_model: np.ndarray = field(default_factory=lambda: MPIIFACEGAZE_FACE_MODEL)
     eye_clf: Any = None
 
@@ -501,9 +520,8 @@ def _frame_faces(
     eye_in = None if f.eye_u8 is None else torch.from_numpy(f.eye_u8).to(dev).float().div_(255.0)
     sel = np.flatnonzero(keep)
     if len(sel):
-        with torch.no_grad():
-            out = model(f.faces[torch.from_numpy(sel).to(dev)], eye_in)
-        g_norm = out.vector.double().cpu()
+        out = predict_gaze(model, f.faces[torch.from_numpy(sel).to(dev)], eye_in, run.hflip)
+        g_norm = out.vector.cpu()
         g_cam = (f.rmat[sel].transpose(1, 2) @ g_norm.unsqueeze(-1)).squeeze(-1).numpy()
         ang, sig = out.angles.cpu().numpy(), out.sigma.cpu().numpy()
     slot = {int(k): i for i, k in enumerate(sel)}
@@ -592,6 +610,21 @@ def _person_bn_request(cfg: GazeInferConfig, train: dict[str, Any]) -> _PersonBN
     return _PersonBN(True, explicit=False)
 
 
+def _hflip_request(cfg: GazeInferConfig, train: dict[str, Any]) -> tuple[bool, str, str]:
+    """``cfg.hflip`` or, when None, the checkpoint's ``predict_hflip``.
+
+    Returns ``(apply, "option" | "checkpoint", the CSV's "# hflip:" line)``.
+    """
+    if cfg.hflip is not None:
+        flag = "--hflip" if cfg.hflip else "--no-hflip"
+        return cfg.hflip, "option", f"{'applied' if cfg.hflip else 'not applied'} ({flag})"
+    recorded = train.get("predict_hflip")
+    if recorded:
+        return True, "checkpoint", "applied (the model was trained with predict_hflip)"
+    why = "trained without predict_hflip" if recorded is False else "records no predict_hflip"
+    return False, "checkpoint", f"not applied (the model {why})"
+
+
 def _has_batchnorm(model: torch.nn.Module) -> bool:
     """Whether ``model`` has a BatchNorm layer (else person-wise BatchNorm is a no-op)."""
     return any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
@@ -644,6 +677,7 @@ def _csv_comments(
     params: NormalisationParams,
     eyes: bool = False,
     person_bn: str = "# person_bn: not applied; each face predicted on its own",
+    hflip: str = "not applied",
 ) -> list[str]:
     f = f"{cfg.focal_px:g} px" if cfg.focal_px else "the image width in pixels"
     return (
@@ -669,7 +703,11 @@ def _csv_comments(
             if eyes
             else ["# eyes: unused (a face-only model)"]
         )
-        + [person_bn]
+        + [
+            f"# hflip: {hflip}; test-time mirroring: gaze = normalised sum of the unit gaze "
+            "of the face and, x negated, of its mirror image (as train-gaze's predict_hflip)",
+            person_bn,
+        ]
     )
 
 
@@ -701,7 +739,9 @@ def gaze_infer(cfg: GazeInferConfig) -> GazeInferResult:
     cascade = _cascade(cfg.cascade)
     dev = resolve_device(cfg.device)
     model, params, train = load_gaze_run(cfg.model, cfg.checkpoint, dev)
-    run = _Run(cfg, model, params, dev)  # reads --face-model: fails before anything is written
+    hflip, hflip_from, hflip_note = _hflip_request(cfg, train)
+    # reads --face-model: fails before anything is written
+    run = _Run(cfg, model, params, dev, hflip=hflip)
     pbn = _person_bn_request(cfg, train)
     if pbn.wanted and not _has_batchnorm(model):
         pbn.refuse_or_warn("the model has no BatchNorm layers (person-BN is a no-op)", cfg.input)
@@ -735,7 +775,8 @@ def gaze_infer(cfg: GazeInferConfig) -> GazeInferResult:
     tmp_media = Path(tmp_name)  # written in full, then renamed over the final name
     writer: Any = None
     buf = io.StringIO()
-    buf.write("\n".join(_csv_comments(cfg, params, model.cfg.eyes, pbn.comment())) + "\n")
+    comments = _csv_comments(cfg, params, model.cfg.eyes, pbn.comment(), hflip_note)
+    buf.write("\n".join(comments) + "\n")
     rows = csv.writer(buf, lineterminator="\n")
     rows.writerow(CSV_COLUMNS)
     n_frames = n_faces = n_no_eyes = 0
@@ -796,4 +837,6 @@ def gaze_infer(cfg: GazeInferConfig) -> GazeInferResult:
         no_eyes=n_no_eyes,
         person_bn=pbn.applied,
         person_bn_faces=pbn.faces,
+        hflip=hflip,
+        hflip_from=hflip_from,
     )

@@ -319,3 +319,141 @@ def test_person_bn_with_an_eye_crop_model(tmp_path: Path) -> None:
         assert res.person_bn_faces == (8 if flag else 0)
         got[flag] = gaze_rows(res.csv)[1]
     assert got[True].shape == (8, 2) and np.abs(got[True] - got[False]).max() > 1e-3
+
+
+# --------------------------------------------------------------------------- test-time mirroring
+
+
+def hflip_line(comments: list[str]) -> str:
+    """The CSV's one ``# hflip:`` comment line."""
+    found = [c for c in comments if c.startswith("# hflip:")]
+    assert len(found) == 1, comments
+    return found[0]
+
+
+def norm_columns(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(N, 2)`` yaw/pitch, ``(N, 2)`` sigma, ``(N, 3)`` gaze_norm and gaze_cam of the rows."""
+    _, rows = read_csv(path)
+
+    def cols(*names: str) -> np.ndarray:
+        return np.array([[float(r[n]) for n in names] for r in rows])
+
+    return (
+        cols("yaw_rad", "pitch_rad"),
+        cols("sigma_yaw_rad", "sigma_pitch_rad"),
+        cols("gaze_norm_x", "gaze_norm_y", "gaze_norm_z"),
+        cols("gaze_cam_x", "gaze_cam_y", "gaze_cam_z"),
+    )
+
+
+@pytest.mark.parametrize("eyes", [False, True], ids=["face-only", "eye-crops"])
+def test_hflip_is_the_normalised_sum_with_the_mirrored_prediction(
+    tmp_path: Path, eyes: bool
+) -> None:
+    """The CSV's gaze with --hflip, against the combination computed here from the model's
+    own outputs on the same normalised inputs: face flipped, eye crops swapped and flipped,
+    the mirror's x negated, the sum normalised; sigma the mean; R^T of it in gaze_cam."""
+    from pano.pipelines.gaze_infer import _prepare, _Run, load_gaze_run
+
+    cfg = CFG.model_copy(update={"eyes": eyes})
+    torch.manual_seed(0)
+    state = {"model": build_gaze_model(cfg).state_dict(), "config": {"model": cfg.model_dump()}}
+    CheckpointManager(tmp_path / "run" / "checkpoints").save(1, state, val=1.0, best=True)
+    img = face_image(cx=300, cy=150, s=150)
+    cv2.imwrite(str(tmp_path / "f.png"), img)
+
+    def infer(out: str, **kw: Any) -> Any:
+        return gaze_infer(GazeInferConfig(model=tmp_path / "run", input=tmp_path / "f.png",
+                                          out=tmp_path / out, eyes="model", **kw))  # fmt: skip
+
+    on, off = infer("on", hflip=True), infer("off", hflip=False)
+    assert (on.faces, on.hflip, on.hflip_from) == (1, True, "option")
+    assert (off.faces, off.hflip, off.hflip_from) == (1, False, "option")
+    ang, sig, g_norm, g_cam = norm_columns(on.csv)
+    # the same inputs, by hand
+    icfg = GazeInferConfig(model=tmp_path / "run", input=tmp_path / "f.png", out=tmp_path,
+                           eyes="model")  # fmt: skip
+    model, params, _ = load_gaze_run(icfg.model)
+    run = _Run(icfg, model, params, torch.device("cpu"))
+    f = _prepare(img.copy(), detect_faces(img, _cascade("alt2")), run)
+    e = None if f.eye_u8 is None else torch.from_numpy(f.eye_u8).float() / 255.0
+    assert (e is not None) == eyes and f.keep.all()
+    with torch.no_grad():
+        a = model(f.faces, e)
+        b = model(f.faces.flip(-1), None if e is None else e.flip(1).flip(-1))
+    v = a.vector.double().numpy() + b.vector.double().numpy() * np.array([-1.0, 1.0, 1.0])
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    np.testing.assert_allclose(g_norm, v, atol=1e-6)
+    np.testing.assert_allclose(ang, np.stack([np.arctan2(-v[:, 0], -v[:, 2]), np.arcsin(-v[:, 1])],
+                                             1), atol=1e-6)  # fmt: skip
+    np.testing.assert_allclose(sig, ((a.sigma + b.sigma) / 2).double().numpy(), atol=1e-6)
+    cam = np.einsum("bji,bj->bi", f.rmat.numpy(), v)  # R^T v
+    np.testing.assert_allclose(g_cam, cam, atol=1e-6)
+    # without: the model's own prediction, which is not mirror-symmetric
+    ang_off, _, g_off, _ = norm_columns(off.csv)
+    np.testing.assert_allclose(g_off, a.vector.double().numpy(), atol=1e-6)
+    assert np.abs(ang_off - ang).max() > 1e-3 and np.abs(g_off - g_norm).max() > 1e-3
+
+
+def test_hflip_default_follows_the_checkpoint_and_the_option_overrides_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cv2.imwrite(str(tmp_path / "f.png"), face_image())
+    img = tmp_path / "f.png"
+    runs = {
+        "absent": save_run(tmp_path / "absent"),
+        "false": save_run(tmp_path / "false", train={"predict_hflip": False}),
+        "true": save_run(tmp_path / "true", train={"predict_hflip": True}),
+    }  # the same weights (seed 0): only the recorded setting differs
+
+    def infer(run: str, out: str, **kw: Any) -> tuple[Any, list[str], np.ndarray]:
+        res = gaze_infer(GazeInferConfig(model=runs[run], input=img, out=tmp_path / out, **kw))
+        comments, g = gaze_rows(res.csv)
+        return res, comments, g
+
+    explicit_on, c_on, g_on = infer("absent", "on", hflip=True)
+    assert hflip_line(c_on).startswith("# hflip: applied (--hflip); test-time mirroring")
+    explicit_off, c_off, g_off = infer("absent", "off", hflip=False)
+    assert hflip_line(c_off).startswith("# hflip: not applied (--no-hflip)")
+    assert np.abs(g_on - g_off).max() > 1e-3
+    assert (explicit_on.hflip, explicit_off.hflip) == (True, False)
+    assert explicit_on.hflip_from == explicit_off.hflip_from == "option"
+    # defaults: the checkpoint's predict_hflip; off when false or not recorded
+    res, c, g = infer("true", "d_true")
+    assert (res.hflip, res.hflip_from) == (True, "checkpoint")
+    assert hflip_line(c).startswith("# hflip: applied (the model was trained with predict_hflip)")
+    np.testing.assert_array_equal(g, g_on)
+    res, c, g = infer("false", "d_false")
+    assert (res.hflip, res.hflip_from) == (False, "checkpoint")
+    assert "not applied (the model trained without predict_hflip)" in hflip_line(c)
+    np.testing.assert_array_equal(g, g_off)
+    res, c, g = infer("absent", "d_absent")
+    assert (res.hflip, res.hflip_from) == (False, "checkpoint")
+    assert "not applied (the model records no predict_hflip)" in hflip_line(c)
+    np.testing.assert_array_equal(g, g_off)
+    assert c[-1].startswith("# person_bn:")  # the person_bn line stays the last one
+    # the command line: --no-hflip overrides a checkpoint's predict_hflip, --hflip a missing one
+    args = [str(img), "--out"]
+    assert main(["gaze-infer", str(runs["true"]), *args, str(tmp_path / "c1"), "--no-hflip"]) == 0
+    assert "mirrored" not in capsys.readouterr().out
+    c, g = gaze_rows(tmp_path / "c1" / "f_gaze.csv")
+    assert "not applied (--no-hflip)" in hflip_line(c)
+    np.testing.assert_array_equal(g, g_off)
+    assert main(["gaze-infer", str(runs["absent"]), *args, str(tmp_path / "c2"), "--hflip"]) == 0
+    assert "mirrored (hflip)" in capsys.readouterr().out
+    np.testing.assert_array_equal(gaze_rows(tmp_path / "c2" / "f_gaze.csv")[1], g_on)
+
+
+def test_hflip_applies_with_person_bn(tmp_path: Path) -> None:
+    """Person-BN statistics come from the unmirrored faces (as train-gaze's); every face of
+    the BatchNorm-adapted copy is then predicted with the mirror too."""
+    src = person_video(tmp_path / "clip.mp4", n=8)
+    run = save_run(tmp_path / "run", train={"predict_hflip": True, "predict_person_bn": True})
+    got = {}
+    for flag in (False, True):
+        res = gaze_infer(GazeInferConfig(model=run, input=src, out=tmp_path / str(flag),
+                                         hflip=None if flag else False))  # fmt: skip
+        assert res.person_bn and res.person_bn_faces == 8 and res.hflip == flag
+        comments, got[flag] = gaze_rows(res.csv)
+        assert hflip_line(comments).startswith(f"# hflip: {'applied' if flag else 'not applied'}")
+    assert got[True].shape == (8, 2) and np.abs(got[True] - got[False]).max() > 1e-3

@@ -14,14 +14,14 @@ import torch
 from pano.config import load_config
 from pano.errors import CheckpointError, ConfigError, InputDataError, InputFileNotFoundError
 from pano.geometry import gazehub_to_camvec
-from pano.models.gaze_augment import GazeAugmentConfig, augment_batch
+from pano.models.gaze_augment import GazeAugmentConfig, augment_batch, predict_gaze
 from pano.models.gaze_backbones import (
     PANO_BACKBONES,
     build_backbone,
     load_backbone_weights,
     read_safetensors,
 )
-from pano.models.gaze_grm import GazeModelConfig, build_gaze_model
+from pano.models.gaze_grm import GazeModelConfig, GazeOutput, build_gaze_model
 from pano.models.gaze_loss import GazeLossConfig, gaze_loss, pinball_loss
 from pano.models.gaze_swin import SwinTransformer
 
@@ -275,6 +275,71 @@ def test_augment_keeps_range_and_labels_and_flip_negates_yaw() -> None:
     y, a = augment_batch(x, ang, GazeAugmentConfig(enabled=False))
     assert y is x and a is ang
 
+
+
+def _asym(t: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) -> (B,): mean of the left half minus mean of the right half."""
+    w = t.shape[-1] // 2
+    return t[..., :w].mean((1, 2, 3)) - t[..., -w:].mean((1, 2, 3))
+
+
+class _ToyGaze(torch.nn.Module):
+    """A model with a known output: ``yaw = A + B asym(face) + K (mean eye0 - mean eye1)
+    + K2 (asym(eye0) + asym(eye1))``, ``pitch = C``, ``sigma = (S0 + S1 asym(face), S2)``."""
+
+    A, B, K, K2, C, S0, S1, S2 = 0.3, 0.5, 0.4, 0.7, 0.2, 0.1, 0.05, 0.2
+
+    def forward(self, x: torch.Tensor, eyes: torch.Tensor | None = None) -> GazeOutput:
+        yaw = self.A + self.B * _asym(x)
+        if eyes is not None:
+            e0, e1 = eyes[:, :1], eyes[:, 1:]
+            yaw = yaw + self.K * (e0.mean((1, 2, 3)) - e1.mean((1, 2, 3)))
+            yaw = yaw + self.K2 * (_asym(e0) + _asym(e1))
+        pitch = torch.full_like(yaw, self.C)
+        sigma = torch.stack([self.S0 + self.S1 * _asym(x), torch.full_like(yaw, self.S2)], 1)
+        return GazeOutput(torch.stack([yaw, pitch], 1), sigma, gazehub_to_camvec(yaw, pitch))
+
+
+def test_predict_gaze_hflip_matches_the_hand_computed_mirror_combination() -> None:
+    """Mirroring negates every left/right-odd term of the toy's yaw, and the mirror's yaw is
+    negated back: the two yaws are ``A + m`` and ``-A + m`` (m = the odd terms) at the same
+    pitch C, whose normalised vector sum has yaw m (the constant bias A cancels) and pitch
+    atan2(sin C, cos C cos A); sigma is the mean of the two (asym terms cancel)."""
+    from pano.errors import ShapeError
+
+    toy = _ToyGaze()
+    g = torch.Generator().manual_seed(0)
+    faces, eyes = torch.rand(5, 3, 16, 16, generator=g), torch.rand(5, 2, 6, 10, generator=g)
+    e0, e1 = eyes[:, :1].double(), eyes[:, 1:].double()
+    m = (
+        toy.B * _asym(faces.double())
+        + toy.K * (e0.mean((1, 2, 3)) - e1.mean((1, 2, 3)))
+        + toy.K2 * (_asym(e0) + _asym(e1))
+    )
+    assert float(m.abs().min()) > 1e-3  # the odd terms are not trivially zero
+    pitch = math.atan2(math.sin(toy.C), math.cos(toy.C) * math.cos(toy.A))
+    got = predict_gaze(toy, faces, eyes, hflip=True)
+    assert got.angles.dtype == got.sigma.dtype == got.vector.dtype == torch.float64
+    assert got.angles.shape == got.sigma.shape == (5, 2) and got.vector.shape == (5, 3)
+    torch.testing.assert_close(got.angles[:, 0], m, atol=1e-6, rtol=0)
+    torch.testing.assert_close(got.angles[:, 1], torch.full((5,), pitch, dtype=torch.float64),
+                               atol=1e-6, rtol=0)  # fmt: skip
+    torch.testing.assert_close(got.sigma, torch.tensor([[toy.S0, toy.S2]] * 5, dtype=torch.float64),
+                               atol=1e-6, rtol=0)  # fmt: skip
+    torch.testing.assert_close(got.vector, gazehub_to_camvec(got.angles[:, 0], got.angles[:, 1]))
+    # without hflip: the model's own output, in float64
+    plain = predict_gaze(toy, faces, eyes)
+    torch.testing.assert_close(plain.angles[:, 0], toy.A + m, atol=1e-6, rtol=0)
+    assert plain.angles.dtype == torch.float64
+    assert float((plain.angles[:, 0] - got.angles[:, 0] - toy.A).abs().max()) < 1e-6
+    # a face-only call mirrors the face alone
+    face_only = predict_gaze(toy, faces, hflip=True)
+    torch.testing.assert_close(face_only.angles[:, 0], toy.B * _asym(faces.double()),
+                               atol=1e-6, rtol=0)  # fmt: skip
+    with pytest.raises(ShapeError, match="faces must be"):
+        predict_gaze(toy, faces[0])
+    with pytest.raises(ShapeError, match="eyes must be"):
+        predict_gaze(toy, faces, eyes[:3])
 
 def test_eye_stream_needs_eye_crops_and_changes_the_output() -> None:
     from pano.errors import ShapeError

@@ -17,19 +17,34 @@ where the crop's box falls on the eye varies between persons) and a per-crop bri
 contrast change (``eye_jitter``). Labels are unchanged (the flip is face-only: a model with
 eyes refuses ``hflip_p > 0``, which would have to swap and mirror the crops too).
 
+Test-time mirroring (``predict_hflip`` of ``pano train-gaze``, ``--hflip`` of ``pano
+gaze-infer``): :func:`predict_gaze` predicts a batch with or without it, the one place
+where the model's prediction and its mirror's (:func:`mirror_inputs`) are combined.
+
 Randomness comes from torch's global generator (kornia's convention): seed it with
 ``torch.manual_seed`` for reproducible batches. Works on any device; inputs stay on theirs.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from pydantic import Field
+from torch import nn
 
 from pano.config import PanoConfig
 from pano.errors import ShapeError
+from pano.geometry import camvec_to_gazehub, gazehub_to_camvec
 
-__all__ = ["GazeAugmentConfig", "augment_batch", "augment_eyes", "mirror_inputs"]
+__all__ = [
+    "GazeAugmentConfig",
+    "GazePrediction",
+    "augment_batch",
+    "augment_eyes",
+    "mirror_inputs",
+    "predict_gaze",
+]
 
 
 class GazeAugmentConfig(PanoConfig):
@@ -74,6 +89,70 @@ def mirror_inputs(
     if eyes is not None and (eyes.ndim != 4 or eyes.shape[1] != 2):
         raise ShapeError(f"mirror_inputs: eyes must be (B, 2, h, w), got {tuple(eyes.shape)}")
     return faces.flip(-1), None if eyes is None else eyes.flip(1).flip(-1)
+
+
+class GazePrediction(NamedTuple):
+    """:func:`predict_gaze`'s result for ``B`` faces (float64, radians, GazeHub conventions)."""
+
+    angles: torch.Tensor  #: (B, 2) [yaw, pitch] radians
+    sigma: torch.Tensor  #: (B, 2) the model's [yaw, pitch] spread, radians
+    vector: torch.Tensor  #: (B, 3) unit gaze of ``angles``, camera x right / y down / z forward
+
+
+@torch.no_grad()
+def predict_gaze(
+    model: nn.Module,
+    faces: torch.Tensor,
+    eyes: torch.Tensor | None = None,
+    hflip: bool = False,
+    amp: bool = False,
+) -> GazePrediction:
+    """The gaze of a batch of faces, optionally with test-time mirroring.
+
+    Args:
+        model: a gaze model (:class:`~pano.models.gaze_grm.GazeGRM` or anything called as
+            ``model(faces, eyes)`` that returns ``.angles (B, 2)`` and ``.sigma (B, 2)``,
+            GazeHub ``[yaw, pitch]`` radians); it is called as it is (put it in eval mode).
+        faces: ``(B, 3, S, S)`` float RGB in ``[0, 1]`` on the model's device.
+        eyes: ``(B, 2, h, w)`` grey eye crops in ``[0, 1]`` (left = the eye on the image's
+            left, right) for a model with ``eyes: true``, else None.
+        hflip: mirror test-time augmentation: the gaze is the normalised sum of the model's
+            unit vector for the input and, x negated, its unit vector for the mirrored input
+            (:func:`mirror_inputs`: face flipped left-right, eye crops swapped and each
+            flipped); yaw and pitch are that vector's, sigma the mean of the two sigmas.
+        amp: run the model under CUDA float16 autocast (a no-op elsewhere).
+
+    Returns:
+        :class:`GazePrediction`: ``angles (B, 2)`` and ``sigma (B, 2)`` float64 radians, and
+        ``vector (B, 3)`` float64 unit vectors of ``angles`` in GazeHub camera axes (x right,
+        y down, z forward; ``(-cos p sin y, -sin p, -cos p cos y)``, :func:`~pano.geometry.
+        gazehub_to_camvec`), on the model's device. In a normalised face image these axes
+        are the normalised camera's.
+
+    Raises:
+        ShapeError: ``faces`` is not ``(B, 3, H, W)`` or ``eyes`` not ``(B, 2, h, w)``.
+
+    """
+    if faces.ndim != 4 or faces.shape[1] != 3:
+        raise ShapeError(f"predict_gaze: faces must be (B, 3, S, S), got {tuple(faces.shape)}")
+    if eyes is not None and (eyes.ndim != 4 or eyes.shape[:2] != (faces.shape[0], 2)):
+        raise ShapeError(
+            f"predict_gaze: eyes must be ({faces.shape[0]}, 2, h, w), got {tuple(eyes.shape)}"
+        )
+    with torch.autocast("cuda", dtype=torch.float16, enabled=amp):
+        out = model(faces, eyes)
+    angles, sigma = out.angles.float().double(), out.sigma.float().double()
+    if hflip:
+        with torch.autocast("cuda", dtype=torch.float16, enabled=amp):
+            mir = model(*mirror_inputs(faces, eyes))
+        # The mirror's yaw negated = its vector's x negated; sum the unit vectors.
+        v = gazehub_to_camvec(angles[:, 0], angles[:, 1]) + gazehub_to_camvec(
+            -mir.angles[:, 0].double(), mir.angles[:, 1].double()
+        )
+        yaw, pitch = camvec_to_gazehub(v / v.norm(dim=1, keepdim=True))
+        angles = torch.stack([yaw, pitch], 1)
+        sigma = (sigma + mir.sigma.double()) / 2
+    return GazePrediction(angles, sigma, gazehub_to_camvec(angles[:, 0], angles[:, 1]))
 
 
 def augment_eyes(eyes: torch.Tensor, cfg: GazeAugmentConfig | None = None) -> torch.Tensor:

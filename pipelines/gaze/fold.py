@@ -38,7 +38,7 @@ from torch.optim.swa_utils import AveragedModel
 
 from pano.errors import CheckpointError, ConfigError
 from pano.geometry import camvec_to_gazehub, gazehub_to_camvec, normalize, orthodromic_distance
-from pano.models.gaze_augment import augment_batch, augment_eyes, mirror_inputs
+from pano.models.gaze_augment import augment_batch, augment_eyes, predict_gaze
 from pano.models.gaze_grm import build_gaze_model
 from pano.models.gaze_loss import gaze_loss
 from pano.pipelines.gaze.config import GAZE_RESUME_MAY_CHANGE, GazeTrainConfig
@@ -143,8 +143,9 @@ def predict(
     ``eyes`` is :func:`~pano.pipelines.gaze.data.read_eyes`'s array for a model that reads
     eye crops (``model.eyes: true``), else None. ``hflip`` (``predict_hflip``, test-time
     augmentation): each sample's gaze is the normalised sum of the model's unit vector for
-    the input and, x negated, for its mirror (:func:`~pano.models.gaze_augment.mirror_inputs`);
-    yaw and pitch are that vector's, sigma the mean of the two.
+    the input and, x negated, for its mirror (:func:`~pano.models.gaze_augment.predict_gaze`,
+    which both this and ``pano gaze-infer --hflip`` call); yaw and pitch are that vector's,
+    sigma the mean of the two.
 
     Returns:
         ``yaw``, ``pitch`` (GazeHub radians) as float64 ``(N,)``, ``sigma`` float64
@@ -157,20 +158,8 @@ def predict(
     parts: list[torch.Tensor] = []
     for sel, faces in loader.ordered(batch):
         x, e = to_input(faces, device, size), eyes_input(eyes, sel, device)
-        with torch.autocast("cuda", dtype=torch.float16, enabled=amp):
-            out = model(x, e)
-        row = torch.cat([out.angles.float(), out.sigma.float()], 1).double()
-        if hflip:
-            with torch.autocast("cuda", dtype=torch.float16, enabled=amp):
-                mir = model(*mirror_inputs(x, e))
-            # The mirror's yaw negated = its vector's x negated; sum the unit vectors.
-            v = gazehub_to_camvec(row[:, 0], row[:, 1]) + gazehub_to_camvec(
-                -mir.angles[:, 0].double(), mir.angles[:, 1].double()
-            )
-            yaw, pitch = camvec_to_gazehub(v / v.norm(dim=1, keepdim=True))
-            sigma = (row[:, 2:4] + mir.sigma.double()) / 2
-            row = torch.cat([torch.stack([yaw, pitch], 1), sigma], 1)
-        parts.append(row.cpu())
+        got = predict_gaze(model, x, e, hflip, amp)
+        parts.append(torch.cat([got.angles, got.sigma], 1).cpu())
     model.train(was)
     arr = torch.cat(parts).numpy() if parts else np.zeros((0, 4))
     yaw, pitch = arr[:, 0].copy(), arr[:, 1].copy()
