@@ -78,7 +78,8 @@ class GazeSynthConfig(PanoConfig):
     """What ``pano synth-gaze`` writes.
 
     Defaults: 5 persons x 300 with GazeHub's scaled labels; the gaze demo of
-    ``docs/gaze.md`` uses 8 x 200 with ``gaze_scale: false`` (``--no-gaze-scale``).
+    ``docs/gaze.md`` uses 15 x 100 (since session 7; 8 x 200 before) with ``gaze_scale: false``
+    (``--no-gaze-scale``).
     """
 
     layout: GazeLayout = Field(default="gazehub", description="gazehub or mpiifacegaze-raw")
