@@ -98,7 +98,7 @@ def gaze_infer_command(
     column eyes says how each face's eyes were found (haar, haar+model, model, none).
 
     --person-bn (default: the model's own predict_person_bn) predicts a video with BatchNorm
-    statistics of its own faces, as train-gaze's reported LOPO figures are; an image, a
+    statistics of its own faces, as train-gaze does with predict_person_bn; an image, a
     video with fewer than --person-bn-min-faces faces or a model without BatchNorm cannot
     have it (an error when asked for, else a warning and per-face prediction). The CSV's
     "# person_bn:" line says whether it was applied and on how many faces.

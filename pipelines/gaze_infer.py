@@ -36,8 +36,8 @@ Outputs (in ``OUT``): ``<input stem>_gaze.png`` (image input) or ``<stem>_gaze.m
 stating the conventions and assumptions, a header, then one row per face per frame (no rows
 when no face is found; the image/video is still written).
 
-**Person-wise BatchNorm** (``--person-bn``; ``pano train-gaze``'s ``predict_person_bn``, the
-setting its LOPO figures are reported with): for a video, a first pass collects the model
+**Person-wise BatchNorm** (``--person-bn``; ``pano train-gaze``'s ``predict_person_bn``, with
+which the fourth round of docs/gaze.md was reported): for a video, a first pass collects the model
 inputs of the largest face of every frame where one is found (one person assumed; an
 eye-crop model's faces whose eyes are not found are left out): ``uint8`` faces at the
 model's ``image_size`` and its eye crops, not frames. A copy of the model then gets every
@@ -52,8 +52,8 @@ one-line error when it was asked for explicitly, a warning and per-face predicti
 came from the model. The CSV's ``# person_bn:`` comment line says whether it was applied and
 on how many faces. Memory: ``image_size^2 * 3`` bytes per collected face (12 KiB at 64 px).
 
-**Test-time mirroring** (``--hflip``; ``pano train-gaze``'s ``predict_hflip``, also used by
-its reported LOPO figures): every predicted face (with or without person-BN) is predicted
+**Test-time mirroring** (``--hflip``; ``pano train-gaze``'s ``predict_hflip``, used by the
+reported LOPO figures since the third round): every predicted face (with or without person-BN) is predicted
 twice, as it is and mirrored (face flipped, eye crops swapped and flipped), and its gaze is
 the normalised sum of the two unit vectors, the mirror's x negated back; sigma is the mean
 of the two (:func:`pano.models.gaze_augment.predict_gaze`, the trainer's own function).
@@ -109,7 +109,7 @@ from pano.gaze.eyes import (
 from pano.gaze.normalize import NormalisationParams, normalisation_transform, warp_uint8_hwc
 from pano.models.gaze_augment import predict_gaze
 from pano.models.gaze_grm import GazeGRM, GazeModelConfig, build_gaze_model
-from pano.pipelines.gaze.data import FaceLoader, resize_faces, to_input
+from pano.pipelines.gaze.data import FaceLoader, resize_eyes, resize_faces, to_input
 from pano.pipelines.gaze.fold import recompute_batchnorm
 
 __all__ = [
@@ -446,24 +446,6 @@ class _Run:
         )
 
 
-def _eye_uint8(crops: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """``uint8 (B, 2, 36, 60)`` crops -> ``uint8 (B, 2, h, w)`` at the model's eye size.
-
-    Resized like :func:`pano.pipelines.gaze.data.read_eyes` (bilinear, antialiased, rounded)
-    when the model's eye size differs.
-    """
-    if tuple(crops.shape[-2:]) == tuple(size) or not len(crops):
-        return np.ascontiguousarray(crops)
-    x = torch.nn.functional.interpolate(
-        torch.from_numpy(crops).to(torch.float32),
-        size=size,
-        mode="bilinear",
-        antialias=True,
-        align_corners=False,
-    )
-    return x.round_().clamp_(0, 255).to(torch.uint8).numpy()
-
-
 @dataclass
 class _Faces:
     """One frame's faces, normalised: the model's inputs and what is drawn and written.
@@ -502,7 +484,7 @@ def _prepare(bgr: np.ndarray, boxes: np.ndarray, run: _Run) -> _Faces:
     if run.model.cfg.eyes:
         eyes = run.eyes(rgb, fc, cam)
         keep = eyes.ok
-        eye_u8 = _eye_uint8(eyes.crops[keep], run.model.cfg.eye_size)
+        eye_u8 = resize_eyes(eyes.crops[keep], run.model.cfg.eye_size)
     return _Faces(faces, crops_np, keep, eyes, eye_u8, tr.rmat)
 
 
@@ -594,20 +576,21 @@ class _PersonBN:
         return f"# person_bn: {self.note or 'not applied'}; each face predicted on its own"
 
 
+def _recorded(train: dict[str, Any], key: str) -> tuple[bool, str]:
+    """Whether the checkpoint's training config sets ``key`` true, and if not, why not."""
+    recorded = train.get(key)
+    if recorded:
+        return True, ""
+    return False, f"the model {'trained without' if recorded is False else 'records no'} {key}"
+
+
 def _person_bn_request(cfg: GazeInferConfig, train: dict[str, Any]) -> _PersonBN:
     """``cfg.person_bn`` or, when None, the checkpoint's training ``predict_person_bn``."""
     if cfg.person_bn is not None:
         note = "" if cfg.person_bn else "not applied (--no-person-bn)"
         return _PersonBN(cfg.person_bn, explicit=True, note=note)
-    recorded = train.get("predict_person_bn")
-    if not recorded:
-        why = (
-            "the model was trained without it"
-            if recorded is False
-            else "the model records no predict_person_bn"
-        )
-        return _PersonBN(False, explicit=False, note=f"not applied ({why})")
-    return _PersonBN(True, explicit=False)
+    on, why = _recorded(train, "predict_person_bn")
+    return _PersonBN(on, explicit=False, note="" if on else f"not applied ({why})")
 
 
 def _hflip_request(cfg: GazeInferConfig, train: dict[str, Any]) -> tuple[bool, str, str]:
@@ -618,11 +601,10 @@ def _hflip_request(cfg: GazeInferConfig, train: dict[str, Any]) -> tuple[bool, s
     if cfg.hflip is not None:
         flag = "--hflip" if cfg.hflip else "--no-hflip"
         return cfg.hflip, "option", f"{'applied' if cfg.hflip else 'not applied'} ({flag})"
-    recorded = train.get("predict_hflip")
-    if recorded:
+    on, why = _recorded(train, "predict_hflip")
+    if on:
         return True, "checkpoint", "applied (the model was trained with predict_hflip)"
-    why = "trained without predict_hflip" if recorded is False else "records no predict_hflip"
-    return False, "checkpoint", f"not applied (the model {why})"
+    return False, "checkpoint", f"not applied ({why})"
 
 
 def _has_batchnorm(model: torch.nn.Module) -> bool:

@@ -211,6 +211,20 @@ def resize_faces(face: np.ndarray, size: int | None) -> np.ndarray:
     return x.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
 
 
+def resize_eyes(crops: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Grey eye crops ``(B, C, h0, w0)`` (uint8 values, any real dtype) -> ``uint8 (B, C, h, w)``.
+
+    Resized to ``size = (h, w)`` (bilinear, antialiased) when they differ, then rounded; the
+    one resize of both the trainer's :func:`read_eyes` and ``pano gaze-infer``'s crops.
+    """
+    x = torch.from_numpy(np.ascontiguousarray(crops, dtype=np.float32))
+    if tuple(x.shape[-2:]) != tuple(size) and len(x):
+        x = torch.nn.functional.interpolate(
+            x, size=size, mode="bilinear", antialias=True, align_corners=False
+        )
+    return x.round_().clamp_(0, 255).to(torch.uint8).numpy()
+
+
 def to_input(face: np.ndarray, device: torch.device, size: int | None = None) -> torch.Tensor:
     """``uint8 (B, H, W, 3)`` RGB -> float32 ``(B, 3, S, S)`` in ``[0, 1]`` on ``device``.
 
@@ -249,12 +263,7 @@ def read_eyes(data: Any, idx: np.ndarray, size: tuple[int, int], where: str) -> 
         for i in range(0, len(idx), 1024):
             sel = idx[i : i + 1024]
             rows = read_rows(data.arrays[name], sel).astype(np.float32).mean(-1)
-            x = torch.from_numpy(rows)[:, None]
-            if tuple(x.shape[-2:]) != tuple(size) and len(x):
-                x = torch.nn.functional.interpolate(
-                    x, size=size, mode="bilinear", antialias=True, align_corners=False
-                )
-            out[sel, k] = x[:, 0].round_().clamp_(0, 255).to(torch.uint8).numpy()
+            out[sel, k] = resize_eyes(rows[:, None], size)[:, 0]
     return out
 
 
@@ -354,6 +363,7 @@ __all__ = [
     "plan_folds",
     "read_eyes",
     "read_rows",
+    "resize_eyes",
     "resize_faces",
     "to_input",
 ]
