@@ -54,12 +54,12 @@ on how many faces. Memory: ``image_size^2 * 3`` bytes per collected face (12 KiB
 
 **Test-time mirroring** (``--hflip``; ``pano train-gaze``'s ``predict_hflip``, used by the
 reported LOPO figures since the third round): every predicted face (with or without
-person-BN) is predicted twice, as it is and mirrored (face flipped, eye crops swapped and flipped), and its gaze is
-the normalised sum of the two unit vectors, the mirror's x negated back; sigma is the mean
-of the two (:func:`pano.models.gaze_augment.predict_gaze`, the trainer's own function).
-Default: the checkpoint's ``predict_hflip`` (off when it records none); ``--hflip`` /
-``--no-hflip`` override it. The CSV's ``# hflip:`` comment line says whether it was applied
-and where the choice came from.
+person-BN) is predicted twice, as it is and mirrored (face flipped, eye crops swapped and
+flipped), and its gaze is the normalised sum of the two unit vectors, the mirror's x negated
+back; sigma is the mean of the two (:func:`pano.models.gaze_augment.predict_gaze`, the
+trainer's own function). Default: the checkpoint's ``predict_hflip`` (off when it records
+none); ``--hflip`` / ``--no-hflip`` override it. The CSV's ``# hflip:`` comment line says
+whether it was applied and where the choice came from.
 
 Checkpoint (``MODEL``): a ``pano train-gaze`` run folder holding ``checkpoints/manifest.json``
 (:class:`pano.pipelines.train.checkpoint.CheckpointManager`; for a LOPO run, one fold's
