@@ -140,6 +140,34 @@ def test_face_loader_streams_every_sample_once_in_chunks(tmp_path: Path) -> None
         assert sorted(seen) == idx.tolist()
 
 
+def test_face_loader_person_batches_hold_one_person_each(tmp_path: Path) -> None:
+    import zarr
+
+    arr = zarr.create_array(
+        tmp_path / "a.zarr", shape=(40, 4, 4, 3), chunks=(6, 4, 4, 3), dtype="uint8"
+    )
+    data = (np.arange(40 * 48, dtype=np.int64).reshape(40, 4, 4, 3) % 251).astype(np.uint8)
+    arr[...] = data
+    idx = np.arange(3, 40)
+    who = np.array(["p00"] * 10 + ["p01"] * 20 + ["p02"] * 7)  # per idx row
+    for cache_mb in (0, 64):
+        loader = FaceLoader(arr, idx, cache_mb=cache_mb, groups=who)
+        # p00: 10 -> 2 x 5; p01: 20 -> 3 batches (7, 7, 6); p02: 7 -> 1: 6 batches.
+        assert loader.batches(8) == 6
+        sizes, seen, firsts = [], [], []
+        for sel, faces in loader.shuffled(8, np.random.default_rng(1)):
+            np.testing.assert_array_equal(faces, data[sel])
+            persons = set(who[sel - 3].tolist())
+            assert len(persons) == 1, persons  # one person per batch
+            sizes.append(len(sel))
+            seen += sel.tolist()
+            firsts.append(persons.pop())
+        assert sorted(seen) == idx.tolist()
+        assert sorted(sizes) == [5, 5, 6, 7, 7, 7]
+        assert firsts != sorted(firsts)  # the batches of different persons are interleaved
+    assert FaceLoader(arr, idx).batches(8) == 5
+
+
 # ---------------------------------------------------------------------------- LOPO end to end
 
 

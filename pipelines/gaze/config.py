@@ -40,6 +40,13 @@ class GazeOptimConfig(PanoConfig):
         "same initial weights on training + validation persons for that many epochs and "
         "predict the test person with that model (needs log.select: best)",
     )
+    person_batches: bool = Field(
+        False,
+        description="every minibatch holds one training person's faces (each person's "
+        "shuffled faces split into near-equal batches of at most batch_size, the batches in "
+        "a random order), so BatchNorm normalises each person by that person's own "
+        "statistics in training as predict_person_bn does when predicting",
+    )
     amp: bool = Field(True, description="mixed precision (float16 autocast) on CUDA; off on CPU")
 
 

@@ -292,6 +292,9 @@ class FaceLoader:
     buffer_chunks: int = 8
     #: The model's input size: cached faces are resized to it once (None: as stored).
     size: int | None = None
+    #: ``(len(idx),)`` group ids (persons) or None: with them every :meth:`shuffled` batch
+    #: holds one group's samples only (``optim.person_batches``).
+    groups: np.ndarray | None = None
     _cache: np.ndarray | None = field(default=None, init=False, repr=False)
 
     @property
@@ -318,13 +321,47 @@ class FaceLoader:
             faces = self._all()[i : i + batch] if self.cached else read_rows(self.face, sel)
             yield sel, faces
 
+    def _group_batches(self, batch: int, gen: np.random.Generator | None) -> list[np.ndarray]:
+        """Positions in ``idx`` of each batch when ``groups`` is set.
+
+        Each group's samples (in a random order drawn from ``gen``, or in order) are split
+        into ``ceil(n / batch)`` near-equal batches, so no group ends in a tiny batch whose
+        BatchNorm statistics are noise.
+        """
+        assert self.groups is not None
+        out: list[np.ndarray] = []
+        for g in np.unique(self.groups):
+            pos = np.flatnonzero(self.groups == g)
+            if gen is not None:
+                pos = gen.permutation(pos)
+            out += np.array_split(pos, -(-len(pos) // batch))
+        return out
+
+    def batches(self, batch: int) -> int:
+        """Minibatches per :meth:`shuffled` epoch."""
+        if self.groups is None:
+            return max(1, -(-len(self.idx) // batch))
+        return max(1, len(self._group_batches(batch, None)))
+
     def shuffled(
         self, batch: int, gen: np.random.Generator
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """One epoch of ``(indices, faces)`` batches in a random order drawn from ``gen``.
 
-        Every sample appears once; the last batch may be smaller.
+        Every sample appears once; the last batch may be smaller. With ``groups`` each
+        batch is one group's (at most ``batch`` samples) and the batches come in a random
+        order.
         """
+        if self.groups is not None:
+            parts = self._group_batches(batch, gen)
+            for j in gen.permutation(len(parts)):
+                p = parts[j]
+                if self.cached:
+                    yield self.idx[p], self._all()[p]
+                else:
+                    p = np.sort(p)
+                    yield self.idx[p], read_rows(self.face, self.idx[p])
+            return
         if self.cached:
             perm = gen.permutation(len(self.idx))
             allf = self._all()

@@ -342,7 +342,14 @@ def train_fold(
     angles = torch.as_tensor(np.stack([yaw_all, pitch_all], 1), dtype=torch.float32)
     face, size = data.arrays["face"], cfg.model.image_size
     d = cfg.data
-    train = FaceLoader(face, plan.train_idx, d.cache_mb, d.buffer_chunks, size)
+    o = cfg.optim
+
+    def fit_loader(idx: np.ndarray) -> FaceLoader:
+        """The loader that trains on ``idx`` (one person per batch with ``person_batches``)."""
+        groups = subject[idx] if o.person_batches else None
+        return FaceLoader(face, idx, d.cache_mb, d.buffer_chunks, size, groups)
+
+    train = fit_loader(plan.train_idx)
     pbn = cfg.predict_person_bn
     val = PersonPredictor(face, plan.val_idx, subject, d.cache_mb, d.buffer_chunks, size, pbn,
                           cfg.optim.batch_size)  # fmt: skip
@@ -364,10 +371,9 @@ def train_fold(
         subject[plan.val_idx],
     )
 
-    o = cfg.optim
     amp = bool(o.amp and dev.type == "cuda")
 
-    def build(n_samples: int) -> tuple[Any, ...]:
+    def build(per_epoch: int) -> tuple[Any, ...]:
         """Model (the same initial weights on every rank and in a refit), optimiser, schedule."""
         torch.manual_seed(derive_seed(cfg.seed, 0, 0))
         model = build_gaze_model(cfg.model).to(dev)
@@ -382,14 +388,13 @@ def train_fold(
             if o.optimizer == "adamw"
             else torch.optim.Adam(params, lr=o.lr)
         )
-        per_epoch = max(1, -(-n_samples // o.batch_size))
         sched = torch.optim.lr_scheduler.LambdaLR(
             opt, lr_schedule(o.epochs * per_epoch, o.warmup_epochs * per_epoch, o.scheduler)
         )
         scaler = torch.amp.GradScaler("cuda", enabled=amp)
         return model, module, opt, sched, scaler, per_epoch
 
-    model, module, opt, sched, scaler, per_epoch = build(len(plan.train_idx))
+    model, module, opt, sched, scaler, per_epoch = build(train.batches(o.batch_size))
     start, best, best_name = 0, None, None
     # log.average_epochs: the running mean of the end-of-epoch weights of epochs > avg_from.
     n_avg = cfg.log.average_epochs
@@ -578,10 +583,10 @@ def train_fold(
         # refit is run again from its start by --resume.
         n_refit = cast(int, broadcast_object(info, int(entry["step"]) if info.is_main else 0))
         fit_idx = np.sort(np.concatenate([plan.train_idx, plan.val_idx]))
-        fit = FaceLoader(face, fit_idx, d.cache_mb, d.buffer_chunks, size)
+        fit = fit_loader(fit_idx)
         refit_persons = [*plan.train_persons, *plan.val_persons]
         t_refit = time.perf_counter()
-        model, module, opt, sched, scaler, _ = build(len(fit_idx))
+        model, module, opt, sched, scaler, _ = build(fit.batches(o.batch_size))
         for epoch in range(n_refit):
             losses, seen = one_epoch(epoch, module, opt, sched, scaler, fit)
             msg = (
