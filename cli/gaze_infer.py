@@ -13,8 +13,9 @@ def gaze_infer_command(
         Path,
         typer.Argument(
             metavar="MODEL",
-            help="A pano train-gaze run folder (checkpoints/ inside), its checkpoints/ "
-            "folder, or one ckpt-*.pt file.",
+            help="A pano train-gaze fold folder (checkpoints/ inside), its checkpoints/ "
+            "folder, one ckpt-*.pt file, or a seed ensemble's fold folder (members/ inside: "
+            "every member predicts, their gaze vectors are averaged).",
         ),
     ],
     input: Annotated[

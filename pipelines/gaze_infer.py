@@ -108,8 +108,10 @@ from pano.gaze.eyes import (
 )
 from pano.gaze.normalize import NormalisationParams, normalisation_transform, warp_uint8_hwc
 from pano.models.gaze_augment import predict_gaze
+from pano.models.gaze_ensemble import GazeEnsemble
 from pano.models.gaze_grm import GazeGRM, GazeModelConfig, build_gaze_model
 from pano.pipelines.gaze.data import FaceLoader, resize_eyes, resize_faces, to_input
+from pano.pipelines.gaze.ensemble import MEMBERS_DIR, member_folders
 from pano.pipelines.gaze.fold import recompute_batchnorm
 
 __all__ = [
@@ -243,7 +245,10 @@ def _state_from(model: Path, which: str) -> tuple[dict[str, Any], Path]:
             state, _ = CheckpointManager(folder).load(which, strict=strict)
             return state, folder.parent if folder.name == "checkpoints" else folder
     found = [*model.glob(f"*/checkpoints/{MANIFEST}"), *model.glob(f"*/*/checkpoints/{MANIFEST}")]
-    runs = sorted(p.parent.parent.relative_to(model).as_posix() for p in found)
+    folders = [p.parent.parent for p in found] + [
+        m.parent for m in model.glob(f"*/*/{MEMBERS_DIR}")
+    ]
+    runs = sorted(p.relative_to(model).as_posix() for p in folders)
     shown = ", ".join(runs[:8]) + (", ..." if len(runs) > 8 else "")
     hint = f"; runs inside: {shown} (pass one, e.g. a LOPO fold folder)" if runs else ""
     raise CheckpointError(f"MODEL {model}: no checkpoints/{MANIFEST} here{hint}")
@@ -251,7 +256,7 @@ def _state_from(model: Path, which: str) -> tuple[dict[str, Any], Path]:
 
 def load_gaze_model(
     model: str | Path, which: str = "best", device: torch.device | str = "cpu"
-) -> tuple[GazeGRM, NormalisationParams]:
+) -> tuple[GazeGRM | GazeEnsemble, NormalisationParams]:
     """The trained model of a ``pano train-gaze`` checkpoint (eval mode) and its normalisation.
 
     See :func:`load_gaze_run` (this is its model and normalisation).
@@ -262,10 +267,13 @@ def load_gaze_model(
 
 def load_gaze_run(
     model: str | Path, which: str = "best", device: torch.device | str = "cpu"
-) -> tuple[GazeGRM, NormalisationParams, dict[str, Any]]:
+) -> tuple[GazeGRM | GazeEnsemble, NormalisationParams, dict[str, Any]]:
     """The trained model of a ``pano train-gaze`` checkpoint (eval mode) and its normalisation.
 
-    The normalisation is that of the training data's stored faces: the checkpoint's
+    A fold folder of a seed ensemble (``members/m<k>/`` inside) gives a
+    :class:`~pano.models.gaze_ensemble.GazeEnsemble` of every member's ``which`` checkpoint
+    (the normalisation and training config are member 0's; the members share them but the
+    seed). The normalisation is that of the training data's stored faces: the checkpoint's
     ``config.normalisation`` or GazeHub's (600 mm, focal 960 px, 224 x 224); faces are
     warped at that size and resized to the model's ``image_size`` as the trainer does. The
     third value is the training config the checkpoint records (``pano train-gaze`` saves its
@@ -279,6 +287,17 @@ def load_gaze_run(
 
     """
     path = Path(model)
+    members = member_folders(path) if path.is_dir() else []
+    if members:  # an ensemble fold folder (train-gaze's ensemble: K): every member's model
+        got = [_load_one(m, which, device) for m in members]
+        return GazeEnsemble([g[0] for g in got]).to(device).eval(), got[0][1], got[0][2]
+    return _load_one(path, which, device)
+
+
+def _load_one(
+    path: Path, which: str, device: torch.device | str
+) -> tuple[GazeGRM, NormalisationParams, dict[str, Any]]:
+    """:func:`load_gaze_run` of one model's folder or checkpoint file."""
     state, run = _state_from(path, which)
     config = state.get("config") if isinstance(state.get("config"), dict) else {}
     train = dict(config or {})
@@ -411,7 +430,7 @@ class _Run:
     """What every frame's faces need: options, model, normalisation, eye settings, hflip."""
 
     cfg: GazeInferConfig
-    model: GazeGRM
+    model: GazeGRM | GazeEnsemble
     params: NormalisationParams
     dev: torch.device
     hflip: bool = False
@@ -489,7 +508,12 @@ def _prepare(bgr: np.ndarray, boxes: np.ndarray, run: _Run) -> _Faces:
 
 
 def _frame_faces(
-    bgr: np.ndarray, boxes: np.ndarray, run: _Run, rows: Any, head: list[Any], model: GazeGRM
+    bgr: np.ndarray,
+    boxes: np.ndarray,
+    run: _Run,
+    rows: Any,
+    head: list[Any],
+    model: GazeGRM | GazeEnsemble,
 ) -> int:
     """Predict (with ``model``) and draw the faces ``boxes`` of one frame; one CSV row each.
 
@@ -645,8 +669,12 @@ def _collect_person(
 
 
 def _person_model(
-    model: GazeGRM, faces: np.ndarray, eyes: np.ndarray | None, batch: int, dev: torch.device
-) -> GazeGRM:
+    model: GazeGRM | GazeEnsemble,
+    faces: np.ndarray,
+    eyes: np.ndarray | None,
+    batch: int,
+    dev: torch.device,
+) -> GazeGRM | GazeEnsemble:
     """A copy of ``model`` with BatchNorm statistics of ``faces`` (trainer's function)."""
     own = copy.deepcopy(model)
     loader = FaceLoader(faces, np.arange(len(faces)), cache_mb=0, size=model.cfg.image_size)
@@ -732,7 +760,7 @@ def gaze_infer(cfg: GazeInferConfig) -> GazeInferResult:
             f"INPUT is an image; it needs a video of one person ({cfg.person_bn_min_faces}+ faces)",
             cfg.input,
         )
-    predictor: GazeGRM = model
+    predictor: GazeGRM | GazeEnsemble = model
     boxes_of: list[np.ndarray] | None = None
     if pbn.wanted:  # first pass: the person's model inputs; nothing is written yet
         boxes_of, faces, eye_arr = _collect_person(cfg, cascade, run)

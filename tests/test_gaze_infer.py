@@ -457,3 +457,48 @@ def test_hflip_applies_with_person_bn(tmp_path: Path) -> None:
         comments, got[flag] = gaze_rows(res.csv)
         assert hflip_line(comments).startswith(f"# hflip: {'applied' if flag else 'not applied'}")
     assert got[True].shape == (8, 2) and np.abs(got[True] - got[False]).max() > 1e-3
+
+
+def test_an_ensemble_fold_folder_predicts_the_members_combination(tmp_path: Path) -> None:
+    """MODEL = a train-gaze ensemble fold folder (members/m<k>/checkpoints): the CSV's gaze
+    is the normalised sum of the members' own (mirror-averaged) unit vectors, sigma their
+    mean - the combination train-gaze writes for the fold."""
+    from pano.models.gaze_augment import predict_gaze
+    from pano.models.gaze_ensemble import GazeEnsemble
+    from pano.pipelines.gaze_infer import _prepare, _Run, load_gaze_run
+
+    fold = tmp_path / "folds" / "p00"
+    nets = []
+    for k in range(2):
+        torch.manual_seed(k)
+        net = build_gaze_model(CFG)
+        state = {
+            "model": net.state_dict(),
+            "config": {"model": CFG.model_dump(), "predict_hflip": True, "seed": k},
+        }
+        CheckpointManager(fold / "members" / f"m{k}" / "checkpoints").save(
+            1, state, val=1.0, best=True
+        )
+        nets.append(net.eval())  # fmt: skip
+    img = face_image()
+    cv2.imwrite(str(tmp_path / "f.png"), img)
+    got = gaze_infer(GazeInferConfig(model=fold, input=tmp_path / "f.png", out=tmp_path / "o"))
+    assert got.faces == 1 and got.hflip and got.hflip_from == "checkpoint"
+    _, sig, g_norm, _ = norm_columns(got.csv)
+    icfg = GazeInferConfig(model=fold, input=tmp_path / "f.png", out=tmp_path)
+    model, params, train = load_gaze_run(fold)
+    assert isinstance(model, GazeEnsemble) and len(model.members) == 2 and train["seed"] == 0
+    f = _prepare(
+        img.copy(),
+        detect_faces(img, _cascade("alt2")),
+        _Run(icfg, model, params, torch.device("cpu")),
+    )
+    each = [predict_gaze(n, f.faces, None, hflip=True) for n in nets]  # fmt: skip
+    v = (each[0].vector + each[1].vector).numpy()
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    np.testing.assert_allclose(g_norm, v, atol=1e-6)
+    np.testing.assert_allclose(sig, ((each[0].sigma + each[1].sigma) / 2).numpy(), atol=1e-6)
+    assert float((each[0].vector - each[1].vector).abs().max()) > 1e-3  # the members differ
+    # the run folder above it names the fold folder in its one-line error
+    with pytest.raises(CheckpointError, match="runs inside: folds/p00 "):
+        load_gaze_run(tmp_path)

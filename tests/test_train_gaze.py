@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from pano.cli.app import app, main
 from pano.config import load_config
+from pano.errors import CheckpointError
 from pano.geometry import camvec_to_gazehub, gazehub_to_camvec, orthodromic_distance
 from pano.pipelines.gaze import GazeTrainConfig, train_gaze
 from pano.pipelines.gaze.data import FaceLoader, draw_validation, plan_folds, read_rows
@@ -238,6 +239,52 @@ def test_lopo_all_folds_predictions_and_gaze_eval(tmp_path: Path) -> None:
     assert {f.name for f in figs.iterdir()} >= {
         "gaze_summary.csv", "gaze_per_person.csv", "report.md", "gaze_per_person.png"
     }  # fmt: skip
+
+
+def test_seed_ensemble_members_choose_on_their_own_validation_and_average_on_the_sphere(
+    tmp_path: Path,
+) -> None:
+    from pano.pipelines.gaze.fold import read_fold
+    from pano.stores.gaze_predictions import open_gaze_predictions
+
+    store, s = make_store(tmp_path / "g.zarr", persons=4, per_person=6)
+    out = tmp_path / "ens"
+    cfg = tiny(ensemble=2, seed=3, optim={"epochs": 1})
+    res = train_gaze(store, cfg, "synth", folds=["p00", "p02"], out=out, workers=0)
+    assert [r["fold"] for r in res.folds] == ["p00", "p02"]
+    persons = sorted(set(s.subject))
+    for rec in res.folds:
+        fold_dir = out / "folds" / rec["fold"]
+        assert not (fold_dir / "checkpoints").exists()
+        assert rec["ensemble"] == 2 and len(rec["members"]) == 2
+        got = [read_fold(fold_dir / "members" / f"m{k}") for k in range(2)]
+        vecs, trained = [], set()
+        for k, (mrec, mpred) in enumerate(x for x in got if x is not None):
+            # member k: seed 3 + k draws its own validation person; the test person never
+            assert mrec["val_persons"] == list(draw_validation(persons, rec["fold"], 1, 3 + k))
+            assert rec["fold"] not in mrec["val_persons"] + mrec["train_persons"]
+            assert rec["selected_checkpoint"][k] == f"members/m{k}/{mrec['selected_checkpoint']}"
+            vecs.append(mpred["gaze_xyz"])
+            trained |= set(mrec["train_persons"])
+        assert len(vecs) == 2
+        m = vecs[0] + vecs[1]
+        m /= np.linalg.norm(m, axis=1, keepdims=True)
+        pred = read_fold(fold_dir)
+        assert pred is not None
+        np.testing.assert_allclose(pred[1]["gaze_xyz"], m, atol=1e-12)
+        assert rec["train_persons"] == sorted(trained)  # the mean-gaze baseline's persons
+        assert "never used for selection" in rec["selection_rule"]
+    p = open_gaze_predictions(store, "synth", "ens")
+    sel = np.isin(s.subject, ["p00", "p02"])
+    assert p.scored[sel].all() and not p.scored[~sel].any()
+    yaw, pitch = camvec_to_gazehub(p.gaze_xyz[sel])
+    np.testing.assert_allclose(yaw, p.yaw[sel], atol=1e-9)
+    np.testing.assert_allclose(pitch, p.pitch[sel], atol=1e-9)
+    # --resume: complete members are not trained again; the combination is the same.
+    again = train_gaze(store, cfg, "synth", folds=["p00", "p02"], out=out, workers=0, resume=True)
+    assert again.folds[0]["checkpoint_sha256"] == res.folds[0]["checkpoint_sha256"]
+    with pytest.raises(CheckpointError, match="already has checkpoints"):
+        train_gaze(store, cfg, "synth", folds=["p00"], out=out, workers=0)
 
 
 def test_resume_continues_a_fold_and_refuses_to_overwrite(

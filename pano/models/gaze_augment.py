@@ -113,6 +113,9 @@ def predict_gaze(
         model: a gaze model (:class:`~pano.models.gaze_grm.GazeGRM` or anything called as
             ``model(faces, eyes)`` that returns ``.angles (B, 2)`` and ``.sigma (B, 2)``,
             GazeHub ``[yaw, pitch]`` radians); it is called as it is (put it in eval mode).
+            A :class:`~pano.models.gaze_ensemble.GazeEnsemble`: every member is predicted
+            as one model (with ``hflip`` if asked) and the results combined by
+            :func:`~pano.models.gaze_ensemble.combine_gaze`.
         faces: ``(B, 3, S, S)`` float RGB in ``[0, 1]`` on the model's device.
         eyes: ``(B, 2, h, w)`` grey eye crops in ``[0, 1]`` (left = the eye on the image's
             left, right) for a model with ``eyes: true``, else None.
@@ -139,6 +142,12 @@ def predict_gaze(
         raise ShapeError(
             f"predict_gaze: eyes must be ({faces.shape[0]}, 2, h, w), got {tuple(eyes.shape)}"
         )
+    from pano.models.gaze_ensemble import GazeEnsemble, combine_gaze
+
+    if isinstance(model, GazeEnsemble):  # each member as one model, then on the sphere
+        got = [predict_gaze(m, faces, eyes, hflip, amp) for m in model.members]
+        angles, sigma, _ = combine_gaze([g.vector for g in got], [g.sigma for g in got])
+        return GazePrediction(angles, sigma, gazehub_to_camvec(angles[:, 0], angles[:, 1]))
     with torch.autocast("cuda", dtype=torch.float16, enabled=amp):
         out = model(faces, eyes)
     angles, sigma = out.angles.float().double(), out.sigma.float().double()

@@ -112,6 +112,14 @@ class GazeTrainConfig(PanoConfig):
         "the mirror's gaze x negated back; costs a second forward pass",
     )
 
+    ensemble: int = Field(
+        1,
+        ge=1,
+        description="members per fold (a seed ensemble): member k trains the fold with seed "
+        "+ k (its own validation draw, initial weights and minibatches) and chooses its own "
+        "checkpoint on its own validation person(s); the fold predicts the normalised sum "
+        "of the members' gaze vectors; costs k trainings per fold",
+    )
     predict_person_bn: bool = Field(
         False,
         description="person-wise BatchNorm (AdaBN) when predicting: before a person's "

@@ -271,7 +271,7 @@ def person_mean(err: np.ndarray, who: np.ndarray) -> float:
     return float(np.mean([err[who == p].mean() for p in np.unique(who)]))
 
 
-def _npz_bytes(arrays: dict[str, Any]) -> bytes:
+def npz_bytes(arrays: dict[str, Any]) -> bytes:
     """An uncompressed ``.npz`` of numeric arrays (no pickled objects)."""
     buf = io.BytesIO()
     np.savez(buf, allow_pickle=False, **arrays)
@@ -610,7 +610,7 @@ def train_fold(
         pt = test(model, cfg.predict_batch, dev, amp, eyes, cfg.predict_hflip)
         test_err = angular_error_deg(pt["gaze_xyz"], gaze[plan.test_idx])
         arrays = {"sample_index": plan.test_idx, **pt}
-        atomic_write_bytes(fold_dir / FOLD_PREDICTIONS, _npz_bytes(arrays))
+        atomic_write_bytes(fold_dir / FOLD_PREDICTIONS, npz_bytes(arrays))
         record = {
             **plan.describe(),
             "complete": True,
@@ -654,6 +654,7 @@ __all__ = [
     "PersonPredictor",
     "angular_error_deg",
     "mean_direction",
+    "npz_bytes",
     "person_mean",
     "predict",
     "read_fold",

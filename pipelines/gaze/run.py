@@ -37,6 +37,7 @@ from pano._version import __version__
 from pano.errors import CheckpointError
 from pano.pipelines.gaze.config import GAZE_RESUME_MAY_CHANGE, GazeTrainConfig
 from pano.pipelines.gaze.data import FoldPlan, optional_array, plan_folds
+from pano.pipelines.gaze.ensemble import combine_members, member_config, member_dir
 from pano.pipelines.gaze.fold import read_fold, train_fold
 from pano.pipelines.train.checkpoint import atomic_write_bytes
 from pano.pipelines.train.dist import DistInfo, init_distributed, shutdown
@@ -72,8 +73,14 @@ def default_out(config: str | Path | None, dataset: str) -> Path:
     return Path("runs") / f"{stem}_{dataset}"
 
 
+def _job_dir(run_dir: Path, cfg: GazeTrainConfig, plan: FoldPlan, member: int) -> Path:
+    """Where one training job writes: the fold folder, or its member's (``ensemble > 1``)."""
+    fold_dir = run_dir / FOLDS_DIR / plan.name
+    return fold_dir if cfg.ensemble == 1 else member_dir(fold_dir, member)
+
+
 def _fold_task(
-    plan: FoldPlan,
+    job: tuple[FoldPlan, int],
     store: str,
     dataset: str,
     cfg_json: dict[str, Any],
@@ -81,15 +88,27 @@ def _fold_task(
     resume: bool,
     threads: int,
 ) -> dict[str, Any]:
-    """One fold on a Dask worker (or in-process): open the data, train, predict."""
+    """One fold (or one ensemble member of it) on a Dask worker or in-process."""
     from pano.device import resolve_device
 
+    plan, member = job
     cfg = GazeTrainConfig.model_validate(cfg_json)
     if threads:
         torch.set_num_threads(threads)
     data = open_gaze(store, dataset)
     info = DistInfo(device=resolve_device(cfg.device))
-    return train_fold(data, cfg, plan, Path(run_dir) / FOLDS_DIR / plan.name, resume, info)
+    where = _job_dir(Path(run_dir), cfg, plan, member)
+    return train_fold(data, member_config(cfg, member), plan, where, resume, info)
+
+
+def _fold_records(
+    run_dir: Path, cfg: GazeTrainConfig, data: Any, names: list[str], trained: list[Any]
+) -> list[dict[str, Any]]:
+    """The fold records in fold order: the jobs' own, or each ensemble's combination."""
+    if cfg.ensemble == 1:
+        return list(trained)
+    gaze = np.asarray(data.array("gaze_xyz"), np.float64)
+    return [combine_members(run_dir / FOLDS_DIR / n, gaze, cfg) for n in names]
 
 
 def _check_run_config(run_dir: Path, cfg: GazeTrainConfig) -> None:
@@ -156,18 +175,24 @@ def train_gaze(
     resolve_device(cfg.device)
     data = open_gaze(store, dataset)
     where = f"{store}/{GAZE_GROUP}/{dataset}"
-    plans = plan_folds(
-        data.array("subject"),
-        optional_array(data, "split"),
-        data.protocol,
-        folds,
-        cfg.data.val_persons,
-        cfg.seed,
-        where,
-    )
+    # One job per fold and ensemble member; member k draws its validation with seed + k.
+    jobs = [
+        (p, k)
+        for k in range(cfg.ensemble)
+        for p in plan_folds(
+            data.array("subject"),
+            optional_array(data, "split"),
+            data.protocol,
+            folds,
+            cfg.data.val_persons,
+            cfg.seed + k,
+            where,
+        )
+    ]
+    names = list(dict.fromkeys(p.name for p, _ in jobs))
     _check_run_config(run_dir, cfg)
-    for p in plans:
-        if not resume and (run_dir / FOLDS_DIR / p.name / "checkpoints").is_dir():
+    for p, k in jobs:
+        if not resume and (_job_dir(run_dir, cfg, p, k) / "checkpoints").is_dir():
             raise CheckpointError(
                 f"{run_dir}: fold {p.name} already has checkpoints; pass --resume to continue "
                 "it, or choose another --out run folder"
@@ -184,18 +209,19 @@ def train_gaze(
                 yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False).encode(),
             )
         if info.initialized:  # torchrun: every rank trains each fold together (DDP)
-            records = [
-                train_fold(data, cfg, p, run_dir / FOLDS_DIR / p.name, resume, info, announce)
-                for p in plans
-            ]
+            trained = [
+                train_fold(data, member_config(cfg, k), p, _job_dir(run_dir, cfg, p, k),
+                           resume, info, announce)
+                for p, k in jobs
+            ]  # fmt: skip
         else:
-            if len(plans) == 1 and scheduler is None and workers is None:
+            if len(jobs) == 1 and scheduler is None and workers is None:
                 workers = 0  # one fold: no local cluster to start, it trains here
-            with dask_runner(store, workers, scheduler, len(plans), announce) as runner:
-                threads = cfg.threads or _threads_per_worker(runner, len(plans), workers)
-                records = runner.map(
+            with dask_runner(store, workers, scheduler, len(jobs), announce) as runner:
+                threads = cfg.threads or _threads_per_worker(runner, len(jobs), workers)
+                trained = runner.map(
                     _fold_task,
-                    plans,
+                    jobs,
                     "training folds",
                     store=store,
                     dataset=dataset,
@@ -204,6 +230,7 @@ def train_gaze(
                     resume=resume,
                     threads=threads,
                 )
+        records = _fold_records(run_dir, cfg, data, names, trained) if info.is_main else trained
         result = GazeTrainResult(run_dir, run, dataset, records, None, rank=info.rank)
         if info.is_main:
             _finish(store, dataset, cfg, run_dir, run, data, seen, result)
