@@ -96,13 +96,17 @@ def train_gaze_cmd(
     )
     if res.rank != 0:
         return
-    for rec in res.folds:
-        val = rec.get("val_angular_deg")
-        typer.echo(
-            f"fold {rec['fold']}: validation {', '.join(rec['val_persons']) or 'split'} "
-            f"{'n/a' if val is None else f'{val:.2f} deg'} at epoch {rec['selected_epoch']} "
-            f"({rec['selected_checkpoint']}); {rec['n_train']} training samples"
-        )
+    for fold in res.folds:
+        # an ensemble fold (ensemble: K) chose one checkpoint per member
+        for rec in fold.get("members") or [fold]:
+            val = rec.get("val_angular_deg")
+            where = f" {rec['folder']}" if "folder" in rec else ""
+            typer.echo(
+                f"fold {rec['fold']}{where}: validation "
+                f"{', '.join(rec['val_persons']) or 'split'} "
+                f"{'n/a' if val is None else f'{val:.2f} deg'} at epoch {rec['selected_epoch']} "
+                f"({rec['selected_checkpoint']}); {rec['n_train']} training samples"
+            )
     typer.echo(f"trained {len(res.folds)} fold(s) in {res.seconds:.1f} s; run folder {res.run_dir}")
     if res.predictions:
         typer.echo(

@@ -285,6 +285,16 @@ def test_seed_ensemble_members_choose_on_their_own_validation_and_average_on_the
     assert again.folds[0]["checkpoint_sha256"] == res.folds[0]["checkpoint_sha256"]
     with pytest.raises(CheckpointError, match="already has checkpoints"):
         train_gaze(store, cfg, "synth", folds=["p00"], out=out, workers=0)
+    # the CLI prints one line per member
+    r = CliRunner().invoke(
+        app,
+        ["train-gaze", store, "--config", str(CONFIGS / "gaze_tiny.yaml"), "--dataset", "synth",
+         "--fold", "p01", "--out", str(tmp_path / "ens_cli"), "--workers", "0",
+         "--set", "ensemble=2", "--set", "optim.epochs=1"],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "fold p01 members/m0: validation" in r.output
+    assert "fold p01 members/m1: validation" in r.output
 
 
 def test_resume_continues_a_fold_and_refuses_to_overwrite(
