@@ -96,9 +96,9 @@ def train_gaze_cmd(
     )
     if res.rank != 0:
         return
-    for fold in res.folds:
+    for fold_rec in res.folds:
         # an ensemble fold (ensemble: K) chose one checkpoint per member
-        for rec in fold.get("members") or [fold]:
+        for rec in fold_rec.get("members") or [fold_rec]:
             val = rec.get("val_angular_deg")
             where = f" {rec['folder']}" if "folder" in rec else ""
             typer.echo(
