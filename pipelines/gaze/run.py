@@ -3,15 +3,19 @@
 A run folder (``--out``; default ``runs/<config stem>_<dataset>``)::
 
     config.yaml          the resolved configuration (every fold of a run shares it)
-    folds/<fold>/        one folder per fold (see :mod:`pano.pipelines.gaze.fold`)
+    folds/<fold>/        one folder per fold (see :mod:`pano.pipelines.gaze.fold`); with
+                         ``ensemble: K`` its members in ``members/m<k>/`` and the
+                         combination's record and predictions beside them
+                         (:mod:`pano.pipelines.gaze.ensemble`)
     summary.json         the run's record: per fold the test / validation / training
                          persons, the checkpoint selection rule, the selected checkpoint
                          and its SHA-256, times; the predictions group written
 
 Folds run one after another in this process (``workers=0``, and always under
-``torchrun``, where each fold trains with DDP), or as one Dask task each on a local
-cluster (the default, one worker per fold up to the CPU count) or on an existing
-scheduler; every task writes only its own fold folder. Afterwards the driver gathers every
+``torchrun``, where each fold trains with DDP), or as one Dask task each (one per fold
+and ensemble member) on a local cluster (the default, one worker per task up to the CPU
+count) or on an existing scheduler; every task writes only its own folder; the driver
+combines each ensemble fold's members. Afterwards the driver gathers every
 complete fold of the run folder (folds trained by earlier calls too) and writes the test
 predictions into ``gaze/<dataset>/predictions/<run>`` holding the store's write lock,
 only if the store is still at the generation the training read.
