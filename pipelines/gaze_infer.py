@@ -64,8 +64,10 @@ whether it was applied and where the choice came from.
 Checkpoint (``MODEL``): a ``pano train-gaze`` run folder holding ``checkpoints/manifest.json``
 (:class:`pano.pipelines.train.checkpoint.CheckpointManager`; for a LOPO run, one fold's
 folder ``RUN/folds/<fold>``: the error lists them when given the run itself), its
-``checkpoints/`` folder, or one ``.pt`` file; the saved dict holds ``"model"`` (the state dict of
-:class:`pano.models.gaze_grm.GazeGRM`) and the model config as ``"model_config"`` or
+``checkpoints/`` folder, or one ``.pt`` file; or a seed ensemble's fold folder
+(``members/m<k>/`` inside, ``ensemble: K``: every member is loaded and their gaze averaged,
+:class:`pano.models.gaze_ensemble.GazeEnsemble`); the saved dict holds ``"model"`` (the
+state dict of :class:`pano.models.gaze_grm.GazeGRM`) and the model config as ``"model_config"`` or
 ``"config"["model"]`` (a :class:`pano.models.gaze_grm.GazeModelConfig` dump), optionally
 ``"config"["normalisation"]`` (:class:`pano.gaze.normalize.NormalisationParams` fields).
 """
@@ -108,7 +110,7 @@ from pano.gaze.eyes import (
 )
 from pano.gaze.normalize import NormalisationParams, normalisation_transform, warp_uint8_hwc
 from pano.models.gaze_augment import predict_gaze
-from pano.models.gaze_ensemble import GazeEnsemble
+from pano.models.gaze_ensemble import GazeEnsemble, GazePredictor
 from pano.models.gaze_grm import GazeGRM, GazeModelConfig, build_gaze_model
 from pano.pipelines.gaze.data import FaceLoader, resize_eyes, resize_faces, to_input
 from pano.pipelines.gaze.ensemble import MEMBERS_DIR, member_folders
@@ -245,9 +247,8 @@ def _state_from(model: Path, which: str) -> tuple[dict[str, Any], Path]:
             state, _ = CheckpointManager(folder).load(which, strict=strict)
             return state, folder.parent if folder.name == "checkpoints" else folder
     found = [*model.glob(f"*/checkpoints/{MANIFEST}"), *model.glob(f"*/*/checkpoints/{MANIFEST}")]
-    folders = [p.parent.parent for p in found] + [
-        m.parent for m in model.glob(f"*/*/{MEMBERS_DIR}")
-    ]
+    ensembles = [*model.glob(f"*/{MEMBERS_DIR}"), *model.glob(f"*/*/{MEMBERS_DIR}")]
+    folders = [p.parent.parent for p in found] + [m.parent for m in ensembles]
     runs = sorted(p.relative_to(model).as_posix() for p in folders)
     shown = ", ".join(runs[:8]) + (", ..." if len(runs) > 8 else "")
     hint = f"; runs inside: {shown} (pass one, e.g. a LOPO fold folder)" if runs else ""
@@ -256,7 +257,7 @@ def _state_from(model: Path, which: str) -> tuple[dict[str, Any], Path]:
 
 def load_gaze_model(
     model: str | Path, which: str = "best", device: torch.device | str = "cpu"
-) -> tuple[GazeGRM | GazeEnsemble, NormalisationParams]:
+) -> tuple[GazePredictor, NormalisationParams]:
     """The trained model of a ``pano train-gaze`` checkpoint (eval mode) and its normalisation.
 
     See :func:`load_gaze_run` (this is its model and normalisation).
@@ -267,7 +268,7 @@ def load_gaze_model(
 
 def load_gaze_run(
     model: str | Path, which: str = "best", device: torch.device | str = "cpu"
-) -> tuple[GazeGRM | GazeEnsemble, NormalisationParams, dict[str, Any]]:
+) -> tuple[GazePredictor, NormalisationParams, dict[str, Any]]:
     """The trained model of a ``pano train-gaze`` checkpoint (eval mode) and its normalisation.
 
     A fold folder of a seed ensemble (``members/m<k>/`` inside) gives a
@@ -430,7 +431,7 @@ class _Run:
     """What every frame's faces need: options, model, normalisation, eye settings, hflip."""
 
     cfg: GazeInferConfig
-    model: GazeGRM | GazeEnsemble
+    model: GazePredictor
     params: NormalisationParams
     dev: torch.device
     hflip: bool = False
@@ -513,7 +514,7 @@ def _frame_faces(
     run: _Run,
     rows: Any,
     head: list[Any],
-    model: GazeGRM | GazeEnsemble,
+    model: GazePredictor,
 ) -> int:
     """Predict (with ``model``) and draw the faces ``boxes`` of one frame; one CSV row each.
 
@@ -669,12 +670,12 @@ def _collect_person(
 
 
 def _person_model(
-    model: GazeGRM | GazeEnsemble,
+    model: GazePredictor,
     faces: np.ndarray,
     eyes: np.ndarray | None,
     batch: int,
     dev: torch.device,
-) -> GazeGRM | GazeEnsemble:
+) -> GazePredictor:
     """A copy of ``model`` with BatchNorm statistics of ``faces`` (trainer's function)."""
     own = copy.deepcopy(model)
     loader = FaceLoader(faces, np.arange(len(faces)), cache_mb=0, size=model.cfg.image_size)
@@ -760,7 +761,7 @@ def gaze_infer(cfg: GazeInferConfig) -> GazeInferResult:
             f"INPUT is an image; it needs a video of one person ({cfg.person_bn_min_faces}+ faces)",
             cfg.input,
         )
-    predictor: GazeGRM | GazeEnsemble = model
+    predictor: GazePredictor = model
     boxes_of: list[np.ndarray] | None = None
     if pbn.wanted:  # first pass: the person's model inputs; nothing is written yet
         boxes_of, faces, eye_arr = _collect_person(cfg, cascade, run)

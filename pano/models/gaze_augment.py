@@ -36,6 +36,7 @@ from torch import nn
 from pano.config import PanoConfig
 from pano.errors import ShapeError
 from pano.geometry import camvec_to_gazehub, gazehub_to_camvec
+from pano.models.gaze_ensemble import GazeEnsemble, combine_gaze
 
 __all__ = [
     "GazeAugmentConfig",
@@ -142,8 +143,6 @@ def predict_gaze(
         raise ShapeError(
             f"predict_gaze: eyes must be ({faces.shape[0]}, 2, h, w), got {tuple(eyes.shape)}"
         )
-    from pano.models.gaze_ensemble import GazeEnsemble, combine_gaze
-
     if isinstance(model, GazeEnsemble):  # each member as one model, then on the sphere
         got = [predict_gaze(m, faces, eyes, hflip, amp) for m in model.members]
         angles, sigma, _ = combine_gaze([g.vector for g in got], [g.sigma for g in got])

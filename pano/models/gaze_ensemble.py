@@ -64,4 +64,7 @@ class GazeEnsemble(nn.Module):
         return GazeOutput(angles, sigma, vector)
 
 
-__all__ = ["GazeEnsemble", "combine_gaze"]
+#: What ``pano gaze-infer`` and :func:`~pano.models.gaze_augment.predict_gaze` predict with.
+GazePredictor = GazeGRM | GazeEnsemble
+
+__all__ = ["GazeEnsemble", "GazePredictor", "combine_gaze"]

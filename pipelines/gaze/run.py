@@ -180,12 +180,13 @@ def train_gaze(
     data = open_gaze(store, dataset)
     where = f"{store}/{GAZE_GROUP}/{dataset}"
     # One job per fold and ensemble member; member k draws its validation with seed + k.
+    subject, split = data.array("subject"), optional_array(data, "split")
     jobs = [
         (p, k)
         for k in range(cfg.ensemble)
         for p in plan_folds(
-            data.array("subject"),
-            optional_array(data, "split"),
+            subject,
+            split,
             data.protocol,
             folds,
             cfg.data.val_persons,
