@@ -169,6 +169,21 @@ def test_face_loader_person_batches_hold_one_person_each(tmp_path: Path) -> None
     assert FaceLoader(arr, idx).batches(8) == 5
 
 
+def test_person_batches_train_a_fold_end_to_end(tmp_path: Path) -> None:
+    store, _ = make_store(tmp_path / "g.zarr", persons=4, per_person=6)
+    r = CliRunner().invoke(
+        app,
+        ["train-gaze", store, "--config", str(CONFIGS / "gaze_tiny.yaml"), "--dataset", "synth",
+         "--fold", "p00", "--out", str(tmp_path / "pb"), "--workers", "0",
+         "--set", "optim.person_batches=true", "--set", "optim.epochs=1"],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    saved = json.loads((tmp_path / "pb" / "folds" / "p00" / "fold.json").read_text())
+    assert saved["complete"] and saved["n_train"] == 12  # 2 training persons x 6 faces
+    cfg = (tmp_path / "pb" / "config.yaml").read_text()
+    assert "person_batches: true" in cfg
+
+
 # ---------------------------------------------------------------------------- LOPO end to end
 
 
