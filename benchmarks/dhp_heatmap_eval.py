@@ -80,8 +80,9 @@ def main() -> None:
     ap.add_argument(
         "--from-predictions",
         default="",
-        help="a prediction run in the store: rebuild maps from ITS rollouts (scanpath) "
-        "instead of rolling out a checkpoint (e.g. the pure rollout map of a scored run)",
+        help="prediction run(s) in the store: rebuild maps from THEIR rollouts (scanpath) "
+        "instead of rolling out a checkpoint (e.g. the pure rollout map of a scored run); "
+        "a comma list pools the runs' rollouts (an ensemble of agents)",
     )
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -170,8 +171,12 @@ def main() -> None:
                 from pano.geometry import lonlat_to_vec
                 from pano.stores.predictions import read_prediction_array
 
-                ll = np.asarray(
-                    read_prediction_array(store, args.from_predictions, v.name, "scanpath")
+                ll = np.concatenate(  # a comma list pools the runs' rollouts
+                    [
+                        np.asarray(read_prediction_array(store, r, v.name, "scanpath"))
+                        for r in args.from_predictions.split(",")
+                    ],
+                    axis=1,
                 )
                 xyz = lonlat_to_vec(ll[..., 0], ll[..., 1])
                 pos[v.name] = torch.from_numpy(np.asarray(xyz, dtype=np.float64))

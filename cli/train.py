@@ -89,9 +89,14 @@ def summary_lines(kind: str, res: TrainResult) -> list[str]:
     if not res.is_main:
         return []
     best = "n/a" if res.best_val is None else f"{res.best_val:.4g}"
+    chosen = (
+        f"mean of {len(res.fold_checkpoints)} fold agents' own"
+        if res.fold_checkpoints
+        else res.best_checkpoint
+    )
     lines = [
         f"trained {kind} for {res.steps} steps in {res.seconds:.1f} s; "
-        f"best validation {best} ({res.best_checkpoint}); run folder {res.run_dir}"
+        f"best validation {best} ({chosen}); run folder {res.run_dir}"
     ]
     if res.predicted:
         from pano.stores.predictions import prediction_path

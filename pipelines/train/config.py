@@ -185,6 +185,20 @@ class DataConfig(PanoConfig):
     val_videos: int = Field(
         1, ge=0, description="train-split videos held out for validation (the last by name)"
     )
+    val_fold: int | None = Field(
+        None,
+        ge=0,
+        description="hold out the train videos val_fold*val_videos .. +val_videos-1 (by name) "
+        "for validation instead of the last ones: K-fold over the train split",
+    )
+    folds: int = Field(
+        1,
+        ge=1,
+        le=16,
+        description="DHP: train one agent per fold of the train split (agent k validates on "
+        "fold k's val_videos, data.val_fold = k, and trains on the rest); predictions pool "
+        "every agent's rollouts and online-DHP averages their predicted directions",
+    )
     val_subject_fraction: float = Field(
         0.0,
         ge=0.0,
@@ -368,6 +382,17 @@ class TrainConfig(PanoConfig):
     @model_validator(mode="after")
     def _content_fits_horizon(self) -> TrainConfig:
         m = self.model
+        if self.data.folds > 1:
+            if not isinstance(m, DHPModel):
+                raise ConfigError(
+                    f"data.folds {self.data.folds} trains one DHP agent per fold; "
+                    f"model.kind {m.kind!r} trains one model: set data.folds to 1"
+                )
+            if self.data.val_fold is not None or self.data.val_videos < 1:
+                raise ConfigError(
+                    f"data.folds {self.data.folds} sets each agent's data.val_fold itself and "
+                    "needs data.val_videos >= 1: drop data.val_fold (or set data.folds to 1)"
+                )
         if isinstance(m, ContentModel) and m.content_steps[-1] > self.data.horizon:
             raise ConfigError(
                 f"model.content_steps {m.content_steps} go beyond data.horizon {self.data.horizon}"

@@ -153,8 +153,16 @@ def load_store_data(location: str, cfg: TrainConfig, need_video: bool) -> StoreD
                 f"data.val_videos={cfg.data.val_videos} for validation; lower it "
                 "(--set data.val_videos=0 --set data.val_subject_fraction=0.2)"
             )
-        val_names = train_names[-cfg.data.val_videos :]
-        train_names = train_names[: -cfg.data.val_videos]
+        k = cfg.data.val_videos
+        lo = len(train_names) - k if cfg.data.val_fold is None else cfg.data.val_fold * k
+        if lo + k > len(train_names):
+            raise StoreError(
+                f"{location}: data.val_fold={cfg.data.val_fold} needs train videos "
+                f"{lo}..{lo + k - 1} but the train split has {len(train_names)}; use a fold "
+                f"below {len(train_names) // k}"
+            )
+        val_names = train_names[lo : lo + k]
+        train_names = train_names[:lo] + train_names[lo + k :]
     train = [_load_video(location, n, root, cfg, need_video) for n in train_names]
     val = [_load_video(location, n, root, cfg, need_video) for n in val_names]
     val_subjects: dict[str, np.ndarray] = {}

@@ -52,16 +52,46 @@ class OnlineVideoScores:
 
 
 def online_video(
-    agent: DHPAgent,
+    agent: DHPAgent | list[DHPAgent],
     sampler: Any,
     bank: FrameBank,
     video: VideoData,
     cfg: TrainConfig,
     device: torch.device,
 ) -> OnlineVideoScores:
-    """Offline, online and no-motion one-step predictions for every subject of ``video``."""
+    """Offline, online and no-motion one-step predictions for every subject of ``video``.
+
+    A list of agents (``data.folds``) is an ensemble: each agent is run (and, online,
+    adapted) on its own and the offline and online predictions are the normalised mean of
+    the agents' predicted unit vectors.
+    """
     from pano.metrics.hm import mean_overlap_dhp, orthodromic_deg
 
+    agents = agent if isinstance(agent, list) else [agent]
+    preds = [_predict_video(a, sampler, bank, video, cfg, device) for a in agents]
+    subjects, pred = preds[0][0], preds[0][1].copy()
+    if len(preds) > 1:
+        mean = np.mean([p[:2] for _, p in preds], axis=0)  # offline, online
+        pred[:2] = mean / np.linalg.norm(mean, axis=-1, keepdims=True)
+    scan = video.scan_xyz
+    gt = np.broadcast_to(scan[:, subjects].transpose(1, 0, 2)[None], pred.shape)
+    ok = ~(np.isnan(pred).any(-1) | np.isnan(gt).any(-1))
+    mo = np.full(pred.shape[:-1], np.nan)
+    err = np.full(pred.shape[:-1], np.nan)
+    mo[ok] = mean_overlap_dhp(pred[ok], gt[ok])
+    err[ok] = orthodromic_deg(pred[ok], gt[ok])
+    return OnlineVideoScores(video.name, video.subjects[subjects], pred, mo, err)
+
+
+def _predict_video(
+    agent: DHPAgent,
+    sampler: Any,
+    bank: FrameBank,
+    video: VideoData,
+    cfg: TrainConfig,
+    device: torch.device,
+) -> tuple[list[int], np.ndarray]:
+    """One agent's scored subjects and predictions ``(3 models, S, T, 3)`` (NaN unscored)."""
     oc = cfg.online
     scan = video.scan_xyz  # (T, S, 3) float64, NaN = missing
     t_n, s_n, _ = scan.shape
@@ -95,13 +125,7 @@ def online_video(
             pred[2, j, t + 1] = p
             if not np.isnan(q).any():
                 online.update(view, pos, torch.from_numpy(q).float().to(device))
-    gt = np.broadcast_to(scan[:, subjects].transpose(1, 0, 2)[None], pred.shape)
-    ok = ~(np.isnan(pred).any(-1) | np.isnan(gt).any(-1))
-    mo = np.full(pred.shape[:-1], np.nan)
-    err = np.full(pred.shape[:-1], np.nan)
-    mo[ok] = mean_overlap_dhp(pred[ok], gt[ok])
-    err[ok] = orthodromic_deg(pred[ok], gt[ok])
-    return OnlineVideoScores(video.name, video.subjects[subjects], pred, mo, err)
+    return subjects, pred
 
 
 def online_results(scores: list[OnlineVideoScores], attrs: dict[str, Any]) -> Any:
@@ -167,12 +191,15 @@ def write_online_results(
     location: str,
     run: str,
     cfg: TrainConfig,
-    agent: DHPAgent,
+    agent: DHPAgent | list[DHPAgent],
     checkpoint: str | None,
     device: torch.device,
     overwrite: bool = True,
 ) -> tuple[str, dict[str, float]]:
     """Score online-DHP on ``cfg.predict.split`` and write ``results/<run>_online``.
+
+    ``agent`` may be a list (the fold agents of a ``data.folds`` run): see
+    :func:`online_video`.
 
     Returns:
         The results group's name and :func:`summarize_online`'s figures.
@@ -206,6 +233,7 @@ def write_online_results(
         "online-DHP); online adapts per subject on each true step",
         "run": run,
         "checkpoint": checkpoint or "",
+        "agents": len(agent) if isinstance(agent, list) else 1,
         "split": cfg.predict.split,
         "online": cfg.online.model_dump(mode="json"),
         "pano_version": __version__,

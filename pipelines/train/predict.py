@@ -77,6 +77,9 @@ def write_predictions(
     concurrent ingest or prediction into the same store is refused with one line.
 
     Args:
+        model: the trained model; for DHP a list of agents (``data.folds``) pools their
+            rollouts, ``predict.rollouts`` from each.
+        checkpoint: where the weights came from, recorded in the run's attributes.
         expect: the store generation the model was trained on (``train-hm --predict``):
             if the store has moved on since, nothing is written.
 
@@ -129,7 +132,9 @@ def _write_predictions(
         or (isinstance(cfg.model, SaliencyModel) and not upper)
     )
     videos = load_split_videos(location, cfg, cfg.predict.split, need_video=needs_frames)
-    model.eval()
+    agents = model if isinstance(model, list) else [model]  # DHP: one agent per data.folds
+    for m in agents:
+        m.eval()
     run_attrs = {
         "model": cfg.model.kind,
         "upper_bound": upper,
@@ -175,7 +180,13 @@ def _write_predictions(
             train = [v for v in read_root_attrs(location).splits.train if v in done]
             prior = head_prior(location, train, hp, pc.floor_prior, pc.prior_sigma_deg)
         for v in videos:
-            pos = rollout_video(model, sampler, bank, v, pc.rollouts, gen, device, pc.temperature)
+            pos = torch.cat(  # every agent's rollouts pooled (predict.rollouts each)
+                [
+                    rollout_video(a, sampler, bank, v, pc.rollouts, gen, device, pc.temperature)
+                    for a in agents
+                ],
+                dim=1,
+            )
             maps = rollout_heatmaps(pos, hp, pc.floor, prior, pc.kernel_deg)
             gt = open_video(location, v.name)
             lon, lat = vec_to_lonlat(pos.numpy())
@@ -212,7 +223,12 @@ def _write_predictions(
                 run,
                 v.name,
                 arrays,
-                {"video": v.name, "model": "dhp", "rollouts": cfg.predict.rollouts},
+                {
+                    "video": v.name,
+                    "model": "dhp",
+                    "rollouts": cfg.predict.rollouts,
+                    "agents": len(agents),
+                },
             )
             written.append(v.name)
         return written

@@ -23,7 +23,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import yaml
@@ -42,6 +42,9 @@ from pano.pipelines.train.dist import (
 )
 from pano.stores.generation import Generation
 from pano.stores.schema import PREDICTIONS_GROUP
+
+if TYPE_CHECKING:
+    from pano.models.dhp import DHPAgent
 
 log = logging.getLogger("pano.train")
 
@@ -64,6 +67,8 @@ class TrainResult:
     val_scores: dict[str, float] = field(default_factory=dict)
     #: This process's rank (0 without torchrun); only rank 0 validates and writes.
     rank: int = 0
+    #: ``data.folds > 1``: the chosen checkpoint file of each fold's agent, fold 0 first.
+    fold_checkpoints: list[str] = field(default_factory=list)
 
     @property
     def is_main(self) -> bool:
@@ -245,7 +250,14 @@ def train_hm(
     info = init_distributed(cfg.device)
     clean = False
     try:
-        result = _train(store, cfg, run, Path(runs_dir), resume, predict, info, t0, overwrite, seen)
+        if cfg.data.folds > 1:
+            result = _train_folds(
+                store, cfg, run, Path(runs_dir), resume, predict, info, t0, overwrite, seen
+            )
+        else:
+            result = _train(
+                store, cfg, run, Path(runs_dir), resume, predict, info, t0, overwrite, seen
+            )
         clean = True
         return result
     finally:
@@ -470,6 +482,136 @@ def _train(
     )
 
 
+#: Subfolder of a ``data.folds > 1`` run holding one ordinary run per fold (``fold<k>``).
+FOLDS_DIR = "folds"
+
+
+def fold_config(cfg: TrainConfig, k: int) -> TrainConfig:
+    """The config of fold ``k``'s agent: one agent validated on fold ``k`` (``data.val_fold``)."""
+    data = cfg.data.model_copy(update={"folds": 1, "val_fold": k})
+    return TrainConfig.model_validate({**cfg.model_dump(), "data": data.model_dump()})
+
+
+def fold_runs(out: Path, cfg: TrainConfig) -> list[Path]:
+    """The run folders of a ``data.folds`` run's agents, fold 0 first."""
+    return [out / FOLDS_DIR / f"fold{k}" for k in range(cfg.data.folds)]
+
+
+def _train_folds(
+    store: str,
+    cfg: TrainConfig,
+    run: str,
+    runs_dir: Path,
+    resume: bool,
+    predict: bool,
+    info: DistInfo,
+    t0: float,
+    overwrite: bool,
+    seen: Generation | None,
+) -> TrainResult:
+    """Train one DHP agent per fold (``data.folds``), then predict with all of them.
+
+    Agent ``k`` is an ordinary run in ``<run>/folds/fold<k>`` (its own ``config.yaml``
+    with ``data.val_fold: k``, checkpoints and ``summary.json``), trained one after
+    another; each chooses its checkpoint on ITS held-out train videos only. ``--resume``
+    resumes the agents that have checkpoints and starts the others. The run's own
+    ``summary.json`` is written last, so a run whose summary names every fold is complete.
+    """
+    out = run_dir_for(runs_dir, run)
+    if info.initialized:
+        raise ConfigError(
+            f"data.folds {cfg.data.folds} trains its agents one after another in one process: "
+            "run it without torchrun (or set data.folds to 1)"
+        )
+    if overwrite:
+        _clear_run(out)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(
+        out / "config.yaml", yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False).encode()
+    )
+    members = []
+    for k, folder in enumerate(fold_runs(out, cfg)):
+        again = resume and CheckpointManager(folder / "checkpoints").has_checkpoint()
+        log.info("fold %d of %d: run folder %s", k + 1, cfg.data.folds, folder)
+        mcfg = fold_config(cfg, k)
+        res = _train(
+            store, mcfg, folder.name, folder.parent, again, False, info, t0, overwrite, seen
+        )
+        members.append(res)
+    predicted: list[str] = []
+    store_changed: StoreChangedError | None = None
+    files = [str(m.run_dir / "checkpoints" / str(m.best_checkpoint)) for m in members]
+    if predict:
+        from pano.pipelines.train.predict import write_predictions
+
+        agents = load_fold_agents(out, cfg, info.device)
+        try:
+            predicted = write_predictions(
+                store, run, cfg, agents, ", ".join(files), info.device, expect=seen
+            )
+        except StoreChangedError as err:
+            store_changed = err
+    elif seen is not None:
+        store_changed = _store_changed(store, seen)
+    secs = time.perf_counter() - t0
+    vals = [m.best_val for m in members if m.best_val is not None]
+    best = sum(vals) / len(vals) if vals and len(vals) == len(members) else None
+    val_videos = [v for m in members for v in m.val_videos]
+    summary = {
+        "run": run,
+        "store": str(store),
+        "steps": members[0].steps,
+        "best_val": best,
+        "best_checkpoint": None,
+        "selection": f"each of the {len(members)} fold agents: its best validation CC on its "
+        "own held-out train videos; best_val is their mean",
+        "folds": [
+            {
+                "fold": k,
+                "run_dir": str(m.run_dir),
+                "val_videos": m.val_videos,
+                "best_val": m.best_val,
+                "best_checkpoint": m.best_checkpoint,
+                "val_scores": m.val_scores,
+            }
+            for k, m in enumerate(members)
+        ],
+        "val_videos": val_videos,
+        "predicted": predicted,
+        "seconds": secs,
+        "world_size": 1,
+        "store_generation": None if seen is None else seen.to_attrs(),
+        "store_changed": None if store_changed is None else str(store_changed),
+    }
+    atomic_write_bytes(out / "summary.json", json.dumps(summary, indent=1).encode())
+    if store_changed is not None and predict:
+        raise store_changed
+    return TrainResult(
+        out, members[0].steps, best, None, None, predicted, secs, val_videos=val_videos,
+        fold_checkpoints=files,
+    )  # fmt: skip
+
+
+def load_fold_agents(out: Path, cfg: TrainConfig, device: torch.device) -> list[DHPAgent]:
+    """The chosen (``log.select``) checkpoint of every fold agent of run folder ``out``.
+
+    Raises:
+        CheckpointError: a fold has no complete checkpoint (train it with ``--resume``).
+
+    """
+    from pano.pipelines.train.rl import make_agent
+
+    agents = []
+    for folder in fold_runs(out, cfg):
+        state, _ = CheckpointManager(folder / "checkpoints").load(
+            "best" if cfg.log.select == "best" else "latest"
+        )
+        agent = make_agent(cfg).to(device)
+        agent.load_state_dict(state["model"])
+        agents.append(agent)
+    return agents
+
+
 def _store_changed(store: str, seen: Generation) -> StoreChangedError | None:
     """Why the store is no longer the one trained on (generation ``seen``), or None."""
     from pano.stores.generation import check_unchanged
@@ -524,6 +666,21 @@ def predict_hm(
             f"{cfg_path}: --online needs a DHP run (model.kind dhp), this run is {cfg.model.kind!r}"
         )
     dev = resolve_device(device)
+    if cfg.data.folds > 1:  # one agent per fold: all of them, each at its chosen checkpoint
+        if which not in (None, "best" if cfg.log.select == "best" else "latest"):
+            raise ConfigError(
+                f"{out}: a data.folds run predicts with each fold agent's chosen "
+                f"({cfg.log.select}) checkpoint; drop --checkpoint {which}, or predict with "
+                f"one agent: --runs-dir {out / FOLDS_DIR} --run fold0"
+            )
+        agents = load_fold_agents(out, cfg, dev)
+        label = ", ".join(str(f) for f in fold_runs(out, cfg))
+        if online:
+            from pano.pipelines.train.online import write_online_results
+
+            name, _ = write_online_results(store, run, cfg, agents, label, dev)
+            return [name]
+        return write_predictions(store, run, cfg, agents, label, dev)
     ckpt = CheckpointManager(out / "checkpoints")
     chosen = which is not None  # named by the user: that one or an error, never another
     which = which or ("best" if cfg.log.select == "best" else "latest")
