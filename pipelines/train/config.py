@@ -262,6 +262,12 @@ class RLConfig(PanoConfig):
         description="per episode, show the agent its views under a random symmetry of the "
         "square (quarter turns, mirror) and map its actions back (DHP: no)",
     )
+    color_augment: bool = Field(
+        False,
+        description="per episode, show the agent its (RGB) views in a random colour-channel "
+        "order, so it cannot learn which colours its training videos' subjects followed "
+        "(DHP: luma, no colour)",
+    )
     normalize_advantage: bool = Field(
         False, description="scale each update's advantages to zero mean, unit std (DHP: no)"
     )

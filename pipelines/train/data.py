@@ -239,6 +239,28 @@ def gather_windows(
 # ---------------------------------------------------------------------------
 
 
+def random_channel_orders(n: int, gen: torch.Generator) -> torch.Tensor:
+    """``n`` random orders of the three colour channels: ``(n, 3)`` int64, a permutation per row."""
+    return torch.argsort(torch.rand(n, 3, generator=gen), dim=1)
+
+
+def reorder_channels(views: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+    """``views (B, ..., 3k, H, W)`` with each sample's RGB channels put in ``order (B, 3)``.
+
+    The channel axis is the third from last and holds ``k`` RGB frames one after another;
+    every frame of sample ``b`` gets the same order ``order[b]`` (channel ``c`` of the result
+    is input channel ``order[b, c]``). Colour augmentation: a policy or encoder that sees
+    each sample in a random channel order cannot learn its training videos' colours, only
+    what differs from the background.
+    """
+    b, c, h, w = views.shape[0], views.shape[-3], views.shape[-2], views.shape[-1]
+    if c % 3:  # luma (or another non-RGB stack): nothing to reorder
+        return views
+    x = views.reshape(b, -1, 3, h, w)  # (B, frames, 3, H, W); c = 3k
+    idx = order.to(views.device)[:, None, :, None, None].expand_as(x)
+    return torch.gather(x, 2, idx).reshape(views.shape)
+
+
 class FrameBank:
     """The frames a trainer needs, decoded once, resized, stacked as ``(F, C, h, w)`` float32.
 

@@ -41,7 +41,13 @@ from pano.models.dhp import (
     subject_speed_target,
 )
 from pano.pipelines.train.config import DHPModel, TrainConfig
-from pano.pipelines.train.data import FrameBank, StoreData, VideoData
+from pano.pipelines.train.data import (
+    FrameBank,
+    StoreData,
+    VideoData,
+    random_channel_orders,
+    reorder_channels,
+)
 from pano.pipelines.train.dist import DistInfo
 
 
@@ -191,6 +197,10 @@ class DHPTask:
         sym = env.get("g", torch.zeros_like(env["t"])).clone()
         sym[mask] = g
         env["g"] = sym
+        if self.cfg.rl.color_augment:  # drawn only when on: other configs keep their draws
+            order = env["order"].clone()
+            order[mask] = random_channel_orders(n, gen).to(dev)
+            env["order"] = order
         env["t"] = torch.where(mask, torch.zeros_like(env["t"]), env["t"])
         m = mask[:, None]
         env["h"] = env["h"].masked_fill(m, 0.0)
@@ -207,6 +217,7 @@ class DHPTask:
             "h": torch.zeros(n, hid, device=dev),
             "c": torch.zeros(n, hid, device=dev),
             "g": torch.zeros(n, dtype=torch.long, device=dev),
+            "order": torch.arange(3, device=dev).repeat(n, 1),
         }
         self._reset(torch.ones(n, dtype=torch.bool, device=dev), gen)
 
@@ -222,9 +233,15 @@ class DHPTask:
         return observe(self.sampler, self.bank, env["pos"], rows, prev)
 
     def _augment(self, views: torch.Tensor) -> torch.Tensor:
-        """Each env's views under its episode's symmetry ``env["g"]`` (identity if off)."""
+        """Each env's views under its episode's symmetry ``env["g"]`` and colour order.
+
+        ``rl.augment``: the symmetry of the square ``env["g"]``; ``rl.color_augment``: the
+        RGB channel order ``env["order"]`` (each off: identity).
+        """
         env = self.env
         assert env is not None
+        if self.cfg.rl.color_augment:
+            views = reorder_channels(views, env["order"])
         if not self.cfg.rl.augment:
             return views
         out = views.clone()

@@ -13,7 +13,15 @@ from pano.models import build_model
 from pano.models.base import HMForecaster
 from pano.models.sphere import angle_between
 from pano.pipelines.train.config import ContentModel, SaliencyModel, TrainConfig
-from pano.pipelines.train.data import FrameBank, StoreData, VideoData, gather_windows, windows
+from pano.pipelines.train.data import (
+    FrameBank,
+    StoreData,
+    VideoData,
+    gather_windows,
+    random_channel_orders,
+    reorder_channels,
+    windows,
+)
 from pano.pipelines.train.dist import DistInfo
 
 
@@ -167,8 +175,7 @@ class SupervisedTask:
             # Colour augmentation: a random RGB channel order and gain per window, so the
             # encoder learns "salient vs background" rather than the training videos' colours.
             b = views.shape[0]
-            perm = torch.argsort(torch.rand(b, 3, generator=gen), dim=1).to(views.device)
-            views = torch.gather(views, 2, perm[:, None, :, None, None].expand_as(views))
+            views = reorder_channels(views, random_channel_orders(b, gen))
             gain = (0.75 + 0.5 * torch.rand(b, generator=gen)).to(views.device)
             views = (views * gain[:, None, None, None, None]).clamp(0.0, 1.0)
         pred = module(hist, views)
