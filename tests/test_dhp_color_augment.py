@@ -49,7 +49,8 @@ def test_each_episode_sees_its_own_channel_order(tiny_store: str) -> None:  # no
     # Colour only: the agent sees the same picture, each colour channel where its order puts it.
     assert torch.allclose(seen.sum(1), views.sum(1))
     task.loss(task.model, 0, gen)  # a training update runs with it
-    off = _dhp("rl.augment=false")  # off: identity order, views passed through
+    assert _dhp().rl.color_augment  # dhp.yaml ships with it (docs/training.md, session 9)
+    off = _dhp("rl.color_augment=false", "rl.augment=false")  # off: identity, views unchanged
     task_off = DHPTask(off, load_store_data(tiny_store, off, need_video=True), DistInfo())
     task_off._ensure_env(torch.Generator().manual_seed(3))
     assert task_off.env is not None
