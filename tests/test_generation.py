@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -301,7 +302,16 @@ def test_two_real_ingests_the_second_is_refused_cleanly(
         _ingest_cmd(data, store), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     _wait_for_lock(store, first)
-    second = subprocess.run(_ingest_cmd(data, store), capture_output=True, text=True, timeout=120)
+    # Hold the first ingest (a live process with the lock) while the second starts: without
+    # the pause a small ingest could finish during the second's interpreter start-up, and
+    # the second then found a complete store (it happened once in CI).
+    first.send_signal(signal.SIGSTOP)
+    try:
+        second = subprocess.run(
+            _ingest_cmd(data, store), capture_output=True, text=True, timeout=120
+        )
+    finally:
+        first.send_signal(signal.SIGCONT)
     _, err1 = first.communicate(timeout=120)
     assert first.returncode == 0, err1.decode()[-2000:]
     errors = [ln for ln in second.stderr.splitlines() if ln.startswith("pano: error")]
