@@ -74,6 +74,9 @@ def test_folds_train_predict_online_resume(tiny_store: str, tmp_path: Path) -> N
     tree = open_store(tiny_store)
     node = tree["predictions/ens/Dancing"]
     assert node.attrs["agents"] == 2
+    used = tree["predictions/ens"].attrs["checkpoint"].split(", ")
+    assert [Path(u).parent.parent.name for u in used] == ["fold0", "fold1"]
+    assert [Path(u).name for u in used] == [f["best_checkpoint"] for f in folds]
     scan = np.asarray(node.dataset["scanpath"].values)
     assert scan.shape[1] == 2 * 5  # predict.rollouts from each agent, pooled
     assert np.isfinite(scan).all()

@@ -540,11 +540,10 @@ def _train_folds(
         members.append(res)
     predicted: list[str] = []
     store_changed: StoreChangedError | None = None
-    files = [str(m.run_dir / "checkpoints" / str(m.best_checkpoint)) for m in members]
+    agents, files = load_fold_agents(out, cfg, info.device)
     if predict:
         from pano.pipelines.train.predict import write_predictions
 
-        agents = load_fold_agents(out, cfg, info.device)
         try:
             predicted = write_predictions(
                 store, run, cfg, agents, ", ".join(files), info.device, expect=seen
@@ -592,8 +591,13 @@ def _train_folds(
     )  # fmt: skip
 
 
-def load_fold_agents(out: Path, cfg: TrainConfig, device: torch.device) -> list[DHPAgent]:
-    """The chosen (``log.select``) checkpoint of every fold agent of run folder ``out``.
+def load_fold_agents(
+    out: Path, cfg: TrainConfig, device: torch.device
+) -> tuple[list[DHPAgent], list[str]]:
+    """Every fold agent of run folder ``out`` at its chosen (``log.select``) checkpoint.
+
+    Returns:
+        The agents, fold 0 first, and the checkpoint file each was loaded from.
 
     Raises:
         CheckpointError: a fold has no complete checkpoint (train it with ``--resume``).
@@ -601,15 +605,16 @@ def load_fold_agents(out: Path, cfg: TrainConfig, device: torch.device) -> list[
     """
     from pano.pipelines.train.rl import make_agent
 
-    agents = []
+    agents, files = [], []
     for folder in fold_runs(out, cfg):
-        state, _ = CheckpointManager(folder / "checkpoints").load(
+        state, entry = CheckpointManager(folder / "checkpoints").load(
             "best" if cfg.log.select == "best" else "latest"
         )
         agent = make_agent(cfg).to(device)
         agent.load_state_dict(state["model"])
         agents.append(agent)
-    return agents
+        files.append(str(folder / "checkpoints" / entry["file"]))
+    return agents, files
 
 
 def _store_changed(store: str, seen: Generation) -> StoreChangedError | None:
@@ -673,8 +678,8 @@ def predict_hm(
                 f"({cfg.log.select}) checkpoint; drop --checkpoint {which}, or predict with "
                 f"one agent: --runs-dir {out / FOLDS_DIR} --run fold0"
             )
-        agents = load_fold_agents(out, cfg, dev)
-        label = ", ".join(str(f) for f in fold_runs(out, cfg))
+        agents, files = load_fold_agents(out, cfg, dev)
+        label = ", ".join(files)
         if online:
             from pano.pipelines.train.online import write_online_results
 
