@@ -57,3 +57,9 @@ def test_each_episode_sees_its_own_channel_order(tiny_store: str) -> None:  # no
     assert bool((task_off.env["order"] == torch.arange(3)).all())
     v = task_off._observe()
     assert torch.equal(task_off._augment(v), v)
+    # An environment state saved before the option existed (no "order") resumes with it on.
+    task2 = DHPTask(cfg, load_store_data(tiny_store, cfg, need_video=True), DistInfo())
+    old = {k: v for k, v in task_off.extra_state().items() if k != "order"}
+    task2.load_extra_state(old)
+    assert task2.env is not None and bool((task2.env["order"] == torch.arange(3)).all())
+    task2.loss(task2.model, 0, torch.Generator().manual_seed(4))  # new episodes draw orders

@@ -385,6 +385,10 @@ class DHPTask:
         if state:
             self.env = {k: t.to(self.info.device) for k, t in state.items()}
             self.env.setdefault("g", torch.zeros_like(self.env["t"]))
+            # A checkpoint from before rl.color_augment: every episode in the true colours.
+            self.env.setdefault(
+                "order", torch.arange(3, device=self.info.device).repeat(len(self.env["t"]), 1)
+            )
 
 
 def all_action_policy_loss(
