@@ -61,6 +61,13 @@ def test_folds_train_predict_online_resume(tiny_store: str, tmp_path: Path) -> N
     args = ["train-hm", tiny_store, "--config", str(CONFIGS / "dhp.yaml"), "--run", "ens"]
     assert main([*args, "--runs-dir", str(tmp_path), *_sets(sets), "--predict"]) == 0
     run = tmp_path / "ens"
+    # Bad input is refused before any work: too few train videos for the folds, and a
+    # trained run without --resume (its config.yaml stays the one it was trained with).
+    five = [*args[:-1], "big", "--runs-dir", str(tmp_path), *_sets([*sets, "data.folds=5"])]
+    assert main(five) == 2 and not (tmp_path / "big").exists()
+    kept = (run / "config.yaml").read_bytes()
+    again = [*args, "--runs-dir", str(tmp_path), *_sets([*sets, "optim.lr=0.5"])]
+    assert main(again) == 2 and (run / "config.yaml").read_bytes() == kept
     summary = json.loads((run / "summary.json").read_text())
     folds = summary["folds"]
     assert [f["val_videos"] for f in folds] == [[train[0]], [train[1]]]

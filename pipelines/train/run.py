@@ -29,7 +29,7 @@ import torch
 import yaml
 from torch import nn
 
-from pano.errors import CheckpointError, ConfigError, StoreChangedError
+from pano.errors import CheckpointError, ConfigError, StoreChangedError, StoreError
 from pano.pipelines.train.checkpoint import CheckpointManager, atomic_write_bytes
 from pano.pipelines.train.config import DHPModel, TrainConfig
 from pano.pipelines.train.dist import (
@@ -514,21 +514,39 @@ def _train_folds(
     Agent ``k`` is an ordinary run in ``<run>/folds/fold<k>`` (its own ``config.yaml``
     with ``data.val_fold: k``, checkpoints and ``summary.json``), trained one after
     another; each chooses its checkpoint on ITS held-out train videos only. ``--resume``
-    resumes the agents that have checkpoints and starts the others. The run's own
-    ``summary.json`` is written last, so a run whose summary names every fold is complete.
+    resumes the agents that have checkpoints and starts the others. Too few train videos
+    for the folds, or trained folds without ``--resume``/``--overwrite``, are refused before
+    anything is trained or written. The run's own ``config.yaml`` is written once every
+    fold is trained and its ``summary.json`` last, so a run whose summary names every fold
+    is complete.
     """
+    from pano.pipelines.train.data import load_store_data
+
     out = run_dir_for(runs_dir, run)
     if info.initialized:
         raise ConfigError(
             f"data.folds {cfg.data.folds} trains its agents one after another in one process: "
             "run it without torchrun (or set data.folds to 1)"
         )
+    # Before any work or write: the store has every fold, and no fold is trained already.
+    try:
+        load_store_data(store, fold_config(cfg, cfg.data.folds - 1), need_video=False)
+    except StoreError as err:
+        raise StoreError(
+            f"{err} (data.folds {cfg.data.folds} x data.val_videos {cfg.data.val_videos}: "
+            "lower data.folds)"
+        ) from None
+    trained = [
+        f for f in fold_runs(out, cfg) if CheckpointManager(f / "checkpoints").has_checkpoint()
+    ]
+    if trained and not (resume or overwrite):
+        raise CheckpointError(
+            f"{out}: run {run!r} already has trained folds ({trained[0].name}, ...); pass "
+            "--resume to continue it, --overwrite to train it again from scratch, or choose "
+            "another --run name"
+        )
     if overwrite:
         _clear_run(out)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(
-        out / "config.yaml", yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False).encode()
-    )
     members = []
     for k, folder in enumerate(fold_runs(out, cfg)):
         again = resume and CheckpointManager(folder / "checkpoints").has_checkpoint()
@@ -538,6 +556,10 @@ def _train_folds(
             store, mcfg, folder.name, folder.parent, again, False, info, t0, overwrite, seen
         )
         members.append(res)
+    # The ensemble's config.yaml (what predict-hm reads) once every fold is trained.
+    atomic_write_bytes(
+        out / "config.yaml", yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False).encode()
+    )
     predicted: list[str] = []
     store_changed: StoreChangedError | None = None
     agents, files = load_fold_agents(out, cfg, info.device)
