@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -169,14 +170,19 @@ def test_face_loader_person_batches_hold_one_person_each(tmp_path: Path) -> None
     assert FaceLoader(arr, idx).batches(8) == 5
 
 
-def test_person_batches_train_a_fold_end_to_end(tmp_path: Path) -> None:
-    store, _ = make_store(tmp_path / "g.zarr", persons=4, per_person=6)
-    r = CliRunner().invoke(
+def _train_gaze_cli(store: str, fold: str, out: Path, *sets: str) -> Any:
+    """``pano train-gaze`` on the tiny config, one fold, one epoch, in process."""
+    extra = [a for s in (*sets, "optim.epochs=1") for a in ("--set", s)]
+    return CliRunner().invoke(
         app,
         ["train-gaze", store, "--config", str(CONFIGS / "gaze_tiny.yaml"), "--dataset", "synth",
-         "--fold", "p00", "--out", str(tmp_path / "pb"), "--workers", "0",
-         "--set", "optim.person_batches=true", "--set", "optim.epochs=1"],
+         "--fold", fold, "--out", str(out), "--workers", "0", *extra],
     )  # fmt: skip
+
+
+def test_person_batches_train_a_fold_end_to_end(tmp_path: Path) -> None:
+    store, _ = make_store(tmp_path / "g.zarr", persons=4, per_person=6)
+    r = _train_gaze_cli(store, "p00", tmp_path / "pb", "optim.person_batches=true")
     assert r.exit_code == 0, r.output
     saved = json.loads((tmp_path / "pb" / "folds" / "p00" / "fold.json").read_text())
     assert saved["complete"] and saved["n_train"] == 12  # 2 training persons x 6 faces
@@ -301,12 +307,7 @@ def test_seed_ensemble_members_choose_on_their_own_validation_and_average_on_the
     with pytest.raises(CheckpointError, match="already has checkpoints"):
         train_gaze(store, cfg, "synth", folds=["p00"], out=out, workers=0)
     # the CLI prints one line per member
-    r = CliRunner().invoke(
-        app,
-        ["train-gaze", store, "--config", str(CONFIGS / "gaze_tiny.yaml"), "--dataset", "synth",
-         "--fold", "p01", "--out", str(tmp_path / "ens_cli"), "--workers", "0",
-         "--set", "ensemble=2", "--set", "optim.epochs=1"],
-    )  # fmt: skip
+    r = _train_gaze_cli(store, "p01", tmp_path / "ens_cli", "ensemble=2")
     assert r.exit_code == 0, r.output
     assert "fold p01 members/m0: validation" in r.output
     assert "fold p01 members/m1: validation" in r.output
